@@ -1,0 +1,175 @@
+"""One plotly template, "ops", for every chart of the dashboard and its exports.
+
+The template is registered under :data:`TEMPLATE_NAME` and made plotly's default when
+``charts`` is imported, so figures built anywhere in the app share one look:
+
+- readable when projected: 16 px base font, 22 px titles, light grid, no background fill;
+- a colour-blind safe categorical palette (Okabe & Ito, 2008), most contrasting colours first;
+- constants for direction-aware flags (:data:`BAD`, :data:`GOOD`, :data:`NEUTRAL`) and the
+  expected-range band (:data:`BAND`, :data:`BAND_LINE`). Which of BAD/GOOD applies depends on the
+  KPI's ``bad_direction``; callers decide, the theme only names the colours;
+- d3 number formats per unit (:data:`NUMBER_FORMATS`, :func:`number_format`).
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+__all__ = [
+    "BAD",
+    "BAND",
+    "BAND_LINE",
+    "FONT_FAMILY",
+    "GOOD",
+    "INK",
+    "MUTED",
+    "NEUTRAL",
+    "NUMBER_FORMATS",
+    "PALETTE",
+    "TEMPLATE_NAME",
+    "build_template",
+    "number_format",
+    "register",
+]
+
+TEMPLATE_NAME = "ops"
+
+# Okabe-Ito minus yellow first: yellow (#F0E442) is nearly invisible on white when projected,
+# so it comes last, after the greys are exhausted.
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+
+# Vermillion vs bluish green stay distinct under deuteranopia and protanopia, unlike red vs green.
+BAD = "#D55E00"
+GOOD = "#009E73"
+NEUTRAL = "#8C8C8C"
+# The expected range is context, not data: a pale fill that any line colour reads on top of.
+BAND = "rgba(140, 140, 140, 0.22)"
+BAND_LINE = "rgba(140, 140, 140, 0.0)"
+INK = "#222222"
+MUTED = "#666666"
+
+# Liberation Sans is metric-compatible with Arial and ships with Debian, so exports rendered
+# by headless Chromium look like the browser view on the analyst's machine.
+FONT_FAMILY = "Liberation Sans, Arial, Helvetica, sans-serif"
+
+NUMBER_FORMATS: dict[str, str] = {
+    "cases": ",.0f",
+    "%": ".1%",
+    "minutes": ",.1f",
+    "hours": ",.1f",
+    "score": ",.2f",
+}
+
+
+def number_format(unit: str | None) -> str:
+    """d3 format string for values in ``unit``.
+
+    Parameters
+    ----------
+    unit : str or None
+        A KPI unit such as ``"cases"``, ``"%"``, ``"minutes"``. Unknown or missing units get a
+        general thousands-separated format.
+
+    Returns
+    -------
+    str
+        A d3-format specifier usable as ``tickformat`` / ``hoverformat``. Percent formats expect
+        fractions (0.93 -> "93.0%").
+
+    Examples
+    --------
+    >>> number_format("cases")
+    ',.0f'
+    >>> number_format("parsecs")
+    ',.4~g'
+    """
+    return NUMBER_FORMATS.get(unit or "", ",.4~g")
+
+
+def build_template() -> go.layout.Template:
+    """Build the "ops" plotly template.
+
+    Returns
+    -------
+    plotly.graph_objects.layout.Template
+        A fresh template object; registering it is :func:`register`'s job.
+
+    Examples
+    --------
+    >>> build_template().layout.colorway[0]
+    '#0072B2'
+    """
+    axis = dict(
+        showgrid=True,
+        gridcolor="#E6E6E6",
+        zeroline=False,
+        linecolor="#BBBBBB",
+        ticks="outside",
+        tickcolor="#BBBBBB",
+        automargin=True,
+        title=dict(standoff=12),
+    )
+    return go.layout.Template(
+        layout=dict(
+            font=dict(family=FONT_FAMILY, size=16, color=INK),
+            title=dict(
+                font=dict(size=22, color=INK),
+                subtitle=dict(font=dict(size=15, color=MUTED)),
+                x=0.0,
+                xanchor="left",
+                xref="paper",
+            ),
+            colorway=list(PALETTE),
+            paper_bgcolor="white",
+            plot_bgcolor="white",
+            separators=".,",
+            xaxis=dict(axis, showgrid=False),
+            yaxis=dict(axis),
+            legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, title_text=""),
+            hoverlabel=dict(font=dict(family=FONT_FAMILY, size=15)),
+            hovermode="x unified",
+            margin=dict(l=64, r=24, t=72, b=56),
+        ),
+        data=dict(
+            bar=[go.Bar(marker=dict(line=dict(width=0)))],
+            scatter=[go.Scatter(line=dict(width=2.5))],
+        ),
+    )
+
+
+def register(*, make_default: bool = True) -> go.layout.Template:
+    """Register the "ops" template with plotly (idempotent).
+
+    Parameters
+    ----------
+    make_default : bool, keyword-only
+        Also set ``plotly.io.templates.default`` to "ops", so figures built without an explicit
+        template use it.
+
+    Returns
+    -------
+    plotly.graph_objects.layout.Template
+        The registered template.
+
+    Examples
+    --------
+    >>> import plotly.io as pio
+    >>> _ = register()
+    >>> pio.templates.default
+    'ops'
+    """
+    template = build_template()
+    pio.templates[TEMPLATE_NAME] = template
+    if make_default:
+        pio.templates.default = TEMPLATE_NAME
+    return template

@@ -1,0 +1,149 @@
+"""Case-level access: writing the sample (fast paths per dialect) and paged, filtered case lists."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from loaders.engine import cases_table
+from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
+from loaders.volume import Filters, _run, _where
+
+__all__ = ["count_cases", "create_cases_table", "load_cases", "newest_case", "write_cases"]
+
+
+def create_cases_table(engine: Engine, settings: Settings, *, drop: bool = False) -> sa.Table:
+    """Create the (canonical) cases table with the indexes the roll-up refresh relies on."""
+    metadata = sa.MetaData()
+    table = cases_table(settings, metadata)
+    sa.Index(f"ix_{table.name}_created_at", table.c.created_at)
+    sa.Index(f"ix_{table.name}_solved_at", table.c.solved_at)
+    if drop:
+        table.drop(engine, checkfirst=True)
+    metadata.create_all(engine)
+    return table
+
+
+def _timestamp_text(values: pd.Series) -> np.ndarray:
+    text = np.datetime_as_string(values.to_numpy(dtype="datetime64[s]"), unit="s")
+    text = np.char.replace(text, "T", " ").astype(object).copy()
+    text[values.isna().to_numpy()] = None
+    return text
+
+
+def write_cases(engine: Engine, frame: pd.DataFrame, *, settings: Settings) -> int:
+    """Append canonical case rows to the mapped cases table, by the fastest path of the dialect.
+
+    SQLite: DBAPI ``executemany``; PostgreSQL: ``COPY … FROM STDIN``; others: SQLAlchemy ``executemany``.
+    Returns the number of rows written.
+    """
+    columns = list(CASE_COLUMNS)
+    frame = frame[columns]
+    mapped = [settings.columns[c] for c in columns]
+    if engine.dialect.name == "postgresql":
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S", na_rep="\\N")
+        target = f'"{settings.schema}"."{settings.cases_table}"' if settings.schema else f'"{settings.cases_table}"'
+        raw = engine.raw_connection()
+        try:
+            with raw.cursor() as cur, cur.copy(
+                f"COPY {target} ({', '.join(mapped)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            ) as copy:
+                copy.write(buf.getvalue())
+            raw.commit()
+        finally:
+            raw.close()
+        return len(frame)
+    values = {}
+    for c in columns:
+        col = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            values[c] = _timestamp_text(col)
+        else:
+            arr = col.astype(object).to_numpy(copy=True)
+            arr[col.isna().to_numpy()] = None
+            values[c] = arr
+    rows = list(zip(*(values[c].tolist() for c in columns), strict=True))
+    if engine.dialect.name == "sqlite":
+        placeholders = ", ".join("?" for _ in columns)
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().executemany(
+                f"INSERT INTO {settings.cases_table} ({', '.join(mapped)}) VALUES ({placeholders})", rows
+            )
+            raw.commit()
+        finally:
+            raw.close()
+        return len(rows)
+    table = cases_table(settings)
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 10_000):
+            conn.execute(sa.insert(table), [dict(zip(columns, r, strict=True)) for r in rows[i:i + 10_000]])
+    return len(rows)
+
+
+def _case_filter(settings: Settings, filters: Filters, *, side: Literal["created", "solved"],
+                 day: date | None) -> tuple[sa.Table, list[sa.ColumnElement]]:
+    t = cases_table(settings)
+    col = t.c.created_at if side == "created" else t.c.solved_at
+    start, end = (day, day) if day else (filters.start, filters.end)
+    lo = datetime.combine(start, datetime.min.time())
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    return t, [col >= lo, col < hi, *_where(t, filters)]
+
+
+def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,
+               side: Literal["created", "solved"] = "created", order_by: str = "created_at",
+               descending: bool = False, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+    """One page of cases matching the filters (and a single day if given), sorted.
+
+    Parameters
+    ----------
+    side : {"created", "solved"}
+        Whether ``day``/the range applies to ``created_at`` or ``solved_at``.
+    order_by : str
+        A canonical column name; anything else raises ``ValueError``.
+    limit, offset : int
+        Paging (``limit`` ≤ 10,000).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical column names, timestamps as ``datetime64``.
+    """
+    if order_by not in CASE_COLUMNS:
+        raise ValueError(f"`order_by` must be one of {', '.join(CASE_COLUMNS)}, got {order_by!r}")
+    if side not in ("created", "solved"):
+        raise ValueError(f"`side` must be 'created' or 'solved', got {side!r}")
+    if not 0 < limit <= 10_000 or offset < 0:
+        raise ValueError(f"`limit` must be in 1..10000 and `offset` >= 0, got {limit} and {offset}")
+    t, where = _case_filter(settings, filters, side=side, day=day)
+    key = t.c[order_by].desc() if descending else t.c[order_by].asc()
+    stmt = (sa.select(*(t.c[c].label(c) for c in CASE_COLUMNS)).where(*where)
+            .order_by(key, t.c.case_id).limit(limit).offset(offset))
+    frame = _run(engine, stmt)
+    for c in ("created_at", "solved_at"):
+        frame[c] = pd.to_datetime(frame[c])
+    for c in DIMENSIONS:
+        frame[c] = frame[c].astype("str")
+    return frame
+
+
+def count_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,
+                side: Literal["created", "solved"] = "created") -> int:
+    """How many cases :func:`load_cases` would page through."""
+    t, where = _case_filter(settings, filters, side=side, day=day)
+    return int(_run(engine, sa.select(sa.func.count().label("n")).select_from(t).where(*where)).iloc[0]["n"])
+
+
+def newest_case(engine: Engine, *, settings: Settings) -> datetime | None:
+    """The newest ``created_at`` in the cases table (the data's freshness)."""
+    t = cases_table(settings)
+    value = _run(engine, sa.select(sa.func.max(t.c.created_at).label("newest"))).iloc[0]["newest"]
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()

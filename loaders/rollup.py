@@ -1,0 +1,260 @@
+"""The daily roll-up: day × workflow × vendor site × channel × language, additive measures only.
+
+Built and refreshed by SQL that the database runs (``INSERT … SELECT … GROUP BY``); no case row is read
+into Python. Created-side measures land on the day a case was created, solved-side measures on the day it
+was solved, so a refresh only has to recompute the days on or after a watermark:
+
+    since = newest day in the roll-up − ``lookback_days``
+    delete roll-up rows with day ≥ since
+    insert the aggregate of cases created ≥ since (created side) and solved ≥ since (solved side)
+
+Rows before ``since`` depend only on cases created or solved before it, which later data does not change
+(a case's ``created_at`` never moves; a ``solved_at`` is only ever set once). ``lookback_days`` re-reads a
+few recent days to absorb late-arriving rows. The result equals a full rebuild (tested).
+
+With ``rollup.mode = "local"`` nothing is written to the source: the same aggregate query runs there and
+its (small) result is stored in a local SQLite cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from loaders.engine import cases_table, day_of, hours_between, make_engine
+from loaders.errors import QueryFailed, SourceUnavailable
+from loaders.schema import SchemaReport, check_cases_schema
+from loaders.settings import DIMENSIONS, Settings
+
+__all__ = [
+    "MEASURES",
+    "RefreshResult",
+    "RollupState",
+    "refresh_rollup",
+    "rollup_engine",
+    "rollup_state",
+    "rollup_table",
+    "state_table",
+]
+
+#: additive measures of the roll-up, in table order; see docs/architecture.md for their meaning
+MEASURES: tuple[str, ...] = (
+    "incoming", "incoming_manual", "solved", "solved_manual", "handle_time_s", "age_at_solve_h",
+    "solved_in_sla", "escalated", "reopened", "csat_sum", "csat_n", "qa_sum", "qa_n",
+)
+_FLOAT_MEASURES = frozenset({"handle_time_s", "age_at_solve_h", "csat_sum", "qa_sum"})
+STATE_TABLE = "ops_rollup_state"
+
+
+def rollup_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
+    """The roll-up table definition (created on first refresh)."""
+    metadata = metadata if metadata is not None else sa.MetaData()
+    schema = settings.schema if settings.rollup_mode == "source" else None
+    return sa.Table(
+        settings.rollup_table, metadata,
+        sa.Column("day", sa.Date, primary_key=True),
+        *(sa.Column(d, sa.String(64), primary_key=True) for d in DIMENSIONS),
+        *(sa.Column(m, sa.Float if m in _FLOAT_MEASURES else sa.BigInteger, nullable=False, default=0)
+          for m in MEASURES),
+        schema=schema,
+    )
+
+
+def state_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
+    metadata = metadata if metadata is not None else sa.MetaData()
+    schema = settings.schema if settings.rollup_mode == "source" else None
+    return sa.Table(
+        STATE_TABLE, metadata,
+        sa.Column("rollup_table", sa.String(64), primary_key=True),
+        sa.Column("refreshed_at", sa.DateTime, nullable=False),
+        sa.Column("max_day", sa.Date),
+        sa.Column("source_max_created", sa.DateTime),
+        sa.Column("rows", sa.BigInteger),
+        sa.Column("kind", sa.String(16)),
+        schema=schema,
+    )
+
+
+def rollup_engine(source: Engine, settings: Settings) -> Engine:
+    """Where the roll-up lives: the source itself, or the local SQLite cache in read-only mode."""
+    if settings.rollup_mode == "source":
+        return source
+    settings.local_cache_path.parent.mkdir(parents=True, exist_ok=True)
+    return make_engine(f"sqlite:///{settings.local_cache_path}")
+
+
+def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None) -> sa.Select:
+    """The GROUP BY the database runs: one row per day × dimensions with every measure."""
+    t = cases_table(settings)
+    manual = t.c.route.in_(settings.route_values["manual"])
+    zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
+
+    def optional(name: str) -> sa.ColumnElement:
+        return sa.literal_column("NULL") if name in report.missing_optional else t.c[name]
+
+    def count_if(cond: sa.ColumnElement) -> sa.ColumnElement:
+        return sa.func.sum(sa.case((cond, 1), else_=0))
+
+    dims = [t.c[d].label(d) for d in DIMENSIONS]
+    created_day = day_of(t.c.created_at)
+    created = sa.select(
+        created_day.label("day"), *dims,
+        sa.func.count().label("incoming"), count_if(manual).label("incoming_manual"),
+        *(zero_f.label(m) if m in _FLOAT_MEASURES else zero.label(m) for m in MEASURES[2:]),
+    ).group_by(created_day, *(t.c[d] for d in DIMENSIONS))
+    age = hours_between(t.c.created_at, t.c.solved_at)
+    solved_day = day_of(t.c.solved_at)
+    csat, qa = optional("csat"), optional("qa_score")
+    solved = sa.select(
+        solved_day.label("day"), *dims, zero.label("incoming"), zero.label("incoming_manual"),
+        sa.func.count().label("solved"), count_if(manual).label("solved_manual"),
+        sa.func.sum(sa.case((manual & t.c.handle_time_s.is_not(None), t.c.handle_time_s), else_=0.0))
+        .label("handle_time_s"),
+        sa.func.sum(age).label("age_at_solve_h"),
+        count_if(age <= t.c.sla_hours).label("solved_in_sla"),
+        (count_if(optional("escalated") == 1) if "escalated" not in report.missing_optional else zero)
+        .label("escalated"),
+        (count_if(optional("reopened") == 1) if "reopened" not in report.missing_optional else zero)
+        .label("reopened"),
+        sa.func.coalesce(sa.func.sum(csat), 0.0).label("csat_sum"), sa.func.count(csat).label("csat_n"),
+        sa.func.coalesce(sa.func.sum(qa), 0.0).label("qa_sum"), sa.func.count(qa).label("qa_n"),
+    ).where(t.c.solved_at.is_not(None)).group_by(solved_day, *(t.c[d] for d in DIMENSIONS))
+    if since is not None:
+        created = created.where(t.c.created_at >= since)
+        solved = solved.where(t.c.solved_at >= since)
+    both = sa.union_all(created, solved).subquery("sides")
+    return sa.select(
+        both.c.day, *(both.c[d] for d in DIMENSIONS),
+        *(sa.cast(sa.func.sum(both.c[m]), sa.Float if m in _FLOAT_MEASURES else sa.BigInteger).label(m)
+          for m in MEASURES),
+    ).group_by(both.c.day, *(both.c[d] for d in DIMENSIONS))
+
+
+@dataclass(frozen=True)
+class RollupState:
+    refreshed_at: datetime | None
+    max_day: date | None
+    source_max_created: datetime | None
+    rows: int | None
+    kind: str | None
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    kind: str  # "full" | "incremental"
+    since: date | None
+    rows_written: int
+    seconds: float
+
+
+def rollup_state(target: Engine, settings: Settings) -> RollupState:
+    """The roll-up's last refresh (all fields ``None`` if it was never built)."""
+    st = state_table(settings)
+    try:
+        if not sa.inspect(target).has_table(st.name, schema=st.schema):
+            return RollupState(None, None, None, None, None)
+        with target.connect() as conn:
+            row = conn.execute(sa.select(st).where(st.c.rollup_table == settings.rollup_table)).first()
+    except OperationalError as err:
+        raise SourceUnavailable(f"cannot read the roll-up state: {err.orig}") from err
+    if row is None:
+        return RollupState(None, None, None, None, None)
+    return RollupState(row.refreshed_at, row.max_day, row.source_max_created, row.rows, row.kind)
+
+
+def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, target: Engine | None = None,
+                   progress: Callable[[str], None] | None = None) -> RefreshResult:
+    """Build the roll-up (first time, or ``full=True``) or refresh it from the watermark.
+
+    Parameters
+    ----------
+    source : Engine
+        Database holding the cases table.
+    settings : Settings
+        Mapping and roll-up options.
+    full : bool
+        Rebuild everything instead of refreshing from the watermark.
+    target : Engine, optional
+        Where the roll-up lives; defaults to :func:`rollup_engine`.
+    progress : callable, optional
+        Called with a short message at each step.
+
+    Returns
+    -------
+    RefreshResult
+
+    Raises
+    ------
+    SchemaMismatch
+        If the cases table does not match the contract.
+    QueryFailed
+        If the database rejects the statements (permissions, timeout, lock).
+    """
+    say = progress or (lambda _msg: None)
+    began = time.perf_counter()
+    report = check_cases_schema(source, settings)
+    target = target or rollup_engine(source, settings)
+    metadata = sa.MetaData()
+    rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
+    state = rollup_state(target, settings)
+    exists = sa.inspect(target).has_table(rollup.name, schema=rollup.schema)
+    since_day: date | None = None
+    if exists and not full and state.max_day is not None:
+        since_day = state.max_day - timedelta(days=settings.lookback_days)
+    since = datetime.combine(since_day, datetime.min.time()) if since_day else None
+    select = _aggregate(settings, report, since)
+    names = ["day", *DIMENSIONS, *MEASURES]
+    try:
+        if not exists or full:
+            say("creating the roll-up table")
+            rollup.drop(target, checkfirst=True)
+            metadata.create_all(target, tables=[rollup, st])
+        with source.connect() as src:
+            newest = src.execute(sa.select(sa.func.max(cases_table(settings).c.created_at))).scalar()
+        say(f"aggregating cases {'since ' + since_day.isoformat() if since_day else '(full build)'}")
+        with target.begin() as conn:
+            if since_day is not None:
+                conn.execute(rollup.delete().where(rollup.c.day >= since_day))
+            if target is source:
+                written = conn.execute(rollup.insert().from_select(names, select)).rowcount
+            else:
+                written = _copy_rows(source, conn, select, rollup, names)
+            max_day, rows = conn.execute(sa.select(sa.func.max(rollup.c.day), sa.func.count())).one()
+            if isinstance(max_day, str):  # SQLite returns the text it stores
+                max_day = date.fromisoformat(max_day)
+            conn.execute(st.delete().where(st.c.rollup_table == settings.rollup_table))
+            conn.execute(st.insert().values(
+                rollup_table=settings.rollup_table, refreshed_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None),
+                max_day=max_day, source_max_created=newest, rows=rows,
+                kind="incremental" if since_day else "full",
+            ))
+    except OperationalError as err:
+        raise QueryFailed(
+            f"the roll-up refresh failed: {str(err.orig).strip().splitlines()[0]}",
+            hint="If the database is read-only for this user, set [rollup] mode = \"local\" in the configuration "
+            "file; if it is locked or slow, retry in a moment.",
+        ) from err
+    except DBAPIError as err:
+        raise QueryFailed(f"the roll-up refresh failed: {err.orig}",
+                          hint="Check the user's CREATE/INSERT/DELETE permissions, or use [rollup] mode = \"local\".") from err
+    say("done")
+    return RefreshResult("incremental" if since_day else "full", since_day, int(written or 0),
+                         time.perf_counter() - began)
+
+
+def _copy_rows(source: Engine, conn: sa.Connection, select: sa.Select, rollup: sa.Table,
+               names: list[str]) -> int:
+    """Run the aggregate on the source and store its rows through ``conn`` (read-only mode)."""
+    written = 0
+    with source.connect() as src:
+        result = src.execution_options(stream_results=True).execute(select)
+        while batch := result.fetchmany(20_000):
+            conn.execute(rollup.insert(), [dict(zip(names, row, strict=True)) for row in batch])
+            written += len(batch)
+    return written

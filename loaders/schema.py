@@ -1,0 +1,108 @@
+"""Checks that the cases table holds what the data contract needs, naming each problem and its fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, NoSuchTableError
+
+from loaders.errors import SchemaMismatch, SourceUnavailable
+from loaders.settings import CASE_COLUMNS, Settings
+
+__all__ = ["SchemaReport", "check_cases_schema", "type_kind"]
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    """What validation found: the optional columns absent (their measures read as empty)."""
+
+    table: str
+    missing_optional: frozenset[str]
+    column_types: dict[str, str]
+
+
+def type_kind(coltype: sa.types.TypeEngine) -> str:
+    """Classify a reflected column type as ``timestamp``, ``number``, ``text`` or ``other``."""
+    if isinstance(coltype, sa.DateTime | sa.TIMESTAMP):
+        return "timestamp"
+    if isinstance(coltype, sa.Date):
+        return "date"
+    if isinstance(coltype, sa.Integer | sa.Numeric | sa.Float | sa.Boolean):
+        return "number"
+    if isinstance(coltype, sa.String | sa.Enum):
+        return "text"
+    name = type(coltype).__name__.upper()
+    if "TIME" in name:
+        return "timestamp"
+    if any(t in name for t in ("INT", "REAL", "DOUBLE", "DEC", "NUM", "FLOAT", "BIT", "BOOL")):
+        return "number"
+    if any(t in name for t in ("CHAR", "TEXT", "CLOB")):
+        return "text"
+    return "other"
+
+
+_EXPECTED = {"timestamp": "a timestamp", "number": "a number", "text": "text", "id": "any type"}
+
+
+def check_cases_schema(engine: Engine, settings: Settings) -> SchemaReport:
+    """Validate the mapped cases table.
+
+    Raises
+    ------
+    SchemaMismatch
+        Listing every missing required column and every column of the wrong type, each with the
+        configuration line that fixes it.
+    SourceUnavailable
+        If the database cannot be inspected.
+    """
+    table = settings.cases_table
+    where = f"{settings.schema}.{table}" if settings.schema else table
+    try:
+        inspector = sa.inspect(engine)
+        if not inspector.has_table(table, schema=settings.schema):
+            raise SchemaMismatch(
+                f"table `{where}` does not exist in the database",
+                hint=f"Set [source] table = \"<your table>\" in the configuration file"
+                f"{' (and [source] schema)' if not settings.schema else ''}.",
+                problems=(f"table `{where}` is missing",),
+            )
+        reflected = {c["name"].lower(): c for c in inspector.get_columns(table, schema=settings.schema)}
+    except NoSuchTableError as err:  # some dialects raise instead of has_table() == False
+        raise SchemaMismatch(f"table `{where}` does not exist in the database") from err
+    except DBAPIError as err:
+        raise SourceUnavailable(f"cannot inspect table `{where}`: {err.orig}") from err
+
+    problems: list[str] = []
+    missing_optional: set[str] = set()
+    types: dict[str, str] = {}
+    sqlite = engine.dialect.name == "sqlite"
+    for canonical, (kind, required) in CASE_COLUMNS.items():
+        actual = settings.columns[canonical]
+        col = reflected.get(actual.lower())
+        if col is None:
+            if required:
+                problems.append(
+                    f"table `{where}` has no column `{actual}` for `{canonical}` "
+                    f"(map it in the configuration file: [columns] {canonical} = \"<your column>\")"
+                )
+            else:
+                missing_optional.add(canonical)
+            continue
+        found = type_kind(col["type"])
+        types[canonical] = str(col["type"])
+        # SQLite stores timestamps as text; accept TEXT there, the roll-up's date functions parse it.
+        ok = kind == "id" or found == kind or (kind == "timestamp" and sqlite and found == "text")
+        if not ok:
+            problems.append(
+                f"column `{actual}` (for `{canonical}`) has type {col['type']}, expected {_EXPECTED[kind]} "
+                f"(map another column with [columns] {canonical} = \"…\", or cast it in a view)"
+            )
+    if problems:
+        raise SchemaMismatch(
+            f"table `{where}` does not match the data contract: {len(problems)} problem(s)",
+            hint="Fix the mapping in the configuration file ([columns] section); see docs/configuration.md.",
+            problems=tuple(problems),
+        )
+    return SchemaReport(where, frozenset(missing_optional), types)

@@ -1,0 +1,1031 @@
+"""Anomaly detection on regular time series and a ranked scan across many series.
+
+Two public entry points:
+
+* :func:`detect` scores one series (any regular frequency) and returns a frame with the
+  expected value, its band, a robust score and a flag for every point.
+* :func:`scan` scores a whole frame of daily series in one vectorised pass and returns a
+  ranked long frame of flagged points grouped into incidents; :func:`scan_last` is the
+  stand-up shortcut that keeps only the newest day(s).
+
+How a point is judged (both entry points)
+-----------------------------------------
+Every point is scored **causally**: the expected value for point ``t`` is built from the
+points before ``t`` only, and the residual scale from residuals before ``t``.  So the score
+of the newest point is exactly the score it will keep once more data arrives, and the
+newest point never suffers from the end-of-series effect of a two-sided fit (a spike on
+the last day pulling the trend towards itself and hiding).  ``detect(s).score.iloc[k - 1]
+== detect(s.iloc[:k]).score.iloc[-1]`` for any ``k`` past the warm-up when the period is
+given (with ``period=None`` the inferred period may depend on the history length).
+
+1. **Seasonal component** (weekly pattern on daily data).  ``engine="stl"`` refits a
+   statsmodels STL on the last ``seasonal_cycles`` cycles before every refit point (every
+   ``refit`` steps, anchored at the first point so that truncating the series never changes
+   the schedule) and carries the last fitted cycle forward.  ``engine="fast"`` takes, per
+   point, the median over the last ``seasonal_cycles`` same-phase values of the series
+   detrended by a centred moving average: a robust classical decomposition that vectorises
+   across series and across time (this is what :func:`scan` uses).  ``engine="auto"`` picks
+   STL for periods up to 52 and the fast engine beyond (an STL fit on 8 weekly cycles of
+   hourly data costs ~0.1 s, far too slow to refit through a long history).
+2. **Level** (the trend): the median of the last ``level_window`` de-seasonalised points.
+   A level shift is therefore absorbed into the trend once half of that window lies after
+   the shift: with the default ``level_window=5`` only the first three points after a
+   shift are flagged, and a one- or two-point spike never moves the level.
+3. **Score**: ``|observed - expected| / scale`` where ``scale`` is 1.4826 x the median
+   absolute residual over the last ``scale_window`` residuals (event points excluded),
+   falling back to 1.2533 x the mean absolute residual when that median is zero
+   (quantised or mostly constant series), and never below a floor: ``sqrt(max(expected, 1))``
+   for count series (Poisson noise, so a 0 -> 2 on a zero-inflated series is not a
+   surprise) and a tiny relative epsilon otherwise (so a constant series scores 0).
+   The score is unit-free and comparable across series of any scale.
+4. **Flag**: ``score > threshold`` (``method="mad"``), or the point is one of the outliers
+   found by a generalized ESD test with median/MAD statistics (Twitter's Seasonal Hybrid
+   ESD) over its causal window of residuals (``method="esd"``, significance ``alpha``,
+   at most ``max_anoms`` of the window).  Points inside events, missing observations and
+   the warm-up are never flagged.  ``lower``/``upper`` are ``expected -/+ threshold x
+   scale`` (for ``method="esd"`` the first-stage ESD critical value replaces the threshold).
+
+Regularisation rule
+-------------------
+The input index is sorted, the step taken from ``index.freq``, the ``freq`` option or the
+median spacing, and the series put on that grid starting at its first timestamp.  Several
+points in one bin are summed for ``kind="count"`` and averaged otherwise.  A bin with no
+point is ``0`` for ``kind="count"`` (no cases that day) and ``NaN`` for ``kind="ratio"`` /
+``"level"`` (unknown); NaNs and event points are filled causally for the fit (value one
+period earlier, else the last value) and are never flagged.
+
+Period inference (``period=None``), by the step of the regularised index
+------------------------------------------------------------------------
+======================  ==========================================================
+step                    period (first candidate the history is long enough for)
+======================  ==========================================================
+1 day                   7 (weekly); too short -> :class:`InsufficientHistory`
+1 h                     168 (weekly) with >= 4 weeks of history, else 24, else none
+30 min                  336 with >= 4 weeks, else 48, else none
+other steps < 1 day     points per day (5 min -> 288, 15 min -> 96, 1 min -> 1440),
+that divide a day       weekly only while the weekly period is <= 336; else none
+1 week                  52 when the history covers the warm-up (~3.2 years), else none
+1 month / 1 quarter     12 / 4 when the history covers the warm-up, else none
+anything else           none (level + robust scoring only)
+======================  ==========================================================
+
+The warm-up (points scored NaN at the start) is ``2 * period + period // 2 +
+level_window + min(max(period, 10), 28)`` points; a series needs at least one more.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "AnomalyInputError",
+    "Detector",
+    "DetectorConfig",
+    "InsufficientHistory",
+    "detect",
+    "infer_period",
+    "min_points",
+    "regularize",
+    "scan",
+    "scan_last",
+]
+
+Kind = Literal["count", "ratio", "level"]
+_KIND_ALIASES = {"count": "count", "flow": "count", "ratio": "ratio", "level": "level",
+                 "stock": "level"}
+_ENGINES = ("auto", "stl", "fast")
+_METHODS = ("mad", "esd")
+_MAD_TO_SIGMA = 1.4826
+_MEANABS_TO_SIGMA = 1.2533
+_STL_MAX_PERIOD = 52
+
+
+class AnomalyInputError(ValueError):
+    """Input that breaks a rule of the detector (bad option, bad series)."""
+
+
+class InsufficientHistory(AnomalyInputError):
+    """The series is too short to be scored; ``needed`` and ``got`` say by how much."""
+
+    def __init__(self, message: str, *, needed: int, got: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.got = got
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """The resolved configuration a series was judged with (``frame.attrs["config"]``).
+
+    Attributes mirror the options of :func:`detect` after defaults and inference were
+    applied, plus what was derived from the data (``freq``, ``n_points``, ``warmup``).
+    """
+
+    period: int | None
+    period_source: str
+    freq: str
+    kind: str
+    engine: str
+    method: str
+    threshold: float
+    alpha: float
+    max_anoms: float
+    seasonal_cycles: int
+    level_window: int
+    scale_window: int
+    refit: int
+    robust: bool
+    warmup: int
+    n_points: int
+    n_events: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        """One sentence the UI can show next to a flagged point."""
+        seas = f"period {self.period} ({self.engine})" if self.period else "no seasonality"
+        rule = (f"score > {self.threshold:g}" if self.method == "mad"
+                else f"generalized ESD, alpha {self.alpha:g}")
+        return (f"Expected = median level of the last {self.level_window} points + seasonal "
+                f"pattern ({seas}), fitted on data before each point; score = |residual| / "
+                f"robust scale of the last {self.scale_window} residuals; flagged when {rule}.")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The configuration as a plain dict (for display or JSON)."""
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- validation
+def _kind(kind: str) -> str:
+    if kind not in _KIND_ALIASES:
+        raise AnomalyInputError(
+            f"`kind` must be one of {sorted(_KIND_ALIASES)}, got {kind!r}")
+    return _KIND_ALIASES[kind]
+
+
+def _check_options(*, period: int | None, threshold: float, engine: str, method: str,
+                   alpha: float, max_anoms: float, seasonal_cycles: int, level_window: int,
+                   scale_window: int | None, refit: int | None) -> None:
+    if period is not None and (isinstance(period, bool) or not isinstance(period, (int, np.integer))):
+        raise AnomalyInputError(f"`period` must be an int or None, got {period!r}")
+    if period is not None and period < 2:
+        raise AnomalyInputError(f"`period` must be >= 2, got {period}")
+    if not np.isfinite(threshold) or threshold <= 0:
+        raise AnomalyInputError(f"`threshold` must be a positive number, got {threshold}")
+    if engine not in _ENGINES:
+        raise AnomalyInputError(f"`engine` must be one of {list(_ENGINES)}, got {engine!r}")
+    if method not in _METHODS:
+        raise AnomalyInputError(f"`method` must be one of {list(_METHODS)}, got {method!r}")
+    if not 0 < alpha < 1:
+        raise AnomalyInputError(f"`alpha` must be in (0, 1), got {alpha}")
+    if not 0 < max_anoms <= 0.5:
+        raise AnomalyInputError(f"`max_anoms` must be in (0, 0.5], got {max_anoms}")
+    if seasonal_cycles < 2:
+        raise AnomalyInputError(f"`seasonal_cycles` must be >= 2, got {seasonal_cycles}")
+    if level_window < 1:
+        raise AnomalyInputError(f"`level_window` must be >= 1, got {level_window}")
+    if scale_window is not None and scale_window < 5:
+        raise AnomalyInputError(f"`scale_window` must be >= 5, got {scale_window}")
+    if refit is not None and refit < 1:
+        raise AnomalyInputError(f"`refit` must be >= 1, got {refit}")
+
+
+# ------------------------------------------------------------------ regularisation & period
+def _step_of(index: pd.DatetimeIndex, freq: str | pd.Timedelta | None) -> pd.Timedelta:
+    if freq is not None:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) \
+            if not isinstance(freq, pd.Timedelta) else freq
+    elif index.freq is not None:
+        try:
+            step = pd.Timedelta(index.freq)
+        except ValueError:  # month/quarter offsets have no fixed length
+            return pd.Timedelta(days=round(np.median(np.diff(index.as_unit("ns").asi8)) / 86400e9))
+    else:
+        diffs = np.diff(index.as_unit("ns").asi8)
+        diffs = diffs[diffs > 0]
+        if diffs.size == 0:
+            raise AnomalyInputError("`series` must have at least 2 distinct timestamps")
+        step = pd.Timedelta(int(np.median(diffs)), unit="ns")
+    if step <= pd.Timedelta(0):
+        raise AnomalyInputError(f"`freq` must be a positive step, got {freq!r}")
+    return step
+
+
+def regularize(series: pd.Series, *, kind: str = "level",
+               freq: str | pd.Timedelta | None = None) -> pd.Series:
+    """Put a series on a regular grid with the documented missing-value rule.
+
+    Parameters
+    ----------
+    series : pd.Series
+        Numeric values on a DatetimeIndex (any order, duplicates and gaps allowed).
+    kind : {"count", "ratio", "level"}, keyword-only
+        ``"count"`` (alias ``"flow"``): bins are summed and an empty bin is 0.
+        ``"ratio"`` / ``"level"`` (alias ``"stock"``): bins are averaged and an empty bin is NaN.
+    freq : str or Timedelta, optional, keyword-only
+        The grid step; by default ``index.freq`` or the median spacing.
+
+    Returns
+    -------
+    pd.Series
+        Float values on a regular DatetimeIndex starting at the first timestamp.
+
+    Raises
+    ------
+    AnomalyInputError
+        If the series is not a numeric Series on a DatetimeIndex or has < 2 timestamps.
+
+    Examples
+    --------
+    >>> days = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-05"])
+    >>> s = pd.Series([1.0, 2.0, 3.0, 4.0], index=days)
+    >>> regularize(s, kind="count").tolist()
+    [1.0, 2.0, 3.0, 0.0, 4.0]
+    >>> regularize(s, kind="ratio").tolist()
+    [1.0, 2.0, 3.0, nan, 4.0]
+    """
+    kind = _kind(kind)
+    if not isinstance(series, pd.Series):
+        raise AnomalyInputError(f"`series` must be a pandas Series, got {type(series).__name__}")
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise AnomalyInputError(
+            f"`series` must have a DatetimeIndex, got {type(series.index).__name__}")
+    if not (pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)):
+        raise AnomalyInputError(f"`series` must be numeric, got dtype {series.dtype}")
+    s = series[series.index.notna()].astype(float).sort_index()
+    if len(s.index.unique()) < 2:
+        raise AnomalyInputError("`series` must have at least 2 distinct timestamps")
+    step = _step_of(s.index, freq)
+    origin = s.index[0]
+    pos = np.floor((s.index - origin) / step).astype(np.int64)
+    n = int(pos[-1]) + 1
+    vals = s.to_numpy()
+    ok = ~np.isnan(vals)
+    sums = np.bincount(pos[ok], weights=vals[ok], minlength=n)
+    cnt = np.bincount(pos[ok], minlength=n)
+    if kind == "count":
+        out = sums
+        # an explicit NaN with no other value in its bin stays unknown, only absent bins are 0
+        seen = np.bincount(pos, minlength=n) > 0
+        out = np.where(seen & (cnt == 0), np.nan, out)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
+    index = pd.date_range(origin, periods=n, freq=step, name=series.index.name)
+    return pd.Series(out, index=index, name=series.name, dtype=float)
+
+
+def min_points(period: int | None, *, level_window: int = 5) -> int:
+    """Smallest number of points :func:`detect` accepts for a period.
+
+    Parameters
+    ----------
+    period : int or None
+        Seasonal period (None: no seasonality).
+    level_window : int, keyword-only
+        The ``level_window`` option of :func:`detect`.
+
+    Returns
+    -------
+    int
+        Warm-up length + 1 (the first scorable point).
+
+    Examples
+    --------
+    >>> min_points(7)
+    33
+    """
+    return _warmup(period, level_window) + 1
+
+
+def _warmup(period: int | None, level_window: int) -> int:
+    p = period or 0
+    return 2 * p + p // 2 + level_window + min(max(p, 10), 28)
+
+
+def _candidates(step: pd.Timedelta) -> list[int | None]:
+    day, week = pd.Timedelta(days=1), pd.Timedelta(days=7)
+    if step == day:
+        return [7]
+    if step < day and (day % step) == pd.Timedelta(0):
+        per_day = int(day / step)
+        if per_day > 1440:
+            return [None]
+        per_week = 7 * per_day
+        return ([per_week] if per_week <= 336 else []) + [per_day, None]
+    if step == week:
+        return [52, None]
+    if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31):
+        return [12, None]
+    if pd.Timedelta(days=89) <= step <= pd.Timedelta(days=92):
+        return [4, None]
+    return [None]
+
+
+def infer_period(index: pd.DatetimeIndex, *, level_window: int = 5) -> int | None:
+    """Seasonal period for a regular index, by the table in the module docstring.
+
+    Parameters
+    ----------
+    index : pd.DatetimeIndex
+        A regular index (see :func:`regularize`).
+    level_window : int, keyword-only
+        Used to compute how much history a period needs.
+
+    Returns
+    -------
+    int or None
+        The period, or None for no seasonality.
+
+    Raises
+    ------
+    InsufficientHistory
+        For daily data shorter than the weekly warm-up.
+
+    Examples
+    --------
+    >>> infer_period(pd.date_range("2024-01-01", periods=60, freq="D"))
+    7
+    >>> infer_period(pd.date_range("2024-01-01", periods=24 * 10, freq="h"))
+    24
+    """
+    if len(index) < 2:
+        raise AnomalyInputError("`index` must have at least 2 timestamps")
+    step = pd.Timedelta(index[1] - index[0])
+    n = len(index)
+    cands = _candidates(step)
+    for p in cands:
+        if p is None:
+            return None
+        weekly_subdaily = step < pd.Timedelta(days=1) and p == int(pd.Timedelta(days=7) / step)
+        if weekly_subdaily and n * step < pd.Timedelta(days=28):
+            continue
+        if n >= min_points(p, level_window=level_window):
+            return p
+    need = min_points(cands[-1], level_window=level_window)
+    raise InsufficientHistory(
+        f"series needs at least {need} points to be scored with period {cands[-1]} "
+        f"(two seasonal cycles, the level window and a residual history), got {n}",
+        needed=need, got=n)
+
+
+# ------------------------------------------------------------------------------ events
+def _event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
+    """Name of the event covering each timestamp ("" when none)."""
+    labels = np.full(len(index), "", dtype=object)
+    if events is None:
+        return labels
+    rows: list[tuple[pd.Timestamp, pd.Timestamp, str]] = []
+    if isinstance(events, pd.DataFrame):
+        cols = set(events.columns)
+        start_col = next((c for c in ("start", "day", "date") if c in cols), None)
+        if start_col is None:
+            raise AnomalyInputError(
+                "`events` frame must have a `start` (or `day` / `date`) column, "
+                f"got columns {sorted(map(str, cols))}")
+        name_col = next((c for c in ("name", "label", "event", "description") if c in cols), None)
+        for rec in events.itertuples(index=False):
+            d = rec._asdict()
+            start = pd.Timestamp(d[start_col])
+            end = pd.Timestamp(d["end"]) if "end" in cols and pd.notna(d["end"]) else start
+            rows.append((start, end, str(d[name_col]) if name_col else "event"))
+    elif isinstance(events, pd.Series):
+        for when, name in events.items():
+            rows.append((pd.Timestamp(when), pd.Timestamp(when), str(name)))
+    elif isinstance(events, (str, pd.Timestamp)) or not isinstance(events, Iterable):
+        raise AnomalyInputError(
+            "`events` must be a list of dates, a Series (date -> name) or a frame with "
+            f"`start`[, `end`, `name`], got {type(events).__name__}")
+    else:
+        for when in events:
+            rows.append((pd.Timestamp(when), pd.Timestamp(when), "event"))
+    if len(index) == 0:
+        return labels
+    tz = index.tz
+    for start, end, name in rows:
+        if end < start:
+            raise AnomalyInputError(f"event `end` must be >= `start`, got {start} > {end}")
+        if tz is not None and start.tz is None:
+            start, end = start.tz_localize(tz), end.tz_localize(tz)
+        # a date-only event covers its whole day(s) on sub-daily data
+        if end == end.normalize():
+            end = end + pd.Timedelta(days=1) - pd.Timedelta(1, unit="ns")
+        mask = (index >= start) & (index <= end)
+        labels[mask] = np.where(labels[mask] == "", name, labels[mask] + "; " + name)
+    return labels
+
+
+# ------------------------------------------------------------------------------ engine
+def _causal_fill(y: np.ndarray, period: int | None) -> np.ndarray:
+    """Fill NaNs (columns of ``y``) with data before them only: one period earlier, else last value."""
+    out = y.copy()
+    if period:
+        for _ in range(4):
+            miss = np.isnan(out)
+            if not miss.any():
+                break
+            shifted = np.full_like(out, np.nan)
+            shifted[period:] = out[:-period]
+            out = np.where(miss, shifted, out)
+    if np.isnan(out).any():
+        out = pd.DataFrame(out).ffill().bfill().to_numpy()
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _lagged(a: np.ndarray, lag: int) -> np.ndarray:
+    out = np.full_like(a, np.nan)
+    if lag < len(a):
+        out[lag:] = a[: len(a) - lag]
+    return out
+
+
+def _seasonal_fast(yf: np.ndarray, period: int, cycles: int) -> np.ndarray:
+    """Causal seasonal estimate: median of same-phase detrended values over past cycles."""
+    n = yf.shape[0]
+    h = period // 2
+    csum = np.vstack([np.zeros((1, yf.shape[1])), np.cumsum(yf, axis=0)])
+    ma = np.full_like(yf, np.nan)
+    j = np.arange(h, n - h)
+    if period % 2:  # odd: plain centred mean over j-h..j+h
+        ma[j] = (csum[j + h + 1] - csum[j - h]) / period
+    else:  # even: 2 x p moving average, half weights at both ends keep it centred
+        inner = csum[j + h] - csum[j - h + 1]
+        ma[j] = (inner + 0.5 * (yf[j - h] + yf[j + h])) / period
+    detr = yf - ma  # defined at j, uses data up to j + h < j + period
+    lags = np.stack([_lagged(detr, k * period) for k in range(1, cycles + 1)])
+    enough = np.sum(~np.isnan(lags), axis=0) >= 2
+    with warnings.catch_warnings():  # all-NaN slices are the warm-up, handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        seas = np.nanmedian(lags, axis=0)
+    return np.where(enough, seas, np.nan)
+
+
+def _seasonal_stl(yf: np.ndarray, period: int, cycles: int, refit: int,
+                  robust: bool) -> np.ndarray:
+    """Causal seasonal estimate from statsmodels STL refitted every ``refit`` points."""
+    from statsmodels.tsa.seasonal import STL
+
+    n = yf.shape[0]
+    seas = np.full(n, np.nan)
+    first = 2 * period
+    start = -(-first // refit) * refit  # refit points are multiples of `refit` from the start
+    for t0 in range(start, n, refit):
+        lo = max(0, t0 - cycles * period)
+        fit = STL(yf[lo:t0], period=period, robust=robust).fit()
+        s = np.asarray(fit.seasonal)
+        last = s[-period:]  # phase of index lo + len - period + i
+        t = np.arange(t0, min(n, t0 + refit))
+        seas[t] = last[(t - (t0 - period)) % period]
+    return seas[:, None]
+
+
+def _rolling(a: np.ndarray, window: int, how: str, min_periods: int) -> np.ndarray:
+    """Trailing window statistic over the rows *before* each row (so causal)."""
+    frame = pd.DataFrame(a).shift(1).rolling(window, min_periods=min_periods)
+    return getattr(frame, how)().to_numpy()
+
+
+def _score_core(y: np.ndarray, *, period: int | None, engine: str, cycles: int,
+                level_window: int, scale_window: int, refit: int, robust: bool,
+                count: np.ndarray, masked: np.ndarray) -> dict[str, np.ndarray]:
+    """Causal expected value, residual and scale for each column of ``y`` (n x s)."""
+    warm = _warmup(period, level_window)
+    fit_input = np.where(masked, np.nan, y)
+    yf = _causal_fill(fit_input, period)
+    if period:
+        if engine == "stl":
+            seas = _seasonal_stl(yf[:, 0], period, cycles, refit, robust)
+        else:
+            seas = _seasonal_fast(yf, period, cycles)
+    else:
+        seas = np.zeros_like(yf)
+    deseas = yf - np.nan_to_num(seas)
+    level = _rolling(deseas, level_window, "median", level_window)
+    expected = level + seas
+    resid = y - expected
+    ok_hist = np.where(masked | np.isnan(resid), np.nan, resid)
+    absr = np.abs(ok_hist)
+    min_hist = min(max(period or 0, 10), 28)
+    mad = _MAD_TO_SIGMA * _rolling(absr, scale_window, "median", min_hist)
+    meanabs = _MEANABS_TO_SIGMA * _rolling(absr, scale_window, "mean", min_hist)
+    scale = np.where(mad > 0, mad, meanabs)
+    typical = np.abs(_rolling(yf, scale_window, "median", 1))
+    floor = 1e-9 * np.maximum(np.nan_to_num(typical), 1.0)
+    poisson = np.sqrt(np.maximum(np.nan_to_num(expected), 1.0))
+    floor = np.where(count[None, :], np.maximum(floor, poisson), floor)
+    scale = np.maximum(np.nan_to_num(scale, nan=np.inf), floor)
+    scale[np.isinf(scale)] = np.nan
+    expected[:warm] = np.nan
+    score = np.abs(resid) / scale
+    score[:warm] = np.nan
+    return {"expected": expected, "trend": level, "seasonal": seas, "resid": resid,
+            "scale": scale, "score": score}
+
+
+def _esd_flags(resid: np.ndarray, masked: np.ndarray, *, window: int, alpha: float,
+               max_anoms: float, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized ESD (median/MAD) on each point's causal window; flag if the point is an outlier.
+
+    Returns the flags and the first-stage critical value per point (for the band).
+    """
+    n = len(resid)
+    flags = np.zeros(n, dtype=bool)
+    lam1 = np.full(n, np.nan)
+    hist = np.where(masked, np.nan, resid)
+    rows = np.arange(start, n)
+    if rows.size == 0:
+        return flags, lam1
+    offsets = np.arange(-window, 1)
+    idx = rows[:, None] + offsets[None, :]
+    win = np.where(idx >= 0, hist[np.clip(idx, 0, None)], np.nan)
+    win[:, -1] = resid[rows]  # the point itself, even when it is an event (result masked later)
+    n_obs = np.sum(~np.isnan(win), axis=1)
+    k_max = np.maximum(1, np.floor(max_anoms * n_obs)).astype(int)
+    removed_at = np.full(len(rows), 0)  # iteration at which the current point was removed
+    n_out = np.zeros(len(rows), dtype=int)
+    work = win.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i in range(1, int(k_max.max()) + 1):
+            active = i <= k_max
+            med = np.nanmedian(work, axis=1)
+            mad = _MAD_TO_SIGMA * np.nanmedian(np.abs(work - med[:, None]), axis=1)
+            mad = np.where(mad > 0, mad, np.nan)
+            dev = np.abs(work - med[:, None]) / mad[:, None]
+            dev_f = np.where(np.isnan(dev), -np.inf, dev)
+            arg = np.argmax(dev_f, axis=1)
+            r_i = dev_f[np.arange(len(rows)), arg]
+            m = n_obs - i + 1
+            p = 1 - alpha / (2 * np.maximum(m, 2))
+            tq = stats.t.ppf(p, np.maximum(m - 2, 1))
+            lam = (m - 1) * tq / np.sqrt(np.maximum(m - 2 + tq**2, 1e-12) * np.maximum(m, 1))
+            if i == 1:
+                lam1 = np.full(n, np.nan)
+                lam1[rows] = lam
+            hit = active & np.isfinite(r_i) & (r_i > lam)
+            n_out = np.where(hit, i, n_out)
+            newly = active & (arg == window) & (removed_at == 0) & np.isfinite(r_i)
+            removed_at = np.where(newly, i, removed_at)
+            work[np.arange(len(rows))[active], arg[active]] = np.nan
+    flags[rows] = (removed_at > 0) & (removed_at <= n_out)
+    return flags, lam1
+
+
+def _resolve_period(index: pd.DatetimeIndex, period: int | None,
+                    level_window: int) -> tuple[int | None, str]:
+    if period is None:
+        return infer_period(index, level_window=level_window), "inferred"
+    return int(period), "given"
+
+
+def _default_scale_window(period: int | None) -> int:
+    return max(8 * (period or 0), 56)
+
+
+def _resolve_engine(engine: str, period: int | None) -> str:
+    if engine == "auto":
+        return "stl" if period and period <= _STL_MAX_PERIOD else "fast"
+    return engine
+
+
+def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
+           threshold: float = 4.0, method: str = "mad", engine: str = "auto",
+           events: Any = None, freq: str | pd.Timedelta | None = None,
+           alpha: float = 0.01, max_anoms: float = 0.1, seasonal_cycles: int = 8,
+           level_window: int = 5, scale_window: int | None = None,
+           refit: int | None = None, robust: bool = True) -> pd.DataFrame:
+    """Score every point of a regular time series causally and flag the abnormal ones.
+
+    See the module docstring for the model, the regularisation rule and the period table.
+
+    Parameters
+    ----------
+    series : pd.Series
+        Numeric values on a DatetimeIndex (regularised first, see :func:`regularize`).
+    period : int, optional
+        Seasonal period in steps (>= 2); None infers it from the frequency.
+    kind : {"level", "count", "ratio"}, keyword-only
+        ``"count"``: missing bins are 0 and the noise floor is Poisson;
+        ``"ratio"``/``"level"``: missing bins are NaN (never flagged).
+    threshold : float, keyword-only
+        Flag when ``score > threshold`` (default 4 robust standard deviations).
+    method : {"mad", "esd"}, keyword-only
+        ``"mad"``: threshold on the robust score; ``"esd"``: generalized ESD per point.
+    engine : {"auto", "stl", "fast"}, keyword-only
+        Seasonal estimator (STL refits, or the vectorised median decomposition).
+    events : list of dates, Series (date -> name) or DataFrame (start[, end, name]), keyword-only
+        Known events: masked from the fit, never flagged, named in the ``event`` column.
+    freq : str or Timedelta, optional, keyword-only
+        Grid step; inferred by default.
+    alpha, max_anoms : float, keyword-only
+        ESD significance and largest share of a window that may be outliers.
+    seasonal_cycles : int, keyword-only
+        Number of past cycles the seasonal pattern is estimated from (>= 2).
+    level_window : int, keyword-only
+        Points in the running median level; shifts are absorbed after ``level_window // 2 + 1``.
+    scale_window : int, optional, keyword-only
+        Past residuals the scale is estimated from (default ``max(8 * period, 56)``).
+    refit : int, optional, keyword-only
+        STL refit interval in steps (default: one period).
+    robust : bool, keyword-only
+        Robust STL fits (``engine="stl"`` only).
+
+    Returns
+    -------
+    pd.DataFrame
+        On the regularised index: ``observed, expected, trend, seasonal, resid, lower, upper,
+        score, is_anomaly, direction, event``.  ``score`` is NaN during the warm-up and where
+        the observation is missing; ``direction`` is "spike", "drop" or "".  The resolved
+        :class:`DetectorConfig` is in ``frame.attrs["config"]``.
+
+    Raises
+    ------
+    AnomalyInputError
+        For a non-numeric series, a non-datetime index or an option outside its range.
+    InsufficientHistory
+        When the series is shorter than :func:`min_points` for its period.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=70, freq="D")
+    >>> y = pd.Series(100 + 10 * (idx.dayofweek >= 5), index=idx, dtype=float)
+    >>> y.iloc[-1] += 60
+    >>> frame = detect(y)
+    >>> bool(frame["is_anomaly"].iloc[-1]), frame["direction"].iloc[-1]
+    (True, 'spike')
+    """
+    kind = _kind(kind)
+    _check_options(period=period, threshold=threshold, engine=engine, method=method,
+                   alpha=alpha, max_anoms=max_anoms, seasonal_cycles=seasonal_cycles,
+                   level_window=level_window, scale_window=scale_window, refit=refit)
+    reg = regularize(series, kind=kind, freq=freq)
+    per, source = _resolve_period(reg.index, period, level_window)
+    n = len(reg)
+    need = min_points(per, level_window=level_window)
+    if n < need:
+        raise InsufficientHistory(
+            f"series needs at least {need} points to be scored with period {per} "
+            f"(two seasonal cycles, the level window and a residual history), got {n}",
+            needed=need, got=n)
+    eng = _resolve_engine(engine, per)
+    sw = scale_window or _default_scale_window(per)
+    rf = refit or (per or 1)
+    labels = _event_labels(reg.index, events)
+    in_event = labels != ""
+    y = reg.to_numpy()[:, None]
+    core = _score_core(y, period=per, engine=eng, cycles=seasonal_cycles,
+                       level_window=level_window, scale_window=sw, refit=rf, robust=robust,
+                       count=np.array([kind == "count"]), masked=in_event[:, None])
+    col = {k: v[:, 0] for k, v in core.items()}
+    warm = _warmup(per, level_window)
+    width = np.full(n, float(threshold))
+    if method == "esd":
+        flags, lam1 = _esd_flags(col["resid"], in_event | np.isnan(col["resid"]),
+                                 window=sw, alpha=alpha, max_anoms=max_anoms, start=warm)
+        width = lam1
+    else:
+        flags = col["score"] > threshold
+    scoreable = ~np.isnan(col["score"])
+    flags = flags & scoreable & ~in_event
+    expected = col["expected"]
+    out = pd.DataFrame({
+        "observed": reg.to_numpy(),
+        "expected": expected,
+        "trend": np.where(np.isnan(expected), np.nan, col["trend"]),
+        "seasonal": np.where(np.isnan(expected), np.nan, col["seasonal"]),
+        "resid": col["resid"],
+        "lower": expected - width * col["scale"],
+        "upper": expected + width * col["scale"],
+        "score": col["score"],
+        "is_anomaly": flags,
+        "direction": np.where(flags, np.where(col["resid"] > 0, "spike", "drop"), ""),
+        "event": labels.astype(str),
+    }, index=reg.index)
+    out.loc[np.arange(n) < warm, "resid"] = np.nan
+    out.attrs["config"] = DetectorConfig(
+        period=per, period_source=source, freq=pd.tseries.frequencies.to_offset(
+            pd.Timedelta(reg.index[1] - reg.index[0])).freqstr,
+        kind=kind, engine=eng, method=method, threshold=float(threshold), alpha=alpha,
+        max_anoms=max_anoms, seasonal_cycles=seasonal_cycles, level_window=level_window,
+        scale_window=sw, refit=rf, robust=robust, warmup=warm, n_points=n,
+        n_events=int(in_event.sum()))
+    return out
+
+
+class Detector:
+    """The detector as an object (adtk / Merlion style): options stored as given.
+
+    ``fit`` resolves the configuration on a history, ``score`` returns the causal scores and
+    ``detect`` the full frame; the threshold stays apart from the score.
+
+    Parameters
+    ----------
+    period : int, optional
+        As in :func:`detect`.
+    **options
+        Any keyword option of :func:`detect`.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=60, freq="D")
+    >>> det = Detector(threshold=5).fit(pd.Series(range(60), index=idx, dtype=float))
+    >>> det.config.period
+    7
+    """
+
+    def __init__(self, period: int | None = None, **options: Any) -> None:
+        self.period = period
+        self.options = dict(options)
+        self.config: DetectorConfig | None = None
+        self._series: pd.Series | None = None
+
+    def fit(self, series: pd.Series) -> Detector:
+        """Resolve the configuration on ``series`` (which is kept for ``score``/``detect``)."""
+        frame = detect(series, self.period, **self.options)
+        self.config = frame.attrs["config"]
+        self._series = series
+        return self
+
+    def detect(self, series: pd.Series | None = None) -> pd.DataFrame:
+        """The frame of :func:`detect` for ``series`` (default: the fitted one)."""
+        target = self._target(series)
+        period = self.config.period if self.config and self.config.period else self.period
+        return detect(target, period, **self.options)
+
+    def score(self, series: pd.Series | None = None) -> pd.Series:
+        """The causal score of every point (NaN in the warm-up)."""
+        return self.detect(series)["score"]
+
+    def _target(self, series: pd.Series | None) -> pd.Series:
+        if series is not None:
+            return series
+        if self._series is None:
+            raise AnomalyInputError("`Detector.fit` must be called before scoring without a series")
+        return self._series
+
+
+# -------------------------------------------------------------------------------- scan
+def _kpi_and_slice(sid: Hashable) -> tuple[str, frozenset[str]]:
+    if isinstance(sid, tuple):
+        kpi = str(sid[0]) if sid else ""
+        parts = [str(x) for x in sid[1:]]
+    else:
+        kpi, parts = str(sid), []
+    items: set[str] = set()
+    for part in parts:
+        for piece in part.replace("&", ",").split(","):
+            piece = piece.strip()
+            if piece and piece.lower() not in ("total", "all"):
+                items.add(piece)
+    return kpi, frozenset(items)
+
+
+def _group_incidents(flags: pd.DataFrame, *, gap_days: int) -> np.ndarray:
+    """Union-find over flags: same day +-gap on series sharing a KPI or a slice value."""
+    n = len(flags)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    keys = [_kpi_and_slice(s) for s in flags["series"]]
+    days = flags["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.argsort(days, kind="stable")
+    for a_pos, a in enumerate(order):
+        for b in order[a_pos + 1:]:
+            if days[b] - days[a] > gap_days:
+                break
+            (ka, sa), (kb, sb) = keys[a], keys[b]
+            if ka == kb or (sa and sa == sb) or (sa & sb):
+                parent[find(a)] = find(b)
+    return np.array([find(i) for i in range(n)])
+
+
+def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
+         kinds: Mapping[Hashable, str] | None = None,
+         bad_direction: Mapping[Hashable, str] | None = None, events: Any = None,
+         period: int | None = 7, threshold: float = 4.0, days: int | None = None,
+         only_bad: bool = False, seasonal_cycles: int = 8, level_window: int = 5,
+         scale_window: int | None = None, group_gap_days: int = 1) -> pd.DataFrame:
+    """Score every daily series of a frame in one vectorised pass; rank and group the flags.
+
+    The scan runs the ``engine="fast"`` model of :func:`detect` on all columns at once (numpy
+    and pandas rolling medians, no per-series loop), so every day of every series is scored
+    causally: for 300 series x 730 days this takes a fraction of a second where a loop of
+    robust STL fits takes ~7 s.  The trade-off: the weekly pattern is a median over past
+    same-weekday values of a moving-average-detrended series instead of an STL loess fit, so
+    a pattern that changes shape is followed within ``seasonal_cycles / 2`` weeks rather than
+    smoothly; ``detect(..., engine="fast")`` reproduces a column exactly.
+
+    Parameters
+    ----------
+    values : pd.DataFrame
+        Daily DatetimeIndex, one column per series id (a string or a tuple such as
+        ``("incoming", "workflow=copyright")``: first item the KPI, the rest the slice).
+    volume : pd.DataFrame, optional, keyword-only
+        Cases behind each point (same shape, matched by column).  Without it count series use
+        their own values and other series a size of one case per percent of deviation.
+    kinds : mapping id -> kind, optional, keyword-only
+        ``"count"`` (missing day = 0, Poisson floor) or ``"ratio"``/``"level"``; default level.
+    bad_direction : mapping id -> "up" / "down", optional, keyword-only
+        Flags in the good direction rank at half severity (or are dropped with ``only_bad``).
+    events : optional, keyword-only
+        As in :func:`detect`; applied to every series.
+    period : int, optional, keyword-only
+        Seasonal period (default 7); None for no seasonality.
+    threshold : float, keyword-only
+        Flag when the score exceeds it.
+    days : int, optional, keyword-only
+        Keep only flags on the last ``days`` days (the scores are the same either way).
+    only_bad : bool, keyword-only
+        Drop flags in the good direction.
+    seasonal_cycles, level_window, scale_window : int, keyword-only
+        As in :func:`detect`.
+    group_gap_days : int, keyword-only
+        Flags at most this many days apart on related series form one incident.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per flagged point, ranked by ``severity`` (descending), with columns
+        ``series, kpi, day, observed, expected, lower, upper, score, direction, impact,
+        severity, bad, event, incident`` (incident 1 holds the most severe flag).
+        ``severity = min(score / threshold, 3) * log1p(impact)`` where ``impact`` is the
+        deviation in cases (``|observed - expected| / |expected| x volume``).
+
+    Raises
+    ------
+    AnomalyInputError
+        For a frame without a daily DatetimeIndex, mismatched ``volume``, unknown kinds or
+        directions, or options outside their range.
+    InsufficientHistory
+        When the frame is shorter than :func:`min_points`.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=60, freq="D")
+    >>> rng = np.random.default_rng(0)
+    >>> frame = pd.DataFrame({"incoming": rng.poisson(200, 60).astype(float)}, index=idx)
+    >>> frame.iloc[-1, 0] = 400
+    >>> scan(frame, kinds={"incoming": "count"})[["series", "direction"]].iloc[0].tolist()
+    ['incoming', 'spike']
+    """
+    if not isinstance(values, pd.DataFrame):
+        raise AnomalyInputError(f"`values` must be a DataFrame, got {type(values).__name__}")
+    if not isinstance(values.index, pd.DatetimeIndex):
+        raise AnomalyInputError(
+            f"`values` must have a DatetimeIndex, got {type(values.index).__name__}")
+    _check_options(period=period, threshold=threshold, engine="fast", method="mad",
+                   alpha=0.01, max_anoms=0.1, seasonal_cycles=seasonal_cycles,
+                   level_window=level_window, scale_window=scale_window, refit=None)
+    if days is not None and days < 1:
+        raise AnomalyInputError(f"`days` must be >= 1, got {days}")
+    kinds = dict(kinds or {})
+    bad_direction = dict(bad_direction or {})
+    unknown = [k for k in list(kinds) + list(bad_direction) if k not in values.columns]
+    if unknown:
+        raise AnomalyInputError(f"`kinds`/`bad_direction` name series not in `values`: {unknown[:3]}")
+    for sid, d in bad_direction.items():
+        if d not in ("up", "down"):
+            raise AnomalyInputError(f"`bad_direction` must be 'up' or 'down', got {d!r} for {sid!r}")
+    kind_of = {c: _kind(kinds.get(c, "level")) for c in values.columns}
+    if values.shape[1] == 0:
+        return _empty_scan()
+    vals = values.sort_index()
+    vals = vals[~vals.index.duplicated(keep="last")]
+    if len(vals.index) >= 2:
+        steps = np.diff(vals.index.normalize().as_unit("ns").asi8)
+        if (steps % (86400 * 10**9)).any() or (steps <= 0).any():
+            raise AnomalyInputError("`values` must have a daily DatetimeIndex (one row per day)")
+    full = pd.date_range(vals.index.min().normalize(), vals.index.max().normalize(), freq="D")
+    vals = vals.set_axis(vals.index.normalize()).reindex(full).astype(float)
+    count_cols = np.array([kind_of[c] == "count" for c in vals.columns])
+    arr = vals.to_numpy(copy=True)
+    absent = vals.isna().to_numpy() & ~values.reindex(full).notna().to_numpy()
+    # counts: a day with no row is zero cases; explicit NaN stays unknown
+    arr[:, count_cols] = np.where(absent[:, count_cols] & np.isnan(arr[:, count_cols]), 0.0,
+                                  arr[:, count_cols])
+    n = len(full)
+    need = min_points(period, level_window=level_window)
+    if n < need:
+        raise InsufficientHistory(
+            f"series needs at least {need} points to be scored with period {period} "
+            f"(two seasonal cycles, the level window and a residual history), got {n}",
+            needed=need, got=n)
+    labels = _event_labels(full, events)
+    in_event = np.broadcast_to((labels != "")[:, None], arr.shape)
+    sw = scale_window or _default_scale_window(period)
+    core = _score_core(arr, period=period, engine="fast", cycles=seasonal_cycles,
+                       level_window=level_window, scale_window=sw, refit=period or 1,
+                       robust=False, count=count_cols, masked=in_event)
+    score = core["score"]
+    flagged = (score > threshold) & ~in_event
+    if days is not None:
+        flagged[: max(0, n - days)] = False
+    ti, si = np.nonzero(flagged)
+    if ti.size == 0:
+        return _empty_scan()
+    exp = core["expected"][ti, si]
+    obs = arr[ti, si]
+    sc = core["scale"][ti, si]
+    cols = list(vals.columns)
+    if volume is not None:
+        if not isinstance(volume, pd.DataFrame):
+            raise AnomalyInputError(f"`volume` must be a DataFrame, got {type(volume).__name__}")
+        missing = [c for c in cols if c not in volume.columns]
+        if missing:
+            raise AnomalyInputError(f"`volume` has no column for series {missing[:3]}")
+        vol = volume.set_axis(pd.DatetimeIndex(volume.index).normalize()).reindex(full)[cols]
+        vol_pts = vol.to_numpy(dtype=float)[ti, si]
+    else:
+        vol_pts = np.where(count_cols[si], np.abs(obs), 100.0)
+    rel = np.abs(obs - exp) / np.maximum(np.abs(exp), 1e-9)
+    impact = np.where(count_cols[si] & (volume is None), np.abs(obs - exp),
+                      np.nan_to_num(rel * vol_pts))
+    direction = np.where(obs > exp, "spike", "drop")
+    bad = np.array([
+        (bad_direction.get(cols[s]) is None)
+        or (bad_direction[cols[s]] == "up") == (d == "spike")
+        for s, d in zip(si, direction)])
+    severity = np.minimum(score[ti, si] / threshold, 3.0) * np.log1p(impact)
+    severity = np.where(bad, severity, 0.5 * severity)
+    out = pd.DataFrame({
+        "series": pd.Series([cols[s] for s in si], dtype=object),
+        "kpi": [_kpi_and_slice(cols[s])[0] for s in si],
+        "day": full[ti],
+        "observed": obs,
+        "expected": exp,
+        "lower": exp - threshold * sc,
+        "upper": exp + threshold * sc,
+        "score": score[ti, si],
+        "direction": direction,
+        "impact": impact,
+        "severity": severity,
+        "bad": bad,
+        "event": labels[ti].astype(str),
+    })
+    if only_bad:
+        out = out[out["bad"]].reset_index(drop=True)
+        if out.empty:
+            return _empty_scan()
+    out = out.sort_values(["severity", "score"], ascending=False, kind="stable").reset_index(drop=True)
+    roots = _group_incidents(out, gap_days=group_gap_days)
+    # number incidents by their best (first, since sorted) member
+    first_seen: dict[int, int] = {}
+    for r in roots:
+        first_seen.setdefault(int(r), len(first_seen) + 1)
+    out["incident"] = [first_seen[int(r)] for r in roots]
+    out.attrs["config"] = {"period": period, "threshold": threshold, "engine": "fast",
+                           "seasonal_cycles": seasonal_cycles, "level_window": level_window,
+                           "scale_window": sw, "days": days, "n_series": len(cols),
+                           "n_days": n}
+    return out
+
+
+def _empty_scan() -> pd.DataFrame:
+    return pd.DataFrame({
+        "series": pd.Series([], dtype=object), "kpi": pd.Series([], dtype=str),
+        "day": pd.Series([], dtype="datetime64[ns]"),
+        **{c: pd.Series([], dtype=float) for c in
+           ("observed", "expected", "lower", "upper", "score")},
+        "direction": pd.Series([], dtype=str), "impact": pd.Series([], dtype=float),
+        "severity": pd.Series([], dtype=float), "bad": pd.Series([], dtype=bool),
+        "event": pd.Series([], dtype=str), "incident": pd.Series([], dtype=int)})
+
+
+def scan_last(values: pd.DataFrame, *, days: int = 1, **options: Any) -> pd.DataFrame:
+    """The stand-up view of :func:`scan`: flags on the newest ``days`` day(s) only.
+
+    Parameters
+    ----------
+    values : pd.DataFrame
+        As in :func:`scan`.
+    days : int, keyword-only
+        How many of the newest days to keep (default 1: yesterday).
+    **options
+        Any keyword option of :func:`scan`.
+
+    Returns
+    -------
+    pd.DataFrame
+        As :func:`scan`, restricted to the newest days; scores are causal, so they equal
+        the scores those days will keep in later scans.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=60, freq="D")
+    >>> frame = pd.DataFrame({"a": np.r_[np.full(59, 10.0), 90.0]}, index=idx)
+    >>> scan_last(frame)["day"].tolist() == [idx[-1]]
+    True
+    """
+    return scan(values, days=days, **options)
+

@@ -1,0 +1,241 @@
+"""The KPI registry: every KPI defined once, computed at any grain from the roll-up's additive parts.
+
+A KPI is data (a frozen :class:`KPI`), not code scattered over pages. Ratios are ``sum(numerator) /
+sum(denominator)`` over whatever rows are being aggregated, so any roll-up — a week, a site, all of it —
+is exact; averaging daily ratios never happens. Backlog is a stock: the opening balance plus the running
+sum of incoming − solved, read at the end of each period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "GRAINS",
+    "KPI",
+    "KPIS",
+    "PARTS",
+    "compute_kpis",
+    "get_kpi",
+    "kpi_parts",
+    "registry_table",
+]
+
+#: additive parts of the roll-up (plus the derived ``solved_automated``); see docs/architecture.md
+PARTS: tuple[str, ...] = (
+    "incoming", "incoming_manual", "solved", "solved_manual", "handle_time_s", "age_at_solve_h",
+    "solved_in_sla", "escalated", "reopened", "csat_sum", "csat_n", "qa_sum", "qa_n",
+)
+
+#: grain code -> pandas resample rule (weeks start on Monday, months on the 1st)
+GRAINS: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI, defined once.
+
+    Attributes
+    ----------
+    name : str
+        Identifier used everywhere (URLs, scans, exports).
+    label : str
+        Short title for tiles and axes.
+    description : str
+        The definition shown next to every number.
+    unit : str
+        ``cases``, ``%``, ``minutes``, ``hours`` or ``score``.
+    bad_direction : {"up", "down"}
+        Which way is bad (a rise in backlog is bad, a rise in solved is good).
+    kind : {"flow", "ratio", "stock"}
+        How it aggregates over time and slices.
+    numerator, denominator : str
+        Additive parts; ``denominator`` only for ratios.
+    scale : float
+        Multiplier applied to the ratio (100 for percentages, 1/60 for seconds → minutes).
+    volume : str
+        The part that measures how many cases stand behind a value (weighs anomaly severity).
+    decimals : int
+        Display precision.
+    optional : bool
+        Only shown where the data has it (e.g. CSAT).
+    """
+
+    name: str
+    label: str
+    description: str
+    unit: Literal["cases", "%", "minutes", "hours", "score"]
+    bad_direction: Literal["up", "down"]
+    kind: Literal["flow", "ratio", "stock"]
+    numerator: str
+    denominator: str | None = None
+    scale: float = 1.0
+    volume: str = "incoming"
+    decimals: int = 0
+    optional: bool = False
+
+    def format(self, value: float | None) -> str:
+        """The value as shown on a tile (``"4,210"``, ``"12.5 min"``, ``"93.1 %"``)."""
+        if value is None or not np.isfinite(value):
+            return "–"
+        text = f"{value:,.{self.decimals}f}"
+        return {"%": f"{text} %", "minutes": f"{text} min", "hours": f"{text} h"}.get(self.unit, text)
+
+
+KPIS: tuple[KPI, ...] = (
+    KPI("incoming", "Incoming", "Cases created in the period.", "cases", "up", "flow", "incoming"),
+    KPI("manual_incoming", "Manual incoming",
+        "Created cases routed to a human queue (not closed by automation).", "cases", "up", "flow",
+        "incoming_manual", volume="incoming_manual"),
+    KPI("solved", "Solved", "Cases solved in the period.", "cases", "down", "flow", "solved", volume="solved"),
+    KPI("manual_solved", "Manual solved", "Solved cases that an agent worked.", "cases", "down", "flow",
+        "solved_manual", volume="solved_manual"),
+    KPI("automation_rate", "Automation rate", "1 − manual solved / solved: share of solved cases closed by automation.",
+        "%", "down", "ratio", "solved_automated", "solved", scale=100.0, volume="solved", decimals=1),
+    KPI("aht", "AHT", "Average handle time: agent handle time summed over manual solved cases / manual solved.",
+        "minutes", "up", "ratio", "handle_time_s", "solved_manual", scale=1 / 60, volume="solved_manual", decimals=1),
+    KPI("aas", "AAS", "Average age at solve: mean of (solved_at − created_at) over cases solved in the period.",
+        "hours", "up", "ratio", "age_at_solve_h", "solved", volume="solved", decimals=1),
+    KPI("backlog", "Backlog", "Cases open at the end of the period (created, not yet solved).", "cases", "up",
+        "stock", "backlog", volume="backlog"),
+    KPI("sla_attainment", "SLA attainment", "Solved within the workflow's SLA target / solved.", "%", "down", "ratio",
+        "solved_in_sla", "solved", scale=100.0, volume="solved", decimals=1),
+    KPI("escalation_rate", "Escalation rate", "Solved cases that were escalated / solved.", "%", "up", "ratio",
+        "escalated", "solved", scale=100.0, volume="solved", decimals=1),
+    KPI("reopen_rate", "Reopen rate", "Solved cases that were reopened / solved.", "%", "up", "ratio",
+        "reopened", "solved", scale=100.0, volume="solved", decimals=1),
+    KPI("csat", "CSAT", "Mean customer satisfaction (1–5) over surveyed solved cases.", "score", "down", "ratio",
+        "csat_sum", "csat_n", volume="csat_n", decimals=2, optional=True),
+    KPI("qa_score", "QA score", "Mean quality-review score (0–100) over sampled manual solved cases.", "score",
+        "down", "ratio", "qa_sum", "qa_n", volume="qa_n", decimals=1, optional=True),
+)
+
+_BY_NAME: dict[str, KPI] = {k.name: k for k in KPIS}
+
+
+def get_kpi(name: str) -> KPI:
+    """The registered KPI called ``name``.
+
+    Raises
+    ------
+    KeyError
+        Naming the known KPIs.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown KPI {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+def kpi_parts(volume: pd.DataFrame, *, by: Sequence[str] = (),
+              opening: float | pd.Series | None = None) -> pd.DataFrame:
+    """Add the derived parts (``solved_automated``, ``backlog``) to a daily roll-up frame.
+
+    Parameters
+    ----------
+    volume : DataFrame
+        Daily parts on a ``DatetimeIndex`` (as returned by ``loaders.load_daily_volume``), with the
+        ``by`` columns when split.
+    by : sequence of str
+        Dimension columns identifying each series.
+    opening : float or Series, optional
+        Backlog at the start of the range (total, or per ``by`` group); 0 if omitted.
+
+    Returns
+    -------
+    DataFrame
+        ``volume`` plus ``solved_automated`` and ``backlog`` (end-of-day stock).
+    """
+    missing = [p for p in PARTS if p not in volume.columns]
+    if missing:
+        raise ValueError(f"volume frame lacks part column(s): {', '.join(missing)}")
+    out = volume.copy()
+    out["solved_automated"] = out["solved"] - out["solved_manual"]
+    net = out["incoming"] - out["solved"]
+    by = list(by)
+    if by:
+        running = net.groupby([out[b] for b in by], sort=False).cumsum()
+        if isinstance(opening, pd.Series) and len(opening):
+            keys = pd.MultiIndex.from_frame(out[by]) if len(by) > 1 else pd.Index(out[by[0]])
+            start = opening.reindex(keys).fillna(0.0).to_numpy()
+        else:
+            start = float(opening) if isinstance(opening, int | float) else 0.0
+        out["backlog"] = running + start
+    else:
+        base = float(opening.sum()) if isinstance(opening, pd.Series) else float(opening or 0.0)
+        out["backlog"] = net.cumsum() + base
+    return out
+
+
+def _evaluate(sums: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
+    result = {}
+    for k in kpis:
+        if k.kind == "ratio":
+            den = sums[k.denominator].astype("float64")
+            result[k.name] = (sums[k.numerator] / den.where(den > 0)) * k.scale
+        else:
+            result[k.name] = sums[k.numerator].astype("float64")
+    return pd.DataFrame(result, index=sums.index)
+
+
+def compute_kpis(parts: pd.DataFrame, *, grain: str = "day", by: Sequence[str] = (),
+                 kpis: Sequence[str] | None = None) -> pd.DataFrame:
+    """KPI values at a grain from a frame prepared by :func:`kpi_parts`.
+
+    Parameters
+    ----------
+    parts : DataFrame
+        Daily parts (``DatetimeIndex``), possibly several rows per day (one per ``by`` group or leaf).
+    grain : {"day", "week", "month"}
+    by : sequence of str
+        Keep these dimensions as columns; all other rows of a period are summed.
+    kpis : sequence of str, optional
+        Names from the registry; all by default.
+
+    Returns
+    -------
+    DataFrame
+        Index: period start (``DatetimeIndex`` named ``day``); columns: ``*by`` then one per KPI.
+        Ratios with a zero denominator are NaN, never 0.
+
+    Examples
+    --------
+    >>> compute_kpis(kpi_parts(volume), grain="week", kpis=["aht"])  # doctest: +SKIP
+    """
+    if grain not in GRAINS:
+        raise ValueError(f"`grain` must be one of {', '.join(GRAINS)}, got {grain!r}")
+    specs = [get_kpi(n) for n in (kpis if kpis is not None else _BY_NAME)]
+    by = list(by)
+    additive = [p for p in (*PARTS, "solved_automated") if p in parts.columns]
+    keys = [pd.Grouper(freq=GRAINS[grain], label="left", closed="left")] + by
+    frame = parts.rename_axis("day")
+    sums = frame.groupby(keys, sort=True)[additive].sum()
+    # A stock is summed across slices within a day, then read at the period's last day.
+    daily_stock = frame.groupby([frame.index, *by] if by else frame.index)["backlog"].sum()
+    if by:
+        stock_frame = daily_stock.reset_index(level=by)
+        stock = stock_frame.groupby([pd.Grouper(freq=GRAINS[grain], label="left", closed="left"), *by])["backlog"].last()
+    else:
+        stock = daily_stock.resample(GRAINS[grain], label="left", closed="left").last()
+    sums["backlog"] = stock.reindex(sums.index)
+    values = _evaluate(sums, specs)
+    if by:
+        values = values.reset_index(level=by)
+    values.index.name = "day"
+    return values
+
+
+def registry_table(kpis: Mapping[str, KPI] | None = None) -> pd.DataFrame:
+    """The registry as a table (for the docs and the definitions appendix)."""
+    rows = [
+        {"name": k.name, "label": k.label, "unit": k.unit, "bad when": f"{k.bad_direction}",
+         "formula": f"{k.numerator} / {k.denominator}" + (f" × {k.scale:g}" if k.scale != 1 else "")
+         if k.kind == "ratio" else k.numerator, "definition": k.description}
+        for k in (kpis or _BY_NAME).values()
+    ]
+    return pd.DataFrame(rows)

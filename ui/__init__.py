@@ -1,0 +1,1 @@
+"""The only Streamlit-aware helpers: cached data access, the shared sidebar, error display."""

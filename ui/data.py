@@ -1,0 +1,154 @@
+"""Cached access to the data layer; the one place that decides what is cached and for how long.
+
+Engines and settings are resources (one per process); frames are cached data keyed by the widget values
+passed in as arguments plus the roll-up's ``version`` (its last refresh time), so a refresh invalidates them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+import loaders
+from loaders import Filters, Settings
+from metrics.kpis import compute_kpis, kpi_parts
+
+__all__ = [
+    "DataContext",
+    "bounds",
+    "context",
+    "dimension_values",
+    "kpi_frame",
+    "newest_complete_day",
+    "volume",
+]
+
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """Everything a page needs to ask for data."""
+
+    settings: Settings
+    source: Engine
+    rollup: Engine
+    version: str  # roll-up refresh stamp: part of every cache key
+
+    @property
+    def key(self) -> str:
+        return f"{self.settings!r}|{self.version}"
+
+
+def _secrets() -> dict:
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, KeyError, AttributeError, st.errors.StreamlitAPIException):
+        return {}
+    except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the app down
+        st.warning("`.streamlit/secrets.toml` could not be read; using the environment and defaults.")
+        return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _settings() -> Settings:
+    return loaders.load_settings(_secrets())
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:
+    return loaders.make_engine(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _rollup_engine(url: str, _settings_obj: Settings) -> Engine:
+    return loaders.rollup_engine(_engine(url), _settings_obj)
+
+
+def _ensure_sample(settings: Settings) -> None:
+    """First start without a database: build the sample, with a visible progress bar."""
+    if not settings.is_sample or loaders.SAMPLE_DB_PATH.exists():
+        return
+    with _BUILD_LOCK:
+        if loaders.SAMPLE_DB_PATH.exists():
+            return
+        from sample_data.build import build_sample  # heavy import, only on first start
+
+        st.info("No database is configured, so the dashboard is building its sample data "
+                "(two years of cases, about a minute, once).", icon=":material/database:")
+        bar = st.progress(0.0, text="starting")
+        build_sample(progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+        bar.empty()
+
+
+@st.cache_data(ttl=300, show_spinner="Refreshing the daily roll-up…")
+def _refresh(settings_key: str, _settings_obj: Settings) -> str:
+    """Bring the roll-up up to date (incremental) at most every five minutes; returns its version."""
+    source = _engine(_settings_obj.url)
+    target = _rollup_engine(_settings_obj.url, _settings_obj)
+    loaders.refresh_rollup(source, _settings_obj, target=target)
+    state = loaders.rollup_state(target, _settings_obj)
+    return str(state.refreshed_at)
+
+
+def context() -> DataContext:
+    """Settings, engines and the roll-up version; raises ``OpsDataError`` subclasses on bad config."""
+    settings = _settings()
+    _ensure_sample(settings)
+    version = _refresh(repr(settings), settings)
+    return DataContext(settings, _engine(settings.url), _rollup_engine(settings.url, settings), version)
+
+
+@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
+def _bounds(key: str, _ctx: DataContext) -> tuple[date, date] | None:
+    return loaders.load_rollup_bounds(_ctx.rollup, settings=_ctx.settings)
+
+
+def bounds(ctx: DataContext) -> tuple[date, date]:
+    """First and last day in the roll-up; raises ``ValueError`` if it is empty."""
+    found = _bounds(ctx.key, ctx)
+    if found is None:
+        raise ValueError("the roll-up is empty: the cases table has no rows yet — load data on the Data page")
+    return found
+
+
+def newest_complete_day(ctx: DataContext, *, today: date | None = None) -> date:
+    """The newest day in the data that has ended (UTC)."""
+    today = today or datetime.utcnow().date()
+    return min(bounds(ctx)[1], today - timedelta(days=1))
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def _dimension_values(key: str, _ctx: DataContext) -> dict[str, list[str]]:
+    return loaders.load_dimension_values(_ctx.rollup, settings=_ctx.settings)
+
+
+def dimension_values(ctx: DataContext) -> dict[str, list[str]]:
+    return _dimension_values(ctx.key, ctx)
+
+
+@st.cache_data(ttl=600, max_entries=128, show_spinner=False)
+def _volume(key: str, filters: Filters, by: tuple[str, ...], _ctx: DataContext) -> pd.DataFrame:
+    frame = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by)
+    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by)
+    return kpi_parts(frame, by=by, opening=opening if by else float(opening.iloc[0]))
+
+
+def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Daily parts (with backlog) for the filters, split by ``by``."""
+    return _volume(ctx.key, filters, tuple(by), ctx)
+
+
+@st.cache_data(ttl=600, max_entries=128, show_spinner=False)
+def _kpi_frame(key: str, filters: Filters, grain: str, by: tuple[str, ...], _ctx: DataContext) -> pd.DataFrame:
+    return compute_kpis(volume(_ctx, filters, by), grain=grain, by=by)
+
+
+def kpi_frame(ctx: DataContext, filters: Filters, *, grain: str = "day", by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Every KPI at ``grain`` for the filters, split by ``by``."""
+    return _kpi_frame(ctx.key, filters, grain, tuple(by), ctx)

@@ -1,0 +1,39 @@
+"""Turning data-layer errors into a message, a hint and a stop — never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from loaders import OpsDataError, SchemaMismatch
+
+__all__ = ["guarded", "show_error"]
+
+
+def show_error(err: Exception, *, retry: Callable[[], None] | None = None) -> None:
+    """Show what is wrong and how to fix it."""
+    if isinstance(err, OpsDataError):
+        st.error(f"**{err}**")
+        if isinstance(err, SchemaMismatch) and err.problems:
+            st.markdown("\n".join(f"- {p}" for p in err.problems))
+        if err.hint:
+            st.info(err.hint, icon=":material/build:")
+    else:  # validation errors from metrics (ValueError) carry a message that states the rule
+        st.error(f"**{err}**")
+    if st.button("Retry", key=f"retry_{type(err).__name__}", icon=":material/refresh:"):
+        st.cache_data.clear()
+        if retry:
+            retry()
+        st.rerun()
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Run a page block; data errors end the page with a message instead of a traceback."""
+    try:
+        yield
+    except (OpsDataError, ValueError) as err:
+        show_error(err)
+        st.stop()
