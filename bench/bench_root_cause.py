@@ -27,14 +27,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metrics.root_cause import explain  # noqa: E402
+from metrics.root_cause import explain
 
 Key = frozenset  # a root cause as a frozenset of (dimension, value) pairs
 
 
-def make_case(
-    rng: np.random.Generator, sizes: tuple[int, ...], *, max_level: int = 3
-) -> tuple[pd.DataFrame, set[Key]]:
+def make_case(rng: np.random.Generator, sizes: tuple[int, ...], *, max_level: int = 3) -> tuple[pd.DataFrame, set[Key]]:
     """One synthetic leaf table and its true root-cause set."""
     dims = [f"d{i}" for i in range(len(sizes))]
     grid = np.array(list(product(*[range(s) for s in sizes])), dtype=np.int64)
@@ -58,13 +56,13 @@ def make_case(
         level = int(rng.integers(1, max_level + 1))
         cuboid = tuple(sorted(rng.choice(len(sizes), size=level, replace=False).tolist()))
         values = tuple(int(rng.integers(0, sizes[j])) for j in cuboid)
-        if cuboid in used_cuboids or any((j, v) in used_values for j, v in zip(cuboid, values)):
+        if cuboid in used_cuboids or any((j, v) in used_values for j, v in zip(cuboid, values, strict=True)):
             continue
-        mask = np.logical_and.reduce([grid[:, j] == v for j, v in zip(cuboid, values)])
+        mask = np.logical_and.reduce([grid[:, j] == v for j, v in zip(cuboid, values, strict=True)])
         if (real[mask] + pred[mask]).sum() == 0:
             continue
         used_cuboids.add(cuboid)
-        used_values.update(zip(cuboid, values))
+        used_values.update(zip(cuboid, values, strict=True))
         severity = rng.uniform(0.2, 1.0) + noise
         spread = rng.uniform(0.0, 0.1)
         r = rng.normal(severity, spread, int(mask.sum()))
@@ -73,7 +71,7 @@ def make_case(
             real[mask] = np.clip(pred[mask] * (1 - r), 0, None)
         else:
             pred[mask] = np.clip(real[mask] * (1 - r), 0, None)
-        truths.add(frozenset((dims[j], f"{dims[j]}_{v}") for j, v in zip(cuboid, values)))
+        truths.add(frozenset((dims[j], f"{dims[j]}_{v}") for j, v in zip(cuboid, values, strict=True)))
 
     leaves = pd.DataFrame({d: [f"{d}_{v}" for v in grid[:, i]] for i, d in enumerate(dims)})
     leaves["actual"] = real
@@ -81,9 +79,7 @@ def make_case(
     return leaves, truths
 
 
-def adtributor(
-    leaves: pd.DataFrame, dims: list[str], *, t_ep: float = 0.1, t_eep: float = 0.67
-) -> set[Key]:
+def adtributor(leaves: pd.DataFrame, dims: list[str], *, t_ep: float = 0.1, t_eep: float = 0.67) -> set[Key]:
     """Adtributor (Bhagwan et al., NSDI 2014), best single dimension."""
     total_a, total_e = leaves["actual"].sum(), leaves["expected"].sum()
     best: tuple[float, set[Key]] = (-1.0, set())
@@ -151,12 +147,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
     settings = [((10, 10, 8, 5, 5), args.cases), ((10, 10, 10, 10, 10), max(args.cases // 4, 2))]
-    print(f"{'leaves':>8} {'cases':>5} {'F1 explain':>10} {'F1 adtrib.':>10} "
-          f"{'s/case':>8} {'max s':>7} {'base s':>7} {'time ratio':>10}")
+    print(
+        f"{'leaves':>8} {'cases':>5} {'F1 explain':>10} {'F1 adtrib.':>10} "
+        f"{'s/case':>8} {'max s':>7} {'base s':>7} {'time ratio':>10}"
+    )
     for sizes, n_cases in settings:
         r = run(sizes, n_cases, args.seed)
-        print(f"{int(r['leaves']):>8} {n_cases:>5} {r['f1']:>10.3f} {r['f1_base']:>10.3f} "
-              f"{r['t']:>8.3f} {r['t_max']:>7.3f} {r['t_base']:>7.3f} {r['t'] / r['t_base']:>10.1f}")
+        print(
+            f"{int(r['leaves']):>8} {n_cases:>5} {r['f1']:>10.3f} {r['f1_base']:>10.3f} "
+            f"{r['t']:>8.3f} {r['t_max']:>7.3f} {r['t_base']:>7.3f} {r['t'] / r['t_base']:>10.1f}"
+        )
 
 
 if __name__ == "__main__":

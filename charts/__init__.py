@@ -17,7 +17,17 @@ from charts.export import (
     to_png,
     to_svg,
 )
-from charts.theme import BAD, BAND, BAND_LINE, GOOD, NEUTRAL, PALETTE, TEMPLATE_NAME, number_format, register
+from charts.theme import (
+    BAD,
+    BAND,
+    BAND_LINE,
+    GOOD,
+    NEUTRAL,
+    PALETTE,
+    TEMPLATE_NAME,
+    number_format,
+    register,
+)
 
 register(make_default=True)
 

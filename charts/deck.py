@@ -102,15 +102,13 @@ def _widen_default(prs: PresentationT) -> None:
     """Make python-pptx's 4:3 default template 16:9, stretching master and layout shapes to match."""
     factor = _SLIDE_WIDTH / prs.slide_width
     prs.slide_width, prs.slide_height = _SLIDE_WIDTH, _SLIDE_HEIGHT
-    for shapes in [prs.slide_master.shapes, *(layout.placeholders for layout in prs.slide_layouts)]:
-        for shape in shapes:
-            if shape.width is None:
-                continue
-            # Read all four first: setting one on an inheriting placeholder creates an xfrm whose
-            # other fields are zero.
-            left, top, width, height = shape.left, shape.top, shape.width, shape.height
-            shape.left, shape.width = Emu(round(left * factor)), Emu(round(width * factor))
-            shape.top, shape.height = top, height
+    shapes = [*prs.slide_master.shapes, *(ph for layout in prs.slide_layouts for ph in layout.placeholders)]
+    # Read every geometry before writing any: layout placeholders inherit theirs from the master,
+    # and setting one field on an inheriting shape creates an xfrm whose other fields are zero.
+    boxes = [(shape, shape.left, shape.top, shape.width, shape.height) for shape in shapes if shape.width is not None]
+    for shape, left, top, width, height in boxes:
+        shape.left, shape.width = Emu(round(left * factor)), Emu(round(width * factor))
+        shape.top, shape.height = top, height
 
 
 def _drop_existing_slides(prs: PresentationT) -> None:
@@ -163,12 +161,16 @@ def _drop_empty_placeholders(slide: PptxSlide) -> None:
 
 
 def _content_box(prs: PresentationT, slide: PptxSlide) -> tuple[int, int, int, int]:
-    """(left, top, width, height) below the slide title, within the title's side margins."""
+    """(left, top, width, height) below the slide title, with the title's left margin on both sides.
+
+    Mirroring the left margin (rather than using the title's width) keeps charts full-width on
+    templates whose title placeholder is narrower than the slide.
+    """
     width, height = prs.slide_width, prs.slide_height
     title = slide.shapes.title
     if title is not None and title.width:
-        left = max(title.left, _MARGIN // 2)
-        right = min(title.left + title.width, width - _MARGIN // 2)
+        left = min(max(title.left, _MARGIN // 2), width // 4)
+        right = width - left
         top = title.top + title.height + _GAP // 2
     else:
         left, right, top = _MARGIN, width - _MARGIN, _MARGIN
@@ -204,6 +206,8 @@ def _title_slide(prs: PresentationT, title: str, subtitle: str, *, own_template:
         sub = _placeholder(slide, (PP_PLACEHOLDER.SUBTITLE, PP_PLACEHOLDER.BODY))
         if sub is not None:
             sub.text = subtitle
+            if not own_template:
+                _fit_title(sub, size=24)
         else:
             left, top, width, _ = _content_box(prs, slide)
             box = slide.shapes.add_textbox(left, top, width, Inches(1))

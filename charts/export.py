@@ -60,6 +60,9 @@ _SLIDE_WIDTH = 1600
 _SLIDE_HEIGHT = 900
 
 _LOCK = threading.Lock()
+# Browser path -> why it failed last time, so browser_status() stops promising a broken browser.
+_FAILED: dict[str, str] = {}
+_server_path = ""
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 
@@ -204,21 +207,21 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
         template=theme.TEMPLATE_NAME,
         width=width,
         height=height,
-        font=dict(size=base),
-        title=dict(
-            text=meta.title,
-            subtitle=dict(text=meta.subtitle, font=dict(size=sub_size)),
-            font=dict(size=title_size),
+        font={"size": base},
+        title={
+            "text": meta.title,
+            "subtitle": {"text": meta.subtitle, "font": {"size": sub_size}},
+            "font": {"size": title_size},
             # Title, subtitle, legend and footnote all start at the plot area's left edge.
-            x=0.0,
-            xref="paper",
-            xanchor="left",
-            y=1.0 - 20 * k / height,
-            yref="container",
-            yanchor="top",
-        ),
-        legend=dict(font=dict(size=round(base * 0.9))),
-        margin=dict(l=round(40 * k), r=round(40 * k), t=round(top), b=round(bottom)),
+            "x": 0.0,
+            "xref": "paper",
+            "xanchor": "left",
+            "y": 1.0 - 20 * k / height,
+            "yref": "container",
+            "yanchor": "top",
+        },
+        legend={"font": {"size": round(base * 0.9)}},
+        margin={"l": round(40 * k), "r": round(40 * k), "t": round(top), "b": round(bottom)},
     )
     out.update_annotations(font_size=base)
     if value_axis == "x":
@@ -237,7 +240,7 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
             yshift=-round(bottom) + round(10 * k),
             showarrow=False,
             align="left",
-            font=dict(size=note_size, color=theme.MUTED),
+            font={"size": note_size, "color": theme.MUTED},
         )
     return out
 
@@ -294,10 +297,12 @@ def browser_status() -> tuple[bool, str]:
         if thread is not None and thread.is_alive():
             return True, "Chart images render in the shared headless browser (running)."
         path, problem = _find_browser()
-    except Exception as exc:  # noqa: BLE001 - a status probe must report, not crash the page
+    except Exception as exc:  # a status probe must report, not crash the page
         return False, f"Could not look for a browser ({exc}). {_INSTALL_HINT}"
     if path is None:
         return False, f"Chart images (PNG/SVG, decks) are unavailable: {problem} {_INSTALL_HINT}"
+    if path in _FAILED:
+        return False, _FAILED[path]
     return True, f"Chart images render with {path} (started on first export)."
 
 
@@ -322,6 +327,8 @@ def _ensure_server() -> None:
     if path is None:
         raise ExportUnavailable(f"Cannot render chart images: {problem} {_INSTALL_HINT}")
     _configure_plotly_defaults()
+    global _server_path
+    _server_path = path
     # mathjax=False: the default loads MathJax from the internet, which stalls offline.
     kaleido.start_sync_server(mathjax=False, silence_warnings=True)
 
@@ -335,7 +342,7 @@ def _render(fig: go.Figure, fmt: Literal["png", "svg"], width: int, height: int,
         def call() -> None:
             try:
                 box["value"] = pio.to_image(fig, format=fmt, width=width, height=height, scale=scale)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            except BaseException as exc:  # re-raised in the caller's thread
                 box["error"] = exc
 
         # The call runs in a helper thread so that a browser dying under it (Kaleido's queue would
@@ -346,9 +353,12 @@ def _render(fig: go.Figure, fmt: Literal["png", "svg"], width: int, height: int,
             worker.join(0.05)
             if worker.is_alive() and (server_thread is None or not server_thread.is_alive()):
                 kaleido.stop_sync_server(silence_warnings=True)
-                raise ExportUnavailable(
-                    f"The headless browser exited while rendering a chart image. {_INSTALL_HINT}"
+                message = (
+                    f"Chart images are unavailable: the browser at {_server_path!r} failed to start or "
+                    f"exited while rendering. {_INSTALL_HINT}"
                 )
+                _FAILED[_server_path] = message
+                raise ExportUnavailable(message)
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["value"]  # type: ignore[return-value]

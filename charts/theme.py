@@ -109,41 +109,43 @@ def build_template() -> go.layout.Template:
     >>> build_template().layout.colorway[0]
     '#0072B2'
     """
-    axis = dict(
-        showgrid=True,
-        gridcolor="#E6E6E6",
-        zeroline=False,
-        linecolor="#BBBBBB",
-        ticks="outside",
-        tickcolor="#BBBBBB",
-        automargin=True,
-        title=dict(standoff=12),
-    )
+    axis = {
+        "showgrid": True,
+        "gridcolor": "#E6E6E6",
+        "zeroline": False,
+        "linecolor": "#BBBBBB",
+        "ticks": "outside",
+        "tickcolor": "#BBBBBB",
+        "automargin": True,
+        "title": {"standoff": 12},
+    }
     return go.layout.Template(
-        layout=dict(
-            font=dict(family=FONT_FAMILY, size=16, color=INK),
-            title=dict(
-                font=dict(size=22, color=INK),
-                subtitle=dict(font=dict(size=15, color=MUTED)),
-                x=0.0,
-                xanchor="left",
-                xref="paper",
-            ),
-            colorway=list(PALETTE),
-            paper_bgcolor="white",
-            plot_bgcolor="white",
-            separators=".,",
-            xaxis=dict(axis, showgrid=False),
-            yaxis=dict(axis),
-            legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0.0, title_text=""),
-            hoverlabel=dict(font=dict(family=FONT_FAMILY, size=15)),
-            hovermode="x unified",
-            margin=dict(l=64, r=24, t=72, b=56),
-        ),
-        data=dict(
-            bar=[go.Bar(marker=dict(line=dict(width=0)))],
-            scatter=[go.Scatter(line=dict(width=2.5))],
-        ),
+        layout={
+            "font": {"family": FONT_FAMILY, "size": 16, "color": INK},
+            "title": {
+                "font": {"size": 22, "color": INK},
+                "subtitle": {"font": {"size": 15, "color": MUTED}},
+                "x": 0.0,
+                "xanchor": "left",
+                "xref": "paper",
+            },
+            "colorway": list(PALETTE),
+            "paper_bgcolor": "white",
+            "plot_bgcolor": "white",
+            "separators": ".,",
+            "xaxis": dict(axis, showgrid=False),
+            "yaxis": dict(axis),
+            # Above the plot, left-aligned: it reads as part of the title block, not the data.
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0,
+                       "title_text": ""},
+            "hoverlabel": {"font": {"family": FONT_FAMILY, "size": 15}},
+            "hovermode": "x unified",
+            "margin": {"l": 64, "r": 24, "t": 72, "b": 56},
+        },
+        data={
+            "bar": [go.Bar(marker={"line": {"width": 0}})],
+            "scatter": [go.Scatter(line={"width": 2.5})],
+        },
     )
 
 

@@ -6,7 +6,7 @@ they never show a traceback.
 
 from __future__ import annotations
 
-__all__ = ["OpsDataError", "ConfigError", "SourceUnavailable", "SchemaMismatch", "QueryFailed"]
+__all__ = ["ConfigError", "OpsDataError", "QueryFailed", "SchemaMismatch", "SourceUnavailable"]
 
 
 class OpsDataError(Exception):

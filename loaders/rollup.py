@@ -241,8 +241,10 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
             "file; if it is locked or slow, retry in a moment.",
         ) from err
     except DBAPIError as err:
-        raise QueryFailed(f"the roll-up refresh failed: {err.orig}",
-                          hint="Check the user's CREATE/INSERT/DELETE permissions, or use [rollup] mode = \"local\".") from err
+        raise QueryFailed(
+            f"the roll-up refresh failed: {err.orig}",
+            hint="Check the user's CREATE/INSERT/DELETE permissions, or use [rollup] mode = \"local\".",
+        ) from err
     say("done")
     return RefreshResult("incremental" if since_day else "full", since_day, int(written or 0),
                          time.perf_counter() - began)

@@ -126,7 +126,7 @@ class Settings:
     def is_sample(self) -> bool:
         return self.url_source == "sample"
 
-    def with_url(self, url: str, *, source: str = "override") -> "Settings":
+    def with_url(self, url: str, *, source: str = "override") -> Settings:
         return replace(self, url=url, url_source=source)
 
 

@@ -62,10 +62,10 @@ class Filters:
         parts += [f"{d.replace('_', ' ')}: {', '.join(v)}" for d, v in self.dimension_filters.items()]
         return " · ".join(parts)
 
-    def with_range(self, start: date, end: date) -> "Filters":
+    def with_range(self, start: date, end: date) -> Filters:
         return Filters(start, end, self.workflow, self.vendor_site, self.channel, self.language)
 
-    def narrowed(self, **dims: str | tuple[str, ...]) -> "Filters":
+    def narrowed(self, **dims: str | tuple[str, ...]) -> Filters:
         """A copy with some dimensions restricted further (``narrowed(vendor_site="Manila")``)."""
         values = {d: getattr(self, d) for d in DIMENSIONS}
         for d, v in dims.items():
@@ -99,7 +99,8 @@ def _run(engine: Engine, stmt: sa.Executable) -> pd.DataFrame:
             raise SchemaMismatch(f"the roll-up table is missing: {msg}",
                                  hint="Build it from the Data page (or run `python -m loaders.refresh`).") from err
         if "timeout" in msg.lower() or "locked" in msg.lower() or "cancel" in msg.lower():
-            raise QueryFailed(f"the query did not finish: {msg}", hint="Retry in a moment, or narrow the date range.") from err
+            raise QueryFailed(f"the query did not finish: {msg}",
+                              hint="Retry in a moment, or narrow the date range.") from err
         raise SourceUnavailable(f"the database stopped answering: {msg}", hint="Check the server and retry.") from err
     except DBAPIError as err:
         raise QueryFailed(f"the query failed: {err.orig}") from err

@@ -26,7 +26,9 @@ given (with ``period=None`` the inferred period may depend on the history length
    detrended by a centred moving average: a robust classical decomposition that vectorises
    across series and across time (this is what :func:`scan` uses).  ``engine="auto"`` picks
    STL for periods up to 52 and the fast engine beyond (an STL fit on 8 weekly cycles of
-   hourly data costs ~0.1 s, far too slow to refit through a long history).
+   hourly data costs ~0.1 s, far too slow to refit through a long history).  With STL the
+   pattern is the per-phase median of the STL-detrended window (STL's own seasonal is
+   noisy in its newest cycle, which is the one a forecast would carry forward).
 2. **Level** (the trend): the median of the last ``level_window`` de-seasonalised points.
    A level shift is therefore absorbed into the trend once half of that window lies after
    the shift: with the default ``level_window=5`` only the first three points after a
@@ -59,7 +61,7 @@ Period inference (``period=None``), by the step of the regularised index
 ======================  ==========================================================
 step                    period (first candidate the history is long enough for)
 ======================  ==========================================================
-1 day                   7 (weekly); too short -> :class:`InsufficientHistory`
+1 day                   7 (weekly); too short -> :class:`InsufficientHistoryError`
 1 h                     168 (weekly) with >= 4 weeks of history, else 24, else none
 30 min                  336 with >= 4 weeks, else 48, else none
 other steps < 1 day     points per day (5 min -> 288, 15 min -> 96, 1 min -> 1440),
@@ -88,7 +90,7 @@ __all__ = [
     "AnomalyInputError",
     "Detector",
     "DetectorConfig",
-    "InsufficientHistory",
+    "InsufficientHistoryError",
     "detect",
     "infer_period",
     "min_points",
@@ -111,7 +113,7 @@ class AnomalyInputError(ValueError):
     """Input that breaks a rule of the detector (bad option, bad series)."""
 
 
-class InsufficientHistory(AnomalyInputError):
+class InsufficientHistoryError(AnomalyInputError):
     """The series is too short to be scored; ``needed`` and ``got`` say by how much."""
 
     def __init__(self, message: str, *, needed: int, got: int) -> None:
@@ -277,7 +279,9 @@ def regularize(series: pd.Series, *, kind: str = "level",
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
-    index = pd.date_range(origin, periods=n, freq=step, name=series.index.name)
+    day = pd.Timedelta(days=1)
+    grid = f"{step // day}D" if step % day == pd.Timedelta(0) else step
+    index = pd.date_range(origin, periods=n, freq=grid, name=series.index.name)
     return pd.Series(out, index=index, name=series.name, dtype=float)
 
 
@@ -345,7 +349,7 @@ def infer_period(index: pd.DatetimeIndex, *, level_window: int = 5) -> int | Non
 
     Raises
     ------
-    InsufficientHistory
+    InsufficientHistoryError
         For daily data shorter than the weekly warm-up.
 
     Examples
@@ -369,7 +373,7 @@ def infer_period(index: pd.DatetimeIndex, *, level_window: int = 5) -> int | Non
         if n >= min_points(p, level_window=level_window):
             return p
     need = min_points(cands[-1], level_window=level_window)
-    raise InsufficientHistory(
+    raise InsufficientHistoryError(
         f"series needs at least {need} points to be scored with period {cands[-1]} "
         f"(two seasonal cycles, the level window and a residual history), got {n}",
         needed=need, got=n)
@@ -477,9 +481,14 @@ def _seasonal_stl(yf: np.ndarray, period: int, cycles: int, refit: int,
     start = -(-first // refit) * refit  # refit points are multiples of `refit` from the start
     for t0 in range(start, n, refit):
         lo = max(0, t0 - cycles * period)
-        fit = STL(yf[lo:t0], period=period, robust=robust).fit()
-        s = np.asarray(fit.seasonal)
-        last = s[-period:]  # phase of index lo + len - period + i
+        window = yf[lo:t0]
+        fit = STL(window, period=period, robust=robust).fit()
+        # STL's own seasonal is noisy in its last cycle (the loess end effect); the median of
+        # the STL-detrended cycles is both steadier and robust to past anomalies
+        detr = window - np.asarray(fit.trend)
+        full = (len(detr) // period) * period
+        pattern = np.median(detr[len(detr) - full:].reshape(-1, period), axis=0)
+        last = pattern - pattern.mean()  # phase of index t0 - period + i
         t = np.arange(t0, min(n, t0 + refit))
         seas[t] = last[(t - (t0 - period)) % period]
     return seas[:, None]
@@ -516,7 +525,7 @@ def _score_core(y: np.ndarray, *, period: int | None, engine: str, cycles: int,
     meanabs = _MEANABS_TO_SIGMA * _rolling(absr, scale_window, "mean", min_hist)
     scale = np.where(mad > 0, mad, meanabs)
     typical = np.abs(_rolling(yf, scale_window, "median", 1))
-    floor = 1e-9 * np.maximum(np.nan_to_num(typical), 1.0)
+    floor = 1e-6 * np.maximum(np.nan_to_num(typical), 1.0)
     poisson = np.sqrt(np.maximum(np.nan_to_num(expected), 1.0))
     floor = np.where(count[None, :], np.maximum(floor, poisson), floor)
     scale = np.maximum(np.nan_to_num(scale, nan=np.inf), floor)
@@ -648,7 +657,7 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     ------
     AnomalyInputError
         For a non-numeric series, a non-datetime index or an option outside its range.
-    InsufficientHistory
+    InsufficientHistoryError
         When the series is shorter than :func:`min_points` for its period.
 
     Examples
@@ -669,7 +678,7 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     n = len(reg)
     need = min_points(per, level_window=level_window)
     if n < need:
-        raise InsufficientHistory(
+        raise InsufficientHistoryError(
             f"series needs at least {need} points to be scored with period {per} "
             f"(two seasonal cycles, the level window and a residual history), got {n}",
             needed=need, got=n)
@@ -867,7 +876,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     AnomalyInputError
         For a frame without a daily DatetimeIndex, mismatched ``volume``, unknown kinds or
         directions, or options outside their range.
-    InsufficientHistory
+    InsufficientHistoryError
         When the frame is shorter than :func:`min_points`.
 
     Examples
@@ -917,7 +926,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     n = len(full)
     need = min_points(period, level_window=level_window)
     if n < need:
-        raise InsufficientHistory(
+        raise InsufficientHistoryError(
             f"series needs at least {need} points to be scored with period {period} "
             f"(two seasonal cycles, the level window and a residual history), got {n}",
             needed=need, got=n)
@@ -955,7 +964,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     bad = np.array([
         (bad_direction.get(cols[s]) is None)
         or (bad_direction[cols[s]] == "up") == (d == "spike")
-        for s, d in zip(si, direction)])
+        for s, d in zip(si, direction, strict=True)])
     severity = np.minimum(score[ti, si] / threshold, 3.0) * np.log1p(impact)
     severity = np.where(bad, severity, 0.5 * severity)
     out = pd.DataFrame({

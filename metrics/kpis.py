@@ -212,14 +212,15 @@ def compute_kpis(parts: pd.DataFrame, *, grain: str = "day", by: Sequence[str] =
     specs = [get_kpi(n) for n in (kpis if kpis is not None else _BY_NAME)]
     by = list(by)
     additive = [p for p in (*PARTS, "solved_automated") if p in parts.columns]
-    keys = [pd.Grouper(freq=GRAINS[grain], label="left", closed="left")] + by
+    keys = [pd.Grouper(freq=GRAINS[grain], label="left", closed="left"), *by]
     frame = parts.rename_axis("day")
     sums = frame.groupby(keys, sort=True)[additive].sum()
     # A stock is summed across slices within a day, then read at the period's last day.
     daily_stock = frame.groupby([frame.index, *by] if by else frame.index)["backlog"].sum()
     if by:
         stock_frame = daily_stock.reset_index(level=by)
-        stock = stock_frame.groupby([pd.Grouper(freq=GRAINS[grain], label="left", closed="left"), *by])["backlog"].last()
+        period = pd.Grouper(freq=GRAINS[grain], label="left", closed="left")
+        stock = stock_frame.groupby([period, *by])["backlog"].last()
     else:
         stock = daily_stock.resample(GRAINS[grain], label="left", closed="left").last()
     sums["backlog"] = stock.reindex(sums.index)

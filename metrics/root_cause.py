@@ -21,7 +21,7 @@ ratio, while leaves outside every cause only carry forecast noise.
 2. The noise scale is estimated robustly from the leaves that moved *against*
    the overall change (they are nearly all noise), so no threshold needs
    tuning per data set. For count data (integer actuals) a Poisson term
-   ``2 / (a + e)`` is added per leaf, so that small leaves weigh less.
+   ``1 / e`` is added to each leaf's variance, so that small leaves weigh less.
 3. Each candidate element (any value combination over 1..``max_depth``
    dimensions) is scored by the z-statistic of its leaves' weighted mean
    deviation, ``Z = sum(w d) / sqrt(sum(w))``. Under the ripple model this is
@@ -50,6 +50,10 @@ __all__ = ["explain", "mix_rate"]
 
 # Median of |N(0, 1)|: turns a median absolute deviation into a standard deviation.
 _MAD_TO_SD = 0.6744897501960817
+_Z_MARGIN = 2.0
+_BIG_COUNT = 20.0
+_MAX_COUNT_RATIO = 4.0
+_EXTREME_MARGIN = 1.5
 _RESULT_COLUMNS = [
     "filters",
     "actual",
@@ -82,13 +86,11 @@ def _check_columns(leaves: pd.DataFrame, dims: list[str], measures: dict[str, st
     for dim in dims:
         if dim not in leaves.columns:
             raise ValueError(
-                f"dimension `{dim}` is not a column of `leaves` "
-                f"(columns: {', '.join(map(str, leaves.columns))})"
+                f"dimension `{dim}` is not a column of `leaves` (columns: {', '.join(map(str, leaves.columns))})"
             )
         if leaves[dim].isna().any():
             raise ValueError(
-                f"dimension `{dim}` must not contain missing values; "
-                "fill them with an explicit label such as 'unknown'"
+                f"dimension `{dim}` must not contain missing values; fill them with an explicit label such as 'unknown'"
             )
     for role, column in measures.items():
         if column in dims:
@@ -100,8 +102,7 @@ def _check_columns(leaves: pd.DataFrame, dims: list[str], measures: dict[str, st
             raise ValueError(f"`{role}` column `{column}` must be numeric, got dtype {values.dtype}")
         if values.isna().any():
             raise ValueError(
-                f"`{role}` column `{column}` must not contain missing values, "
-                f"found {int(values.isna().sum())}"
+                f"`{role}` column `{column}` must not contain missing values, found {int(values.isna().sum())}"
             )
         arr = values.to_numpy(dtype=np.float64)
         if not np.isfinite(arr).all():
@@ -109,8 +110,7 @@ def _check_columns(leaves: pd.DataFrame, dims: list[str], measures: dict[str, st
         n_negative = int((arr < 0).sum())
         if n_negative:
             raise ValueError(
-                f"`{role}` column `{column}` must be >= 0 (an additive measure), "
-                f"found {n_negative} negative value(s)"
+                f"`{role}` column `{column}` must be >= 0 (an additive measure), found {n_negative} negative value(s)"
             )
 
 
@@ -123,9 +123,7 @@ def _factorize(leaves: pd.DataFrame, dims: list[str]) -> tuple[list[np.ndarray],
     return codes, sizes
 
 
-def _cuboid_codes(
-    codes: list[np.ndarray], sizes: list[int], cuboid: tuple[int, ...]
-) -> tuple[np.ndarray, int]:
+def _cuboid_codes(codes: list[np.ndarray], sizes: list[int], cuboid: tuple[int, ...]) -> tuple[np.ndarray, int]:
     """Compact element index per leaf for one cuboid, and the number of elements."""
     combined = np.zeros(len(codes[0]), dtype=np.int64)
     capacity = 1
@@ -259,28 +257,29 @@ def explain(
     """
     dims = _as_dimension_list(dimensions)
     _check_columns(leaves, dims, {"actual": actual, "expected": expected})
-    if max_depth is not None and not 1 <= max_depth:
+    if max_depth is not None and max_depth < 1:
         raise ValueError(f"`max_depth` must be >= 1, got {max_depth}")
     if max_causes < 1:
         raise ValueError(f"`max_causes` must be >= 1, got {max_causes}")
     if direction not in ("auto", "up", "down", "both"):
-        raise ValueError(
-            f"`direction` must be one of 'auto', 'up', 'down', 'both', got {direction!r}"
-        )
+        raise ValueError(f"`direction` must be one of 'auto', 'up', 'down', 'both', got {direction!r}")
     if not 0 <= min_share < 1:
         raise ValueError(f"`min_share` must be in [0, 1), got {min_share}")
     if noise_floor <= 0:
         raise ValueError(f"`noise_floor` must be > 0, got {noise_floor}")
 
-    empty = pd.DataFrame({c: pd.Series(dtype=object if c in ("filters", "dimensions") else float)
-                          for c in _RESULT_COLUMNS})
+    empty = pd.DataFrame(
+        {c: pd.Series(dtype=object if c in ("filters", "dimensions") else float) for c in _RESULT_COLUMNS}
+    )
     if leaves.empty:
         return empty
 
     codes, sizes = _factorize(leaves, dims)
     full_codes, n_full = _cuboid_codes(codes, sizes, tuple(range(len(dims))))
-    n_unique = int(np.unique(full_codes).size) if n_full > len(full_codes) // 2 else int(
-        (np.bincount(full_codes, minlength=n_full) > 0).sum()
+    n_unique = (
+        int(np.unique(full_codes).size)
+        if n_full > len(full_codes) // 2
+        else int((np.bincount(full_codes, minlength=n_full) > 0).sum())
     )
     if n_unique < len(leaves):
         dup = leaves.duplicated(subset=dims, keep=False)
@@ -306,7 +305,15 @@ def explain(
         counts = bool(np.all(a == np.round(a)))
     poisson_var = np.zeros_like(a)
     if counts:
-        np.divide(2.0, mass, out=poisson_var, where=informative)
+        # For counts the relative change r = (a - e) / e with Poisson variance
+        # 1 / e makes an element's score the plain Poisson test of its total,
+        # (A - E) / sqrt(E), when there is no extra noise; the bounded d
+        # would throw away much of that power on small leaves. The floor keeps
+        # a slice that appears from nothing (e = 0) finite, the clip keeps one
+        # exploding leaf from posing as a whole slice.
+        e_floor = np.maximum(e, 0.5)
+        dev = np.where(informative, np.clip((a - e) / e_floor, -1.0, _MAX_COUNT_RATIO), 0.0)
+        poisson_var = np.where(informative, 1.0 / e_floor, 0.0)
 
     if direction == "auto":
         sign = 1.0 if total_delta > 0 else -1.0
@@ -319,20 +326,27 @@ def explain(
 
     # Leaves that moved against the change are (nearly) all noise when causes
     # push one way; with both ways allowed, fall back to every leaf.
-    noise_side = informative & (sign * dev <= 0) if sign else informative
+    noise_side = informative & (sign * dev <= 0) if sign else informative.copy()
+    if counts:
+        # Small counts make d skewed and far from normal (a = 0 gives d = -2),
+        # which would inflate the relative noise; the Poisson part is known, so
+        # estimate the extra relative noise on the leaves where it dominates.
+        big = noise_side & (e >= _BIG_COUNT)
+        noise_side = big if big.sum() >= 20 else informative
     sigma = _noise_scale(dev[noise_side], poisson_var[noise_side], noise_floor)
     weight = np.where(informative, 1.0 / (sigma**2 + poisson_var), 0.0)
     # Leaf noise has heavier tails than the normal model behind the bar, and a
     # one-leaf element is judged on one draw: hold it to the most extreme noise
     # seen on the other side (RiskLoc's cutoff idea), shrinking with sqrt(n).
     leaf_z = np.abs(dev) * np.sqrt(weight)
-    noise_extreme = float(leaf_z[noise_side].max()) if sign and noise_side.any() else 0.0
+    opposite = informative & (sign * dev < 0)
+    noise_extreme = float(leaf_z[opposite].max()) if sign and opposite.any() else 0.0
 
     depth = len(dims) if max_depth is None else min(max_depth, len(dims))
     cuboids = [c for k in range(1, depth + 1) for c in combinations(range(len(dims)), k)]
     cuboid_codes = [_cuboid_codes(codes, sizes, c) for c in cuboids]
     n_candidates = sum(n for _, n in cuboid_codes)
-    threshold = z_min if z_min is not None else float(np.sqrt(2.0 * np.log(max(n_candidates, 2))) + 1.0)
+    threshold = z_min if z_min is not None else float(np.sqrt(2.0 * np.log(max(n_candidates, 2))) + _Z_MARGIN)
 
     active = informative.copy()
     wd = weight * dev
@@ -356,9 +370,9 @@ def explain(
             passing = oriented > threshold
             if not passing.any():
                 continue
-            if noise_extreme > threshold:
+            if _EXTREME_MARGIN * noise_extreme > threshold:
                 n_act = np.bincount(cc, weights=active, minlength=n_el)
-                bar = noise_extreme / np.sqrt(np.maximum(n_act, 1.0))
+                bar = _EXTREME_MARGIN * noise_extreme / np.sqrt(np.maximum(n_act, 1.0))
                 oriented = np.where(oriented > bar, oriented, -np.inf)
             k = int(np.argmax(oriented))
             # Strict ">" keeps the coarser cuboid on ties: the succinct answer.

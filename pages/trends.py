@@ -4,14 +4,14 @@ import streamlit as st
 
 from charts.figures import trend_figure
 from metrics.kpis import KPIS, get_kpi
-from ui.data import context, kpi_frame
+from ui.data import kpi_frame
 from ui.errors import guarded
-from ui.sidebar import LABELS, current_filters
+from ui.shell import page
+from ui.sidebar import LABELS
 
+ctx, filters = page("Trends")
 st.title("Trends")
 with guarded():
-    ctx = context()
-    filters = current_filters()
     left, mid, right = st.columns([2, 2, 3])
     name = left.selectbox("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label, key="trends_kpi")
     split = mid.selectbox("Split by", ["none", *LABELS], format_func=lambda d: LABELS.get(d, "No split"),
@@ -25,7 +25,6 @@ if frame.empty or frame[kpi.name].isna().all():
     st.warning(f"No {kpi.label.lower()} values for {filters.describe()}. Widen the date range or clear a filter.")
     st.stop()
 
-total = frame[kpi.name] if not by else None
 st.plotly_chart(trend_figure(frame, kpi, by=split if by else None,
                              title=f"{kpi.label} by {grain}" + (f", split by {LABELS[split].lower()}" if by else "")),
                 key="trends_chart")

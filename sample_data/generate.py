@@ -63,92 +63,93 @@ class VendorSite:
     workflows: tuple[str, ...]
 
 
-_WF_ALL = WORKFLOWS
-VENDOR_SITES: Mapping[str, VendorSite] = MappingProxyType(
-    {
-        s.name: s
-        for s in (
-            VendorSite(
-                "Dublin", "in-house", 0.0, ("en", "de", "fr"),
-                ("brand_impersonation", "account_security", "copyright", "trademark", "compliance",
-                 "privacy_request"),
-            ),
-            VendorSite(
-                "Austin", "in-house", -6.0, ("en", "es"),
-                ("account_security", "copyright", "trademark", "compliance"),
-            ),
-            VendorSite(
-                "Manila", "outsourced", 8.0, ("en",),
-                ("user_impersonation", "brand_impersonation", "account_security", "privacy_request"),
-            ),
-            VendorSite(
-                "Hyderabad", "outsourced", 5.5, ("en",),
-                ("user_impersonation", "account_security", "copyright", "trademark"),
-            ),
-            VendorSite(
-                "Krakow", "outsourced", 1.0, ("de", "pl", "fr"),
-                ("user_impersonation", "brand_impersonation", "account_security", "privacy_request"),
-            ),
-            VendorSite(
-                "Bogota", "outsourced", -5.0, ("es", "pt"),
-                ("user_impersonation", "account_security", "copyright"),
-            ),
-        )
-    }
-)
+# short workflow names keep the tables below readable
+_UI, _BI, _AS, _CR, _TM, _CO, _PR = WORKFLOWS
+
+# fmt: off
+VENDOR_SITES: Mapping[str, VendorSite] = MappingProxyType({
+    s.name: s for s in (
+        VendorSite("Dublin", "in-house", 0.0, ("en", "de", "fr"), (_BI, _AS, _CR, _TM, _CO, _PR)),
+        VendorSite("Austin", "in-house", -6.0, ("en", "es"), (_AS, _CR, _TM, _CO)),
+        VendorSite("Manila", "outsourced", 8.0, ("en",), (_UI, _BI, _AS, _PR)),
+        VendorSite("Hyderabad", "outsourced", 5.5, ("en",), (_UI, _AS, _CR, _TM)),
+        VendorSite("Krakow", "outsourced", 1.0, ("de", "pl", "fr"), (_UI, _BI, _AS, _PR)),
+        VendorSite("Bogota", "outsourced", -5.0, ("es", "pt"), (_UI, _AS, _CR)),
+    )
+})
+# fmt: on
 _SITES: tuple[str, ...] = tuple(VENDOR_SITES)
 
 # --- model parameters (private: they shape the sample, they are not a contract) -------------
 
-# share of volume, channel mix, weekend factor, Monday bump, yearly amplitude / peak day-of-year,
-# growth per year, automation share, manual median age (h), median handle time (min), SLA (h),
-# escalation probability of a manual case
+# share: of all volume; weekend/monday: weekday shape; yr_amp/yr_peak: yearly cosine and its
+# peak day of year; growth: per year; auto: automation share (x channel factor); age_h: manual
+# median age at solve; aht_min: median handle time; sla_h: SLA target; esc: manual escalation
+_WF_COLUMNS = (
+    "share", "weekend", "monday", "yr_amp", "yr_peak", "growth",
+    "auto", "age_h", "aht_min", "sla_h", "esc",
+)  # fmt: skip
+# fmt: off
+_WF_TABLE = {
+    #      share  wkend  mon   yr_amp peak growth auto  age_h aht  sla    esc
+    _UI: (0.24,  0.80,  1.05, 0.06,   20, 0.18,  0.45, 14.0,  9.0,  48.0, 0.03),
+    _BI: (0.18,  0.55,  1.10, 0.15,  335, 0.30,  0.35, 18.0, 12.0,  48.0, 0.04),
+    _AS: (0.26,  0.85,  1.05, 0.05,  200, 0.12,  0.55,  7.0,  7.0,  24.0, 0.06),
+    _CR: (0.12,  0.45,  1.15, 0.08,   60, 0.08,  0.60, 24.0, 15.0,  72.0, 0.05),
+    _TM: (0.07,  0.40,  1.15, 0.06,   80, 0.10,  0.30, 26.0, 18.0,  72.0, 0.07),
+    _CO: (0.05,  0.35,  1.20, 0.10,  170, 0.20,  0.10, 40.0, 22.0, 120.0, 0.10),
+    _PR: (0.08,  0.50,  1.10, 0.06,   30, 0.25,  0.50, 22.0, 14.0,  72.0, 0.04),
+}
+_WF_CHANNELS = {
+    _UI: {"web_form": 0.45, "in_app": 0.40, "email": 0.15},
+    _BI: {"web_form": 0.50, "email": 0.30, "api": 0.20},
+    _AS: {"in_app": 0.50, "web_form": 0.35, "email": 0.15},
+    _CR: {"web_form": 0.45, "email": 0.25, "api": 0.30},
+    _TM: {"web_form": 0.55, "email": 0.45},
+    _CO: {"email": 0.60, "web_form": 0.40},
+    _PR: {"web_form": 0.50, "in_app": 0.30, "email": 0.20},
+}
+# fmt: on
 _WF_PARAMS: dict[str, dict] = {
-    "user_impersonation": dict(share=0.24, channels={"web_form": 0.45, "in_app": 0.40, "email": 0.15},
-                               weekend=0.80, monday=1.05, yr_amp=0.06, yr_peak=20, growth=0.18,
-                               auto=0.45, age_h=14.0, aht_min=9.0, sla_h=48.0, esc=0.03),
-    "brand_impersonation": dict(share=0.18, channels={"web_form": 0.50, "email": 0.30, "api": 0.20},
-                                weekend=0.55, monday=1.10, yr_amp=0.15, yr_peak=335, growth=0.30,
-                                auto=0.35, age_h=18.0, aht_min=12.0, sla_h=48.0, esc=0.04),
-    "account_security": dict(share=0.26, channels={"in_app": 0.50, "web_form": 0.35, "email": 0.15},
-                             weekend=0.85, monday=1.05, yr_amp=0.05, yr_peak=200, growth=0.12,
-                             auto=0.55, age_h=7.0, aht_min=7.0, sla_h=24.0, esc=0.06),
-    "copyright": dict(share=0.12, channels={"web_form": 0.45, "email": 0.25, "api": 0.30},
-                      weekend=0.45, monday=1.15, yr_amp=0.08, yr_peak=60, growth=0.08,
-                      auto=0.60, age_h=24.0, aht_min=15.0, sla_h=72.0, esc=0.05),
-    "trademark": dict(share=0.07, channels={"web_form": 0.55, "email": 0.45},
-                      weekend=0.40, monday=1.15, yr_amp=0.06, yr_peak=80, growth=0.10,
-                      auto=0.30, age_h=26.0, aht_min=18.0, sla_h=72.0, esc=0.07),
-    "compliance": dict(share=0.05, channels={"email": 0.60, "web_form": 0.40},
-                       weekend=0.35, monday=1.20, yr_amp=0.10, yr_peak=170, growth=0.20,
-                       auto=0.10, age_h=40.0, aht_min=22.0, sla_h=120.0, esc=0.10),
-    "privacy_request": dict(share=0.08, channels={"web_form": 0.50, "in_app": 0.30, "email": 0.20},
-                            weekend=0.50, monday=1.10, yr_amp=0.06, yr_peak=30, growth=0.25,
-                            auto=0.50, age_h=22.0, aht_min=14.0, sla_h=72.0, esc=0.04),
+    wf: {**dict(zip(_WF_COLUMNS, row, strict=True)), "channels": _WF_CHANNELS[wf]}
+    for wf, row in _WF_TABLE.items()
 }
 _CHANNEL_AUTO_MULT = {"web_form": 1.0, "email": 0.6, "in_app": 1.1, "api": 1.3}
 
-# routing weight, language mix, local shift hours, age / handle-time factors (capacity, tenure), QA mean
+# weight: routing share among the sites serving a workflow; open_h/close_h: local shift hours;
+# age/aht: capacity and tenure factors; qa: mean QA score; reopen: reopen factor
+_SITE_COLUMNS = ("weight", "open_h", "close_h", "age", "aht", "qa", "reopen")
+# fmt: off
+_SITE_TABLE = {
+    #             weight open close age   aht   qa    reopen
+    "Dublin":    (1.0,   8,   18,   0.85, 0.90, 91.0, 0.9),
+    "Austin":    (0.8,   8,   18,   0.90, 0.95, 90.0, 0.9),
+    "Manila":    (1.4,   6,   22,   1.05, 1.10, 86.0, 1.2),
+    "Hyderabad": (1.3,   7,   23,   1.20, 1.15, 84.0, 1.3),
+    "Krakow":    (0.9,   7,   21,   1.00, 1.00, 88.0, 1.0),
+    "Bogota":    (0.7,   7,   21,   1.10, 1.05, 87.0, 1.1),
+}
+_SITE_LANGS = {
+    "Dublin": {"en": 0.60, "de": 0.25, "fr": 0.15},
+    "Austin": {"en": 0.70, "es": 0.30},
+    "Manila": {"en": 1.0},
+    "Hyderabad": {"en": 1.0},
+    "Krakow": {"de": 0.45, "pl": 0.35, "fr": 0.20},
+    "Bogota": {"es": 0.70, "pt": 0.30},
+}
+# fmt: on
 _SITE_PARAMS: dict[str, dict] = {
-    "Dublin": dict(weight=1.0, langs={"en": 0.60, "de": 0.25, "fr": 0.15}, open_h=8, close_h=18,
-                   age=0.85, aht=0.90, qa=91.0, reopen=0.9),
-    "Austin": dict(weight=0.8, langs={"en": 0.70, "es": 0.30}, open_h=8, close_h=18,
-                   age=0.90, aht=0.95, qa=90.0, reopen=0.9),
-    "Manila": dict(weight=1.4, langs={"en": 1.0}, open_h=6, close_h=22,
-                   age=1.05, aht=1.10, qa=86.0, reopen=1.2),
-    "Hyderabad": dict(weight=1.3, langs={"en": 1.0}, open_h=7, close_h=23,
-                      age=1.20, aht=1.15, qa=84.0, reopen=1.3),
-    "Krakow": dict(weight=0.9, langs={"de": 0.45, "pl": 0.35, "fr": 0.20}, open_h=7, close_h=21,
-                   age=1.00, aht=1.00, qa=88.0, reopen=1.0),
-    "Bogota": dict(weight=0.7, langs={"es": 0.70, "pt": 0.30}, open_h=7, close_h=21,
-                   age=1.10, aht=1.05, qa=87.0, reopen=1.1),
+    site: {**dict(zip(_SITE_COLUMNS, row, strict=True)), "langs": _SITE_LANGS[site]}
+    for site, row in _SITE_TABLE.items()
 }
 
 # customers write in their daytime; the site's region stands in for theirs (local hour 0..23)
-_LOCAL_HOUR_PROFILE = np.array(
-    [0.20, 0.15, 0.10, 0.10, 0.12, 0.20, 0.40, 0.70, 1.00, 1.20, 1.30, 1.30,
-     1.25, 1.25, 1.30, 1.25, 1.15, 1.00, 0.90, 0.80, 0.70, 0.60, 0.45, 0.30]
-)
+# fmt: off
+_LOCAL_HOUR_PROFILE = np.array([
+    0.20, 0.15, 0.10, 0.10, 0.12, 0.20, 0.40, 0.70, 1.00, 1.20, 1.30, 1.30,
+    1.25, 1.25, 1.30, 1.25, 1.15, 1.00, 0.90, 0.80, 0.70, 0.60, 0.45, 0.30,
+])
+# fmt: on
 
 # (month, day, name, volume factor); the volume factor applies to all created cases
 _GLOBAL_HOLIDAYS: tuple[tuple[int, int, str, float], ...] = (
@@ -237,11 +238,15 @@ class SampleConfig:
         if self.days < _MIN_DAYS:
             raise ValueError(f"`days` must be >= {_MIN_DAYS}, got {self.days}")
         if not (math.isfinite(self.cases_per_day) and self.cases_per_day > 0):
-            raise ValueError(f"`cases_per_day` must be > 0 and finite, got {self.cases_per_day}")
+            raise ValueError(
+                f"`cases_per_day` must be > 0 and finite, got {self.cases_per_day}"
+            )
         if self.end is not None and (
             isinstance(self.end, dt.datetime) or not isinstance(self.end, dt.date)
         ):
-            raise TypeError(f"`end` must be a datetime.date or None, got {type(self.end).__name__}")
+            raise TypeError(
+                f"`end` must be a datetime.date or None, got {type(self.end).__name__}"
+            )
 
     @classmethod
     def small(cls, *, seed: int = 7, end: dt.date | None = None) -> SampleConfig:
@@ -279,7 +284,7 @@ class SampleConfig:
         """
         if self.end is not None:
             return self
-        yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
         return dataclasses.replace(self, end=yesterday)
 
     @property
@@ -356,8 +361,16 @@ def _slices() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarra
                     site_i.append(_SITES.index(s))
                     ch_i.append(CHANNELS.index(ch))
                     lang_i.append(LANGUAGES.index(lang))
-                    weight.append(p["share"] * sp["weight"] / site_total * ch_share * lang_share)
-    return (np.array(wf_i), np.array(site_i), np.array(ch_i), np.array(lang_i), np.array(weight))
+                    weight.append(
+                        p["share"] * sp["weight"] / site_total * ch_share * lang_share
+                    )
+    return (
+        np.array(wf_i),
+        np.array(site_i),
+        np.array(ch_i),
+        np.array(lang_i),
+        np.array(weight),
+    )
 
 
 def _month_day(day_nums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -387,9 +400,13 @@ def _plan(cfg: SampleConfig) -> _Plan:
     years_to_end = (np.arange(n_days) - (n_days - 1)) / 365.25
     for w, wf in enumerate(WORKFLOWS):
         p = _WF_PARAMS[wf]
-        shape = np.array([p["monday"], 1.0, 1.0, 1.0, 0.97, p["weekend"], p["weekend"] * 1.05])
+        shape = np.array(
+            [p["monday"], 1.0, 1.0, 1.0, 0.97, p["weekend"], p["weekend"] * 1.05]
+        )
         weekly[w] = shape / shape.mean()
-        yearly[w] = 1.0 + p["yr_amp"] * np.cos(2 * np.pi * (doy - p["yr_peak"]) / 365.25)
+        yearly[w] = 1.0 + p["yr_amp"] * np.cos(
+            2 * np.pi * (doy - p["yr_peak"]) / 365.25
+        )
         growth[w] = np.exp(p["growth"] * years_to_end)
     holiday = np.ones(n_days)
     for m, d, _name, factor in _GLOBAL_HOLIDAYS:
@@ -402,11 +419,13 @@ def _plan(cfg: SampleConfig) -> _Plan:
     # planted volume incidents
     policy_i = _daynum(inc.policy) - start_num
     mu[policy_i:, slice_wf == WORKFLOWS.index(_POLICY_WF)] *= 1.0 + _POLICY_LIFT
-    spike_slice = int(np.flatnonzero(
-        (slice_wf == WORKFLOWS.index(_SPIKE[0]))
-        & (slice_site == _SITES.index(_SPIKE[1]))
-        & (slice_ch == CHANNELS.index(_SPIKE[2]))
-    )[0])
+    spike_slice = int(
+        np.flatnonzero(
+            (slice_wf == WORKFLOWS.index(_SPIKE[0]))
+            & (slice_site == _SITES.index(_SPIKE[1]))
+            & (slice_ch == CHANNELS.index(_SPIKE[2]))
+        )[0]
+    )
     last = n_days - 1
     spike_size = _SPIKE_TOTAL_LIFT * mu[last].sum() / mu[last, spike_slice]
     mu[last, spike_slice] *= 1.0 + spike_size
@@ -440,18 +459,29 @@ def _plan(cfg: SampleConfig) -> _Plan:
         closed[_SITES.index(site)] |= (span_month == m) & (span_dom == d)
 
     return _Plan(
-        cfg=cfg, inc=inc, start_num=start_num,
-        slice_wf=_readonly(slice_wf), slice_site=_readonly(slice_site),
-        slice_ch=_readonly(slice_ch), slice_lang=_readonly(slice_lang),
-        mu=_readonly(mu), counts=_readonly(counts), p_auto=_readonly(p_auto),
-        first_id=_readonly(first_id), closed=_readonly(closed), closed_base=closed_base,
-        spike_slice=spike_slice, spike_size=float(spike_size),
+        cfg=cfg,
+        inc=inc,
+        start_num=start_num,
+        slice_wf=_readonly(slice_wf),
+        slice_site=_readonly(slice_site),
+        slice_ch=_readonly(slice_ch),
+        slice_lang=_readonly(slice_lang),
+        mu=_readonly(mu),
+        counts=_readonly(counts),
+        p_auto=_readonly(p_auto),
+        first_id=_readonly(first_id),
+        closed=_readonly(closed),
+        closed_base=closed_base,
+        spike_slice=spike_slice,
+        spike_size=float(spike_size),
     )
 
 
 # --- one day of cases ---------------------------------------------------------------------------
 
-_TZ_S = np.array([round(VENDOR_SITES[s].tz_offset_h * 3600) for s in _SITES], dtype=np.int64)
+_TZ_S = np.array(
+    [round(VENDOR_SITES[s].tz_offset_h * 3600) for s in _SITES], dtype=np.int64
+)
 _OPEN_S = np.array([_SITE_PARAMS[s]["open_h"] * 3600 for s in _SITES], dtype=np.int64)
 _CLOSE_S = np.array([_SITE_PARAMS[s]["close_h"] * 3600 for s in _SITES], dtype=np.int64)
 _SITE_AGE = np.array([_SITE_PARAMS[s]["age"] for s in _SITES])
@@ -466,7 +496,9 @@ _HOUR_CDF = np.cumsum(_LOCAL_HOUR_PROFILE) / _LOCAL_HOUR_PROFILE.sum()
 _CSAT_CDF = np.cumsum(_CSAT_P, axis=1)
 
 
-def _snap_to_shift(plan: _Plan, t_s: np.ndarray, site: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _snap_to_shift(
+    plan: _Plan, t_s: np.ndarray, site: np.ndarray, u: np.ndarray
+) -> np.ndarray:
     """Move solve times that fall outside the site's shift to the next opening (+0-90 min)."""
     local = t_s + _TZ_S[site]
     day = local // _DAY_S
@@ -487,7 +519,12 @@ def _snap_to_shift(plan: _Plan, t_s: np.ndarray, site: np.ndarray, u: np.ndarray
 
 
 def _simulate_day(
-    plan: _Plan, i: int, counts: np.ndarray, rng: np.random.Generator, *, outage: bool = True
+    plan: _Plan,
+    i: int,
+    counts: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    outage: bool = True,
 ) -> dict[str, np.ndarray]:
     """Cases created on plan day ``i`` (UTC), sorted by created time; times in epoch seconds."""
     n = int(counts.sum())
@@ -523,7 +560,9 @@ def _simulate_day(
         t0 = _daynum(inc.outage[0]) * _DAY_S
         t1 = (_daynum(inc.outage[1]) + 1) * _DAY_S
         hit = (
-            (site == _SITES.index(_OUTAGE_SITE)) & (solved >= t0) & (solved < t1)
+            (site == _SITES.index(_OUTAGE_SITE))
+            & (solved >= t0)
+            & (solved < t1)
             & (u_out >= _OUTAGE_SOLVED_SHARE)
         )
         late = t1 + (u_catch[hit] * _OUTAGE_CATCHUP_H * 3600).astype(np.int64)
@@ -537,7 +576,9 @@ def _simulate_day(
         1.0 + _CREEP_LIFT * np.clip((solved - c0) / (c1 - c0), 0.0, 1.0),
         1.0,
     )
-    handle = _WF_AHT_S[wf] * _SITE_AHT[site] * creep * np.exp(0.5 * rng.standard_normal(n))
+    handle = (
+        _WF_AHT_S[wf] * _SITE_AHT[site] * creep * np.exp(0.5 * rng.standard_normal(n))
+    )
 
     cutoff = (_daynum(plan.cfg.end) + 1) * _DAY_S
     is_open = solved >= cutoff
@@ -545,13 +586,19 @@ def _simulate_day(
     in_sla = age_h <= _WF_SLA_H[wf]
 
     escalated = rng.random(n) < np.where(auto, 0.005, _WF_ESC[wf])
-    reopened = (rng.random(n) < np.where(auto, 0.06, 0.035 * _SITE_REOPEN[site])) & ~is_open
+    reopened = (
+        rng.random(n) < np.where(auto, 0.06, 0.035 * _SITE_REOPEN[site])
+    ) & ~is_open
     surveyed = (rng.random(n) < _CSAT_SURVEY_P) & ~is_open
     group = (~in_sla | reopened).astype(np.int64)
     flat_csat = (_CSAT_CDF + np.arange(2)[:, None]).ravel()
-    csat_score = np.searchsorted(flat_csat, rng.random(n) + group, side="right") - group * 5 + 1
+    csat_score = (
+        np.searchsorted(flat_csat, rng.random(n) + group, side="right") - group * 5 + 1
+    )
     sampled = (rng.random(n) < _QA_SAMPLE_P) & manual & ~is_open
-    qa_score = np.round(np.clip(_SITE_QA[site] + 7.0 * rng.standard_normal(n), 0.0, 100.0), 1)
+    qa_score = np.round(
+        np.clip(_SITE_QA[site] + 7.0 * rng.standard_normal(n), 0.0, 100.0), 1
+    )
 
     return {
         "slice": sl,
@@ -562,7 +609,9 @@ def _simulate_day(
         "handle": np.where(manual & ~is_open, handle, np.nan),
         "escalated": escalated,
         "reopened": reopened,
-        "csat": np.where(surveyed, np.minimum(csat_score, 5).astype(np.float64), np.nan),
+        "csat": np.where(
+            surveyed, np.minimum(csat_score, 5).astype(np.float64), np.nan
+        ),
         "qa": np.where(sampled, qa_score, np.nan),
     }
 
@@ -588,12 +637,16 @@ def _str_column(codes: np.ndarray, names: tuple[str, ...]) -> pd.Series:
 _ROUTES = ("manual", "automated")
 
 
-def _frame(plan: _Plan, parts: list[dict[str, np.ndarray]], first_id: int) -> pd.DataFrame:
+def _frame(
+    plan: _Plan, parts: list[dict[str, np.ndarray]], first_id: int
+) -> pd.DataFrame:
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     sl = cat["slice"]
     n = sl.size
     wf = plan.slice_wf[sl]
-    solved_ns = np.where(cat["open"], np.iinfo(np.int64).min, cat["solved"] * 1_000_000_000)
+    solved_ns = np.where(
+        cat["open"], np.iinfo(np.int64).min, cat["solved"] * 1_000_000_000
+    )
     return pd.DataFrame(
         {
             "case_id": np.arange(first_id, first_id + n, dtype=np.int64),
@@ -617,7 +670,9 @@ def _frame(plan: _Plan, parts: list[dict[str, np.ndarray]], first_id: int) -> pd
 # --- public functions ----------------------------------------------------------------------------
 
 
-def generate_cases(config: SampleConfig, *, chunk_days: int = 31) -> Iterator[pd.DataFrame]:
+def generate_cases(
+    config: SampleConfig, *, chunk_days: int = 31
+) -> Iterator[pd.DataFrame]:
     """Yield the sample's cases in chunks of whole (UTC) days, ordered by ``created_at``.
 
     Parameters
@@ -657,7 +712,9 @@ def generate_cases(config: SampleConfig, *, chunk_days: int = 31) -> Iterator[pd
     for lo in range(0, n_days, chunk_days):
         hi = min(lo + chunk_days, n_days)
         parts = [
-            _simulate_day(plan, i, plan.counts[i], _day_rng(plan.cfg, plan.start_num + i))
+            _simulate_day(
+                plan, i, plan.counts[i], _day_rng(plan.cfg, plan.start_num + i)
+            )
             for i in range(lo, hi)
         ]
         yield _frame(plan, parts, int(plan.first_id[lo]))
@@ -680,7 +737,7 @@ def expected_total_cases(config: SampleConfig) -> int:
     >>> expected_total_cases(SampleConfig.small(end=dt.date(2025, 3, 31))) > 55_000
     True
     """
-    return int(round(_plan(config.resolved()).mu.sum()))
+    return int(np.rint(_plan(config.resolved()).mu.sum()))
 
 
 def holidays(config: SampleConfig) -> pd.DataFrame:
@@ -740,8 +797,13 @@ def _outage_effects(plan: _Plan) -> tuple[float, float]:
         created, solved = [], []
         for i in range(lo, hi):
             counts = np.rint(mu[i] * scale).astype(np.int64)
-            day = _simulate_day(plan, i, counts, _day_rng(plan.cfg, plan.start_num + i, 2),
-                                outage=outage)
+            day = _simulate_day(
+                plan,
+                i,
+                counts,
+                _day_rng(plan.cfg, plan.start_num + i, 2),
+                outage=outage,
+            )
             created.append(day["created"])
             solved.append(day["solved"])
         cr, so = np.concatenate(created), np.concatenate(solved)
@@ -751,6 +813,29 @@ def _outage_effects(plan: _Plan) -> tuple[float, float]:
         results.append((backlog, aas))
     (b0, a0), (b1, a1) = results
     return b1 / max(b0, 1) - 1.0, a1 / a0 - 1.0
+
+
+_TRUTH_COLUMNS = (
+    "kind", "start", "end", "kpi", "workflow", "vendor_site", "channel", "language",
+    "size", "description",
+)  # fmt: skip
+
+
+def _truth(
+    kind: str,
+    start: dt.date,
+    end: dt.date,
+    kpi: str,
+    size: float,
+    description: str,
+    *,
+    workflow: str | None = None,
+    vendor_site: str | None = None,
+    channel: str | None = None,
+    language: str | None = None,
+) -> tuple:
+    return (kind, start, end, kpi, workflow, vendor_site, channel, language, size,
+            description)  # fmt: skip
 
 
 def incidents(config: SampleConfig) -> pd.DataFrame:
@@ -789,34 +874,41 @@ def incidents(config: SampleConfig) -> pd.DataFrame:
 
     backlog_lift, aas_lift = _outage_effects(plan)
     day = dt.timedelta(days=1)
+    o_start, o_end = inc.outage
+    site_out, wf_fail = _OUTAGE_SITE, _FAILURE_WF
     w, s, c = _SPIKE
-    n = None
+    # fmt: off
     rows = [
-        ("channel_spike", inc.spike, inc.spike, "incoming", w, s, c, n, plan.spike_size,
-         f"{w} cases from {c} routed to {s} jump on the last day"),
-        ("channel_spike", inc.spike, inc.spike, "incoming", w, n, n, n, wf_size,
-         f"the same spike seen in all {w} incoming"),
-        ("channel_spike", inc.spike, inc.spike, "incoming", n, n, n, n, _SPIKE_TOTAL_LIFT,
-         "the same spike seen in total incoming"),
-        ("site_outage", inc.outage[0], inc.outage[1], "solved", n, _OUTAGE_SITE, n, n,
-         -(1.0 - _OUTAGE_SOLVED_SHARE),
-         f"{_OUTAGE_SITE} outage: the site solves almost nothing, cases wait"),
-        ("site_outage", inc.outage[0], inc.outage[1] + 2 * day, "backlog", n, _OUTAGE_SITE, n, n,
-         backlog_lift, f"{_OUTAGE_SITE} backlog climbs during the outage (size at its last day)"),
-        ("site_outage", inc.outage[1] + day, inc.outage[1] + 3 * day, "aas", n, _OUTAGE_SITE, n, n,
-         aas_lift, f"{_OUTAGE_SITE} age at solve climbs while the waiting cases are caught up"),
-        ("automation_failure", inc.failure[0], inc.failure[1], "manual_incoming", _FAILURE_WF,
-         n, n, n, manual_lift, f"{_FAILURE_WF} automation fails: every case goes to a human"),
-        ("automation_failure", inc.failure[0], inc.failure[1], "automation_rate", _FAILURE_WF,
-         n, n, n, -1.0, f"{_FAILURE_WF} automated share of created cases drops to 0"),
-        ("policy_change", inc.policy, cfg.end, "incoming", _POLICY_WF, n, n, n, _POLICY_LIFT,
-         f"{_POLICY_WF} policy change: incoming up {_POLICY_LIFT:.0%} for good (level shift)"),
-        ("aht_creep", inc.creep[0], inc.creep[1], "aht", n, _CREEP_SITE, n, n, _CREEP_LIFT,
-         f"{_CREEP_SITE} handle time creeps up {_CREEP_LIFT:.0%} over three weeks and stays"),
+        _truth("channel_spike", inc.spike, inc.spike, "incoming", plan.spike_size,
+               f"{w} cases from {c} routed to {s} jump on the last day",
+               workflow=w, vendor_site=s, channel=c),
+        _truth("channel_spike", inc.spike, inc.spike, "incoming", wf_size,
+               f"the same spike seen in all {w} incoming", workflow=w),
+        _truth("channel_spike", inc.spike, inc.spike, "incoming", _SPIKE_TOTAL_LIFT,
+               "the same spike seen in total incoming"),
+        _truth("site_outage", o_start, o_end, "solved", -(1.0 - _OUTAGE_SOLVED_SHARE),
+               f"{site_out} outage: the site solves almost nothing, cases wait",
+               vendor_site=site_out),
+        _truth("site_outage", o_start, o_end + 2 * day, "backlog", backlog_lift,
+               f"{site_out} backlog climbs during the outage (size at its last day)",
+               vendor_site=site_out),
+        _truth("site_outage", o_end + day, o_end + 3 * day, "aas", aas_lift,
+               f"{site_out} age at solve climbs while the waiting cases are caught up",
+               vendor_site=site_out),
+        _truth("automation_failure", *inc.failure, "manual_incoming", manual_lift,
+               f"{wf_fail} automation fails: every case goes to a human", workflow=wf_fail),
+        _truth("automation_failure", *inc.failure, "automation_rate", -1.0,
+               f"{wf_fail} automated share of created cases drops to 0", workflow=wf_fail),
+        _truth("policy_change", inc.policy, cfg.end, "incoming", _POLICY_LIFT,
+               f"{_POLICY_WF} policy change: incoming up {_POLICY_LIFT:.0%} for good",
+               workflow=_POLICY_WF),
+        _truth("aht_creep", *inc.creep, "aht", _CREEP_LIFT,
+               f"{_CREEP_SITE} handle time creeps up {_CREEP_LIFT:.0%} over 3 weeks, stays",
+               vendor_site=_CREEP_SITE),
     ]
-    cols = ["kind", "start", "end", "kpi", "workflow", "vendor_site", "channel", "language",
-            "size", "description"]
-    frame = pd.DataFrame(rows, columns=cols)
-    text = ["kind", "kpi", "workflow", "vendor_site", "channel", "language", "description"]
-    return frame.astype({**{k: "str" for k in text}, "start": object, "end": object,
-                         "size": np.float64})
+    # fmt: on
+    frame = pd.DataFrame(rows, columns=list(_TRUTH_COLUMNS))
+    text = [c for c in _TRUTH_COLUMNS if c not in ("start", "end", "size")]
+    return frame.astype(
+        {**{k: "str" for k in text}, "start": object, "end": object, "size": np.float64}
+    )

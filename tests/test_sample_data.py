@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,19 @@ CASE_DTYPES = {
     "qa_score": "float64",
 }
 KPI_NAMES = {
-    "incoming", "manual_incoming", "solved", "manual_solved", "automation_rate", "aht", "aas",
-    "backlog", "sla_attainment", "escalation_rate", "reopen_rate", "csat", "qa_score",
+    "incoming",
+    "manual_incoming",
+    "solved",
+    "manual_solved",
+    "automation_rate",
+    "aht",
+    "aas",
+    "backlog",
+    "sla_attainment",
+    "escalation_rate",
+    "reopen_rate",
+    "csat",
+    "qa_score",
 }
 
 
@@ -72,7 +84,13 @@ def _window(truth: pd.DataFrame, kind: str, kpi: str) -> tuple[dt.date, dt.date]
 def _daily(frame: pd.DataFrame, column: str, config: SampleConfig) -> pd.Series:
     """Cases per UTC day of `column`, every day of the period present."""
     days = pd.date_range(config.start, config.end, freq="D")
-    return frame[column].dt.floor("D").value_counts().reindex(days, fill_value=0).sort_index()
+    return (
+        frame[column]
+        .dt.floor("D")
+        .value_counts()
+        .reindex(days, fill_value=0)
+        .sort_index()
+    )
 
 
 def _ts(day: dt.date) -> pd.Timestamp:
@@ -82,29 +100,37 @@ def _ts(day: dt.date) -> pd.Timestamp:
 # --- determinism -------------------------------------------------------------------------------
 
 
-def test_same_seed_gives_identical_frames(config: SampleConfig, cases: pd.DataFrame) -> None:
+def test_same_seed_gives_identical_frames(
+    config: SampleConfig, cases: pd.DataFrame
+) -> None:
     gen_module._plan.cache_clear()  # redraw the daily volumes too, not only the cases
     again = _all(SampleConfig.small(end=END))
     pd.testing.assert_frame_equal(cases, again)
-    pd.testing.assert_frame_equal(incidents(config), incidents(SampleConfig.small(end=END)))
+    pd.testing.assert_frame_equal(
+        incidents(config), incidents(SampleConfig.small(end=END))
+    )
 
 
 def test_other_seed_gives_other_frames(cases: pd.DataFrame) -> None:
     other = _all(SampleConfig.small(seed=8, end=END))
-    assert len(other) != len(cases) or not other["created_at"].equals(cases["created_at"])
+    assert len(other) != len(cases) or not other["created_at"].equals(
+        cases["created_at"]
+    )
 
 
-def test_chunking_changes_memory_not_data(cases: pd.DataFrame, config: SampleConfig) -> None:
+def test_chunking_changes_memory_not_data(
+    cases: pd.DataFrame, config: SampleConfig
+) -> None:
     chunks = list(generate_cases(config, chunk_days=7))
     assert len(chunks) == -(-config.days // 7)
-    for previous, chunk in zip(chunks, chunks[1:]):
+    for previous, chunk in itertools.pairwise(chunks):
         assert chunk["case_id"].iloc[0] == previous["case_id"].iloc[-1] + 1
         assert chunk["created_at"].iloc[0] >= previous["created_at"].iloc[-1]
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), cases)
 
 
 def test_end_none_means_yesterday_utc() -> None:
-    yesterday = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     resolved = SampleConfig().resolved()
     assert resolved.end == yesterday
     assert resolved.start == yesterday - dt.timedelta(days=729)
@@ -115,8 +141,17 @@ def test_end_none_means_yesterday_utc() -> None:
 
 
 def test_package_exports_public_api() -> None:
-    for name in ("SampleConfig", "WORKFLOWS", "VENDOR_SITES", "CHANNELS", "LANGUAGES",
-                 "incidents", "holidays", "generate_cases", "expected_total_cases"):
+    for name in (
+        "SampleConfig",
+        "WORKFLOWS",
+        "VENDOR_SITES",
+        "CHANNELS",
+        "LANGUAGES",
+        "incidents",
+        "holidays",
+        "generate_cases",
+        "expected_total_cases",
+    ):
         assert name in sample_data.__all__
         assert hasattr(sample_data, name)
 
@@ -136,7 +171,9 @@ def test_created_within_period(cases: pd.DataFrame, config: SampleConfig) -> Non
     assert cases["created_at"].max() < _ts(config.end) + pd.Timedelta(days=1)
 
 
-def test_expected_total_close_to_drawn(cases: pd.DataFrame, config: SampleConfig) -> None:
+def test_expected_total_close_to_drawn(
+    cases: pd.DataFrame, config: SampleConfig
+) -> None:
     assert abs(expected_total_cases(config) / len(cases) - 1) < 0.03
     assert 350 * config.days < len(cases) < 450 * config.days
 
@@ -158,7 +195,11 @@ def test_enough_dimension_values_but_few_hundred_slices(cases: pd.DataFrame) -> 
     assert cases["vendor_site"].nunique() >= 5
     assert cases["channel"].nunique() >= 3
     assert cases["language"].nunique() >= 4
-    assert 50 <= cases.groupby(["workflow", "vendor_site", "channel", "language"]).ngroups <= 300
+    assert (
+        50
+        <= cases.groupby(["workflow", "vendor_site", "channel", "language"]).ngroups
+        <= 300
+    )
 
 
 def test_sites_mix_kinds_and_time_zones() -> None:
@@ -174,7 +215,9 @@ def test_sites_only_get_their_workflows_and_languages(cases: pd.DataFrame) -> No
         assert set(group["language"]) == set(site.languages)
 
 
-def test_weekends_lower_than_weekdays(cases: pd.DataFrame, config: SampleConfig) -> None:
+def test_weekends_lower_than_weekdays(
+    cases: pd.DataFrame, config: SampleConfig
+) -> None:
     daily = _daily(cases, "created_at", config)
     weekend = daily.index.day_of_week >= 5
     assert daily[weekend].mean() < 0.9 * daily[~weekend].mean()
@@ -235,7 +278,9 @@ def test_solved_never_before_created(cases: pd.DataFrame) -> None:
     assert (solved["solved_at"] >= solved["created_at"]).all()
 
 
-def test_open_cases_only_near_the_end(cases: pd.DataFrame, config: SampleConfig) -> None:
+def test_open_cases_only_near_the_end(
+    cases: pd.DataFrame, config: SampleConfig
+) -> None:
     open_cases = cases[cases["solved_at"].isna()]
     recent = cases["created_at"] >= _ts(config.end) - pd.Timedelta(days=1)
     assert cases.loc[recent, "solved_at"].isna().sum() > 0
@@ -276,14 +321,29 @@ def test_automation_share_differs_by_workflow(cases: pd.DataFrame) -> None:
 
 def test_ground_truth_frame(truth: pd.DataFrame, config: SampleConfig) -> None:
     assert list(truth.columns) == [
-        "kind", "start", "end", "kpi", "workflow", "vendor_site", "channel", "language",
-        "size", "description",
+        "kind",
+        "start",
+        "end",
+        "kpi",
+        "workflow",
+        "vendor_site",
+        "channel",
+        "language",
+        "size",
+        "description",
     ]
     assert set(truth["kind"]) == {
-        "channel_spike", "site_outage", "automation_failure", "policy_change", "aht_creep",
+        "channel_spike",
+        "site_outage",
+        "automation_failure",
+        "policy_change",
+        "aht_creep",
     }
     assert set(truth["kpi"]) <= KPI_NAMES
-    assert all(config.start <= s <= e <= config.end for s, e in zip(truth["start"], truth["end"]))
+    assert all(
+        config.start <= s <= e <= config.end
+        for s, e in zip(truth["start"], truth["end"], strict=False)
+    )
     assert truth["size"].notna().all() and (truth["size"] != 0).all()
     assert set(truth["workflow"].dropna()) <= set(WORKFLOWS)
     assert set(truth["vendor_site"].dropna()) <= set(VENDOR_SITES)
@@ -295,8 +355,9 @@ def test_incidents_fit_in_the_shortest_history() -> None:
     assert truth["start"].min() > short.start
 
 
-def test_channel_spike_on_last_day(cases: pd.DataFrame, config: SampleConfig,
-                                   truth: pd.DataFrame) -> None:
+def test_channel_spike_on_last_day(
+    cases: pd.DataFrame, config: SampleConfig, truth: pd.DataFrame
+) -> None:
     start, _ = _window(truth, "channel_spike", "incoming")
     assert start == config.end
     end = _ts(config.end)
@@ -306,7 +367,9 @@ def test_channel_spike_on_last_day(cases: pd.DataFrame, config: SampleConfig,
     for frame, factor in ((cell, 2.0), (brand, 1.3), (cases, 1.05)):
         daily = _daily(frame, "created_at", config)
         assert daily[end] > factor * daily[previous].median()
-    other_cell = brand[(brand["channel"] == "email") & (brand["vendor_site"] == "Manila")]
+    other_cell = brand[
+        (brand["channel"] == "email") & (brand["vendor_site"] == "Manila")
+    ]
     daily = _daily(other_cell, "created_at", config)
     assert daily[end] < 1.6 * daily[previous].median()
 
@@ -343,16 +406,21 @@ def test_automation_failure_sends_everything_to_humans(
     day = acct["created_at"].dt.floor("D")
     manual = acct["route"] == "manual"
     during = day.between(_ts(start), _ts(end))
-    before = day.between(_ts(start) - pd.Timedelta(days=14), _ts(start) - pd.Timedelta(days=1))
+    before = day.between(
+        _ts(start) - pd.Timedelta(days=14), _ts(start) - pd.Timedelta(days=1)
+    )
     assert manual[during].mean() > 0.99
     assert manual[before].mean() < 0.7
     other = cases["created_at"].dt.floor("D").between(_ts(start), _ts(end))
-    assert (cases.loc[other & (cases["workflow"] != "account_security"), "route"]
-            == "automated").mean() > 0.2
+    assert (
+        cases.loc[other & (cases["workflow"] != "account_security"), "route"]
+        == "automated"
+    ).mean() > 0.2
 
 
-def test_policy_change_lifts_copyright_level(cases: pd.DataFrame, config: SampleConfig,
-                                             truth: pd.DataFrame) -> None:
+def test_policy_change_lifts_copyright_level(
+    cases: pd.DataFrame, config: SampleConfig, truth: pd.DataFrame
+) -> None:
     shift, _ = _window(truth, "policy_change", "incoming")
     after = pd.date_range(shift, periods=28)
     before = pd.date_range(_ts(shift) - pd.Timedelta(days=28), periods=28)
@@ -365,17 +433,22 @@ def test_policy_change_lifts_copyright_level(cases: pd.DataFrame, config: Sample
     assert ratio("copyright") > 1.2 * ratio("trademark")
 
 
-def test_aht_creep_at_krakow(cases: pd.DataFrame, config: SampleConfig,
-                             truth: pd.DataFrame) -> None:
+def test_aht_creep_at_krakow(
+    cases: pd.DataFrame, config: SampleConfig, truth: pd.DataFrame
+) -> None:
     start, _ = _window(truth, "aht_creep", "aht")
     solved_day = cases["solved_at"].dt.floor("D")
     late = solved_day >= _ts(config.end) - pd.Timedelta(days=6)
-    early = solved_day.between(_ts(start) - pd.Timedelta(days=28), _ts(start) - pd.Timedelta(days=1))
+    early = solved_day.between(
+        _ts(start) - pd.Timedelta(days=28), _ts(start) - pd.Timedelta(days=1)
+    )
 
     def ratio(site: str) -> float:
         at_site = cases["vendor_site"] == site
-        return (cases.loc[at_site & late, "handle_time_s"].mean()
-                / cases.loc[at_site & early, "handle_time_s"].mean())
+        return (
+            cases.loc[at_site & late, "handle_time_s"].mean()
+            / cases.loc[at_site & early, "handle_time_s"].mean()
+        )
 
     assert ratio("Krakow") > 1.25
     assert ratio("Krakow") > 1.2 * ratio("Dublin")
@@ -394,11 +467,17 @@ def test_aht_creep_at_krakow(cases: pd.DataFrame, config: SampleConfig,
         ({"seed": -1}, ValueError, r"`seed` must be >= 0, got -1"),
         ({"seed": 1.5}, TypeError, r"`seed` must be an int"),
         ({"days": 90.0}, TypeError, r"`days` must be an int"),
-        ({"end": dt.datetime(2025, 3, 31)}, TypeError, r"`end` must be a datetime.date"),
+        (
+            {"end": dt.datetime(2025, 3, 31)},
+            TypeError,
+            r"`end` must be a datetime.date",
+        ),
         ({"end": "2025-03-31"}, TypeError, r"`end` must be a datetime.date"),
     ],
 )
-def test_bad_config_is_refused(kwargs: dict, error: type[Exception], match: str) -> None:
+def test_bad_config_is_refused(
+    kwargs: dict, error: type[Exception], match: str
+) -> None:
     with pytest.raises(error, match=match):
         SampleConfig(**kwargs)
 

@@ -6,6 +6,7 @@ passed in as arguments plus the roll-up's ``version`` (its last refresh time), s
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,14 +51,19 @@ def _secrets() -> dict:
         return st.secrets.to_dict()
     except (FileNotFoundError, KeyError, AttributeError, st.errors.StreamlitAPIException):
         return {}
-    except Exception:  # noqa: BLE001 - a malformed secrets.toml must not take the app down
+    except Exception:
         st.warning("`.streamlit/secrets.toml` could not be read; using the environment and defaults.")
         return {}
 
 
 @st.cache_resource(show_spinner=False)
-def _settings() -> Settings:
+def _settings_for(url: str | None, config: str | None) -> Settings:
     return loaders.load_settings(_secrets())
+
+
+def _settings() -> Settings:
+    # keyed on the environment so a changed OPS_DB_URL / OPS_CONFIG is picked up without a restart
+    return _settings_for(os.environ.get("OPS_DB_URL"), os.environ.get("OPS_CONFIG"))
 
 
 @st.cache_resource(show_spinner=False)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import streamlit as st
 
 from loaders import DIMENSIONS, Filters
 from ui.data import DataContext, bounds, dimension_values, newest_complete_day
 
-__all__ = ["LABELS", "current_filters", "render_sidebar"]
+__all__ = ["LABELS", "render_sidebar"]
 
 LABELS = {"workflow": "Workflow", "vendor_site": "Vendor site", "channel": "Channel", "language": "Language"}
 _STATE = "ops_filters"
 
 
-def render_sidebar(ctx: DataContext) -> Filters | None:
-    """Draw the shared filters; returns the chosen :class:`Filters` (``None`` while a range is half-picked)."""
+def render_sidebar(ctx: DataContext, *, show: bool = True) -> Filters | None:
+    """Draw the shared filters; returns the chosen :class:`Filters` (``None`` while a range is half-picked).
+
+    With ``show=False`` (TV mode) nothing is drawn and the last filters (or the defaults) are used.
+    """
     first, last = bounds(ctx)
     newest = newest_complete_day(ctx)
     default = (max(first, newest - timedelta(days=55)), newest)
+    if not show:
+        return st.session_state.get(_STATE) or Filters(*default)
     with st.sidebar:
         st.caption("Filters apply to every page")
         picked = st.date_input("Date range", value=default, min_value=first, max_value=last,
@@ -28,22 +33,9 @@ def render_sidebar(ctx: DataContext) -> Filters | None:
         chosen = {d: tuple(st.multiselect(LABELS[d], values[d], key=f"sidebar_{d}", placeholder="All"))
                   for d in DIMENSIONS}
     if not isinstance(picked, tuple | list) or len(picked) != 2:
-        st.sidebar.info("Pick the end of the range.")
         return st.session_state.get(_STATE)
     start, end = picked
     filters = Filters(start, end, **chosen)
     st.session_state[_STATE] = filters
     return filters
 
-
-def current_filters() -> Filters:
-    """The filters the sidebar set on this run (pages call this)."""
-    filters = st.session_state.get(_STATE)
-    if filters is None:
-        st.info("Choose a date range in the sidebar.")
-        st.stop()
-    return filters
-
-
-def clamp(day: date, lo: date, hi: date) -> date:
-    return min(max(day, lo), hi)
