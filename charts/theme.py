@@ -64,7 +64,7 @@ FONT_FAMILY = "Liberation Sans, Arial, Helvetica, sans-serif"
 
 NUMBER_FORMATS: dict[str, str] = {
     "cases": ",.0f",
-    "%": ".1%",
+    "%": ",.1f",  # percent KPIs are already 0–100 (see metrics/kpis.py); the axis adds " %"
     "minutes": ",.1f",
     "hours": ",.1f",
     "score": ",.2f",
@@ -83,8 +83,8 @@ def number_format(unit: str | None) -> str:
     Returns
     -------
     str
-        A d3-format specifier usable as ``tickformat`` / ``hoverformat``. Percent formats expect
-        fractions (0.93 -> "93.0%").
+        A d3-format specifier usable as ``tickformat`` / ``hoverformat``. Percent KPIs are
+        already 0–100, so their format is a plain number; add ``ticksuffix=" %"`` on the axis.
 
     Examples
     --------

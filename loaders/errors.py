@@ -6,7 +6,7 @@ they never show a traceback.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "OpsDataError", "QueryFailed", "SchemaMismatch", "SourceUnavailable"]
+__all__ = ["CasesUnavailable", "ConfigError", "OpsDataError", "QueryFailed", "SchemaMismatch", "SourceUnavailable"]
 
 
 class OpsDataError(Exception):
@@ -18,7 +18,16 @@ class OpsDataError(Exception):
 
 
 class ConfigError(OpsDataError):
-    """The configuration (secrets, environment or ``ops.toml``) is invalid."""
+    """The configuration (secrets, environment or ``ops.toml``) is invalid.
+
+    ``key`` is the dotted path of the offending setting (``"columns.created_at"``) when one is to blame;
+    ``line`` is its 1-based line in the configuration file once it has been located there.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", key: str | None = None, line: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.key = key
+        self.line = line
 
 
 class SourceUnavailable(OpsDataError):
@@ -38,3 +47,7 @@ class SchemaMismatch(OpsDataError):
 
 class QueryFailed(OpsDataError):
     """A query failed for a reason other than connectivity (timeout, lock, permissions)."""
+
+
+class CasesUnavailable(OpsDataError):
+    """Case rows were asked for, but the source is a daily volume table (``[source] kind = "volume"``)."""

@@ -86,3 +86,18 @@ def test_a_wrong_database_url_gives_a_message_not_a_traceback(monkeypatch: pytes
     assert not at.exception
     assert "cannot connect" in at.error[0].value
     assert any("host, port" in i.value for i in at.info)
+
+
+def test_first_start_builds_the_sample_with_a_progress_bar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import loaders.settings
+
+    target = tmp_path / "first_start.sqlite"
+    monkeypatch.setattr(loaders.settings, "SAMPLE_DB_PATH", target)
+    monkeypatch.delenv("OPS_DB_URL", raising=False)
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    monkeypatch.setenv("OPS_SAMPLE_SIZE", "small")
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception
+    assert target.exists() and target.with_name("first_start.ground_truth.csv").exists()
+    assert any("building its sample data" in i.value for i in at.info)
+    assert int(at.metric[0].value.replace(",", "")) > 0

@@ -10,6 +10,7 @@ import os
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -57,13 +58,14 @@ def _secrets() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings_for(url: str | None, config: str | None) -> Settings:
+def _settings_for(url: str | None, config: str | None, sample: str) -> Settings:
     return loaders.load_settings(_secrets())
 
 
 def _settings() -> Settings:
     # keyed on the environment so a changed OPS_DB_URL / OPS_CONFIG is picked up without a restart
-    return _settings_for(os.environ.get("OPS_DB_URL"), os.environ.get("OPS_CONFIG"))
+    return _settings_for(os.environ.get("OPS_DB_URL"), os.environ.get("OPS_CONFIG"),
+                         str(loaders.settings.SAMPLE_DB_PATH))
 
 
 @st.cache_resource(show_spinner=False)
@@ -77,19 +79,34 @@ def _rollup_engine(url: str, _settings_obj: Settings) -> Engine:
 
 
 def _ensure_sample(settings: Settings) -> None:
-    """First start without a database: build the sample, with a visible progress bar."""
-    if not settings.is_sample or loaders.SAMPLE_DB_PATH.exists():
+    """First start without a database: build the sample, with a visible progress bar.
+
+    ``OPS_SAMPLE_SIZE=small`` builds the quick sample (150 days) instead of the full two years.
+    """
+    if not settings.is_sample:
+        return
+    path = Path(sa_url_path(settings.url))
+    if path.exists():
         return
     with _BUILD_LOCK:
-        if loaders.SAMPLE_DB_PATH.exists():
+        if path.exists():
             return
-        from sample_data.build import build_sample  # heavy import, only on first start
+        from sample_data import SampleConfig  # heavy imports, only on first start
+        from sample_data.build import build_sample
 
+        small = os.environ.get("OPS_SAMPLE_SIZE", "").lower() == "small"
         st.info("No database is configured, so the dashboard is building its sample data "
-                "(two years of cases, about a minute, once).", icon=":material/database:")
+                f"({'150 days' if small else 'two years of cases, about a minute'}, once).",
+                icon=":material/database:")
         bar = st.progress(0.0, text="starting")
-        build_sample(progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+        build_sample(path, config=SampleConfig.small() if small else SampleConfig(),
+                     progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
         bar.empty()
+
+
+def sa_url_path(url: str) -> str:
+    """The file path of a ``sqlite:///…`` URL."""
+    return url.split("sqlite:///", 1)[1]
 
 
 @st.cache_data(ttl=300, show_spinner="Refreshing the daily roll-up…")
