@@ -21,9 +21,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loaders import Settings, create_cases_table, make_engine, refresh_rollup, write_cases  # noqa: E402
-from sample_data import SampleConfig, generate_cases  # noqa: E402
-from sample_data.build import build_sample  # noqa: E402
+from loaders import Settings, create_cases_table, make_engine, refresh_rollup, write_cases
+from sample_data import SampleConfig, generate_cases
+from sample_data.build import build_sample
 
 
 def timed(fn, *args, **kwargs):
