@@ -39,7 +39,7 @@ def page(title: str, *, sidebar: bool = True) -> tuple[DataContext, Filters]:
 
     A configuration or connection problem ends the page here with a message and a hint.
     """
-    st.set_page_config(page_title=f"{title} · Identity Ops", page_icon=":material/shield_person:",
+    st.set_page_config(page_title=f"{title} · Identity Ops", page_icon=str(_ROOT / "ui" / "assets" / "icon.png"),
                        layout="wide", initial_sidebar_state="expanded" if sidebar else "collapsed")
     if sidebar:
         with st.sidebar:
