@@ -51,7 +51,7 @@ __all__ = ["explain", "mix_rate"]
 # Median of |N(0, 1)|: turns a median absolute deviation into a standard deviation.
 _MAD_TO_SD = 0.6744897501960817
 _Z_MARGIN = 2.0
-_BIG_COUNT = 20.0
+_PEARSON_CAP = 16.0
 _MAX_COUNT_RATIO = 4.0
 _EXTREME_MARGIN = 1.5
 _RESULT_COLUMNS = [
@@ -158,6 +158,36 @@ def _noise_scale(dev: np.ndarray, poisson_var: np.ndarray, floor: float) -> floa
     for _ in range(40):
         mid = 0.5 * (lo + hi)
         if median_z(mid) > _MAD_TO_SD:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _count_noise_scale(a: np.ndarray, e: np.ndarray, floor: float) -> float:
+    """Extra relative noise of count leaves beyond Poisson, by winsorised moments.
+
+    Solves ``mean(min((a - e)^2 / (sigma^2 e^2 + e), 16)) = 1`` for ``sigma``
+    (``e`` floored at 0.5): the squared Pearson residuals of a well-specified
+    model average 1, and the cap at 4 standard deviations keeps a stray cause
+    on the noise side from inflating the scale.
+    """
+    if a.size == 0:
+        return floor
+    e_f = np.maximum(e, 0.5)
+    sq = (a - e) ** 2
+
+    def excess(sigma: float) -> float:
+        return float(np.mean(np.minimum(sq / (sigma**2 * e_f**2 + e_f), _PEARSON_CAP))) - 1.0
+
+    if excess(floor) <= 0:
+        return floor
+    lo, hi = floor, 4.0
+    if excess(hi) > 0:
+        return hi
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if excess(mid) > 0:
             lo = mid
         else:
             hi = mid
@@ -323,12 +353,14 @@ def explain(
     # push one way; with both ways allowed, fall back to every leaf.
     noise_side = informative & (sign * dev <= 0) if sign else informative.copy()
     if counts:
-        # Small counts make d skewed and far from normal (a = 0 gives d = -2),
-        # which would inflate the relative noise; the Poisson part is known, so
-        # estimate the extra relative noise on the leaves where it dominates.
-        big = noise_side & (e >= _BIG_COUNT)
-        noise_side = big if big.sum() >= 20 else informative
-    sigma = _noise_scale(dev[noise_side], poisson_var[noise_side], noise_floor)
+        # Small counts make d skewed and discrete (a = 0 gives d = -1), so a
+        # median of |d| says little about the noise: with a few cases per leaf
+        # it reads Poisson scatter as a 50 % relative noise and hides real
+        # causes. The Poisson part is known; estimate only the extra relative
+        # noise, by moments on the leaves that moved against the change.
+        sigma = _count_noise_scale(a[noise_side], e[noise_side], noise_floor)
+    else:
+        sigma = _noise_scale(dev[noise_side], poisson_var[noise_side], noise_floor)
     weight = np.where(informative, 1.0 / (sigma**2 + poisson_var), 0.0)
     # Leaf noise has heavier tails than the normal model behind the bar, and a
     # one-leaf element is judged on one draw: hold it to the most extreme noise

@@ -1,0 +1,487 @@
+"""The drill-down's pure logic: its state, links to it, stepping between slices, and the analysis.
+
+State
+-----
+A drill-down view is a KPI, a day and a **slice** (dimension filters, one value per dimension, kept in
+the order they were added). It lives in the URL's query parameters (``?kpi=incoming&day=2026-06-30&
+workflow=brand_impersonation``), so a link is shareable and a reload restores the view; other pages link
+here with :func:`drilldown_link` (a URL) or :func:`drilldown_params` (for ``st.page_link``/
+``st.switch_page(..., query_params=...)``).
+
+What is explained, per kind of KPI
+----------------------------------
+Leaves are the slice's day × workflow × vendor site × channel × language rows; their expected values
+come from :func:`metrics.baselines.leaf_baseline` (same-weekday median, allocated down from the
+expected total).
+
+* **flow** (incoming, solved…): :func:`metrics.root_cause.explain` on the KPI's part per leaf.
+* **ratio** (AHT, AAS, SLA attainment, automation/escalation/reopen rate, CSAT, QA): two views.
+  :func:`metrics.root_cause.mix_rate` splits the change into mix and rate per slice (over the top
+  cause's dimensions, else vendor site). The root-cause set localises the **rate** part across all
+  dimensions: ``explain`` on the numerator against ``denominator_actual × expected rate of the leaf``
+  — what the numerator would have been had each leaf kept its usual rate on today's volume.
+* **stock** (backlog): a stock adds up across slices at a point in time, so each leaf's end-of-day
+  backlog is compared with its same-weekday median backlog (the *level* of the stock, not its daily
+  change) and ``explain`` runs on that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
+
+import numpy as np
+import pandas as pd
+
+from metrics.baselines import leaf_baseline
+from metrics.kpis import KPI, KPIS, get_kpi
+from metrics.root_cause import explain, mix_rate
+
+__all__ = [
+    "DIMENSIONS",
+    "Analysis",
+    "DrilldownState",
+    "LinkError",
+    "analyse",
+    "case_side",
+    "check_state",
+    "coarser",
+    "describe_slice",
+    "drilldown_link",
+    "drilldown_params",
+    "finer",
+    "measures_for",
+    "parse_params",
+    "selection_to_state",
+    "summary_sentence",
+    "to_params",
+]
+
+#: the roll-up's dimensions, in their canonical order (same as ``loaders.DIMENSIONS``)
+DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site", "channel", "language")
+_CREATED_SIDE = {"incoming", "incoming_manual"}
+_RATE_PRIOR = 5.0
+
+
+class LinkError(ValueError):
+    """A drill-down link (query parameters) that breaks a rule; the message says which."""
+
+
+@dataclass(frozen=True)
+class DrilldownState:
+    """What the drill-down shows: a KPI on a day, within a slice.
+
+    ``slice`` holds ``(dimension, value)`` pairs in the order they were added, so "coarser" can undo
+    the last step.
+    """
+
+    kpi: str
+    day: date
+    slice: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def filters(self) -> dict[str, str]:
+        """The slice as ``{dimension: value}``."""
+        return dict(self.slice)
+
+    def with_filters(self, filters: Mapping[str, str]) -> DrilldownState:
+        """A copy whose slice is ``filters`` (insertion order kept)."""
+        return replace(self, slice=tuple((str(d), str(v)) for d, v in filters.items()))
+
+
+def _check_slice(filters: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for d, v in filters.items():
+        if d not in DIMENSIONS:
+            raise LinkError(f"unknown dimension {d!r}; expected one of {', '.join(DIMENSIONS)}")
+        if v is None or str(v) == "":
+            raise LinkError(f"dimension `{d}` needs a value, got an empty one")
+        out[d] = str(v)
+    return out
+
+
+def drilldown_params(kpi: str, day: date | str, slice: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Query parameters of a drill-down view (for ``st.page_link(..., query_params=...)``).
+
+    Parameters
+    ----------
+    kpi : str
+        A registered KPI name.
+    day : datetime.date or str
+        The day (``YYYY-MM-DD`` when a string).
+    slice : mapping, optional
+        ``{dimension: value}``; order kept.
+
+    Returns
+    -------
+    dict of str to str
+
+    Raises
+    ------
+    LinkError
+        For an unknown KPI or dimension, or a day that is not a date.
+
+    Examples
+    --------
+    >>> drilldown_params("incoming", date(2026, 6, 30), {"channel": "web_form"})
+    {'kpi': 'incoming', 'day': '2026-06-30', 'channel': 'web_form'}
+    """
+    state = parse_params({"kpi": kpi, "day": str(day)}, default_day=date.min)
+    return to_params(replace(state, slice=tuple(_check_slice(slice or {}).items())))
+
+
+def drilldown_link(kpi: str, day: date | str, slice: Mapping[str, str] | None = None, *,
+                   page: str = "drilldown") -> str:
+    """A relative URL that opens the drill-down on ``kpi``, ``day`` and ``slice``.
+
+    Relative (no leading slash) so it works under any ``server.baseUrlPath``.
+
+    Examples
+    --------
+    >>> drilldown_link("incoming", date(2026, 6, 30), {"workflow": "brand_impersonation"})
+    'drilldown?kpi=incoming&day=2026-06-30&workflow=brand_impersonation'
+    """
+    return f"{page}?{urlencode(drilldown_params(kpi, day, slice))}"
+
+
+def to_params(state: DrilldownState) -> dict[str, str]:
+    """The state as query parameters (``kpi``, ``day``, then the slice in order)."""
+    return {"kpi": state.kpi, "day": state.day.isoformat(), **state.filters}
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise LinkError(f"`day` must be a date like 2026-06-30, got {text!r}") from None
+
+
+def parse_params(params: Mapping[str, Any], *, default_kpi: str = "incoming",
+                 default_day: date) -> DrilldownState:
+    """Read a state from query parameters; missing ones take the defaults, unknown keys are ignored.
+
+    Parameters
+    ----------
+    params : mapping
+        Query parameters (``st.query_params.to_dict()``); a list value uses its last item.
+    default_kpi : str, keyword-only
+    default_day : datetime.date, keyword-only
+
+    Returns
+    -------
+    DrilldownState
+
+    Raises
+    ------
+    LinkError
+        For an unknown KPI, a day that is not a date, or an empty dimension value.
+
+    Examples
+    --------
+    >>> parse_params({"kpi": "aht", "vendor_site": "Krakow"}, default_day=date(2026, 6, 30))
+    DrilldownState(kpi='aht', day=datetime.date(2026, 6, 30), slice=(('vendor_site', 'Krakow'),))
+    """
+    def value(key: str) -> str | None:
+        v = params.get(key)
+        if isinstance(v, list | tuple):
+            v = v[-1] if v else None
+        return None if v is None else str(v)
+
+    kpi = value("kpi") or default_kpi
+    if kpi not in {k.name for k in KPIS}:
+        raise LinkError(f"unknown KPI {kpi!r} in the link; known: {', '.join(k.name for k in KPIS)}")
+    day_text = value("day")
+    day = _parse_day(day_text) if day_text else default_day
+    slice_ = _check_slice({k: value(k) for k in params if k in DIMENSIONS})
+    return DrilldownState(kpi, day, tuple(slice_.items()))
+
+
+def check_state(state: DrilldownState, *, first: date, last: date,
+                values: Mapping[str, Sequence[str]]) -> None:
+    """Check a state against the data: day inside ``[first, last]``, slice values known.
+
+    Raises
+    ------
+    LinkError
+        Naming the rule broken (and the valid range or values).
+    """
+    if not first <= state.day <= last:
+        raise LinkError(f"day {state.day} is outside the data ({first} – {last})")
+    for d, v in state.slice:
+        known = list(values.get(d, ()))
+        if v not in known:
+            shown = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
+            raise LinkError(f"{d.replace('_', ' ')} {v!r} does not occur in the data (known: {shown})")
+
+
+def _points(event: Any) -> list[Mapping[str, Any]]:
+    if not event:
+        return []
+    selection = event.get("selection") if isinstance(event, Mapping) else getattr(event, "selection", None)
+    if not selection:
+        return []
+    points = selection.get("points") if isinstance(selection, Mapping) else getattr(selection, "points", None)
+    return list(points or [])
+
+
+def selection_to_state(event: Any, state: DrilldownState) -> DrilldownState | None:
+    """The state a click on a chart point leads to, or ``None`` when nothing was selected.
+
+    The first selected point decides. Its ``customdata`` may carry a query string (first item when a
+    list) such as ``"workflow=brand_impersonation&channel=web_form"`` or ``"kpi=aht&day=2026-06-30"``:
+    a ``kpi``/``day`` replaces the current one, dimensions narrow the slice. Without a ``day`` there,
+    an ``x`` that reads as a date (a point on a time axis) becomes the day.
+
+    Parameters
+    ----------
+    event : mapping
+        What ``st.plotly_chart(..., on_select="rerun")`` returns (``{"selection": {"points": [...]}}``).
+    state : DrilldownState
+        The current state.
+
+    Returns
+    -------
+    DrilldownState or None
+        ``None`` for an empty selection or when the point changes nothing.
+
+    Raises
+    ------
+    LinkError
+        When the point's ``customdata`` names an unknown KPI or dimension.
+
+    Examples
+    --------
+    >>> s = DrilldownState("incoming", date(2026, 6, 30))
+    >>> selection_to_state({"selection": {"points": [{"x": "2026-06-23", "y": 400}]}}, s).day
+    datetime.date(2026, 6, 23)
+    """
+    points = _points(event)
+    if not points:
+        return None
+    point = points[0]
+    custom = point.get("customdata")
+    if isinstance(custom, list | tuple):
+        custom = custom[0] if custom else None
+    updates = dict(parse_qsl(custom)) if isinstance(custom, str) and "=" in custom else {}
+    new = state
+    if "kpi" in updates:
+        new = replace(new, kpi=parse_params({"kpi": updates["kpi"]}, default_day=state.day).kpi)
+    if "day" in updates:
+        new = replace(new, day=_parse_day(updates["day"]))
+    else:
+        x = point.get("x")
+        if isinstance(x, str | date | pd.Timestamp):
+            with suppress(ValueError, TypeError):  # a category label, not a date
+                new = replace(new, day=pd.Timestamp(x).date())
+    narrowed = _check_slice({k: v for k, v in updates.items() if k not in ("kpi", "day")})
+    if narrowed:
+        new = new.with_filters({**new.filters, **narrowed})
+    return None if new == state else new
+
+
+def coarser(state: DrilldownState) -> DrilldownState | None:
+    """The slice without its last dimension; ``None`` at the top (no slice).
+
+    Examples
+    --------
+    >>> s = DrilldownState("incoming", date(2026, 6, 30), (("workflow", "copyright"), ("channel", "api")))
+    >>> coarser(s).filters
+    {'workflow': 'copyright'}
+    """
+    return replace(state, slice=state.slice[:-1]) if state.slice else None
+
+
+def finer(state: DrilldownState, causes: Sequence[Mapping[str, str]]) -> DrilldownState | None:
+    """The slice narrowed by one dimension of the top root cause; ``None`` when there is none.
+
+    Parameters
+    ----------
+    causes : sequence of mapping
+        The root-cause filters, best first (``explain(...)["filters"]``).
+
+    Examples
+    --------
+    >>> s = DrilldownState("incoming", date(2026, 6, 30))
+    >>> finer(s, [{"workflow": "brand_impersonation", "channel": "web_form"}]).filters
+    {'workflow': 'brand_impersonation'}
+    """
+    current = state.filters
+    for cause in causes[:1]:
+        for d in DIMENSIONS:  # canonical order: workflow first, language last
+            if d in cause and d not in current:
+                return state.with_filters({**current, d: cause[d]})
+    return None
+
+
+def describe_slice(filters: Mapping[str, str]) -> str:
+    """A slice in words: ``"brand impersonation × web form at Manila"``; ``"all cases"`` when empty.
+
+    Examples
+    --------
+    >>> describe_slice({"vendor_site": "Manila", "workflow": "brand_impersonation", "channel": "web_form"})
+    'brand impersonation × web form at Manila'
+    """
+    words = [str(filters[d]).replace("_", " ") for d in ("workflow", "channel") if d in filters]
+    if "language" in filters:
+        words.append(f"language {filters['language']}")
+    text = " × ".join(words)
+    if "vendor_site" in filters:
+        text = f"{text} at {filters['vendor_site']}" if text else str(filters["vendor_site"])
+    return text or "all cases"
+
+
+def measures_for(kpi: KPI) -> tuple[str, ...]:
+    """The additive parts a KPI's leaves carry (numerator[, denominator]; ``backlog`` for the stock)."""
+    if kpi.kind == "ratio":
+        assert kpi.denominator is not None
+        return (kpi.numerator, kpi.denominator)
+    return ("backlog",) if kpi.kind == "stock" else (kpi.numerator,)
+
+
+def case_side(kpi: KPI) -> Literal["created", "solved"]:
+    """Which timestamp puts a case behind this KPI's day: created for intake KPIs, else solved.
+
+    Backlog counts open cases, which a day filter cannot list; its cases are those created that day.
+    """
+    return "created" if kpi.numerator in _CREATED_SIDE or kpi.kind == "stock" else "solved"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The drill-down's numbers for one KPI, day and slice.
+
+    ``actual``/``expected`` are in KPI units; ``causes`` is ``explain``'s frame (for ratios: of the
+    rate part); ``mix`` is ``mix_rate``'s frame for ratios (else None); ``leaves`` the leaf table with
+    ``actual``/``expected`` columns; ``sentence`` the one-line summary.
+    """
+
+    kpi: KPI
+    actual: float
+    expected: float
+    leaves: pd.DataFrame
+    causes: pd.DataFrame
+    mix: pd.DataFrame | None
+    sentence: str
+    weeks: tuple[date, ...] = ()
+
+
+def _pct(actual: float, expected: float) -> str:
+    if expected == 0 or not np.isfinite(expected):
+        return "n/a"
+    return f"{(actual - expected) / abs(expected) * 100:+.0f} %"
+
+
+def _named_causes(causes: pd.DataFrame, *, of: str = "", limit: int = 2) -> str:
+    if causes is None or causes.empty:
+        return "no slice stands out from the noise"
+    parts = []
+    for i, row in enumerate(causes.head(limit).itertuples(index=False)):
+        share = f"{row.share_of_delta * 100:.0f} %"
+        parts.append(f"{describe_slice(row.filters)} explains {share}{of}" if i == 0
+                     else f"{describe_slice(row.filters)} {share}")
+    more = len(causes) - limit
+    return ", ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def summary_sentence(kpi: KPI, *, actual: float, expected: float, causes: pd.DataFrame,
+                     mix: pd.DataFrame | None = None) -> str:
+    """The one-line answer: how far off the KPI is, and which slice explains it.
+
+    Examples
+    --------
+    >>> causes = pd.DataFrame({"filters": [{"workflow": "brand_impersonation", "vendor_site": "Manila"}],
+    ...                        "share_of_delta": [0.71]})
+    >>> summary_sentence(get_kpi("manual_incoming"), actual=138.0, expected=100.0, causes=causes)
+    'Manual incoming +38 % vs expected (138 vs 100); brand impersonation at Manila explains 71 %'
+    """
+    if kpi.kind != "ratio":
+        head = (f"{kpi.label} {_pct(actual, expected)} vs expected "
+                f"({kpi.format(actual)} vs {kpi.format(expected)})")
+        return f"{head}; {_named_causes(causes)}"
+    head = f"{kpi.label} {kpi.format(actual)} vs {kpi.format(expected)} expected ({_pct(actual, expected)})"
+    if mix is not None and mix.attrs.get("overall"):
+        overall = mix.attrs["overall"]
+        head += (f": rate {overall['rate_effect'] * kpi.scale:+.{kpi.decimals + 1}f}, "
+                 f"mix {overall['mix_effect'] * kpi.scale:+.{kpi.decimals + 1}f}")
+    return f"{head}; {_named_causes(causes, of=' of the rate change')}"
+
+
+def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, slice: Mapping[str, str] | None = None,
+            weeks: int = 8, min_weeks: int = 4, expected_total: float | None = None,
+            **explain_options: Any) -> Analysis:
+    """Leaves, baseline, root-cause set (and mix/rate for ratios) for one KPI on one day.
+
+    Parameters
+    ----------
+    volume : pandas.DataFrame
+        Daily parts per leaf (``DatetimeIndex``, the :data:`DIMENSIONS` columns, the KPI's parts — see
+        :func:`measures_for`; ``backlog`` from ``metrics.kpis.kpi_parts`` for the stock) of the slice,
+        covering ``day`` and the ``weeks`` weeks before it.
+    kpi : KPI or str
+    day : datetime.date
+    slice : mapping, optional
+        The slice ``volume`` is restricted to; its dimensions are left out of the search.
+    weeks, min_weeks : int, keyword-only
+        Same-weekday baseline (see :mod:`metrics.baselines`).
+    expected_total : float, optional, keyword-only
+        The expected KPI value of the slice (e.g. from the detector) for flows and the stock; the
+        leaves are allocated down from it. Ignored for ratios (a rate does not allocate).
+    **explain_options
+        Passed to :func:`metrics.root_cause.explain`.
+
+    Returns
+    -------
+    Analysis
+
+    Raises
+    ------
+    ValueError
+        From :func:`metrics.baselines.leaf_baseline` (day outside the data, too few weeks).
+    """
+    spec = get_kpi(kpi) if isinstance(kpi, str) else kpi
+    fixed = dict(slice or {})
+    dims = [d for d in DIMENSIONS if d not in fixed]
+    measures = measures_for(spec)
+    totals = {measures[0]: float(expected_total)} if (
+        expected_total is not None and spec.kind != "ratio" and np.isfinite(expected_total)) else None
+    table = leaf_baseline(volume, day, by=list(DIMENSIONS), measures=measures, weeks=weeks,
+                          min_weeks=min_weeks, totals=totals)
+    weeks_used = tuple(table.attrs["weeks"])
+    explain_dims = [d for d in dims if table[d].nunique() > 1] or dims
+    mix = None
+    if spec.kind != "ratio":
+        m = measures[0]
+        leaves = table[[*DIMENSIONS]].assign(actual=table[m].clip(lower=0),
+                                             expected=table[f"{m}_expected"].clip(lower=0))
+        actual, expected = float(leaves["actual"].sum()), float(leaves["expected"].sum())
+    else:
+        num, den = measures
+        n1, d1 = table[num].clip(lower=0), table[den].clip(lower=0)
+        n0, d0 = table[f"{num}_expected"].clip(lower=0), table[f"{den}_expected"].clip(lower=0)
+        big_r0 = n0.sum() / d0.sum() if d0.sum() > 0 else np.nan
+        actual = float(n1.sum() / d1.sum() * spec.scale) if d1.sum() > 0 else np.nan
+        expected = float(big_r0 * spec.scale)
+        # What each leaf's numerator would be at its usual rate on today's volume. A leaf's own rate
+        # rests on a handful of cases, so it is shrunk towards the overall rate (a prior worth
+        # `_RATE_PRIOR` denominator units); raw leaf rates of 0 or 1 would read as causes.
+        prior = big_r0 if np.isfinite(big_r0) else 0.0
+        r0 = (n0 + _RATE_PRIOR * prior) / (d0 + _RATE_PRIOR)
+        # In units of "cases at the usual overall rate", so explain's Poisson noise term (1 / cases)
+        # fits sums of per-case values such as handle time or age at solve.
+        unit = big_r0 if np.isfinite(big_r0) and big_r0 > 0 else 1.0
+        explain_options.setdefault("counts", True)
+        leaves = table[[*DIMENSIONS]].assign(actual=n1 / unit, expected=d1 * r0 / unit,
+                                             numerator_actual=n1, denominator_actual=d1,
+                                             numerator_expected=n0, denominator_expected=d0)
+    causes = explain(leaves, explain_dims, **explain_options) if explain_dims else explain(
+        leaves.iloc[:0], list(DIMENSIONS))
+    if spec.kind == "ratio" and np.isfinite(actual) and np.isfinite(expected):
+        by = list(causes["dimensions"].iloc[0]) if len(causes) else [
+            "vendor_site" if "vendor_site" in dims else (dims or list(DIMENSIONS))[0]]
+        mix = mix_rate(leaves, by)
+    sentence = summary_sentence(spec, actual=actual, expected=expected, causes=causes, mix=mix)
+    return Analysis(spec, actual, expected, leaves, causes, mix, sentence, weeks_used)

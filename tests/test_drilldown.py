@@ -1,0 +1,212 @@
+"""The drill-down's pure logic: URL state, chart clicks, coarser/finer slices, the sentence, the analysis."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import product
+from urllib.parse import parse_qsl
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metrics.drilldown import (
+    DIMENSIONS,
+    DrilldownState,
+    LinkError,
+    analyse,
+    case_side,
+    check_state,
+    coarser,
+    describe_slice,
+    drilldown_link,
+    drilldown_params,
+    finer,
+    parse_params,
+    selection_to_state,
+    summary_sentence,
+    to_params,
+)
+from metrics.kpis import get_kpi
+
+DAY = date(2026, 6, 30)
+SPIKE = {"workflow": "brand_impersonation", "vendor_site": "Manila", "channel": "web_form"}
+
+
+def state(**filters: str) -> DrilldownState:
+    return DrilldownState("incoming", DAY).with_filters(filters)
+
+
+# ------------------------------------------------------------------------------------------ URL
+def test_url_round_trip_keeps_kpi_day_and_slice_order():
+    s = DrilldownState("aht", DAY, (("vendor_site", "Krakow"), ("workflow", "copyright")))
+    assert parse_params(to_params(s), default_day=date(2000, 1, 1)) == s
+    assert list(to_params(s)) == ["kpi", "day", "vendor_site", "workflow"]
+
+
+def test_drilldown_link_is_relative_and_parses_back():
+    link = drilldown_link("manual_incoming", DAY, {"workflow": "brand_impersonation", "channel": "web_form"})
+    assert link == "drilldown?kpi=manual_incoming&day=2026-06-30&workflow=brand_impersonation&channel=web_form"
+    params = dict(parse_qsl(link.split("?", 1)[1]))
+    back = parse_params(params, default_day=date(2000, 1, 1))
+    assert back == DrilldownState("manual_incoming", DAY).with_filters(
+        {"workflow": "brand_impersonation", "channel": "web_form"})
+    assert drilldown_params("incoming", "2026-06-30") == {"kpi": "incoming", "day": "2026-06-30"}
+
+
+def test_missing_params_take_the_defaults_and_lists_use_the_last_value():
+    assert parse_params({}, default_day=DAY) == DrilldownState("incoming", DAY)
+    assert parse_params({"kpi": ["aht", "aas"], "utm": "x"}, default_day=DAY).kpi == "aas"
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"kpi": "revenue"}, "unknown KPI 'revenue' in the link; known: incoming"),
+    ({"day": "30/06/2026"}, r"`day` must be a date like 2026-06-30, got '30/06/2026'"),
+    ({"workflow": ""}, "dimension `workflow` needs a value"),
+])
+def test_bad_links_raise_a_message_naming_the_rule(params, message):
+    with pytest.raises(LinkError, match=message):
+        parse_params(params, default_day=DAY)
+
+
+def test_link_builder_refuses_unknown_dimensions():
+    with pytest.raises(LinkError, match="unknown dimension 'region'"):
+        drilldown_link("incoming", DAY, {"region": "EMEA"})
+
+
+def test_check_state_against_the_data():
+    values = {"workflow": ["copyright", "trademark"], "vendor_site": ["Manila"]}
+    check_state(state(workflow="copyright"), first=date(2026, 1, 1), last=DAY, values=values)
+    with pytest.raises(LinkError, match=r"day 2026-06-30 is outside the data \(2026-01-01 – 2026-06-29\)"):
+        check_state(state(), first=date(2026, 1, 1), last=date(2026, 6, 29), values=values)
+    with pytest.raises(LinkError, match="workflow 'kyc' does not occur in the data"):
+        check_state(state(workflow="kyc"), first=date(2026, 1, 1), last=DAY, values=values)
+
+
+# ------------------------------------------------------------------------------------ selection
+def test_clicking_a_point_on_a_time_axis_moves_the_day():
+    event = {"selection": {"points": [{"x": "2026-06-23", "y": 410.0, "curve_number": 2}]}}
+    assert selection_to_state(event, state(workflow="copyright")) == DrilldownState(
+        "incoming", date(2026, 6, 23), (("workflow", "copyright"),))
+
+
+def test_clicking_a_cause_narrows_the_slice_and_keeps_the_day():
+    event = {"selection": {"points": [{"x": "brand impersonation × web form", "y": 40.0,
+                                       "customdata": "workflow=brand_impersonation&channel=web_form"}]}}
+    new = selection_to_state(event, state(vendor_site="Manila"))
+    assert new.day == DAY
+    assert new.filters == {"vendor_site": "Manila", "workflow": "brand_impersonation", "channel": "web_form"}
+
+
+def test_customdata_can_carry_kpi_and_day_as_a_list():
+    event = {"selection": {"points": [{"x": 3, "customdata": ["kpi=aht&day=2026-06-01", "ignored"]}]}}
+    assert selection_to_state(event, state()) == DrilldownState("aht", date(2026, 6, 1))
+
+
+def test_empty_or_unchanged_selections_change_nothing():
+    assert selection_to_state(None, state()) is None
+    assert selection_to_state({"selection": {"points": []}}, state()) is None
+    assert selection_to_state({"selection": {"points": [{"x": "2026-06-30"}]}}, state()) is None
+    assert selection_to_state({"selection": {"points": [{"x": 12.5}]}}, state()) is None
+    with pytest.raises(LinkError, match="unknown KPI"):
+        selection_to_state({"selection": {"points": [{"customdata": "kpi=nope"}]}}, state())
+
+
+# ------------------------------------------------------------------------------ coarser / finer
+def test_coarser_drops_the_last_dimension_added():
+    s = state(channel="web_form", workflow="copyright")
+    assert coarser(s).filters == {"channel": "web_form"}
+    assert coarser(coarser(s)).filters == {}
+    assert coarser(state()) is None
+
+
+def test_finer_adds_the_top_causes_next_dimension():
+    causes = [SPIKE, {"language": "de"}]
+    step1 = finer(state(), causes)
+    assert step1.filters == {"workflow": "brand_impersonation"}
+    assert finer(step1, causes).filters == {"workflow": "brand_impersonation", "vendor_site": "Manila"}
+    assert finer(state(**SPIKE), causes) is None
+    assert finer(state(), []) is None
+
+
+# ----------------------------------------------------------------------------------- sentence
+def test_describe_slice_reads_like_a_sentence():
+    assert describe_slice(SPIKE) == "brand impersonation × web form at Manila"
+    assert describe_slice({"vendor_site": "Krakow"}) == "Krakow"
+    assert describe_slice({"language": "de", "channel": "api"}) == "api × language de"
+    assert describe_slice({}) == "all cases"
+
+
+def test_flow_sentence_names_change_and_top_cause():
+    causes = pd.DataFrame({"filters": [SPIKE, {"language": "de"}, {"channel": "api"}],
+                           "share_of_delta": [0.71, 0.2, 0.05]})
+    text = summary_sentence(get_kpi("manual_incoming"), actual=138.0, expected=100.0, causes=causes)
+    assert text == ("Manual incoming +38 % vs expected (138 vs 100); brand impersonation × web form at Manila "
+                    "explains 71 %, language de 20 % (+1 more)")
+    quiet = summary_sentence(get_kpi("solved"), actual=90.0, expected=100.0, causes=causes.iloc[:0])
+    assert quiet == "Solved -10 % vs expected (90 vs 100); no slice stands out from the noise"
+
+
+def test_case_side_follows_the_kpi():
+    assert case_side(get_kpi("incoming")) == "created"
+    assert case_side(get_kpi("manual_incoming")) == "created"
+    assert case_side(get_kpi("aht")) == "solved"
+    assert case_side(get_kpi("backlog")) == "created"
+
+
+# ----------------------------------------------------------------------------------- analysis
+def cube(*, spike: dict[str, str] | None = None, lift: float = 0.0, rate_site: str | None = None,
+         weeks: int = 8, seed: int = 0) -> pd.DataFrame:
+    """Daily leaf volume over ``weeks`` + 1 same weekdays; the last day carries the planted change."""
+    rng = np.random.default_rng(seed)
+    values = {"workflow": ["copyright", "trademark", "brand_impersonation"], "vendor_site": ["Manila", "Dublin"],
+              "channel": ["web_form", "email"], "language": ["en", "de"]}
+    leaves = pd.DataFrame(list(product(*values.values())), columns=list(DIMENSIONS))
+    mu = rng.uniform(20, 60, len(leaves))
+    days = pd.date_range(end=pd.Timestamp(DAY), periods=7 * weeks + 1, freq="D", name="day")
+    rows = []
+    for i, day in enumerate(days):
+        frame = leaves.copy()
+        frame["incoming"] = rng.poisson(mu).astype(float)
+        frame["solved"] = rng.poisson(mu).astype(float)
+        frame["handle_time_s"] = frame["solved"] * 600.0
+        frame["solved_manual"] = frame["solved"]
+        if i == len(days) - 1:
+            if spike:
+                hit = np.logical_and.reduce([frame[d] == v for d, v in spike.items()])
+                frame.loc[hit, "incoming"] = rng.poisson(mu[hit] * (1 + lift)).astype(float)
+            if rate_site:
+                hit = frame["vendor_site"] == rate_site
+                frame.loc[hit, "handle_time_s"] *= 1.5
+        rows.append(frame.set_index(pd.DatetimeIndex([day] * len(frame), name="day")))
+    return pd.concat(rows)
+
+
+def test_analysis_finds_a_planted_flow_spike_and_leaves_add_up():
+    result = analyse(cube(spike={"workflow": "brand_impersonation", "channel": "web_form"}, lift=1.5),
+                     "incoming", DAY)
+    assert result.causes["filters"].iloc[0] == {"workflow": "brand_impersonation", "channel": "web_form"}
+    assert result.leaves["expected"].sum() == pytest.approx(result.expected)
+    assert result.actual > result.expected
+    assert "brand impersonation × web form explains" in result.sentence
+
+
+def test_analysis_allocates_a_given_expected_total():
+    result = analyse(cube(), "incoming", DAY, expected_total=1234.0)
+    assert result.expected == pytest.approx(1234.0)
+    assert result.leaves["expected"].sum() == pytest.approx(1234.0)
+
+
+def test_analysis_of_a_ratio_splits_mix_and_rate_and_localises_the_rate():
+    result = analyse(cube(rate_site="Dublin"), "aht", DAY)
+    assert result.causes["filters"].iloc[0] == {"vendor_site": "Dublin"}
+    overall = result.mix.attrs["overall"]
+    assert abs(overall["rate_effect"]) > 5 * abs(overall["mix_effect"])
+    assert overall["change"] == pytest.approx(overall["rate_effect"] + overall["mix_effect"])
+    assert result.actual == pytest.approx(result.expected + overall["change"] * get_kpi("aht").scale)
+
+
+def test_analysis_of_a_quiet_day_names_no_cause():
+    result = analyse(cube(seed=3), "incoming", DAY)
+    assert result.causes.empty
+    assert "no slice stands out" in result.sentence
