@@ -1,6 +1,6 @@
 """Chart export speed: cold start, warm PNG per chart vs a new-browser-per-call baseline, 10-slide deck.
 
-Run: python bench/bench_export.py [--baseline-runs 3] [--warm-runs 20]
+Run: python bench/bench_export.py [--baseline-runs 3] [--warm-runs 20] [--no-cli]
 
 Budgets (PRODUCT.md): <= 0.5 s per PNG once warm; a 10-slide deck <= 10 s.
 The baseline (plain ``plotly.io.to_image``, which starts a browser per call) runs first, in the
@@ -63,10 +63,37 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def bench_weekly_cli() -> None:
+    """The scheduled job: `python -m charts.weekly` on the small sample, cold (new process) and in-process warm."""
+    import subprocess
+    import tempfile
+
+    from charts.weekly import build_weekly_deck, load_weekly_data
+    from loaders import load_settings
+    from sample_data import SampleConfig
+    from sample_data.build import build_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "sample.sqlite"
+        build_sample(db, config=SampleConfig.small(seed=7, end=dt.date(2026, 6, 30)))
+        url = f"sqlite:///{db}"
+        argv = [sys.executable, "-m", "charts.weekly", "--from", "2026-06-01", "--to", "2026-06-30",
+                "--out", str(Path(tmp) / "weekly.pptx"), "--url", url]
+        root = Path(__file__).resolve().parents[1]
+        cold = timed(lambda: subprocess.run(argv, cwd=root, check=True, capture_output=True))
+        print(f"CLI weekly deck, new process (imports + roll-up refresh + browser start + 11 slides): {cold:.2f} s")
+        settings = load_settings(environ={}).with_url(url)
+        load_s = timed(lambda: load_weekly_data(settings, dt.date(2026, 6, 1), dt.date(2026, 6, 30)))
+        data = load_weekly_data(settings, dt.date(2026, 6, 1), dt.date(2026, 6, 30), refresh=False)
+        build_s = timed(lambda: build_weekly_deck(data))
+        print(f"CLI weekly deck, warm browser: load + refresh {load_s:.2f} s, 9 charts + pptx {build_s:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--warm-runs", type=int, default=20)
+    parser.add_argument("--no-cli", action="store_true", help="skip the command-line weekly deck timings")
     args = parser.parse_args()
 
     ok, message = charts.browser_status()
@@ -102,6 +129,9 @@ def main() -> None:
     deck_s = timed(lambda: build_deck(specs, title="Weekly review", subtitle="Identity Ops · bench",
                                       definitions={"Incoming": "cases created", "AHT": "handle time"}))
     print(f"10-slide deck (10 PNGs + pptx): {deck_s:.2f} s")
+
+    if not args.no_cli:
+        bench_weekly_cli()
 
     print(f"budget warm PNG <= {WARM_BUDGET_S} s: {'OK' if worst <= WARM_BUDGET_S else 'MISSED'} ({worst:.3f} s)")
     deck_verdict = "OK" if deck_s <= DECK_BUDGET_S else "MISSED"

@@ -11,14 +11,21 @@ from __future__ import annotations
 import io
 import os
 import re
+import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
+from lxml import etree
 from pptx import Presentation
 from pptx.dml.color import RGBColor
 from pptx.enum.shapes import PP_PLACEHOLDER
 from pptx.enum.text import MSO_AUTO_SIZE, PP_ALIGN
+from pptx.exc import PackageNotFoundError
 from pptx.presentation import Presentation as PresentationT
 from pptx.slide import Slide as PptxSlide
 from pptx.slide import SlideLayout
@@ -26,8 +33,17 @@ from pptx.util import Emu, Inches, Pt
 
 from charts import theme
 from charts.export import ChartMeta, footnote, to_png
+from metrics.kpis import KPI, KPIS, get_kpi
 
-__all__ = ["DEFINITIONS_PER_SLIDE", "Slide", "build_deck"]
+__all__ = [
+    "DEFINITIONS_PER_SLIDE",
+    "DeckItem",
+    "Slide",
+    "build_deck",
+    "kpi_definitions",
+    "move_item",
+    "summarize",
+]
 
 #: Appendix definitions listed per slide before continuing on another one (keeps 14 pt text on the slide).
 DEFINITIONS_PER_SLIDE = 10
@@ -59,6 +75,9 @@ class Slide:
         preformatted strings.
     notes : str
         Extra speaker notes, placed before the definitions and the source.
+    terms : sequence of str
+        Definition terms (e.g. the labels of the KPIs the chart shows) always listed in the speaker
+        notes when ``build_deck`` has a definition for them, besides those found in the text.
     """
 
     figure: go.Figure
@@ -66,6 +85,7 @@ class Slide:
     takeaway: str
     key_numbers: Sequence[tuple[str, str]] = ()
     notes: str = ""
+    terms: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.figure, go.Figure):
@@ -79,6 +99,9 @@ class Slide:
             if len(pair) != 2 or not all(isinstance(v, str) for v in pair):
                 raise ValueError(f"`key_numbers` must hold (label, value) pairs of strings, got {pair!r}")
         object.__setattr__(self, "key_numbers", pairs)
+        if isinstance(self.terms, str) or not all(isinstance(t, str) for t in self.terms):
+            raise TypeError(f"`terms` must be a sequence of strings, got {self.terms!r}")
+        object.__setattr__(self, "terms", tuple(self.terms))
 
 
 # ----------------------------------------------------------------------------- template handling
@@ -90,12 +113,22 @@ def _open(template: bytes | str | os.PathLike[str] | None) -> tuple[Presentation
         _widen_default(prs)
         return prs, False
     if isinstance(template, bytes | bytearray):
-        return Presentation(io.BytesIO(bytes(template))), True
-    if isinstance(template, str | os.PathLike):
+        source: io.BytesIO | str = io.BytesIO(bytes(template))
+    elif isinstance(template, str | os.PathLike):
         if not os.path.isfile(template):
             raise FileNotFoundError(f"`template` must be an existing .pptx file, got {os.fspath(template)!r}")
-        return Presentation(os.fspath(template)), True
-    raise TypeError(f"`template` must be bytes, a path or None, got {type(template).__name__}")
+        source = os.fspath(template)
+    else:
+        raise TypeError(f"`template` must be bytes, a path or None, got {type(template).__name__}")
+    try:
+        prs = Presentation(source)
+    # python-pptx reports a bad file as whichever zip/XML/package error it meets first.
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError, etree.XMLSyntaxError) as exc:
+        raise ValueError(f"`template` must be a PowerPoint .pptx file (not .ppt/.potx/.odp), "
+                         f"but it could not be read: {exc}") from exc
+    if not [layout for master in prs.slide_masters for layout in master.slide_layouts]:
+        raise ValueError("`template` must have at least one slide layout, got none")
+    return prs, True
 
 
 def _widen_default(prs: PresentationT) -> None:
@@ -216,15 +249,16 @@ def _title_slide(prs: PresentationT, title: str, subtitle: str, *, own_template:
 
 
 def _relevant_definitions(spec: Slide, definitions: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Definitions whose term occurs in the slide's takeaway, chart title or trace names."""
+    """Definitions named in ``spec.terms`` or whose term occurs in the slide's text or trace names."""
     haystack = " ".join(
         [spec.takeaway, spec.meta.title, spec.meta.subtitle, spec.notes]
         + [str(t.name) for t in spec.figure.data if getattr(t, "name", None)]
     ).lower()
+    named = {t.lower() for t in spec.terms}
     return [
         (term, text)
         for term, text in definitions.items()
-        if term.lower() in haystack or term.lower().replace("_", " ") in haystack
+        if term.lower() in named or term.lower() in haystack or term.lower().replace("_", " ") in haystack
     ]
 
 
@@ -319,6 +353,7 @@ def build_deck(
     title: str,
     subtitle: str = "",
     definitions: Mapping[str, str] | None = None,
+    appendix: bool = True,
     template: bytes | str | os.PathLike[str] | None = None,
 ) -> bytes:
     """Build a .pptx deck: title slide, one slide per chart, optional definitions appendix.
@@ -333,8 +368,10 @@ def build_deck(
         Team and date range, e.g. "Identity Operations · 2024-05-20 to 2024-05-26".
     definitions : mapping of str to str, optional, keyword-only
         KPI term -> definition. Each chart slide's speaker notes list the definitions whose term
-        occurs in its takeaway, chart title, filters, notes or trace names; when given, appendix
-        slides list them all (:data:`DEFINITIONS_PER_SLIDE` per slide).
+        occurs in its takeaway, chart title, filters, notes or trace names (or is one of its
+        ``terms``); when given, appendix slides list them all (:data:`DEFINITIONS_PER_SLIDE` per slide).
+    appendix : bool, keyword-only
+        Add the definitions appendix (default); ``False`` keeps the definitions in the notes only.
     template : bytes or path-like, optional, keyword-only
         A user .pptx whose masters, theme, slide size and layouts are used. Layouts are picked by
         name ("Title Slide"; "Title Only" for charts; "Title and Content" for the appendix), else
@@ -349,7 +386,7 @@ def build_deck(
     Raises
     ------
     ValueError
-        If ``slides`` is empty or ``title`` is blank.
+        If ``slides`` is empty, ``title`` is blank, or ``template`` is not a readable .pptx.
     TypeError
         If a slide is not a :class:`Slide` or ``template`` has an unsupported type.
     FileNotFoundError
@@ -381,8 +418,290 @@ def build_deck(
     _title_slide(prs, title, subtitle, own_template=own_template)
     for spec in slides:
         _chart_slide(prs, spec, definitions, own_template=own_template)
-    if definitions:
+    if definitions and appendix:
         _appendix(prs, definitions, own_template=own_template)
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue()
+
+
+# ----------------------------------------------------------------------------- collected items
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _fallback_format(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _pick_column(data: pd.DataFrame, kpi: KPI | None) -> str | None:
+    numeric = [c for c in data.columns if pd.api.types.is_numeric_dtype(data[c])]
+    if kpi is not None:
+        for name in (kpi.name, kpi.label):
+            if name in numeric:
+                return name
+    # Band traces ("Expected (low)", "expected range") are context, not the KPI.
+    plain = [c for c in numeric if not str(c).lower().startswith("expected")]
+    return plain[0] if plain else None
+
+
+def _change(last: float, before: float, kpi: KPI | None) -> str | None:
+    if not np.isfinite(before):
+        return None
+    if kpi is not None and kpi.unit == "%":
+        return f"{last - before:+.1f} pts"
+    if before == 0:
+        return None
+    return f"{(last - before) / abs(before) * 100:+.1f} %"
+
+
+def summarize(data: pd.DataFrame, *, kpi: KPI | None = None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A default takeaway line and key numbers for a chart's data.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The chart's data (e.g. :func:`charts.export.chart_data`): a time series (``DatetimeIndex``)
+        or one row per category. The column summarised is ``kpi``'s name or label if present,
+        else the first numeric column that is not an expected-range band.
+    kpi : metrics.kpis.KPI, optional, keyword-only
+        Gives the label, the number format and whether totals are meaningful (flows only; ratios
+        and stocks get their range instead, since averaging daily ratios would be wrong).
+
+    Returns
+    -------
+    tuple of (str, tuple of (str, str))
+        ``(takeaway, key_numbers)``; ``("", ())`` when there is nothing numeric to say.
+
+    Examples
+    --------
+    >>> days = pd.date_range("2026-06-01", periods=8, freq="D")
+    >>> frame = pd.DataFrame({"incoming": [100.0] * 7 + [110.0]}, index=days)
+    >>> summarize(frame, kpi=get_kpi("incoming"))[0]
+    'Incoming 110 on Mon 08 Jun 2026, +10.0 % vs a week earlier'
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"`data` must be a pandas DataFrame, got {type(data).__name__}")
+    column = _pick_column(data, kpi)
+    if column is None:
+        return "", ()
+    values = pd.to_numeric(data[column], errors="coerce").dropna()
+    values = values[np.isfinite(values.to_numpy(dtype="float64"))]
+    if values.empty:
+        return "", ()
+    fmt = kpi.format if kpi is not None else _fallback_format
+    label = kpi.label if kpi is not None else str(column)
+
+    if isinstance(values.index, pd.DatetimeIndex):
+        values = values.sort_index()
+        last_day, last = values.index[-1], float(values.iloc[-1])
+        step = values.index.to_series().diff().median() if len(values) > 1 else pd.Timedelta(days=1)
+        if step <= pd.Timedelta(days=1):
+            when, ref = f"on {last_day:%a %d %b %Y}", "a week earlier"
+            before = values.get(last_day - pd.Timedelta(days=7), np.nan)
+        else:
+            period = "week" if step <= pd.Timedelta(days=7) else "month"
+            when, ref = f"in the {period} of {last_day:%d %b %Y}", f"the previous {period}"
+            before = float(values.iloc[-2]) if len(values) > 1 else np.nan
+        change = _change(last, float(before), kpi)
+        takeaway = f"{label} {fmt(last)} {when}" + (f", {change} vs {ref}" if change else "")
+        numbers = [(f"{label}, {last_day:%d %b}", fmt(last))]
+        if change:
+            numbers.append((f"Change vs {ref}", change))
+        if kpi is not None and kpi.kind == "flow":
+            numbers.append((f"Total, {values.index[0]:%d %b} – {last_day:%d %b}", fmt(float(values.sum()))))
+        else:
+            numbers.append(("Lowest – highest", f"{fmt(float(values.min()))} – {fmt(float(values.max()))}"))
+        return takeaway, tuple(numbers)
+
+    ranked = values.sort_values(ascending=False)
+    top, bottom = ranked.index[0], ranked.index[-1]
+    takeaway = f"{label}: highest at {top} ({fmt(float(ranked.iloc[0]))})"
+    if len(ranked) > 1:
+        takeaway += f", lowest at {bottom} ({fmt(float(ranked.iloc[-1]))})"
+    return takeaway, tuple((str(k), fmt(float(v))) for k, v in ranked.head(3).items())
+
+
+@dataclass(frozen=True)
+class DeckItem:
+    """A chart the analyst collected for a deck: plain, picklable data kept in the session.
+
+    Built by the "Add to deck" button of every chart (with the page's current filters in
+    ``meta.subtitle``), edited on the Deck page, turned into a :class:`Slide` when the deck is
+    built; the command-line weekly deck builds the same items.
+
+    Parameters
+    ----------
+    figure_json : str
+        The chart as plotly JSON (``fig.to_json()``), so the item does not share a live figure.
+    meta : ChartMeta
+        Title, filters, unit, source and freshness printed on the chart.
+    kpi_names : tuple of str
+        Registry names of the KPIs the chart shows; their definitions go in the speaker notes.
+    takeaway : str
+        The slide title; blank means the chart title.
+    key_numbers : tuple of (str, str)
+        (label, preformatted value) pairs shown beside the chart.
+    notes : str
+        Extra speaker notes.
+    origin : str
+        Key of the chart it came from (e.g. ``"trends_chart"``).
+    item_id : str
+        Unique id (widget keys on the Deck page follow it when items are reordered).
+    """
+
+    figure_json: str
+    meta: ChartMeta
+    kpi_names: tuple[str, ...] = ()
+    takeaway: str = ""
+    key_numbers: tuple[tuple[str, str], ...] = ()
+    notes: str = ""
+    origin: str = ""
+    item_id: str = field(default_factory=_new_id)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.figure_json, str) or not self.figure_json.lstrip().startswith("{"):
+            raise ValueError("`figure_json` must be a plotly figure as JSON (fig.to_json()), "
+                             f"got {str(self.figure_json)[:40]!r}")
+        if not isinstance(self.meta, ChartMeta):
+            raise TypeError(f"`meta` must be a ChartMeta, got {type(self.meta).__name__}")
+        names = (self.kpi_names,) if isinstance(self.kpi_names, str) else tuple(self.kpi_names)
+        for name in names:
+            try:
+                get_kpi(name)
+            except KeyError as exc:
+                raise ValueError(f"`kpi_names` must name registered KPIs: {exc.args[0]}") from None
+        object.__setattr__(self, "kpi_names", names)
+        # Slide validates the rest (takeaway type, key number pairs) with the same messages.
+        probe = Slide(go.Figure(), self.meta, self.takeaway, self.key_numbers, self.notes)
+        object.__setattr__(self, "key_numbers", probe.key_numbers)
+
+    @classmethod
+    def from_figure(
+        cls,
+        fig: go.Figure,
+        meta: ChartMeta,
+        *,
+        kpi_names: Sequence[str] = (),
+        data: pd.DataFrame | None = None,
+        takeaway: str | None = None,
+        key_numbers: Sequence[tuple[str, str]] | None = None,
+        notes: str = "",
+        origin: str = "",
+    ) -> DeckItem:
+        """Collect ``fig``; a missing takeaway / key numbers come from :func:`summarize`.
+
+        Parameters
+        ----------
+        fig : plotly.graph_objects.Figure
+            The chart as drawn.
+        meta : ChartMeta
+            Its export metadata.
+        kpi_names : sequence of str, keyword-only
+            Registry names of the KPIs shown (the first one is summarised).
+        data : pandas.DataFrame, optional, keyword-only
+            The chart's data; defaults to :func:`charts.export.chart_data` of ``fig``.
+        takeaway, key_numbers : optional, keyword-only
+            Override the generated defaults.
+        notes, origin : str, keyword-only
+            See the class parameters.
+
+        Returns
+        -------
+        DeckItem
+
+        Raises
+        ------
+        TypeError
+            If ``fig`` is not a plotly Figure.
+        ValueError
+            If a KPI name is not registered.
+
+        Examples
+        --------
+        >>> fig = go.Figure(go.Bar(x=["Manila", "Lisbon"], y=[4.2, 6.1], name="AHT"))
+        >>> item = DeckItem.from_figure(fig, ChartMeta("AHT by site"), kpi_names=["aht"])
+        >>> item.takeaway
+        'AHT: highest at Lisbon (6.1 min), lowest at Manila (4.2 min)'
+        """
+        from charts.export import chart_data
+
+        if not isinstance(fig, go.Figure):
+            raise TypeError(f"`fig` must be a plotly Figure, got {type(fig).__name__}")
+        names = tuple(kpi_names)
+        if takeaway is None or key_numbers is None:
+            kpi = get_kpi(names[0]) if names and names[0] in {k.name for k in KPIS} else None
+            try:
+                frame = data if data is not None else chart_data(fig)
+                default_takeaway, default_numbers = summarize(frame, kpi=kpi)
+            except ValueError:  # a chart we cannot tabulate still goes in the deck, untitled
+                default_takeaway, default_numbers = "", ()
+            takeaway = default_takeaway if takeaway is None else takeaway
+            key_numbers = default_numbers if key_numbers is None else key_numbers
+        return cls(fig.to_json(), meta, names, takeaway, tuple(tuple(p) for p in key_numbers), notes, origin)
+
+    def figure(self) -> go.Figure:
+        """The chart as a new plotly Figure."""
+        return pio.from_json(self.figure_json, skip_invalid=True)
+
+    def edited(self, *, takeaway: str | None = None,
+               key_numbers: Sequence[tuple[str, str]] | None = None) -> DeckItem:
+        """A copy with a new takeaway and/or key numbers (same ``item_id``)."""
+        changes: dict[str, object] = {}
+        if takeaway is not None:
+            changes["takeaway"] = takeaway
+        if key_numbers is not None:
+            changes["key_numbers"] = tuple(tuple(p) for p in key_numbers)
+        return replace(self, **changes)
+
+    def to_slide(self) -> Slide:
+        """The :class:`Slide` to build; its notes name the item's KPIs."""
+        terms = tuple(get_kpi(n).label for n in self.kpi_names)
+        return Slide(self.figure(), self.meta, self.takeaway, self.key_numbers, self.notes, terms)
+
+
+def kpi_definitions(items: Sequence[DeckItem] = (), *, every: bool = False) -> dict[str, str]:
+    """KPI label -> definition (registry order) for the KPIs the items show.
+
+    Parameters
+    ----------
+    items : sequence of DeckItem
+        The deck's items.
+    every : bool, keyword-only
+        All registered KPIs instead.
+
+    Returns
+    -------
+    dict of str to str
+        Suitable for ``build_deck(definitions=...)``.
+
+    Examples
+    --------
+    >>> list(kpi_definitions(every=True))[:2]
+    ['Incoming', 'Manual incoming']
+    """
+    used = {n for item in items for n in item.kpi_names}
+    return {k.label: k.description for k in KPIS if every or k.name in used}
+
+
+def move_item(items: Sequence[DeckItem], index: int, offset: int) -> list[DeckItem]:
+    """A new list with ``items[index]`` moved by ``offset`` places (clamped to the ends).
+
+    Raises
+    ------
+    IndexError
+        If ``index`` is outside the list.
+
+    Examples
+    --------
+    >>> move_item(["a", "b", "c"], 2, -1)  # doctest: +SKIP
+    ['a', 'c', 'b']
+    """
+    out = list(items)
+    if not 0 <= index < len(out):
+        raise IndexError(f"`index` must be in [0, {len(out) - 1}], got {index}")
+    target = min(max(index + offset, 0), len(out) - 1)
+    out.insert(target, out.pop(index))
+    return out

@@ -143,6 +143,18 @@ def _value_axis(fig: go.Figure) -> Literal["x", "y"]:
     return "x" if orientations == {"h"} else "y"
 
 
+def _has_dates(fig: go.Figure) -> bool:
+    if fig.layout.xaxis.type == "date":
+        return True
+    for trace in fig.data:
+        x = getattr(trace, "x", None)
+        if x is not None and len(x):
+            first = x[0]
+            return isinstance(first, dt.date | np.datetime64 | pd.Timestamp) or bool(
+                isinstance(first, str) and _ISO_DATE.match(first))
+    return False
+
+
 def _check_size(width: int, height: int, scale: float | None = None) -> None:
     for name, value in (("width", width), ("height", height)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 100:
@@ -201,7 +213,13 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
     shown = [t for t in out.data if t.showlegend is not False]
     legend = out.layout.showlegend if out.layout.showlegend is not None else len(shown) > 1
     top = title_size * 1.4 + (sub_size * 1.6 if meta.subtitle else 0) + (2.6 * base if legend else 0) + 40 * k
-    bottom = 2.4 * base + (1.8 * base if has_key_title and value_axis == "y" else 0) + (2.2 * note_size if note else 0)
+    # Whichever axis runs along the bottom (the key axis, or the value axis of horizontal bars)
+    # needs room for its title above the footnote.
+    bottom_titled = has_key_title if value_axis == "y" else bool(axis_title)
+    # Date axes print the year on a second tick line, which would otherwise touch the footnote.
+    dated = value_axis == "y" and _has_dates(out)
+    bottom = (2.4 * base + (1.8 * base if bottom_titled else 0) + (1.3 * base if dated else 0)
+              + (2.2 * note_size if note else 0))
 
     out.update_layout(
         template=theme.TEMPLATE_NAME,

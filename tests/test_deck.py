@@ -19,7 +19,8 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 
 from charts import ChartMeta, Slide, browser_status, build_deck
-from charts.deck import DEFINITIONS_PER_SLIDE
+from charts.deck import DEFINITIONS_PER_SLIDE, DeckItem, kpi_definitions, move_item, summarize
+from metrics.kpis import get_kpi
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -213,3 +214,122 @@ def test_template_without_a_title_only_layout_falls_back_to_one_with_a_title(bro
     assert chart_slide.shapes.title.text == "AHT by vendor site"
     assert len(pictures(chart_slide)) == 1
     assert not [ph for ph in chart_slide.placeholders if not ph.text_frame.text.strip()], "no empty placeholders"
+
+
+# ----------------------------------------------------------------------------- terms, appendix switch, bad templates
+
+
+def test_slide_terms_put_their_definitions_in_the_notes(browser: None) -> None:
+    spec = aht_slide()
+    with_terms = Slide(spec.figure, spec.meta, "Sites differ", terms=("Backlog",))
+    prs = open_deck(build_deck([with_terms], title="Weekly", definitions=DEFINITIONS, appendix=False))
+    notes = prs.slides[1].notes_slide.notes_text_frame.text
+    assert f"Backlog: {DEFINITIONS['Backlog']}" in notes
+    assert len(prs.slides) == 2, "appendix=False keeps the definitions out of the slides"
+
+
+def test_slide_rejects_a_string_as_terms() -> None:
+    spec = aht_slide()
+    with pytest.raises(TypeError, match="`terms` must be a sequence of strings"):
+        Slide(spec.figure, spec.meta, "", terms="AHT")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("blob", [b"not a zip at all", b"PK\x03\x04broken"])
+def test_a_template_that_is_not_a_pptx_is_refused_with_the_rule(blob: bytes) -> None:
+    with pytest.raises(ValueError, match=r"`template` must be a PowerPoint \.pptx file"):
+        build_deck([aht_slide()], title="Weekly", template=blob)
+
+
+# ----------------------------------------------------------------------------- collected items
+
+
+
+def daily(values: list[float], name: str = "incoming", start: str = "2026-06-01") -> pd.DataFrame:
+    return pd.DataFrame({name: values}, index=pd.date_range(start, periods=len(values), freq="D"))
+
+
+def test_summary_of_a_daily_flow_compares_with_a_week_earlier_and_totals() -> None:
+    takeaway, numbers = summarize(daily([100.0] * 7 + [125.0]), kpi=get_kpi("incoming"))
+    assert takeaway == "Incoming 125 on Mon 08 Jun 2026, +25.0 % vs a week earlier"
+    assert numbers == (("Incoming, 08 Jun", "125"), ("Change vs a week earlier", "+25.0 %"),
+                       ("Total, 01 Jun – 08 Jun", "825"))
+
+
+def test_summary_of_a_percent_kpi_speaks_in_points_and_gives_a_range_not_a_mean() -> None:
+    takeaway, numbers = summarize(daily([90.0, 95.0, 92.0, 91.0, 90.0, 93.0, 94.0, 88.5], "sla_attainment"),
+                                  kpi=get_kpi("sla_attainment"))
+    assert takeaway.endswith("-1.5 pts vs a week earlier")
+    assert ("Lowest – highest", "88.5 % – 95.0 %") in numbers
+
+
+def test_summary_of_weekly_values_compares_with_the_previous_week() -> None:
+    frame = pd.DataFrame({"aht": [10.0, 12.0]}, index=pd.to_datetime(["2026-06-01", "2026-06-08"]))
+    takeaway, _ = summarize(frame, kpi=get_kpi("aht"))
+    assert takeaway == "AHT 12.0 min in the week of 08 Jun 2026, +20.0 % vs the previous week"
+
+
+def test_summary_of_categories_names_highest_and_lowest_and_skips_bands() -> None:
+    frame = pd.DataFrame({"Expected (high)": [99.0, 99.0, 99.0], "AHT": [4.0, 9.5, 6.0]},
+                         index=pd.Index(["Manila", "Lisbon", "Austin"]))
+    takeaway, numbers = summarize(frame, kpi=get_kpi("aht"))
+    assert takeaway == "AHT: highest at Lisbon (9.5 min), lowest at Manila (4.0 min)"
+    assert numbers == (("Lisbon", "9.5 min"), ("Austin", "6.0 min"), ("Manila", "4.0 min"))
+
+
+def test_summary_of_nothing_numeric_is_empty() -> None:
+    assert summarize(pd.DataFrame({"site": ["a", "b"]})) == ("", ())
+    with pytest.raises(TypeError, match="`data` must be a pandas DataFrame"):
+        summarize([1, 2])  # type: ignore[arg-type]
+
+
+def test_deck_item_keeps_the_figure_as_json_and_defaults_from_its_data() -> None:
+    slide = aht_slide()
+    item = DeckItem.from_figure(slide.figure, slide.meta, kpi_names=["aht"], origin="trends_chart")
+    assert item.figure().to_dict()["data"] == slide.figure.to_dict()["data"]
+    assert item.takeaway == "AHT: highest at Krakow (12.5 min), lowest at Manila (4.1 min)"
+    assert item.key_numbers[0] == ("Krakow", "12.5 min")
+    as_slide = item.to_slide()
+    assert (as_slide.takeaway, as_slide.terms, as_slide.meta) == (item.takeaway, ("AHT",), slide.meta)
+
+
+def test_deck_item_overrides_and_edits_keep_its_identity() -> None:
+    slide = incoming_slide()
+    item = DeckItem.from_figure(slide.figure, slide.meta, kpi_names=["incoming"], takeaway="Mine",
+                                key_numbers=[("a", "1")])
+    assert (item.takeaway, item.key_numbers) == ("Mine", (("a", "1"),))
+    edited = item.edited(takeaway="Better", key_numbers=[("b", "2")])
+    assert (edited.item_id, edited.takeaway, edited.key_numbers) == (item.item_id, "Better", (("b", "2"),))
+    assert item.takeaway == "Mine", "items are immutable"
+    assert DeckItem.from_figure(slide.figure, slide.meta).item_id != item.item_id
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [({"kpi_names": ("speed",)}, ValueError, "`kpi_names` must name registered KPIs: unknown KPI 'speed'"),
+     ({"figure_json": "[]"}, ValueError, "`figure_json` must be a plotly figure as JSON"),
+     ({"key_numbers": (("only a label",),)}, ValueError, "`key_numbers` must hold"),
+     ({"meta": "Incoming"}, TypeError, "`meta` must be a ChartMeta")],
+)
+def test_deck_item_validates_its_fields(kwargs: dict, error: type, match: str) -> None:
+    fields = {"figure_json": aht_slide().figure.to_json(), "meta": aht_slide().meta, **kwargs}
+    with pytest.raises(error, match=match):
+        DeckItem(**fields)
+
+
+def test_kpi_definitions_follow_the_items_in_registry_order() -> None:
+    fig, meta = aht_slide().figure, aht_slide().meta
+    items = [DeckItem.from_figure(fig, meta, kpi_names=[name]) for name in ("aht", "incoming")]
+    assert list(kpi_definitions(items)) == ["Incoming", "AHT"]
+    assert kpi_definitions(items)["AHT"] == get_kpi("aht").description
+    assert len(kpi_definitions(every=True)) == 13
+
+
+@pytest.mark.parametrize(("index", "offset", "expected"),
+                         [(0, 1, "bac"), (2, -1, "acb"), (0, -1, "abc"), (2, 5, "abc"), (1, -9, "bac")])
+def test_move_item_moves_and_clamps(index: int, offset: int, expected: str) -> None:
+    assert "".join(move_item(list("abc"), index, offset)) == expected
+
+
+def test_move_item_refuses_an_index_outside_the_list() -> None:
+    with pytest.raises(IndexError, match=r"`index` must be in \[0, 2\], got 3"):
+        move_item(list("abc"), 3, 1)

@@ -311,3 +311,18 @@ def test_a_browser_that_dies_at_start_raises_instead_of_hanging(tmp_path: Path) 
     assert result["error"] is not None and "failed to start" in result["error"]
     assert result["ok_after"] is False and "failed to start" in result["message_after"]
     assert result["csv"].startswith("x,solved")
+
+
+def test_decorate_leaves_room_for_the_bottom_axis_title_of_horizontal_bars() -> None:
+    fig = go.Figure(go.Bar(y=["Lisbon", "Manila"], x=[4.2, 6.1], orientation="h"))
+    meta = ChartMeta("AHT by site", unit="minutes", source="ops_daily_volume")
+    titled = decorate(fig, meta)
+    untitled = decorate(fig, ChartMeta("AHT by site", source="ops_daily_volume"))
+    assert titled.layout.xaxis.title.text == "minutes"
+    assert titled.layout.margin.b > untitled.layout.margin.b
+
+
+def test_decorate_leaves_room_for_the_year_line_of_a_date_axis(line_fig: go.Figure, meta: ChartMeta) -> None:
+    dated = decorate(line_fig, meta)
+    categories = decorate(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])).update_layout(xaxis_title="Day"), meta)
+    assert dated.layout.margin.b > categories.layout.margin.b

@@ -1,0 +1,420 @@
+"""The standard weekly deck, without the UI (for a scheduled job).
+
+Run::
+
+    python -m charts.weekly --from 2026-06-01 --to 2026-06-30 --out deck.pptx [--url URL] [--template t.pptx]
+
+It reads the database the app reads (settings from ``OPS_DB_URL`` / ``OPS_CONFIG`` / ``ops.toml``, or
+``--url``), refreshes the daily roll-up (``--no-refresh`` for read-only users), computes the KPIs
+with :mod:`metrics.kpis` and writes a deck: a title slide, nine chart slides (incoming, solved,
+backlog, AHT, AAS, SLA attainment per day; incoming by workflow; solved and SLA by vendor site),
+each titled by a takeaway computed from the numbers ("Incoming +6.2 % week over week; copyright
+drives most of it"), and an appendix of KPI definitions.
+
+"Week over week" compares the last seven days of the range with the seven days before them
+(read from before ``--from`` when the range is shorter than two weeks).
+
+Exit status: 0 on success, 2 for bad arguments, 1 when the data or the renderer fails (the
+message says what and how to fix it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+import loaders
+from charts.deck import DeckItem, build_deck, kpi_definitions
+from charts.export import ChartMeta, ExportUnavailable
+from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME
+from metrics.kpis import KPI, compute_kpis, get_kpi, kpi_parts
+
+__all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
+
+TREND_KPIS = ("incoming", "solved", "backlog", "aht", "aas", "sla_attainment")
+#: below this relative change (or this many points for % KPIs) a KPI is called flat
+FLAT = 0.01
+FLAT_POINTS = 0.2
+
+
+@dataclass(frozen=True)
+class WeeklyData:
+    """Daily KPI parts for the deck: total and split by workflow and by vendor site.
+
+    ``start``/``end`` are the range to chart; the frames may start earlier (two full weeks are
+    always loaded for week-over-week comparisons).
+    """
+
+    start: date
+    end: date
+    total: pd.DataFrame
+    by_workflow: pd.DataFrame
+    by_site: pd.DataFrame
+    source: str
+    as_of: date | None
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def _windows(end: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    return (end - timedelta(days=6), end), (end - timedelta(days=13), end - timedelta(days=7))
+
+
+def _window_value(parts: pd.DataFrame, kpi: KPI, window: tuple[date, date], by: str | None = None) -> float | pd.Series:
+    """A KPI over an arbitrary window: ratio of summed parts, sum of a flow, last value of a stock."""
+    lo, hi = (pd.Timestamp(d) for d in window)
+    rows = parts.loc[(parts.index >= lo) & (parts.index <= hi)]
+    if kpi.kind == "stock":
+        last = rows.loc[rows.index == rows.index.max()] if len(rows) else rows
+        return last.groupby(by)[kpi.numerator].sum() if by else float(last[kpi.numerator].sum())
+    sums = rows.groupby(by)[[c for c in rows.columns if c != by]].sum() if by else rows.sum(numeric_only=True)
+    if kpi.kind == "flow":
+        return sums[kpi.numerator].astype("float64") if by else float(sums[kpi.numerator])
+    den = sums[kpi.denominator]
+    if by:
+        return sums[kpi.numerator] / den.where(den > 0) * kpi.scale
+    return float(sums[kpi.numerator] / den * kpi.scale) if den > 0 else float("nan")
+
+
+def _nice(value: object) -> str:
+    """A dimension value as stakeholders read it ("brand_impersonation" -> "brand impersonation")."""
+    return str(value).replace("_", " ")
+
+
+def _change_text(kpi: KPI, current: float, previous: float) -> tuple[str, bool]:
+    """("+6.2 %" / "-1.3 pts", is_flat)."""
+    if kpi.unit == "%":
+        diff = current - previous
+        return f"{diff:+.1f} pts", abs(diff) < FLAT_POINTS
+    if not np.isfinite(previous) or previous == 0:
+        return "n/a", False
+    rel = (current - previous) / abs(previous)
+    return f"{rel * 100:+.1f} %", abs(rel) < FLAT
+
+
+def week_over_week(parts: pd.DataFrame, kpi: KPI, end: date, *, split: pd.DataFrame | None = None,
+                   by: str | None = None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Takeaway and key numbers comparing the last 7 days to end with the 7 days before.
+
+    Parameters
+    ----------
+    parts : pandas.DataFrame
+        Daily KPI parts (``metrics.kpis.kpi_parts``) covering both weeks.
+    kpi : KPI
+        The KPI to describe.
+    end : datetime.date
+        Last day of the current week.
+    split, by : optional, keyword-only
+        The same parts split by the dimension ``by``: names the value driving a flow or stock
+        change ("copyright drives most of it"), or the worst value of a ratio ("highest at Lisbon").
+
+    Returns
+    -------
+    tuple of (str, tuple of (str, str))
+        The takeaway line and (label, value) key numbers.
+
+    Examples
+    --------
+    >>> week_over_week(parts, get_kpi("incoming"), date(2026, 6, 30))  # doctest: +SKIP
+    ('Incoming +6.2 % week over week (3,410 vs 3,211)', ...)
+    """
+    cur_w, prev_w = _windows(end)
+    current, previous = _window_value(parts, kpi, cur_w), _window_value(parts, kpi, prev_w)
+    change, flat = _change_text(kpi, current, previous)
+    what = "at the end of the week" if kpi.kind == "stock" else "last 7 days"
+    if flat:
+        takeaway = f"{kpi.label} flat week over week ({kpi.format(current)} {what})"
+    else:
+        takeaway = f"{kpi.label} {change} week over week ({kpi.format(current)} vs {kpi.format(previous)})"
+    numbers = [(f"{kpi.label}, {cur_w[0]:%d %b} – {cur_w[1]:%d %b}", kpi.format(current)),
+               ("Previous 7 days", kpi.format(previous)), ("Change", change)]
+    if split is not None and by is not None and len(split):
+        now = _window_value(split, kpi, cur_w, by=by)
+        if kpi.kind == "ratio":
+            now = now.dropna()
+            if len(now):
+                worst = now.idxmax() if kpi.bad_direction == "up" else now.idxmin()
+                word = "highest" if kpi.bad_direction == "up" else "lowest"
+                takeaway += f"; {word} at {_nice(worst)} ({kpi.format(float(now[worst]))})"
+                numbers.append((f"{word.capitalize()}: {_nice(worst)}", kpi.format(float(now[worst]))))
+        elif not flat:
+            delta = (now - _window_value(split, kpi, prev_w, by=by).reindex(now.index).fillna(0.0))
+            total = current - previous
+            driver = (delta * np.sign(total)).idxmax()
+            share = float(delta[driver] / total) if total else 0.0
+            if share >= 0.5:
+                takeaway += f"; {_nice(driver)} drives most of it"
+            elif share >= 0.25:
+                takeaway += f"; {_nice(driver)} contributes most"
+            else:
+                takeaway += f"; spread across {by.replace('_', ' ')}s"
+            numbers.append((f"Change, {_nice(driver)}", f"{delta[driver]:+,.0f}"))
+    return takeaway, tuple(numbers)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _rolling(parts: pd.DataFrame, kpi: KPI) -> pd.Series:
+    """7-day value of a KPI ending each day (exact for ratios: rolling sums, then the ratio)."""
+    if kpi.kind == "stock":
+        return parts[kpi.numerator].astype("float64")
+    num = parts[kpi.numerator].rolling(7, min_periods=7).sum()
+    if kpi.kind == "flow":
+        return num / 7
+    den = parts[kpi.denominator].rolling(7, min_periods=7).sum()
+    return num / den.where(den > 0) * kpi.scale
+
+
+def _trend(data: WeeklyData, kpi: KPI) -> tuple[go.Figure, pd.DataFrame]:
+    daily = compute_kpis(data.total, grain="day", kpis=[kpi.name])[kpi.name]
+    frame = pd.DataFrame({kpi.label: daily, "7-day average" if kpi.kind != "stock" else "": _rolling(data.total, kpi)})
+    frame = frame.loc[pd.Timestamp(data.start):pd.Timestamp(data.end)].rename_axis("Day")
+    fig = go.Figure()
+    if kpi.kind == "stock":
+        fig.add_trace(go.Scatter(x=frame.index, y=frame[kpi.label], name=kpi.label, line={"color": PALETTE[0]}))
+        frame = frame[[kpi.label]]
+    else:
+        fig.add_trace(go.Scatter(x=frame.index, y=frame[kpi.label], name=f"{kpi.label}, daily",
+                                 line={"color": NEUTRAL, "width": 1.5}, mode="lines+markers", marker={"size": 4}))
+        fig.add_trace(go.Scatter(x=frame.index, y=frame["7-day average"], name="7-day average",
+                                 line={"color": PALETTE[0], "width": 3.5}))
+    cur_lo, cur_hi = _windows(data.end)[0]
+    if pd.Timestamp(cur_lo) > frame.index.min():
+        # The week the takeaway talks about, shaded so the eye finds it.
+        half_day = pd.Timedelta(hours=12)
+        fig.add_vrect(x0=pd.Timestamp(cur_lo) - half_day, x1=pd.Timestamp(cur_hi) + half_day,
+                      fillcolor="rgba(0, 114, 178, 0.08)", line_width=0, layer="below")
+    fig.update_layout(template=TEMPLATE_NAME, xaxis_title="", yaxis_title=kpi.label)
+    fig.update_yaxes(rangemode="tozero" if kpi.unit == "cases" else "normal",
+                     ticksuffix={"%": " %"}.get(kpi.unit, ""))
+    return fig, frame
+
+
+def _bars(current: pd.Series, previous: pd.Series, kpi: KPI, dim_label: str) -> tuple[go.Figure, pd.DataFrame]:
+    order = current.sort_values(ascending=True).index  # largest at the top of a horizontal bar chart
+    frame = pd.DataFrame({"Previous 7 days": previous.reindex(order), "Last 7 days": current.reindex(order)})
+    frame.index = pd.Index([_nice(v) for v in order], name=dim_label)
+    fig = go.Figure([
+        go.Bar(y=frame.index, x=frame["Previous 7 days"], name="Previous 7 days", orientation="h",
+               marker_color="#B8B8B8"),
+        go.Bar(y=frame.index, x=frame["Last 7 days"], name="Last 7 days", orientation="h", marker_color=PALETTE[0]),
+    ])
+    fig.update_layout(template=TEMPLATE_NAME, barmode="group", yaxis_title=dim_label, xaxis_title=kpi.label,
+                      legend={"traceorder": "reversed"})
+    return fig, frame
+
+
+# ----------------------------------------------------------------------------- deck
+
+
+def weekly_items(data: WeeklyData) -> list[DeckItem]:
+    """The standard weekly charts, each with its takeaway, key numbers and notes.
+
+    Parameters
+    ----------
+    data : WeeklyData
+        See :func:`load_weekly_data`.
+
+    Returns
+    -------
+    list of DeckItem
+        Six KPI trends, incoming by workflow, solved and SLA attainment by vendor site.
+    """
+    cur_w, prev_w = _windows(data.end)
+    subtitle = f"{data.start:%d %b %Y} – {data.end:%d %b %Y} · all workflows, sites, channels and languages"
+    compare = (f"Week over week compares {cur_w[0]:%d %b} – {cur_w[1]:%d %b %Y} with "
+               f"{prev_w[0]:%d %b} – {prev_w[1]:%d %b %Y}.")
+    drivers = {"incoming": ("workflow", data.by_workflow), "solved": ("vendor_site", data.by_site),
+               "backlog": ("workflow", data.by_workflow), "aht": ("vendor_site", data.by_site),
+               "aas": ("vendor_site", data.by_site), "sla_attainment": ("workflow", data.by_workflow)}
+
+    def meta(title: str, unit: str, note: str = "") -> ChartMeta:
+        return ChartMeta(title, subtitle=subtitle + note, unit=unit, source=data.source, as_of=data.as_of)
+
+    items: list[DeckItem] = []
+    for name in TREND_KPIS:
+        kpi = get_kpi(name)
+        by, split = drivers[name]
+        takeaway, numbers = week_over_week(data.total, kpi, data.end, split=split, by=by)
+        fig, _ = _trend(data, kpi)
+        per = "at the end of each day" if kpi.kind == "stock" else "per day"
+        items.append(DeckItem(fig.to_json(), meta(f"{kpi.label} {per}", kpi.unit), (name,), takeaway, numbers,
+                              f"{compare} The shaded band is the last 7 days.", origin=f"weekly_{name}"))
+
+    incoming = get_kpi("incoming")
+    now = _window_value(data.by_workflow, incoming, cur_w, by="workflow")
+    before = _window_value(data.by_workflow, incoming, prev_w, by="workflow").reindex(now.index).fillna(0.0)
+    fig, _ = _bars(now, before, incoming, "Workflow")
+    top = now.idxmax()
+    share = now[top] / now.sum() * 100 if now.sum() else 0.0
+    takeaway = f"{_nice(top).capitalize()} is the largest workflow: {share:.0f} % of incoming in the last 7 days"
+    numbers = tuple((_nice(k), f"{v:,.0f}") for k, v in now.sort_values(ascending=False).head(3).items())
+    items.append(DeckItem(fig.to_json(), meta("Incoming cases by workflow, last 7 days vs the 7 before", "cases"),
+                          ("incoming",), takeaway, numbers, compare, origin="weekly_incoming_by_workflow"))
+
+    for name, unit_title in (("solved", "Solved cases"), ("sla_attainment", "SLA attainment")):
+        kpi = get_kpi(name)
+        now = _window_value(data.by_site, kpi, cur_w, by="vendor_site").dropna()
+        before = _window_value(data.by_site, kpi, prev_w, by="vendor_site").reindex(now.index)
+        fig, _ = _bars(now, before, kpi, "Vendor site")
+        if kpi.unit == "%":
+            fig.update_xaxes(ticksuffix=" %", range=[max(0.0, float(np.nanmin([now.min(), before.min()])) - 5), 100])
+        best, worst = now.idxmax(), now.idxmin()
+        if name == "solved":
+            takeaway = (f"{_nice(best)} solved the most cases in the last 7 days ({now[best]:,.0f}); "
+                        f"{_nice(worst)} the fewest ({now[worst]:,.0f})")
+        else:
+            takeaway = (f"SLA attainment by vendor site: lowest at {_nice(worst)} ({kpi.format(now[worst])}), "
+                        f"highest at {_nice(best)} ({kpi.format(now[best])})")
+        ranked = now.sort_values(ascending=name != "solved").head(3)
+        title = f"{unit_title} by vendor site, last 7 days vs the 7 before"
+        numbers = tuple((_nice(k), kpi.format(float(v))) for k, v in ranked.items())
+        items.append(DeckItem(fig.to_json(), meta(title, kpi.unit), (name,), takeaway, numbers,
+                              compare, origin=f"weekly_{name}_by_site"))
+    return items
+
+
+def _check_sqlite_file(url: str) -> None:
+    # Parsed by hand: only loaders/ imports SQLAlchemy.
+    match = re.match(r"^sqlite(\+\w+)?:///([^?]+)", url)
+    if match and match.group(2) != ":memory:" and not Path(match.group(2)).is_file():
+        # Connecting would silently create an empty database file.
+        raise loaders.ConfigError(
+            f"database file {match.group(2)} does not exist",
+            hint="Pass --url (or set OPS_DB_URL) to an existing database; build the sample with "
+                 "`python -m sample_data.build --out <file>`.")
+
+
+def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refresh: bool = True) -> WeeklyData:
+    """Read the roll-up for the deck (two full weeks at least), refreshing it first if asked.
+
+    Raises
+    ------
+    loaders.OpsDataError
+        Unreachable database, schema mismatch, failed query, or no data in the range (``ConfigError``).
+    ValueError
+        If ``start`` is after ``end``.
+    """
+    if start > end:
+        raise ValueError(f"the date range is empty: --from {start} is after --to {end}")
+    _check_sqlite_file(settings.url)
+    source = loaders.make_engine(settings.url)
+    try:
+        rollup = loaders.rollup_engine(source, settings)
+        if refresh:
+            loaders.refresh_rollup(source, settings, target=rollup)
+        found = loaders.load_rollup_bounds(rollup, settings=settings)
+        if found is None or start > found[1] or end < found[0]:
+            covers = f"the data covers {found[0]} to {found[1]}" if found else "the roll-up is empty"
+            raise loaders.ConfigError(f"no data between {start} and {end}: {covers}",
+                                      hint="Pick --from/--to inside the data's range.")
+        # Six days before --from give the first charted day a full 7-day average; never read before the
+        # data begins (the grid would zero-fill those days and drag the averages down).
+        filters = loaders.Filters(max(found[0], min(start - timedelta(days=6), end - timedelta(days=13))), end)
+
+        def parts(by: tuple[str, ...]) -> pd.DataFrame:
+            volume = loaders.load_daily_volume(rollup, settings=settings, filters=filters, by=by)
+            opening = loaders.load_opening_balance(rollup, settings=settings, filters=filters, by=by)
+            return kpi_parts(volume, by=by, opening=opening if by else float(opening.iloc[0]))
+
+        total, by_workflow, by_site = parts(()), parts(("workflow",)), parts(("vendor_site",))
+    finally:
+        source.dispose()
+    return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1])
+
+
+def build_weekly_deck(data: WeeklyData, *, title: str = "Identity Ops weekly review",
+                      team: str = "Identity Operations", appendix: bool = True,
+                      template: bytes | str | Path | None = None) -> tuple[bytes, int]:
+    """Build the weekly .pptx; returns ``(bytes, number of slides)``.
+
+    Raises
+    ------
+    charts.export.ExportUnavailable
+        If no browser can render the charts.
+    ValueError
+        If the template is not a readable .pptx.
+    """
+    items = weekly_items(data)
+    definitions = kpi_definitions(items)
+    subtitle = f"{team} · {data.start:%d %b %Y} – {data.end:%d %b %Y} · data as of {data.as_of:%d %b %Y}"
+    pptx = build_deck([it.to_slide() for it in items], title=title, subtitle=subtitle, definitions=definitions,
+                      appendix=appendix, template=template)
+    from charts.deck import DEFINITIONS_PER_SLIDE
+
+    appendix_slides = -(-len(definitions) // DEFINITIONS_PER_SLIDE) if appendix else 0
+    return pptx, 1 + len(items) + appendix_slides
+
+
+def _iso_date(flag: str):
+    def parse(text: str) -> date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m charts.weekly", description=__doc__.splitlines()[0])
+    parser.add_argument("--from", dest="start", required=True, type=_iso_date("--from"), help="first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="end", required=True, type=_iso_date("--to"), help="last day, YYYY-MM-DD")
+    parser.add_argument("--out", required=True, type=Path, help="the .pptx file to write")
+    parser.add_argument("--url", help="SQLAlchemy database URL (default: OPS_DB_URL / ops.toml, like the app)")
+    parser.add_argument("--template", type=Path, help="a .pptx whose masters, theme and layouts are used")
+    parser.add_argument("--title", default="Identity Ops weekly review")
+    parser.add_argument("--team", default="Identity Operations", help="shown on the title slide")
+    parser.add_argument("--no-appendix", action="store_true", help="leave out the KPI definitions appendix")
+    parser.add_argument("--no-refresh", action="store_true",
+                        help="read the roll-up as it is (for a read-only database user)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status (see the module docstring)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.start > args.end:
+        parser.error(f"the date range is empty: --from {args.start} is after --to {args.end}")
+    if args.out.suffix.lower() != ".pptx":
+        parser.error(f"--out must end in .pptx, got {str(args.out)!r}")
+    if not args.out.parent.is_dir():
+        parser.error(f"--out must be in an existing folder, got {str(args.out.parent)!r}")
+    if args.template is not None and not args.template.is_file():
+        parser.error(f"--template must be an existing .pptx file, got {str(args.template)!r}")
+    started = time.perf_counter()
+    try:
+        settings = loaders.load_settings()
+        if args.url:
+            settings = settings.with_url(args.url, source="command line")
+        data = load_weekly_data(settings, args.start, args.end, refresh=not args.no_refresh)
+        pptx, slides = build_weekly_deck(data, title=args.title, team=args.team, appendix=not args.no_appendix,
+                                         template=args.template)
+    except loaders.OpsDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        if err.hint:
+            print(f"hint: {err.hint}", file=sys.stderr)
+        return 1
+    except (ExportUnavailable, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    args.out.write_bytes(pptx)
+    print(f"wrote {args.out}: {slides} slides, {len(pptx) / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Deck: the charts collected with "Add to deck", ordered and annotated, built into a PowerPoint deck."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, move_item
+from charts.export import ExportUnavailable, browser_status
+from ui.chart_panel import deck_items, set_deck_items
+from ui.shell import page
+
+BUILT = "deck_pptx"  # session key: (fingerprint, pptx bytes, slide count, seconds)
+PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+
+
+def _move(index: int, offset: int) -> None:
+    set_deck_items(move_item(deck_items(), index, offset))
+
+
+def _remove(item_id: str) -> None:
+    set_deck_items([it for it in deck_items() if it.item_id != item_id])
+
+
+def _set_takeaway(item_id: str) -> None:
+    text = st.session_state[f"deck_takeaway_{item_id}"]
+    set_deck_items([it.edited(takeaway=text) if it.item_id == item_id else it for it in deck_items()])
+
+
+def _clear() -> None:
+    set_deck_items([])
+    st.session_state.pop(BUILT, None)
+
+
+def _numbers_key(item) -> str:
+    # A new key once the numbers change: the editor's own edit log would otherwise be applied twice.
+    return f"deck_numbers_{item.item_id}_{abs(hash(item.key_numbers)) % 10**8}"
+
+
+def _preview(item):
+    fig = item.figure()
+    fig.update_layout(height=230, margin={"l": 8, "r": 8, "t": 36, "b": 8}, showlegend=False,
+                      title={"text": item.meta.title, "font": {"size": 14}})
+    return fig
+
+
+ctx, filters = page("Deck")
+st.title("Deck")
+items = deck_items()
+if not items:
+    st.info("**The deck is empty.** Under every chart of the app, **Add to deck** collects it with its current "
+            "filters. Come back here to order the charts, write the takeaway of each slide and download a "
+            "PowerPoint deck (title slide, one slide per chart with key numbers and speaker notes, "
+            "an appendix of KPI definitions).", icon=":material/slideshow:")
+    st.page_link("pages/trends.py", label="Collect charts on Trends", icon=":material/show_chart:")
+    st.stop()
+
+left, right = st.columns([3, 2])
+title = left.text_input("Deck title", value="Identity Ops review", key="deck_title")
+subtitle = left.text_input(
+    "Subtitle (team, date range)", key="deck_subtitle",
+    value=f"Identity Operations · {filters.start:%d %b %Y} – {filters.end:%d %b %Y}")
+appendix = right.checkbox("Appendix: definitions of the KPIs shown", value=True, key="deck_appendix")
+template = right.file_uploader("PowerPoint template (optional)", type=["pptx"], key="deck_template",
+                               help="Its slide masters, theme and layouts are used; its own slides are dropped.")
+
+st.subheader(f"{len(items)} chart slide{'s' if len(items) != 1 else ''}")
+st.caption("Slide 1 is the title slide; each chart below becomes one slide, titled by its takeaway.")
+for i, item in enumerate(items):
+    with st.container(border=True, key=f"deck_item_{item.item_id}"):
+        chart, edit, buttons = st.columns([4, 6, 1], vertical_alignment="top")
+        chart.plotly_chart(_preview(item), key=f"deck_preview_{item.item_id}", config={"displayModeBar": False,
+                                                                                         "staticPlot": True})
+        edit.markdown(f"**Slide {i + 2}** · {item.meta.title}")
+        edit.caption(item.meta.subtitle or "No filters recorded")
+        edit.text_input("Takeaway (the slide title)", value=item.takeaway, key=f"deck_takeaway_{item.item_id}",
+                        on_change=_set_takeaway, args=(item.item_id,), placeholder=item.meta.title,
+                        max_chars=140)
+        with edit.expander(f"Key numbers ({len(item.key_numbers)})"):
+            shown = pd.DataFrame(list(item.key_numbers) or None, columns=["label", "value"], dtype="str")
+            edited = st.data_editor(shown, key=_numbers_key(item), num_rows="dynamic", hide_index=True,
+                                    width="stretch")
+            numbers = tuple((str(a).strip(), str(b).strip()) for a, b in edited.fillna("").itertuples(index=False)
+                            if str(a).strip() or str(b).strip())
+            if numbers != item.key_numbers:
+                set_deck_items([it.edited(key_numbers=numbers) if it.item_id == item.item_id else it
+                                for it in deck_items()])
+        buttons.button("", key=f"deck_up_{item.item_id}", icon=":material/arrow_upward:", help="Move up",
+                       disabled=i == 0, on_click=_move, args=(i, -1))
+        buttons.button("", key=f"deck_down_{item.item_id}", icon=":material/arrow_downward:", help="Move down",
+                       disabled=i == len(items) - 1, on_click=_move, args=(i, 1))
+        buttons.button("", key=f"deck_remove_{item.item_id}", icon=":material/delete:", help="Remove from the deck",
+                       on_click=_remove, args=(item.item_id,))
+
+items = deck_items()  # the key-number editors may have changed items above
+template_bytes = template.getvalue() if template is not None else None
+fingerprint = hash((tuple(items), title, subtitle, appendix, template_bytes))
+ok, status = browser_status()
+if not ok:
+    st.warning(f"The deck cannot be built here: {status}", icon=":material/warning:")
+actions = st.container(horizontal=True, vertical_alignment="center")
+if actions.button("Build deck", key="deck_build", type="primary", icon=":material/slideshow:", disabled=not ok):
+    started = time.perf_counter()
+    try:
+        with st.spinner(f"Rendering {len(items)} charts…"):
+            pptx = build_deck([it.to_slide() for it in items], title=title.strip() or "Identity Ops review",
+                              subtitle=subtitle, definitions=kpi_definitions(items), appendix=appendix,
+                              template=template_bytes)
+    except (ExportUnavailable, ValueError) as err:
+        st.error(f"**The deck could not be built:** {err}")
+    else:
+        slides = 1 + len(items) + (-(-len(kpi_definitions(items)) // DEFINITIONS_PER_SLIDE) if appendix else 0)
+        st.session_state[BUILT] = (fingerprint, pptx, slides, time.perf_counter() - started)
+built = st.session_state.get(BUILT)
+if built and built[0] == fingerprint:
+    _, pptx, slides, seconds = built
+    actions.download_button("Download .pptx", data=pptx, mime=PPTX_MIME, key="deck_download", type="primary",
+                            file_name=f"identity-ops-deck_{filters.end:%Y-%m-%d}.pptx", on_click="ignore",
+                            icon=":material/download:")
+    actions.caption(f"{slides} slides · {len(pptx) / 1e6:.1f} MB · built in {seconds:.1f} s")
+elif built:
+    actions.caption("The deck changed since it was built: build it again.")
+actions.button("Clear deck", key="deck_clear", type="tertiary", icon=":material/delete_sweep:",
+               on_click=_clear)

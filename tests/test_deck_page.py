@@ -1,0 +1,154 @@
+"""The Deck page: collected charts listed in order, reordered, removed, retitled by their takeaway, and built
+into a .pptx that reopens with the right slides, titles, pictures and notes; an empty deck explains itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from pptx import Presentation
+from pptx.enum.shapes import MSO_SHAPE_TYPE
+from pptx.util import Inches
+from streamlit.testing.v1 import AppTest
+
+from charts import ChartMeta, browser_status
+from charts.deck import DeckItem
+from metrics.kpis import get_kpi
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module")
+def browser() -> None:
+    ok, message = browser_status()
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"CI must render chart images: {message}")
+        pytest.skip(f"no browser to render chart images: {message}")
+
+
+def items() -> list[DeckItem]:
+    days = pd.date_range("2026-06-01", periods=30, freq="D")
+    incoming = go.Figure(go.Scatter(x=days, y=[400 + 3 * i for i in range(30)], name="Incoming"))
+    aht = go.Figure(go.Bar(x=["Manila", "Lisbon", "Krakow"], y=[4.1, 5.0, 12.5], name="AHT"))
+    meta = {"source": "ops_daily_volume (daily roll-up)", "as_of": dt.date(2026, 6, 30),
+            "subtitle": "01 Jun 2026 – 30 Jun 2026 · all workflows"}
+    return [
+        DeckItem.from_figure(incoming, ChartMeta("Incoming by day", unit="cases", **meta), kpi_names=["incoming"]),
+        DeckItem.from_figure(aht, ChartMeta("AHT by vendor site", unit="minutes", **meta), kpi_names=["aht"]),
+    ]
+
+
+@pytest.fixture()
+def page(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    # Pages run inside the app (pages-directory mode): start at app.py, open the Deck page straight away.
+    return AppTest.from_file(str(APP), default_timeout=90).switch_page("pages/deck.py")
+
+
+@pytest.fixture()
+def collected(page: AppTest) -> AppTest:
+    page.session_state["deck_items"] = items()
+    return page.run()
+
+
+def titles(at: AppTest) -> list[str]:
+    return [it.meta.title for it in at.session_state["deck_items"]]
+
+
+def open_built(at: AppTest) -> Presentation:
+    return Presentation(io.BytesIO(at.session_state["deck_pptx"][1]))
+
+
+def test_an_empty_deck_explains_how_to_add_charts(page: AppTest) -> None:
+    at = page.run()
+    assert not at.exception
+    assert "Add to deck" in at.info[0].value
+    assert not at.get("download_button") and not [b for b in at.button if b.key == "deck_build"]
+
+
+def test_collected_charts_are_listed_in_order_with_their_takeaways(collected: AppTest) -> None:
+    at = collected
+    assert not at.exception
+    first, second = at.session_state["deck_items"]
+    assert at.text_input(key=f"deck_takeaway_{first.item_id}").value == first.takeaway
+    assert at.text_input(key=f"deck_takeaway_{second.item_id}").value == second.takeaway
+    assert at.button(key=f"deck_up_{first.item_id}").disabled
+    assert at.button(key=f"deck_down_{second.item_id}").disabled
+
+
+def test_moving_a_chart_down_and_removing_one(collected: AppTest) -> None:
+    at = collected
+    first, second = at.session_state["deck_items"]
+    at.button(key=f"deck_down_{first.item_id}").click().run()
+    assert not at.exception
+    assert titles(at) == ["AHT by vendor site", "Incoming by day"]
+    at.button(key=f"deck_up_{first.item_id}").click().run()
+    assert titles(at) == ["Incoming by day", "AHT by vendor site"]
+    at.button(key=f"deck_remove_{second.item_id}").click().run()
+    assert titles(at) == ["Incoming by day"]
+
+
+def test_editing_a_takeaway_changes_that_slide_only(collected: AppTest) -> None:
+    at = collected
+    first, second = at.session_state["deck_items"]
+    at.text_input(key=f"deck_takeaway_{second.item_id}").input("Krakow's AHT is three times Manila's").run()
+    assert not at.exception
+    edited = at.session_state["deck_items"]
+    assert [it.takeaway for it in edited] == [first.takeaway, "Krakow's AHT is three times Manila's"]
+    assert edited[1].item_id == second.item_id
+
+
+def test_built_deck_reopens_with_title_chart_and_appendix_slides(browser: None, collected: AppTest) -> None:
+    at = collected
+    first, second = at.session_state["deck_items"]
+    at.text_input(key=f"deck_takeaway_{second.item_id}").input("Krakow is slowest").run()
+    at.button(key=f"deck_down_{first.item_id}").click().run()
+    at.text_input(key="deck_title").input("June review").run()
+    at.button(key="deck_build").click().run()
+    assert not at.exception and not at.error
+    prs = open_built(at)
+    assert [s.shapes.title.text for s in prs.slides] == [
+        "June review", "Krakow is slowest", first.takeaway, "Appendix: definitions"]
+    for slide in list(prs.slides)[1:3]:
+        assert len([s for s in slide.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]) == 1
+    notes = prs.slides[1].notes_slide.notes_text_frame.text
+    assert f"AHT: {get_kpi('aht').description}" in notes
+    assert "Source: ops_daily_volume (daily roll-up) · Data as of 2026-06-30" in notes
+    assert "Identity Operations · " in " ".join(sh.text_frame.text for sh in prs.slides[0].shapes if sh.has_text_frame)
+    assert at.get("download_button")[0].label == "Download .pptx"
+    at.text_input(key=f"deck_takeaway_{second.item_id}").input("Changed after the build").run()
+    assert not at.get("download_button"), "a stale deck is not offered"
+
+
+def test_appendix_can_be_left_out_and_a_template_is_used(browser: None, collected: AppTest) -> None:
+    template = Presentation()
+    template.slide_width, template.slide_height = Inches(12), Inches(6.75)
+    blob = io.BytesIO()
+    template.save(blob)
+    at = collected
+    at.checkbox(key="deck_appendix").uncheck()
+    at.file_uploader(key="deck_template").set_value(("brand.pptx", blob.getvalue(), "application/octet-stream"))
+    at.run()
+    at.button(key="deck_build").click().run()
+    assert not at.exception and not at.error
+    prs = open_built(at)
+    assert len(prs.slides) == 3
+    assert (prs.slide_width, prs.slide_height) == (Inches(12), Inches(6.75))
+
+
+def test_a_broken_template_is_reported_not_raised(collected: AppTest) -> None:
+    at = collected
+    at.file_uploader(key="deck_template").set_value(("brand.pptx", b"not a pptx", "application/octet-stream"))
+    at.run()
+    at.button(key="deck_build").click().run()
+    assert not at.exception
+    assert "must be a PowerPoint .pptx file" in at.error[0].value
+    assert "deck_pptx" not in at.session_state
