@@ -92,6 +92,7 @@ __all__ = [
     "DetectorConfig",
     "InsufficientHistoryError",
     "detect",
+    "events_for",
     "infer_period",
     "min_points",
     "regularize",
@@ -100,7 +101,7 @@ __all__ = [
 ]
 
 Kind = Literal["count", "ratio", "level"]
-_KIND_ALIASES = {"count": "count", "flow": "count", "ratio": "ratio", "level": "level",
+_KIND_ALIASES = {"count": "count", "flow": "count", "ratio": "ratio", "share": "share", "level": "level",
                  "stock": "level"}
 _ENGINES = ("auto", "stl", "fast")
 _METHODS = ("mad", "esd")
@@ -425,6 +426,70 @@ def _event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
     return labels
 
 
+def _slice_of(sid: Hashable) -> dict[str, str]:
+    """``{dimension: value}`` of a series id's ``dim=value`` pieces (other pieces ignored)."""
+    out: dict[str, str] = {}
+    for piece in _kpi_and_slice(sid)[1]:
+        dim, sep, value = piece.partition("=")
+        if sep:
+            out[dim.strip()] = value.strip()
+    return out
+
+
+def events_for(events: Any, slice_: Mapping[str, str]) -> Any:
+    """The events that apply to one slice of the data.
+
+    An events frame may carry scope columns named after dimensions (``vendor_site``,
+    ``workflow``, ...): a row with a value there applies only to series of that value and to
+    series that contain it (the total, its workflow), not to series pinned to another value
+    (a Manila holiday does not excuse a drop at Dublin).  A null scope means everywhere.
+
+    Parameters
+    ----------
+    events : list, Series or DataFrame
+        As the ``events`` option of :func:`detect`; only a frame can be scoped.
+    slice_ : mapping
+        ``{dimension: value}`` of the series (``{}`` for the total).
+
+    Returns
+    -------
+    Same type as ``events``
+        The applicable rows (a non-frame input is returned unchanged).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"day": ["2024-06-12", "2024-12-25"], "name": ["PH day", "Xmas"],
+    ...                    "vendor_site": ["Manila", None]})
+    >>> events_for(ev, {"vendor_site": "Dublin"})["name"].tolist()
+    ['Xmas']
+    >>> events_for(ev, {"workflow": "copyright"})["name"].tolist()
+    ['PH day', 'Xmas']
+    """
+    if not isinstance(events, pd.DataFrame) or events.empty:
+        return events
+    keep = np.ones(len(events), dtype=bool)
+    for dim, value in slice_.items():
+        if dim in events.columns:
+            scope = events[dim]
+            keep &= (scope.isna() | (scope.astype(str) == str(value))).to_numpy()
+    return events[keep]
+
+
+def _scoped_event_labels(index: pd.DatetimeIndex, events: Any, cols: list) -> np.ndarray:
+    """Event names per (timestamp, series): scoped rows only where :func:`events_for` keeps them."""
+    labels = np.full((len(index), len(cols)), "", dtype=object)
+    if events is None:
+        return labels
+    cache: dict[tuple, np.ndarray] = {}
+    scope_dims = set(events.columns) if isinstance(events, pd.DataFrame) else set()
+    for j, sid in enumerate(cols):
+        relevant = tuple(sorted((d, v) for d, v in _slice_of(sid).items() if d in scope_dims))
+        if relevant not in cache:
+            cache[relevant] = _event_labels(index, events_for(events, dict(relevant)))
+        labels[:, j] = cache[relevant]
+    return labels
+
+
 # ------------------------------------------------------------------------------ engine
 def _causal_fill(y: np.ndarray, period: int | None) -> np.ndarray:
     """Fill NaNs (columns of ``y``) with data before them only: one period earlier, else last value."""
@@ -449,8 +514,11 @@ def _lagged(a: np.ndarray, lag: int) -> np.ndarray:
     return out
 
 
-def _seasonal_fast(yf: np.ndarray, period: int, cycles: int) -> np.ndarray:
-    """Causal seasonal estimate: median of same-phase detrended values over past cycles."""
+def _seasonal_fast(yf: np.ndarray, period: int, cycles: int, start: int = 0) -> np.ndarray:
+    """Causal seasonal estimate: median of same-phase detrended values over past cycles.
+
+    Rows before ``start`` are left NaN (a scan that reports only its newest days needs no more).
+    """
     n = yf.shape[0]
     h = period // 2
     csum = np.vstack([np.zeros((1, yf.shape[1])), np.cumsum(yf, axis=0)])
@@ -462,12 +530,20 @@ def _seasonal_fast(yf: np.ndarray, period: int, cycles: int) -> np.ndarray:
         inner = csum[j + h] - csum[j - h + 1]
         ma[j] = (inner + 0.5 * (yf[j - h] + yf[j + h])) / period
     detr = yf - ma  # defined at j, uses data up to j + h < j + period
-    lags = np.stack([_lagged(detr, k * period) for k in range(1, cycles + 1)])
-    enough = np.sum(~np.isnan(lags), axis=0) >= 2
-    with warnings.catch_warnings():  # all-NaN slices are the warm-up, handled below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        seas = np.nanmedian(lags, axis=0)
-    return np.where(enough, seas, np.nan)
+    lags = np.stack([_lagged(detr, k * period)[start:] for k in range(1, cycles + 1)])
+    valid = np.sum(~np.isnan(lags), axis=0)
+    part = np.full(lags.shape[1:], np.nan)
+    # np.median is ~10x faster than np.nanmedian; only the warm-up rows hold NaN lags
+    full = (valid == cycles).all(axis=1)
+    if full.any():
+        part[full] = np.median(lags[:, full], axis=0)
+    if (~full).any():
+        with warnings.catch_warnings():  # all-NaN slices are the warm-up, handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            part[~full] = np.nanmedian(lags[:, ~full], axis=0)
+    seas = np.full_like(yf, np.nan)
+    seas[start:] = np.where(valid >= 2, part, np.nan)
+    return seas
 
 
 def _seasonal_stl(yf: np.ndarray, period: int, cycles: int, refit: int,
@@ -494,40 +570,63 @@ def _seasonal_stl(yf: np.ndarray, period: int, cycles: int, refit: int,
     return seas[:, None]
 
 
-def _rolling(a: np.ndarray, window: int, how: str, min_periods: int) -> np.ndarray:
-    """Trailing window statistic over the rows *before* each row (so causal)."""
-    frame = pd.DataFrame(a).shift(1).rolling(window, min_periods=min_periods)
-    return getattr(frame, how)().to_numpy()
+def _rolling(a: np.ndarray, window: int, how: str, min_periods: int, start: int = 0) -> np.ndarray:
+    """Trailing window statistic over the rows *before* each row (so causal).
+
+    Only rows from ``start`` on are computed (earlier rows NaN); a row's value is exact once
+    its whole window lies at or after ``start``.
+    """
+    out = np.full(a.shape, np.nan)
+    frame = pd.DataFrame(a[start:]).shift(1).rolling(window, min_periods=min_periods)
+    out[start:] = getattr(frame, how)().to_numpy()
+    return out
 
 
 def _score_core(y: np.ndarray, *, period: int | None, engine: str, cycles: int,
                 level_window: int, scale_window: int, refit: int, robust: bool,
-                count: np.ndarray, masked: np.ndarray) -> dict[str, np.ndarray]:
-    """Causal expected value, residual and scale for each column of ``y`` (n x s)."""
+                count: np.ndarray, masked: np.ndarray, report_from: int = 0,
+                share_n: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Causal expected value, residual and scale for each column of ``y`` (n x s).
+
+    Only rows from ``report_from`` on are guaranteed (the scan of the newest days computes
+    the level and scale on the rows those days depend on, not on the whole history);
+    the values there are identical to a full computation.
+    """
     warm = _warmup(period, level_window)
     fit_input = np.where(masked, np.nan, y)
     yf = _causal_fill(fit_input, period)
+    # a reported row needs residuals scale_window back, each needing level_window levels
+    r0 = max(0, report_from - scale_window - level_window - 1) if engine != "stl" else 0
     if period:
         if engine == "stl":
             seas = _seasonal_stl(yf[:, 0], period, cycles, refit, robust)
         else:
-            seas = _seasonal_fast(yf, period, cycles)
+            seas = _seasonal_fast(yf, period, cycles, start=r0)
     else:
         seas = np.zeros_like(yf)
     deseas = yf - np.nan_to_num(seas)
-    level = _rolling(deseas, level_window, "median", level_window)
+    level = _rolling(deseas, level_window, "median", level_window, start=r0)
     expected = level + seas
     resid = y - expected
     ok_hist = np.where(masked | np.isnan(resid), np.nan, resid)
     absr = np.abs(ok_hist)
     min_hist = min(max(period or 0, 10), 28)
-    mad = _MAD_TO_SIGMA * _rolling(absr, scale_window, "median", min_hist)
-    meanabs = _MEANABS_TO_SIGMA * _rolling(absr, scale_window, "mean", min_hist)
+    mad = _MAD_TO_SIGMA * _rolling(absr, scale_window, "median", min_hist, start=r0)
+    meanabs = _MEANABS_TO_SIGMA * _rolling(absr, scale_window, "mean", min_hist, start=r0)
     scale = np.where(mad > 0, mad, meanabs)
-    typical = np.abs(_rolling(yf, scale_window, "median", 1))
+    typical = np.abs(_rolling(yf, scale_window, "median", 1, start=r0))
     floor = 1e-6 * np.maximum(np.nan_to_num(typical), 1.0)
     poisson = np.sqrt(np.maximum(np.nan_to_num(expected), 1.0))
     floor = np.where(count[None, :], np.maximum(floor, poisson), floor)
+    if share_n is not None:
+        # a percentage of n cases cannot be steadier than a binomial: sd = sqrt(p (100 - p) / n),
+        # p the recent mean (add-one smoothed, so a rate that is usually 0 % still has a floor)
+        p_mean = _rolling(yf, scale_window, "mean", 1, start=r0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n_t = np.where(share_n > 0, share_n, np.nan)
+            p_adj = (np.clip(np.nan_to_num(p_mean), 0, 100) * n_t + 100.0) / (n_t + 2.0)
+            binom = np.sqrt(p_adj * (100.0 - p_adj) / n_t)
+        floor = np.where(np.isnan(binom), floor, np.maximum(floor, binom))
     scale = np.maximum(np.nan_to_num(scale, nan=np.inf), floor)
     scale[np.isinf(scale)] = np.nan
     expected[:warm] = np.nan
@@ -613,7 +712,8 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
            events: Any = None, freq: str | pd.Timedelta | None = None,
            alpha: float = 0.01, max_anoms: float = 0.1, seasonal_cycles: int = 8,
            level_window: int = 5, scale_window: int | None = None,
-           refit: int | None = None, robust: bool = True) -> pd.DataFrame:
+           refit: int | None = None, robust: bool = True,
+           volume: pd.Series | None = None) -> pd.DataFrame:
     """Score every point of a regular time series causally and flag the abnormal ones.
 
     See the module docstring for the model, the regularisation rule and the period table.
@@ -624,9 +724,10 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
         Numeric values on a DatetimeIndex (regularised first, see :func:`regularize`).
     period : int, optional
         Seasonal period in steps (>= 2); None infers it from the frequency.
-    kind : {"level", "count", "ratio"}, keyword-only
+    kind : {"level", "count", "ratio", "share"}, keyword-only
         ``"count"``: missing bins are 0 and the noise floor is Poisson;
-        ``"ratio"``/``"level"``: missing bins are NaN (never flagged).
+        ``"ratio"``/``"level"``: missing bins are NaN (never flagged); ``"share"``: a ratio in
+        percent of the cases in ``volume`` (binomial noise floor when ``volume`` is given).
     threshold : float, keyword-only
         Flag when ``score > threshold`` (default 4 robust standard deviations).
     method : {"mad", "esd"}, keyword-only
@@ -637,6 +738,9 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
         Known events: masked from the fit, never flagged, named in the ``event`` column.
     freq : str or Timedelta, optional, keyword-only
         Grid step; inferred by default.
+    volume : pd.Series, optional, keyword-only
+        Cases behind each point; with ``kind="share"`` (a percentage of those cases) the scale
+        never drops below the binomial ``sqrt(p (100 - p) / n)``, as in :func:`scan`.
     alpha, max_anoms : float, keyword-only
         ESD significance and largest share of a window that may be outliers.
     seasonal_cycles : int, keyword-only
@@ -693,9 +797,14 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     labels = _event_labels(reg.index, events)
     in_event = labels != ""
     y = reg.to_numpy()[:, None]
+    share_n = None
+    if kind == "share" and volume is not None:
+        if not isinstance(volume, pd.Series):
+            raise AnomalyInputError(f"`volume` must be a pandas Series, got {type(volume).__name__}")
+        share_n = regularize(volume, kind="count", freq=freq).reindex(reg.index).to_numpy()[:, None]
     core = _score_core(y, period=per, engine=eng, cycles=seasonal_cycles,
                        level_window=level_window, scale_window=sw, refit=rf, robust=robust,
-                       count=np.array([kind == "count"]), masked=in_event[:, None])
+                       count=np.array([kind == "count"]), masked=in_event[:, None], share_n=share_n)
     col = {k: v[:, 0] for k, v in core.items()}
     warm = _warmup(per, level_window)
     width = np.full(n, float(threshold))
@@ -793,15 +902,28 @@ def _kpi_and_slice(sid: Hashable) -> tuple[str, frozenset[str]]:
         kpi, parts = str(sid), []
     items: set[str] = set()
     for part in parts:
-        for piece in part.replace("&", ",").split(","):
+        for piece in part.replace("&", ",").replace("|", ",").split(","):
             piece = piece.strip()
             if piece and piece.lower() not in ("total", "all"):
                 items.add(piece)
     return kpi, frozenset(items)
 
 
+def _related(a: tuple[str, frozenset[str]], b: tuple[str, frozenset[str]]) -> bool:
+    """Two series can show one incident: nested slices, and the same KPI unless both are sliced.
+
+    ``incoming`` total and ``incoming`` copyright are related (one contains the other), so are
+    ``backlog`` at Hyderabad and ``solved`` at Hyderabad (one place, two symptoms); ``aht`` in
+    total and ``incoming`` at one site are not (a total moves for many reasons), nor are two
+    sibling slices (copyright at Manila and copyright at Dublin).
+    """
+    (ka, sa), (kb, sb) = a, b
+    nested = sa <= sb or sb <= sa
+    return nested and (ka == kb or (bool(sa) and bool(sb)))
+
+
 def _group_incidents(flags: pd.DataFrame, *, gap_days: int) -> np.ndarray:
-    """Union-find over flags: same day +-gap on series sharing a KPI or a slice value."""
+    """Union-find over flags at most ``gap_days`` apart on related series (see :func:`_related`)."""
     n = len(flags)
     parent = np.arange(n)
 
@@ -818,8 +940,7 @@ def _group_incidents(flags: pd.DataFrame, *, gap_days: int) -> np.ndarray:
         for b in order[a_pos + 1:]:
             if days[b] - days[a] > gap_days:
                 break
-            (ka, sa), (kb, sb) = keys[a], keys[b]
-            if ka == kb or (sa and sa == sb) or (sa & sb):
+            if _related(keys[a], keys[b]):
                 parent[find(a)] = find(b)
     return np.array([find(i) for i in range(n)])
 
@@ -849,11 +970,15 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         Cases behind each point (same shape, matched by column).  Without it count series use
         their own values and other series a size of one case per percent of deviation.
     kinds : mapping id -> kind, optional, keyword-only
-        ``"count"`` (missing day = 0, Poisson floor) or ``"ratio"``/``"level"``; default level.
+        ``"count"`` (missing day = 0, Poisson floor), ``"ratio"``/``"level"``, or ``"share"``: a
+        percentage (0-100) of the cases in ``volume``, scored like a ratio but never with a scale
+        below the binomial ``sqrt(p (100 - p) / n)`` (so 1 escalation out of 3 cases is not a
+        surprise); default level.
     bad_direction : mapping id -> "up" / "down", optional, keyword-only
         Flags in the good direction rank at half severity (or are dropped with ``only_bad``).
     events : optional, keyword-only
-        As in :func:`detect`; applied to every series.
+        As in :func:`detect`; a frame's dimension columns scope its rows to the series whose
+        ids carry a matching (or no) ``dim=value`` piece (see :func:`events_for`).
     period : int, optional, keyword-only
         Seasonal period (default 7); None for no seasonality.
     threshold : float, keyword-only
@@ -874,7 +999,8 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         ``series, kpi, day, observed, expected, lower, upper, score, direction, impact,
         severity, bad, event, incident`` (incident 1 holds the most severe flag).
         ``severity = min(score / threshold, 3) * log1p(impact)`` where ``impact`` is the
-        deviation in cases (``|observed - expected| / |expected| x volume``).
+        deviation in cases: ``|observed - expected|`` for count series, else
+        ``min(|observed - expected| / |expected|, 1) x volume``.
 
     Raises
     ------
@@ -935,12 +1061,26 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
             f"series needs at least {need} points to be scored with period {period} "
             f"(two seasonal cycles, the level window and a residual history), got {n}",
             needed=need, got=n)
-    labels = _event_labels(full, events)
-    in_event = np.broadcast_to((labels != "")[:, None], arr.shape)
+    labels = _scoped_event_labels(full, events, list(vals.columns))
+    in_event = labels != ""
     sw = scale_window or _default_scale_window(period)
+    cols = list(vals.columns)
+    vol_arr = None
+    if volume is not None:
+        if not isinstance(volume, pd.DataFrame):
+            raise AnomalyInputError(f"`volume` must be a DataFrame, got {type(volume).__name__}")
+        missing = [c for c in cols if c not in volume.columns]
+        if missing:
+            raise AnomalyInputError(f"`volume` has no column for series {missing[:3]}")
+        vol = volume.set_axis(pd.DatetimeIndex(volume.index).normalize()).reindex(full)[cols]
+        vol_arr = vol.to_numpy(dtype=float)
+    share_cols = np.array([kind_of[c] == "share" for c in cols])
+    share_n = np.where(share_cols[None, :], vol_arr, np.nan) \
+        if vol_arr is not None and share_cols.any() else None
     core = _score_core(arr, period=period, engine="fast", cycles=seasonal_cycles,
                        level_window=level_window, scale_window=sw, refit=period or 1,
-                       robust=False, count=count_cols, masked=in_event)
+                       robust=False, count=count_cols, masked=in_event,
+                       report_from=max(0, n - days) if days is not None else 0, share_n=share_n)
     score = core["score"]
     flagged = (score > threshold) & ~in_event
     if days is not None:
@@ -951,20 +1091,11 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     exp = core["expected"][ti, si]
     obs = arr[ti, si]
     sc = core["scale"][ti, si]
-    cols = list(vals.columns)
-    if volume is not None:
-        if not isinstance(volume, pd.DataFrame):
-            raise AnomalyInputError(f"`volume` must be a DataFrame, got {type(volume).__name__}")
-        missing = [c for c in cols if c not in volume.columns]
-        if missing:
-            raise AnomalyInputError(f"`volume` has no column for series {missing[:3]}")
-        vol = volume.set_axis(pd.DatetimeIndex(volume.index).normalize()).reindex(full)[cols]
-        vol_pts = vol.to_numpy(dtype=float)[ti, si]
-    else:
-        vol_pts = np.where(count_cols[si], np.abs(obs), 100.0)
-    rel = np.abs(obs - exp) / np.maximum(np.abs(exp), 1e-9)
-    impact = np.where(count_cols[si] & (volume is None), np.abs(obs - exp),
-                      np.nan_to_num(rel * vol_pts))
+    vol_pts = vol_arr[ti, si] if vol_arr is not None else np.where(count_cols[si], np.abs(obs), 100.0)
+    # a count's deviation is already in cases; for a rate, the relative change (capped at
+    # 100 %: a rate going from 0.01 % to 33 % on 3 cases concerns 3 cases, not 10,000) x cases
+    rel = np.minimum(np.abs(obs - exp) / np.maximum(np.abs(exp), 1e-9), 1.0)
+    impact = np.where(count_cols[si], np.abs(obs - exp), np.nan_to_num(rel * vol_pts))
     direction = np.where(obs > exp, "spike", "drop")
     bad = np.array([
         (bad_direction.get(cols[s]) is None)
@@ -985,7 +1116,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         "impact": impact,
         "severity": severity,
         "bad": bad,
-        "event": labels[ti].astype(str),
+        "event": labels[ti, si].astype(str),
     })
     if only_bad:
         out = out[out["bad"]].reset_index(drop=True)

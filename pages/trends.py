@@ -2,12 +2,17 @@
 
 import streamlit as st
 
+from charts.deck import summarize
 from charts.figures import trend_figure
 from metrics.kpis import KPIS, get_kpi
+from ui.anomaly_data import expected_band
+from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
 from ui.errors import guarded
 from ui.shell import page
 from ui.sidebar import LABELS
+
+PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
 
 ctx, filters = page("Trends")
 st.title("Trends")
@@ -19,15 +24,25 @@ with guarded():
     grain = right.segmented_control("Grain", ["day", "week", "month"], default="day", key="trends_grain") or "day"
     by = () if split == "none" else (split,)
     frame = kpi_frame(ctx, filters, grain=grain, by=by)
+    total = kpi_frame(ctx, filters, grain=grain) if by else frame
 
 kpi = get_kpi(name)
 if frame.empty or frame[kpi.name].isna().all():
     st.warning(f"No {kpi.label.lower()} values for {filters.describe()}. Widen the date range or clear a filter.")
     st.stop()
 
-st.plotly_chart(trend_figure(frame, kpi, by=split if by else None,
-                             title=f"{kpi.label} by {grain}" + (f", split by {LABELS[split].lower()}" if by else "")),
-                key="trends_chart")
-st.caption(f"{kpi.description} Filters: {filters.describe()}.")
+title = f"{kpi.label} by {grain}" + (f", split by {LABELS[split].lower()}" if by else "")
 table = frame.reset_index().pivot_table(index="day", columns=split, values=kpi.name) if by else frame[[kpi.name]]
-st.dataframe(table.round(kpi.decimals + 1), key="trends_table")
+table = table.round(kpi.decimals + 1).rename_axis(PERIOD_LABEL[grain])
+# The slide's default takeaway speaks for the whole selection, also when the chart is split.
+takeaway, key_numbers = summarize(total[[kpi.name]], kpi=kpi)
+# the expected range and the flags of the anomaly scan, for the one-line daily view
+band, flags = expected_band(ctx, filters, kpi=kpi.name) if grain == "day" and not by else (None, None)
+chart_panel(trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags),
+            key="trends_chart",
+            meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table, kpi_names=(kpi.name,),
+            takeaway=takeaway, key_numbers=key_numbers)
+st.caption(f"{kpi.description} Filters: {filters.describe()}.")
+# Periods are days: show dates, not midnight timestamps.
+shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)
+st.dataframe(shown, key="trends_table")

@@ -12,6 +12,7 @@ from metrics.anomalies import (
     DetectorConfig,
     InsufficientHistoryError,
     detect,
+    events_for,
     infer_period,
     min_points,
     regularize,
@@ -443,3 +444,85 @@ def test_scan_validation_errors_state_the_rule(call, match: str) -> None:
     a.iloc[-1] += 60  # so that checks made after scoring are reached too
     with pytest.raises(AnomalyInputError, match=match):
         call(pd.DataFrame({"a": a}))
+
+
+# ------------------------------------------------------------------ scan: scope, shares, speed path
+def test_scan_of_the_newest_days_scores_exactly_as_the_full_history() -> None:
+    rng = np.random.default_rng(40)
+    idx = pd.date_range("2024-01-01", periods=200, freq="D")
+    values = pd.DataFrame({f"s{i}": weekly(200, seed=40 + i).to_numpy() * (i + 1) for i in range(6)}, index=idx)
+    values.iloc[rng.integers(0, 200, 15), 2] = np.nan
+    for day in (150, 185, 199):
+        values.iloc[day, day % 6] += 400
+    full = scan(values, threshold=3.0, events=[idx[170]])
+    for days in (1, 20, 60):
+        part = scan(values, threshold=3.0, events=[idx[170]], days=days)
+        ref = full[full["day"] > idx[-1 - days]].sort_values(["day", "series"]).reset_index(drop=True)
+        mine = part.sort_values(["day", "series"]).reset_index(drop=True)
+        assert len(mine) > 0
+        pd.testing.assert_frame_equal(mine.drop(columns=["incident"]), ref.drop(columns=["incident"]))
+
+
+def test_scoped_events_excuse_only_the_series_they_concern() -> None:
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    cols = {("solved", "vendor_site=Manila"): weekly(84, seed=41),
+            ("solved", "vendor_site=Dublin"): weekly(84, seed=42),
+            ("solved", "all"): weekly(84, seed=43) * 2}
+    values = _frame({k: v.set_axis(idx) for k, v in cols.items()})
+    values.iloc[80] -= 60  # every series drops on the same day
+    holiday = pd.DataFrame({"day": [idx[80]], "name": ["PH day"], "vendor_site": ["Manila"]})
+    flagged = set(scan(values, events=holiday)["series"])
+    assert flagged == {("solved", "vendor_site=Dublin")}
+    assert set(scan(values)["series"]) == set(cols)
+
+
+def test_events_for_keeps_unscoped_and_matching_rows() -> None:
+    ev = pd.DataFrame({"start": ["2024-01-01"] * 3, "name": ["a", "b", "c"],
+                       "vendor_site": [None, "Manila", "Dublin"], "workflow": [None, None, "copyright"]})
+    assert events_for(ev, {"vendor_site": "Manila"})["name"].tolist() == ["a", "b"]
+    assert events_for(ev, {"workflow": "trademark"})["name"].tolist() == ["a", "b"]
+    assert events_for(ev, {})["name"].tolist() == ["a", "b", "c"]
+    assert events_for([pd.Timestamp("2024-01-01")], {"vendor_site": "X"}) == [pd.Timestamp("2024-01-01")]
+
+
+def test_share_series_on_few_cases_are_not_flagged_for_one_case() -> None:
+    rng = np.random.default_rng(44)
+    idx = pd.date_range("2024-01-01", periods=120, freq="D")
+    n = pd.Series(rng.integers(2, 6, 120).astype(float), index=idx)
+    escalated = rng.binomial(n.astype(int), 0.03)
+    rate = pd.Series(100.0 * escalated / n, index=idx)
+    rate.iloc[-1], n.iloc[-1] = 100.0 / 3, 3.0  # one escalation out of three cases
+    values, volume = pd.DataFrame({"esc": rate}), pd.DataFrame({"esc": n})
+    assert scan(values, volume=volume, kinds={"esc": "ratio"}, days=1)["day"].tolist() == [idx[-1]]
+    assert scan(values, volume=volume, kinds={"esc": "share"}, days=1).empty
+    big = pd.DataFrame({"esc": 2000.0}, index=idx)  # the same jump on 2,000 cases is real
+    steady = pd.DataFrame({"esc": 3.0 + rng.normal(0, 0.3, 120)}, index=idx)
+    steady.iloc[-1] = 100.0 / 3
+    assert scan(steady, volume=big, kinds={"esc": "share"}, days=1)["day"].tolist() == [idx[-1]]
+    framed = detect(rate, 7, kind="share", engine="fast", volume=n)
+    assert not framed["is_anomaly"].iloc[-1]
+
+
+def test_impact_of_a_rate_never_exceeds_its_cases() -> None:
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    rate = pd.Series(0.01 + np.random.default_rng(45).normal(0, 0.001, 84), index=idx)
+    rate.iloc[-1] = 33.0
+    result = scan(pd.DataFrame({"r": rate}), volume=pd.DataFrame({"r": 3.0}, index=idx), kinds={"r": "ratio"})
+    assert result["impact"].iloc[0] == pytest.approx(3.0)
+
+
+def test_incidents_join_nested_slices_not_siblings_or_unrelated_totals() -> None:
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    cols = {
+        ("incoming", "workflow=copyright|vendor_site=Manila"): weekly(84, seed=50),
+        ("incoming", "workflow=copyright|vendor_site=Dublin"): weekly(84, seed=51),  # sibling
+        ("backlog", "vendor_site=Manila"): weekly(84, seed=52),  # contains the first, other KPI
+        ("aht", "all"): weekly(84, seed=53),  # a total of another KPI
+    }
+    values = _frame({k: v.set_axis(idx) for k, v in cols.items()})
+    values.iloc[75] += 60
+    incident = dict(zip(*scan(values)[["series", "incident"]].T.to_numpy(), strict=True))
+    keys = list(cols)
+    assert incident[keys[0]] == incident[keys[2]]
+    assert incident[keys[1]] != incident[keys[0]]
+    assert incident[keys[3]] not in (incident[keys[0]], incident[keys[1]])

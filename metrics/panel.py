@@ -1,0 +1,328 @@
+"""Every KPI × slice series of the daily roll-up as one wide panel, ready for the anomaly scan.
+
+A *slice* is the total, one workflow, one vendor site or one workflow × vendor site pair. The
+panel is built from the additive parts of the roll-up (split by workflow and vendor site) in one
+pass: the leaves (workflow × site pairs present in the data) are summed into every slice with a
+single matrix product, then each KPI is evaluated from the summed parts exactly as
+:func:`metrics.kpis.compute_kpis` does — ratios are ``sum(numerator) / sum(denominator)``,
+never an average of ratios, and backlog (a stock) is the sum of the leaves' end-of-day backlogs.
+
+Series ids are tuples ``(kpi_name, slice_key)`` where ``slice_key`` is ``"all"`` for the total
+and ``"dim=value"`` pieces joined by ``"|"`` in the order of :data:`SLICE_DIMENSIONS`
+(``"workflow=copyright|vendor_site=Manila"``); :func:`slice_key` and :func:`parse_slice_key`
+convert between the key and a ``{dimension: value}`` dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metrics.anomalies import scan
+from metrics.kpis import KPIS, PARTS, get_kpi
+
+__all__ = [
+    "SLICE_DIMENSIONS",
+    "TOTAL",
+    "Panel",
+    "holiday_events",
+    "kpi_panel",
+    "parse_slice_key",
+    "scan_panel",
+    "slice_key",
+]
+
+#: the dimensions a panel splits by, in the order they appear in a slice key
+SLICE_DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site")
+#: slice key of the total
+TOTAL = "all"
+
+SeriesId = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """KPI × slice daily series in wide form (one column per series id).
+
+    Attributes
+    ----------
+    values : pd.DataFrame
+        Daily DatetimeIndex ``day``; one column per series id ``(kpi, slice_key)``; NaN where a
+        ratio has a zero denominator.
+    volume : pd.DataFrame
+        Same shape: the cases behind each value (the KPI spec's ``volume`` part).
+    kinds : dict
+        Series id -> ``"count"`` (flows), ``"share"`` (percentages of the cases in their volume
+        part: automation rate, SLA attainment, escalation and reopen rates), ``"ratio"`` (other
+        ratios: AHT, AAS, CSAT, QA) or ``"level"`` (stocks such as backlog): the ``kind`` the
+        anomaly detector regularises and floors by.
+    bad_direction : dict
+        Series id -> ``"up"`` / ``"down"``.
+    slices : dict
+        Series id -> ``{dimension: value}`` (``{}`` for the total).
+    kpi : dict
+        Series id -> KPI name.
+    """
+
+    values: pd.DataFrame
+    volume: pd.DataFrame
+    kinds: dict[SeriesId, str]
+    bad_direction: dict[SeriesId, str]
+    slices: dict[SeriesId, dict[str, str]]
+    kpi: dict[SeriesId, str]
+
+    @property
+    def series(self) -> list[SeriesId]:
+        """The series ids in column order."""
+        return list(self.values.columns)
+
+
+def slice_key(slice_: Mapping[str, str]) -> str:
+    """The key of a slice: ``"all"`` for ``{}``, else ``"dim=value|dim=value"``.
+
+    Parameters
+    ----------
+    slice_ : mapping
+        ``{dimension: value}``; dimensions of :data:`SLICE_DIMENSIONS` come first in that order,
+        any other dimension after them, alphabetically.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If a value contains ``"|"`` or a dimension contains ``"="`` (the key would not parse back).
+
+    Examples
+    --------
+    >>> slice_key({"vendor_site": "Manila", "workflow": "copyright"})
+    'workflow=copyright|vendor_site=Manila'
+    >>> slice_key({})
+    'all'
+    """
+    if not slice_:
+        return TOTAL
+    order = [d for d in SLICE_DIMENSIONS if d in slice_] + sorted(d for d in slice_ if d not in SLICE_DIMENSIONS)
+    for d in order:
+        if "=" in d or "|" in d:
+            raise ValueError(f"a slice dimension must not contain '=' or '|', got {d!r}")
+        if "|" in str(slice_[d]):
+            raise ValueError(f"a slice value must not contain '|', got {slice_[d]!r}")
+    return "|".join(f"{d}={slice_[d]}" for d in order)
+
+
+def parse_slice_key(key: str) -> dict[str, str]:
+    """The ``{dimension: value}`` dict of a slice key (inverse of :func:`slice_key`).
+
+    Raises
+    ------
+    ValueError
+        If a piece of the key is not ``dim=value``.
+
+    Examples
+    --------
+    >>> parse_slice_key("workflow=copyright|vendor_site=Manila")
+    {'workflow': 'copyright', 'vendor_site': 'Manila'}
+    >>> parse_slice_key("all")
+    {}
+    """
+    if key == TOTAL or key == "":
+        return {}
+    out: dict[str, str] = {}
+    for piece in key.split("|"):
+        dim, sep, value = piece.partition("=")
+        if not sep or not dim:
+            raise ValueError(f"a slice key piece must be 'dimension=value', got {piece!r} in {key!r}")
+        out[dim] = value
+    return out
+
+
+def _available(kpis: Sequence[str] | None, sums: Mapping[str, float]) -> list:
+    if kpis is not None:
+        return [get_kpi(n) for n in kpis]
+    out = []
+    for k in KPIS:
+        # an optional KPI (CSAT, QA) the data never fills would only add empty series
+        if k.optional and not sums.get(k.denominator or k.numerator, 0.0):
+            continue
+        out.append(k)
+    return out
+
+
+def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Panel:
+    """Every KPI × (total, each workflow, each site, each workflow × site) daily series.
+
+    Parameters
+    ----------
+    parts : pd.DataFrame
+        The daily parts frame split by workflow and vendor site (as ``ui.data.volume(ctx, filters,
+        by=("workflow", "vendor_site"))`` returns it): a DatetimeIndex (one row per day and pair),
+        columns ``workflow``, ``vendor_site``, the roll-up measures, ``solved_automated`` and
+        ``backlog``. A day missing for a pair counts as no cases (flows 0, backlog unchanged).
+    kpis : sequence of str, optional, keyword-only
+        KPI names from the registry; by default every KPI, except optional ones (CSAT, QA) whose
+        parts are zero throughout.
+
+    Returns
+    -------
+    Panel
+        Columns ordered by KPI (registry order), then total, workflows, sites, pairs (each sorted).
+
+    Raises
+    ------
+    ValueError
+        If ``parts`` lacks a DatetimeIndex, a dimension column or a part column, or names an unknown KPI.
+
+    Examples
+    --------
+    >>> idx = pd.to_datetime(["2026-01-01"] * 2)
+    >>> parts = pd.DataFrame({"workflow": ["a", "b"], "vendor_site": ["X", "X"],
+    ...                       **{p: [1.0, 3.0] for p in PARTS}, "solved_automated": [0.0, 1.0],
+    ...                       "backlog": [5.0, 7.0]}, index=idx)
+    >>> panel = kpi_panel(parts, kpis=["incoming", "automation_rate"])
+    >>> panel.values[("incoming", "all")].iloc[0], panel.values[("automation_rate", "all")].iloc[0]
+    (np.float64(4.0), np.float64(25.0))
+    """
+    if not isinstance(parts.index, pd.DatetimeIndex):
+        raise ValueError(f"`parts` must have a DatetimeIndex, got {type(parts.index).__name__}")
+    needed = [*SLICE_DIMENSIONS, *PARTS, "solved_automated", "backlog"]
+    missing = [c for c in needed if c not in parts.columns]
+    if missing:
+        raise ValueError(f"`parts` lacks column(s) {', '.join(missing)} (pass the volume split by "
+                         f"{' and '.join(SLICE_DIMENSIONS)})")
+    measure_cols = [*PARTS, "solved_automated"]
+    frame = parts.copy()
+    frame.index = frame.index.normalize()
+    days = pd.date_range(frame.index.min(), frame.index.max(), freq="D", name="day") if len(frame) \
+        else pd.DatetimeIndex([], name="day")
+    sums_all = frame[measure_cols].sum()
+    specs = _available(kpis, sums_all.to_dict())
+
+    # leaves: one per workflow × site pair present; cube = day × leaf × part
+    keyed = frame.set_index(list(SLICE_DIMENSIONS), append=True)
+    keyed = keyed.groupby(level=[0, 1, 2], sort=True)[[*measure_cols, "backlog"]].agg(
+        {**{c: "sum" for c in measure_cols}, "backlog": "last"})
+    leaves = keyed.index.droplevel(0).unique().sort_values()
+    wide = keyed.unstack(list(SLICE_DIMENSIONS)).reindex(days)
+    n_days, n_leaves = len(days), len(leaves)
+    cube = np.empty((n_days, n_leaves, len(measure_cols) + 1))
+    for j, col in enumerate(measure_cols):
+        cube[:, :, j] = wide[col].reindex(columns=leaves).fillna(0.0).to_numpy()
+    stock = wide["backlog"].reindex(columns=leaves)
+    # a missing day leaves a stock where it was; before a pair's first row, its opening balance
+    first_net = (wide["incoming"] - wide["solved"]).reindex(columns=leaves)
+    opening = stock.bfill().iloc[0] - first_net.where(stock.notna()).bfill().iloc[0].fillna(0.0) \
+        if n_days else stock.iloc[:0].sum()
+    cube[:, :, -1] = stock.ffill().fillna(opening).fillna(0.0).to_numpy()
+
+    # membership matrix leaf -> slice (total, each workflow, each site, each pair)
+    slices: list[dict[str, str]] = [{}]
+    for d in SLICE_DIMENSIONS:
+        slices += [{d: str(v)} for v in sorted(leaves.get_level_values(d).unique())]
+    slices += [dict(zip(SLICE_DIMENSIONS, map(str, leaf), strict=True)) for leaf in leaves]
+    member = np.zeros((n_leaves, len(slices)))
+    leaf_dicts = [dict(zip(SLICE_DIMENSIONS, map(str, leaf), strict=True)) for leaf in leaves]
+    for s, sl in enumerate(slices):
+        for i, leaf in enumerate(leaf_dicts):
+            member[i, s] = all(leaf[d] == v for d, v in sl.items())
+    summed = np.einsum("dlp,ls->dsp", cube, member)  # day × slice × part
+    part_pos = {c: j for j, c in enumerate([*measure_cols, "backlog"])}
+
+    keys = [slice_key(sl) for sl in slices]
+    values: dict[SeriesId, np.ndarray] = {}
+    volume: dict[SeriesId, np.ndarray] = {}
+    kinds: dict[SeriesId, str] = {}
+    bad: dict[SeriesId, str] = {}
+    slice_of: dict[SeriesId, dict[str, str]] = {}
+    kpi_of: dict[SeriesId, str] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in specs:
+            num = summed[:, :, part_pos[k.numerator]]
+            if k.kind == "ratio":
+                den = summed[:, :, part_pos[k.denominator]]
+                val = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) * k.scale
+            else:
+                val = num
+            vol = summed[:, :, part_pos[k.volume]]
+            kind = {"flow": "count", "ratio": "ratio", "stock": "level"}[k.kind]
+            if k.kind == "ratio" and k.unit == "%" and k.scale == 100.0 and k.volume == k.denominator:
+                kind = "share"  # a percentage of the cases counted in its volume part
+            for s, key in enumerate(keys):
+                sid = (k.name, key)
+                values[sid] = val[:, s]
+                volume[sid] = vol[:, s]
+                kinds[sid] = kind
+                bad[sid] = k.bad_direction
+                slice_of[sid] = dict(slices[s])
+                kpi_of[sid] = k.name
+    columns = pd.Index(list(values), tupleize_cols=False, dtype=object)
+    values_frame = pd.DataFrame(np.column_stack(list(values.values())) if values else np.empty((n_days, 0)),
+                                index=days, columns=columns)
+    volume_frame = pd.DataFrame(np.column_stack(list(volume.values())) if volume else np.empty((n_days, 0)),
+                                index=days, columns=columns)
+    return Panel(values_frame, volume_frame, kinds, bad, slice_of, kpi_of)
+
+
+def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
+               **options: Any) -> pd.DataFrame:
+    """Scan every series of a panel in one pass; the ranked flags with KPI and slice attached.
+
+    Parameters
+    ----------
+    panel : Panel
+        From :func:`kpi_panel`.
+    events : optional, keyword-only
+        Known events (see ``metrics.anomalies.scan``); a ``vendor_site`` / ``workflow`` column
+        scopes a row to the series of that value and the series containing it.
+    days : int, optional, keyword-only
+        Keep only flags on the newest ``days`` days (scores are causal, so unchanged).
+    **options
+        Any other keyword option of ``metrics.anomalies.scan`` (``threshold``, ``only_bad`` ...).
+
+    Returns
+    -------
+    pd.DataFrame
+        The scan's columns plus ``slice`` (dict), ``slice_key``, ``kpi_label``, ``unit`` and
+        ``decimals``; ranked by severity.
+
+    Raises
+    ------
+    metrics.anomalies.AnomalyInputError
+        As ``scan`` (e.g. ``InsufficientHistoryError`` for less than ~5 weeks of data).
+    """
+    flags = scan(panel.values, volume=panel.volume, kinds=panel.kinds,
+                 bad_direction=panel.bad_direction, events=events, days=days, **options)
+    specs = {n: get_kpi(n) for n in set(panel.kpi.values())}
+    flags["slice"] = pd.Series([dict(panel.slices[sid]) for sid in flags["series"]],
+                               index=flags.index, dtype=object)
+    flags["slice_key"] = pd.Series([sid[1] for sid in flags["series"]], index=flags.index, dtype=str)
+    flags["kpi_label"] = pd.Series([specs[k].label for k in flags["kpi"]], index=flags.index, dtype=str)
+    flags["unit"] = pd.Series([specs[k].unit for k in flags["kpi"]], index=flags.index, dtype=str)
+    flags["decimals"] = pd.Series([specs[k].decimals for k in flags["kpi"]], index=flags.index, dtype=int)
+    return flags
+
+
+def holiday_events(holidays: pd.DataFrame, *, catch_up_days: int = 1) -> pd.DataFrame:
+    """Holidays (``day``, ``name``, optional ``vendor_site``) as events, each with its catch-up day(s).
+
+    The working day after a holiday is abnormal by construction (the cases that waited are
+    solved, so solved and age at solve jump); it is masked with the holiday rather than flagged.
+
+    Examples
+    --------
+    >>> h = pd.DataFrame({"day": [pd.Timestamp('2026-03-17')], "name": ["St Patrick's Day"], "vendor_site": ["Dublin"]})
+    >>> holiday_events(h)[["start", "end"]].iloc[0].dt.strftime("%m-%d").tolist()
+    ['03-17', '03-18']
+    """
+    if catch_up_days < 0:
+        raise ValueError(f"`catch_up_days` must be >= 0, got {catch_up_days}")
+    start = pd.to_datetime(holidays["day"])
+    site = holidays["vendor_site"] if "vendor_site" in holidays.columns else None
+    return pd.DataFrame({"start": start, "end": start + pd.Timedelta(days=catch_up_days),
+                         "name": holidays["name"].astype(str), "workflow": None, "vendor_site": site})

@@ -1,0 +1,88 @@
+"""Anomalies: every KPI × slice series scored causally; the ranked list and, for the chosen flag, its series."""
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from charts.figures import anomaly_figure
+from metrics.anomalies import InsufficientHistoryError, events_for
+from metrics.kpis import KPIS, get_kpi
+from ui.anomaly_data import anomalies, chosen_row, events, list_table, narrow, series_frame, slice_label
+from ui.data import dimension_values, newest_complete_day
+from ui.errors import guarded
+from ui.shell import page
+
+ctx, filters = page("Anomalies")
+st.title("Anomalies")
+with guarded():
+    dims = dimension_values(ctx)
+    c1, c2, c3, c4 = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
+    pick_kpis = c1.multiselect("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label,
+                               key="anomalies_kpi", placeholder="All KPIs")
+    pick_wf = c2.multiselect("Workflow", dims["workflow"], key="anomalies_workflow", placeholder="Any workflow")
+    pick_site = c3.multiselect("Vendor site", dims["vendor_site"], key="anomalies_site", placeholder="Any site")
+    bad_only = c4.toggle("Bad direction only", value=False, key="anomalies_bad_only")
+    day = min(filters.end, newest_complete_day(ctx))
+    days = max(1, (day - filters.start).days + 1)
+    try:
+        found = anomalies(ctx, filters, day=day, days=days)
+    except InsufficientHistoryError as err:
+        st.info(f"Not enough history to judge these days yet: {err}.", icon=":material/hourglass_empty:")
+        st.stop()
+    shown = narrow(found, kpis=tuple(pick_kpis), workflows=tuple(pick_wf), sites=tuple(pick_site),
+                   bad_only=bad_only).reset_index(drop=True)
+
+span = f"{filters.start:%d %b %Y} – {day:%d %b %Y}"
+if shown.empty:
+    narrowed = " for the chosen KPIs and slices" if (pick_kpis or pick_wf or pick_site or bad_only) else ""
+    st.success(f"Nothing is abnormal between {span}{narrowed}: every series stayed inside its expected range.",
+               icon=":material/check_circle:")
+    st.stop()
+
+st.caption(f"{len(shown)} abnormal points in {shown['incident'].nunique()} incidents, {span}, ranked by severity "
+           "(surprise × cases affected). Each day is judged with only the data up to it. Select a row to see it.")
+table = list_table(shown)
+event = st.dataframe(
+    table, key="anomalies_table", on_select="rerun", selection_mode="single-row", hide_index=True,
+    height=min(38 + 35 * len(table), 390),
+    column_config={
+        "Severity": st.column_config.ProgressColumn("Severity", min_value=0.0, format="%.1f",
+                                                    max_value=float(max(table["Severity"].max(), 1.0))),
+        "Slice": st.column_config.TextColumn("Slice", width="large"),
+        "Date": st.column_config.DateColumn("Date", format="ddd D MMM YYYY"),
+        "Change": st.column_config.NumberColumn("Change", format="%+.0f %%"),
+        "Cases off": st.column_config.NumberColumn("Cases off", format="%d", help="Deviation in cases"),
+    })
+
+row = shown.iloc[chosen_row(event, len(shown))]
+kpi = get_kpi(row["kpi"])
+flag_day = row["day"].date()
+where = slice_label(row["slice"])
+st.subheader(f"{kpi.label} · {where} · {flag_day:%a %d %b %Y}")
+with guarded():
+    end = min(flag_day + timedelta(days=28), newest_complete_day(ctx))
+    detected = series_frame(ctx, filters, kpi=kpi.name, slice=row["slice"], end=end, history_days=180)
+    known = events_for(events(ctx), row["slice"])  # a Dublin holiday is no context for Hyderabad
+left, right = st.columns([3, 1])
+with left:
+    shown_span = detected.dropna(subset=["expected"]).iloc[-150:]
+    st.plotly_chart(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day),
+                                   title=f"{kpi.label}, {where}: observed vs expected"), key="anomalies_chart")
+with right:
+    change = (row["observed"] - row["expected"]) / abs(row["expected"]) * 100 if row["expected"] else None
+    st.metric("Observed", kpi.format(row["observed"]),
+              f"{change:+.1f} % vs expected" if change is not None else None,
+              delta_color="inverse" if kpi.bad_direction == "up" else "normal", border=True)
+    st.metric("Expected", kpi.format(row["expected"]), border=True,
+              help=f"Expected range {kpi.format(row['lower'])} – {kpi.format(row['upper'])}")
+    st.metric("Score", f"{row['score']:.1f}", help="Robust standard deviations from expected", border=True)
+    st.link_button("Open in drill-down", row["link"], icon=":material/troubleshoot:", use_container_width=True)
+config = detected.attrs.get("config")
+if config is not None:
+    st.caption(f"How it was judged: {config.describe()} Known events (holidays) are masked from the fit.")
+same = shown[(shown["incident"] == row["incident"]) & (shown.index != row.name)]
+if len(same):
+    with st.expander(f"{len(same)} more points in incident {row['incident']}"):
+        st.dataframe(list_table(same), hide_index=True, key="anomalies_incident")
+st.caption(f"{kpi.description} Filters: {filters.describe()}.")

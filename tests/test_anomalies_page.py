@@ -1,0 +1,133 @@
+"""AppTest: the Anomalies page lists what is abnormal, shows the chosen series, narrows, says when all is normal."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metrics.panel import holiday_events
+from tests.conftest import SAMPLE_END
+from ui.anomaly_data import chosen_row, read_events_csv
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture()
+def app(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    monkeypatch.delenv("OPS_EVENTS", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=90).run()
+    at.switch_page("pages/anomalies.py").run()
+    assert not at.exception
+    return at
+
+
+def _spike_row(at: AppTest) -> int:
+    table = at.dataframe[0].value
+    hit = table[(table["KPI"] == "Incoming") & (table["Slice"] == "brand_impersonation · Manila")
+                & (table["Date"] == SAMPLE_END)]
+    assert len(hit) == 1, table.head(20)
+    return int(hit.index[0])
+
+
+def test_list_shows_the_planted_brand_impersonation_spike_on_the_last_day(app: AppTest) -> None:
+    table = app.dataframe[0].value
+    row = table.loc[_spike_row(app)]
+    assert row["Direction"] == "spike" and row["Change"] > 50
+    assert table["Severity"].is_monotonic_decreasing
+    assert "abnormal points" in app.caption[0].value
+
+
+def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: AppTest) -> None:
+    row = _spike_row(app)
+    assert row != 0  # so the selection, not the default, decides what is shown
+    app.session_state["anomalies_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+    assert app.subheader[0].value == f"Incoming · brand_impersonation · Manila · {SAMPLE_END:%a %d %b %Y}"
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    names = {t.get("name") for t in spec["data"]}
+    assert {"expected range", "expected", "Incoming", "abnormal (bad)"} <= names
+    assert any("How it was judged: Expected = median level" in c.value for c in app.caption)
+    link = app.get("link_button")[0].proto.url
+    assert link.startswith("drilldown?kpi=incoming&day=2026-06-30&") and "vendor_site=Manila" in link
+
+
+def test_page_filters_narrow_the_list(app: AppTest) -> None:
+    everything = app.dataframe[0].value
+    app.multiselect(key="anomalies_kpi").select("incoming").run()
+    only_incoming = app.dataframe[0].value
+    assert set(only_incoming["KPI"]) == {"Incoming"} and 0 < len(only_incoming) < len(everything)
+    app.multiselect(key="anomalies_site").select("Manila").run()
+    manila = app.dataframe[0].value
+    assert all(s.endswith("Manila") for s in manila["Slice"]) and len(manila) < len(only_incoming)
+    app.multiselect(key="anomalies_kpi").unselect("incoming").run()
+    every_kpi_at_manila = app.dataframe[0].value
+    assert all(s.endswith("Manila") for s in every_kpi_at_manila["Slice"])
+    assert len(every_kpi_at_manila) > len(manila)
+
+
+def test_sidebar_date_range_limits_the_days_listed(app: AppTest) -> None:
+    start = SAMPLE_END - timedelta(days=6)
+    app.date_input(key="sidebar_range").set_value((start, SAMPLE_END)).run()
+    assert not app.exception
+    days = set(app.dataframe[0].value["Date"])
+    assert days and min(days) >= start and max(days) <= SAMPLE_END
+
+
+def test_a_range_with_nothing_abnormal_says_so(app: AppTest) -> None:
+    flagged = set(app.dataframe[0].value["Date"])
+    quiet = next(SAMPLE_END - timedelta(days=k) for k in range(1, 50) if SAMPLE_END - timedelta(days=k) not in flagged)
+    app.date_input(key="sidebar_range").set_value((quiet, quiet)).run()
+    assert not app.exception
+    assert not app.dataframe
+    assert f"Nothing is abnormal between {quiet:%d %b %Y}" in app.success[0].value
+
+
+def test_the_default_choice_is_the_most_severe_row() -> None:
+    assert chosen_row(None, 5) == 0
+    assert chosen_row({"selection": {"rows": [3]}}, 5) == 3
+    assert chosen_row({"selection": {"rows": [9]}}, 5) == 0  # a stale selection after the list narrowed
+    assert chosen_row({"selection": {"rows": []}}, 5) == 0
+
+
+def test_trends_daily_chart_carries_the_expected_band_and_flags(app: AppTest) -> None:
+    app.switch_page("pages/trends.py").run()
+    assert not app.exception
+    names = {t.get("name") for t in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "expected range" in names
+    app.selectbox(key="trends_split").select("vendor_site").run()
+    names = {t.get("name") for t in json.loads(app.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "expected range" not in names  # one band per line would be unreadable
+
+
+
+def test_an_events_csv_is_read_with_scope_and_checked(tmp_path: Path) -> None:
+    good = tmp_path / "events.csv"
+    good.write_text("start,end,name,vendor_site\n2026-06-01,,launch,\n2026-06-12,2026-06-13,PH day,Manila\n")
+    frame = read_events_csv(good)
+    assert frame["name"].tolist() == ["launch", "PH day"]
+    assert frame["end"].dt.strftime("%Y-%m-%d").tolist() == ["2026-06-01", "2026-06-13"]
+    assert frame["vendor_site"].isna().tolist() == [True, False]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,name\n2026-06-01,x\n")
+    with pytest.raises(ValueError, match=r"must have a `start` \(or `day`\) and a `name` column"):
+        read_events_csv(bad)
+    backwards = tmp_path / "backwards.csv"
+    backwards.write_text("start,end,name\n2026-06-02,2026-06-01,x\n")
+    with pytest.raises(ValueError, match=r"`end` must be on or after `start` \(event 'x'\)"):
+        read_events_csv(backwards)
+
+
+def test_holidays_become_events_with_their_catch_up_day() -> None:
+    import pandas as pd
+
+    days = pd.DataFrame({"day": [pd.Timestamp("2026-12-25").date()], "name": ["Christmas Day"], "vendor_site": [None]})
+    assert (holiday_events(days, catch_up_days=2)["end"] - holiday_events(days)["start"]).dt.days.tolist() == [2]
+    with pytest.raises(ValueError, match=r"`catch_up_days` must be >= 0, got -1"):
+        holiday_events(days, catch_up_days=-1)

@@ -1,0 +1,332 @@
+"""Cached anomaly data for the pages: the ranked scan, one series' detector frame, known events.
+
+Known events (masked from the fit, never flagged, drawn on charts) come from two places:
+
+* **the sample's holidays** (``sample_data.holidays``) when the dashboard runs on a sample
+  database — the built-in one, or any SQLite file with the ``<stem>.ground_truth.csv`` that
+  ``python -m sample_data.build`` writes beside it — each with the working day after it (the
+  catch-up day, see :func:`holiday_events`);
+* **an events CSV**, optional: the file named by the environment variable ``OPS_EVENTS``, else
+  ``events.csv`` beside the configuration file (``ops.toml``). Columns: ``start`` (or ``day``),
+  optional ``end`` (inclusive; default = start), ``name``, and optional scope columns
+  ``workflow`` / ``vendor_site`` (empty = everywhere). A scoped event excuses only the series
+  of that value and the series containing it (a Manila holiday excuses Manila and the total,
+  not Dublin).
+
+An events *table* in the database is not read: events are few, edited by hand, and a CSV keeps
+the data layer read-only.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from loaders import Filters
+from metrics.anomalies import detect, events_for
+from metrics.panel import SLICE_DIMENSIONS, Panel, holiday_events, kpi_panel, scan_panel, slice_key
+from ui.data import DataContext, bounds, sa_url_path, volume
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "anomalies",
+    "anomaly_link",
+    "chosen_row",
+    "events",
+    "expected_band",
+    "holiday_events",
+    "list_table",
+    "narrow",
+    "panel",
+    "read_events_csv",
+    "series_frame",
+    "slice_label",
+]
+
+#: columns of the events frame
+EVENT_COLUMNS = ("start", "end", "name", *SLICE_DIMENSIONS)
+
+
+def anomaly_link(kpi: str, day: date, slice_: dict[str, str]) -> str:
+    """Relative URL of the drill-down for one flagged point.
+
+    Uses ``metrics.drilldown.drilldown_link`` when that module exists, else builds
+    ``drilldown?kpi=<name>&day=<YYYY-MM-DD>&<dim>=<value>…`` itself.
+
+    Examples
+    --------
+    >>> anomaly_link("incoming", date(2026, 6, 30), {"workflow": "copyright"})  # doctest: +SKIP
+    'drilldown?kpi=incoming&day=2026-06-30&workflow=copyright'
+    """
+    try:
+        from metrics.drilldown import drilldown_link
+    except ImportError:
+        return "drilldown?" + urlencode({"kpi": kpi, "day": f"{day:%Y-%m-%d}", **slice_})
+    return drilldown_link(kpi, day, slice_)
+
+
+def read_events_csv(path: Path) -> pd.DataFrame:
+    """Read an events CSV into the events frame (columns :data:`EVENT_COLUMNS`).
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``start``/``day`` or ``name`` column, or a date does not parse, or an
+        ``end`` is before its ``start``.
+    """
+    raw = pd.read_csv(path, dtype=str).rename(columns=str.strip)
+    start_col = next((c for c in ("start", "day", "date") if c in raw.columns), None)
+    if start_col is None or "name" not in raw.columns:
+        raise ValueError(f"events file {path.name} must have a `start` (or `day`) and a `name` column, "
+                         f"got {', '.join(raw.columns)}")
+    try:
+        start = pd.to_datetime(raw[start_col].str.strip(), format="%Y-%m-%d")
+        end = pd.to_datetime(raw["end"].str.strip(), format="%Y-%m-%d") if "end" in raw.columns else start
+    except ValueError as err:
+        raise ValueError(f"events file {path.name}: dates must be YYYY-MM-DD ({err})") from None
+    end = end.fillna(start)
+    if (end < start).any():
+        bad = raw.loc[(end < start).to_numpy(), "name"].iloc[0]
+        raise ValueError(f"events file {path.name}: `end` must be on or after `start` (event {bad!r})")
+    out = pd.DataFrame({"start": start, "end": end, "name": raw["name"].fillna("event")})
+    for d in SLICE_DIMENSIONS:
+        out[d] = raw[d].str.strip().replace("", None) if d in raw.columns else None
+    return out[list(EVENT_COLUMNS)]
+
+
+def _sample_db(ctx: DataContext) -> bool:
+    if ctx.settings.is_sample:
+        return True
+    url = ctx.settings.url
+    if not url.startswith("sqlite:///"):
+        return False
+    db = Path(sa_url_path(url))
+    return db.with_name(f"{db.stem}.ground_truth.csv").exists()
+
+
+def _events_path(ctx: DataContext) -> Path | None:
+    named = os.environ.get("OPS_EVENTS")
+    if named:
+        return Path(named)
+    if ctx.settings.config_path is not None:
+        beside = Path(ctx.settings.config_path).with_name("events.csv")
+        if beside.exists():
+            return beside
+    return None
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _events(key: str, path: str | None, mtime: float | None, _ctx: DataContext) -> pd.DataFrame:
+    frames = []
+    if _sample_db(_ctx):
+        from sample_data import SampleConfig, holidays
+
+        first, last = bounds(_ctx)
+        frames.append(holiday_events(holidays(SampleConfig(end=last, days=max(60, (last - first).days + 1)))))
+    if path is not None:
+        frames.append(read_events_csv(Path(path)))
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in ("start", "end") else object)
+                             for c in EVENT_COLUMNS})
+    out = pd.concat(frames, ignore_index=True)[list(EVENT_COLUMNS)]
+    return out.sort_values("start", kind="stable").reset_index(drop=True)
+
+
+def events(ctx: DataContext) -> pd.DataFrame:
+    """Known events: the sample's holidays on a sample database, plus the optional events CSV.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``start, end, name, workflow, vendor_site`` (scope columns null = everywhere).
+
+    Raises
+    ------
+    ValueError
+        If the events CSV is malformed (see :func:`read_events_csv`) or missing when named by
+        ``OPS_EVENTS``.
+    """
+    path = _events_path(ctx)
+    if path is not None and not path.exists():
+        raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
+    mtime = path.stat().st_mtime if path is not None else None
+    return _events(ctx.key, str(path) if path else None, mtime, ctx)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _panel(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Panel:
+    first, _last = bounds(_ctx)
+    start = max(first, end - timedelta(days=history_days - 1))
+    parts = volume(_ctx, dims.with_range(start, end), by=SLICE_DIMENSIONS)
+    return kpi_panel(parts)
+
+
+def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 730) -> Panel:
+    """Every KPI × slice series over ``history_days`` ending at ``end`` (dimension filters apply)."""
+    if history_days < 1:
+        raise ValueError(f"`history_days` must be >= 1, got {history_days}")
+    return _panel(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def _anomalies(key: str, dims: Filters, day: date, days: int, history_days: int,
+               _ctx: DataContext) -> pd.DataFrame:
+    data = panel(_ctx, dims, end=day, history_days=history_days)
+    found = scan_panel(data, events=events(_ctx), days=days)
+    found["link"] = pd.Series([anomaly_link(k, d.date(), s) for k, d, s in
+                               zip(found["kpi"], found["day"], found["slice"], strict=True)],
+                              index=found.index, dtype=str)
+    return found
+
+
+def anomalies(ctx: DataContext, filters: Filters, *, day: date, days: int = 1,
+              history_days: int = 730) -> pd.DataFrame:
+    """The ranked flags on ``[day - days + 1, day]``, every KPI × slice scored causally.
+
+    Parameters
+    ----------
+    ctx : DataContext
+    filters : Filters
+        Its dimension filters apply (they narrow every series); its date range does not.
+    day : date, keyword-only
+        Newest day to report.
+    days : int, keyword-only
+        How many days up to ``day`` to report (>= 1).
+    history_days : int, keyword-only
+        History the series are built from, ending at ``day``.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``metrics.panel.scan_panel`` output (``series, kpi, day, observed, expected, lower, upper,
+        score, direction, impact, severity, bad, event, incident, slice, slice_key, kpi_label, unit,
+        decimals``) plus ``link`` (the drill-down URL), ranked by severity.
+
+    Raises
+    ------
+    ValueError
+        If ``days`` < 1; ``metrics.anomalies.InsufficientHistoryError`` (a ``ValueError``) when
+        the data holds less than ~5 weeks before ``day``.
+    """
+    if days < 1:
+        raise ValueError(f"`days` must be >= 1, got {days}")
+    return _anomalies(ctx.key, filters.with_range(day, day), day, int(days), int(history_days), ctx)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _series_frame(key: str, dims: Filters, kpi: str, skey: str, end: date, history_days: int,
+                  _ctx: DataContext, _slice: dict[str, str]) -> pd.DataFrame:
+    data = panel(_ctx, dims, end=end, history_days=history_days)
+    sid = (kpi, skey)
+    if sid not in data.kinds:
+        raise ValueError(f"no {kpi} series for {skey} in the data (a filter may exclude it)")
+    return detect(data.values[sid], 7, kind=data.kinds[sid], engine="fast", volume=data.volume[sid],
+                  events=events_for(events(_ctx), _slice))
+
+
+def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[str, str],
+                 end: date, history_days: int = 365) -> pd.DataFrame:
+    """``metrics.anomalies.detect`` output for one KPI × slice series (the scan's model, for charts).
+
+    Parameters
+    ----------
+    kpi : str
+        KPI name.
+    slice : dict
+        ``{dimension: value}`` (``{}`` for the total).
+    end : date
+        Last day of the series.
+    history_days : int
+        Days of history ending at ``end``.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``observed, expected, trend, seasonal, resid, lower, upper, score, is_anomaly, direction,
+        event`` on the daily index; the resolved ``DetectorConfig`` in ``attrs["config"]``.
+
+    Raises
+    ------
+    ValueError
+        If the series does not exist under the filters, or is too short to be scored.
+    """
+    return _series_frame(ctx.key, filters.with_range(end, end), kpi, slice_key(slice), end, int(history_days),
+                         ctx, dict(slice))
+
+
+def slice_label(slice_: dict[str, Any]) -> str:
+    """``"brand_impersonation · Manila"`` for a slice, ``"All"`` for the total."""
+    return " · ".join(str(slice_[d]) for d in SLICE_DIMENSIONS if d in slice_) or "All"
+
+
+def list_table(found: pd.DataFrame) -> pd.DataFrame:
+    """The ranked list as shown: one row per flag, values formatted in each KPI's unit."""
+    from metrics.kpis import get_kpi
+
+    def fmt(k: str, v: float) -> str:
+        return get_kpi(k).format(v)
+
+    change = (found["observed"] - found["expected"]) / found["expected"].abs().where(found["expected"] != 0)
+    return pd.DataFrame({
+        "Severity": found["severity"].round(1),
+        "KPI": found["kpi_label"],
+        "Slice": [slice_label(s) for s in found["slice"]],
+        "Date": found["day"].dt.date,
+        "Observed": [fmt(k, v) for k, v in zip(found["kpi"], found["observed"], strict=True)],
+        "Expected": [fmt(k, v) for k, v in zip(found["kpi"], found["expected"], strict=True)],
+        "Change": change * 100,
+        "Direction": found["direction"].where(found["bad"], found["direction"] + " (good)"),
+        "Score": found["score"].round(1),
+        "Cases off": found["impact"].round(0),
+        "Incident": found["incident"],
+    }).reset_index(drop=True)
+
+
+def narrow(found: pd.DataFrame, *, kpis: tuple[str, ...] = (), workflows: tuple[str, ...] = (),
+           sites: tuple[str, ...] = (), bad_only: bool = False) -> pd.DataFrame:
+    """Keep the flags of the chosen KPIs and slices (empty choice = all).
+
+    A workflow (site) choice keeps the series of that workflow (site), split or not by the other
+    dimension; the totals and the other dimension's slices are dropped.
+    """
+    keep = pd.Series(True, index=found.index)
+    if kpis:
+        keep &= found["kpi"].isin(kpis)
+    for dim, chosen in (("workflow", workflows), ("vendor_site", sites)):
+        if chosen:
+            keep &= pd.Series([s.get(dim) in chosen for s in found["slice"]], index=found.index)
+    if bad_only:
+        keep &= found["bad"]
+    return found[keep]
+
+
+def chosen_row(selection: Any, n_rows: int) -> int:
+    """The row the user picked in the list (``st.dataframe`` selection state), else the top one."""
+    rows = []
+    if selection is not None:
+        sel = selection.get("selection", {}) if isinstance(selection, dict) else getattr(selection, "selection", {})
+        rows = sel.get("rows", []) if isinstance(sel, dict) else getattr(sel, "rows", [])
+    row = int(rows[0]) if rows else 0
+    return row if 0 <= row < n_rows else 0
+
+
+def expected_band(ctx: DataContext, filters: Filters, *, kpi: str,
+                  slice: dict[str, str] | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The expected range (``lower``/``upper``) and the flagged points of a series over the filters' range.
+
+    For the Trends chart: ``(band, flags)`` on the days of ``filters``, or ``(None, None)`` when the
+    series cannot be scored (too little history before the range end).
+    """
+    try:
+        detected = series_frame(ctx, filters, kpi=kpi, slice=slice or {}, end=filters.end,
+                                history_days=filters.days + 120)
+    except ValueError:
+        return None, None
+    shown = detected.loc[pd.Timestamp(filters.start):]
+    return shown[["lower", "upper"]], shown[shown["is_anomaly"]]
