@@ -9,6 +9,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from charts.drilldown import contribution_figure, decomposition_figure, weekday_figure
 from loaders import CASE_COLUMNS
 from metrics.drilldown import (
     DrilldownState,
@@ -25,17 +26,7 @@ from metrics.drilldown import (
 from metrics.kpis import KPIS, get_kpi
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
-from ui.drilldown_data import (
-    analysis,
-    case_count,
-    case_page,
-    cases_csv,
-    contribution_figure,
-    decomposition,
-    decomposition_figure,
-    slice_filters,
-    weekday_figure,
-)
+from ui.drilldown_data import analysis, case_count, case_page, cases_csv, decomposition, slice_filters
 from ui.errors import guarded
 from ui.shell import page
 
