@@ -1,44 +1,87 @@
-"""Identity Ops Dashboard — entry point and home page: the stand-up.
+"""Identity Ops Dashboard — home page: the 9:00 stand-up.
 
-Streamlit runs ``pages/`` in its pages-directory mode, so this file is the home page; the shared frame
-(page config, navigation, sidebar) lives in ``ui/shell.py``.
+Yesterday at a glance, on a desk or on a TV (``?tv=1``): headline tiles against what the detector
+expected, what is abnormal and why, the vendor sites, the workflows' last 8 weeks, whether the data is
+fresh, and a summary to paste into chat. The rules are in ``metrics/standup.py``, the drawing in
+``ui/standup.py``; the shared frame (page config, navigation, filters, TV mode) in ``ui/shell.py``.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import streamlit as st
 
-from metrics.kpis import KPIS
-from ui.data import kpi_frame, newest_complete_day
+from metrics.kpis import get_kpi
+from metrics.standup import TILE_KPIS, day_phrase
+from ui import standup as su
+from ui.data import bounds, context, newest_complete_day
 from ui.errors import guarded
-from ui.shell import page
+from ui.shell import page, tv_mode
+from ui.sidebar import LABELS
 
-TILE_KPIS = ("incoming", "manual_incoming", "solved", "manual_solved", "automation_rate", "aht", "aas", "backlog",
-             "sla_attainment")
-
+tv = tv_mode()
 ctx, filters = page("Stand-up")
-with guarded():
-    newest = newest_complete_day(ctx)
-    day = st.sidebar.date_input("Stand-up day", value=newest, max_value=newest, min_value=filters.start
-                                if filters.start < newest else newest - timedelta(days=365), key="standup_day",
-                                format="YYYY-MM-DD")
-    window = filters.with_range(day - timedelta(days=27), day)
-    values = kpi_frame(ctx, window)
+su.inject_css(tv=tv is not None)
 
-st.title(f"Stand-up · {day:%A %d %B %Y}")
-st.caption(f"Compared with the same weekday last week ({day - timedelta(days=7):%a %d %b}). "
-           f"Filters: {filters.describe().split(' · ', 1)[1] if filters.dimension_filters else 'none'}.")
+picked: date | None = None
+if tv is None:
+    with guarded():
+        newest = newest_complete_day(ctx)
+        first = bounds(ctx)[0]
+    picked = st.sidebar.date_input("Stand-up day", value=newest, min_value=min(first, newest), max_value=newest,
+                                   key="standup_day", format="YYYY-MM-DD",
+                                   help="Defaults to the newest complete day; pick an earlier one to replay it.")
 
-specs = [k for k in KPIS if k.name in TILE_KPIS]
-columns = st.columns(3)
-for i, kpi in enumerate(specs):
-    series = values[kpi.name]
-    today, week_ago = series.iloc[-1], series.iloc[-8]
-    delta = None
-    if week_ago and week_ago == week_ago and today == today:
-        change = (today - week_ago) / abs(week_ago) * 100
-        delta = f"{change:+.1f} % vs last week"
-    with columns[i % 3]:
-        st.metric(kpi.label, kpi.format(today), delta, help=kpi.description, border=True,
-                  delta_color="inverse" if kpi.bad_direction == "up" else "normal",
-                  chart_data=series.fillna(0).round(2).tolist(), chart_type="line" if kpi.kind != "flow" else "bar")
+
+@st.fragment(run_every=tv.refresh_s if tv else None)
+def standup(picked: date | None) -> None:
+    """The whole screen; on a TV it re-runs on its own every ``refresh`` seconds (state kept)."""
+    with guarded():
+        live = context()  # a refresh of the roll-up gives a new version, hence fresh numbers
+        day = picked or newest_complete_day(live)
+        fresh = su.freshness(live)
+    on_tv = tv is not None
+    st.title(f"Stand-up · {day_phrase(day, today=su.utcnow().date(), fresh=not fresh.is_late)}")
+    dims = "; ".join(f"{LABELS[d].lower()}: {', '.join(v)}" for d, v in filters.dimension_filters.items())
+    if not on_tv:
+        st.caption(f"Each tile compares the day with the same weekday last week ({day - timedelta(days=7):%a %d %b}), "
+                   f"the median of the last four, and the detector's expected range. "
+                   f"{'Filters: ' + dims if dims else 'All workflows, sites, channels and languages'}.")
+    su.render_freshness(fresh, day)
+
+    tiles = su.safe(su.standup_tiles, live, filters, day)
+    if tiles is None:
+        st.stop()
+    su.render_tiles(tiles, per_row=5, tv=on_tv)
+
+    items, total = su.safe(su.day_anomalies, live, filters, day) or ([], 0)
+    sites, flags = su.safe(su.site_scorecard, live, filters, day) or (None, None)
+    # a TV cannot scroll: the abnormal list beside the scorecard; summary and small multiples stay on the desk
+    left, right = st.columns([1, 2] if on_tv else [3, 2], gap="large")
+    with left:
+        st.subheader("What is abnormal today", anchor=False)
+        su.render_anomalies(items, total, day, tv=on_tv)
+    if on_tv:
+        if sites is not None:
+            with right:
+                st.subheader("Vendor sites", anchor=False)
+                su.render_scorecard(sites, flags, tv=True)
+        return
+    with right:
+        st.subheader("Summary", anchor=False)
+        if sites is not None:
+            su.render_narrative(su.standup_narrative(day, tiles, items, total, sites, flags, fresh))
+    if sites is not None:
+        st.subheader("Vendor sites", anchor=False)
+        su.render_scorecard(sites, flags)
+
+    st.subheader("Workflows, last 8 weeks", anchor=False)
+    multiples_kpi = st.segmented_control(
+        "KPI", list(TILE_KPIS), default="incoming", format_func=lambda n: get_kpi(n).label,
+        key="standup_multiples_kpi", label_visibility="collapsed") or "incoming"
+    frame = su.safe(su.workflow_frame, live, filters, day, multiples_kpi)
+    if frame is not None and not frame.empty:
+        su.render_multiples(su.workflow_chart(live, filters, day, multiples_kpi), frame, ctx=live, filters=filters,
+                            day=day, kpi=multiples_kpi)
+
+
+standup(picked)

@@ -4,11 +4,27 @@ Pages and metrics receive pandas frames from here and never see a connection.
 """
 
 from loaders.cases import count_cases, create_cases_table, load_cases, newest_case, write_cases
-from loaders.engine import ConnectionInfo, connection_info, make_engine, redact
-from loaders.errors import ConfigError, OpsDataError, QueryFailed, SchemaMismatch, SourceUnavailable
+from loaders.engine import ConnectionInfo, connection_info, engine_for, make_engine, redact, translate_error
+from loaders.errors import (
+    CasesUnavailable,
+    ConfigError,
+    ImportRejected,
+    OpsDataError,
+    QueryFailed,
+    SchemaMismatch,
+    SourceUnavailable,
+)
 from loaders.rollup import MEASURES, RefreshResult, RollupState, refresh_rollup, rollup_engine, rollup_state
-from loaders.schema import SchemaReport, check_cases_schema
-from loaders.settings import CASE_COLUMNS, DIMENSIONS, SAMPLE_DB_PATH, Settings, load_settings, validate_identifier
+from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema
+from loaders.settings import (
+    CASE_COLUMNS,
+    DIMENSIONS,
+    SAMPLE_DB_PATH,
+    VOLUME_COLUMNS,
+    Settings,
+    load_settings,
+    validate_identifier,
+)
 from loaders.volume import (
     Filters,
     load_daily_volume,
@@ -18,11 +34,43 @@ from loaders.volume import (
 )
 
 __all__ = [
-    "CASE_COLUMNS", "DIMENSIONS", "MEASURES", "SAMPLE_DB_PATH",
-    "ConfigError", "ConnectionInfo", "Filters", "OpsDataError", "QueryFailed", "RefreshResult", "RollupState",
-    "SchemaMismatch", "SchemaReport", "Settings", "SourceUnavailable",
-    "check_cases_schema", "connection_info", "count_cases", "create_cases_table", "load_cases",
-    "load_daily_volume", "load_dimension_values", "load_opening_balance", "load_rollup_bounds", "load_settings",
-    "make_engine", "newest_case", "redact", "refresh_rollup", "rollup_engine", "rollup_state",
-    "validate_identifier", "write_cases",
+    "CASE_COLUMNS",
+    "DIMENSIONS",
+    "MEASURES",
+    "SAMPLE_DB_PATH",
+    "VOLUME_COLUMNS",
+    "CasesUnavailable",
+    "ConfigError",
+    "ConnectionInfo",
+    "Filters",
+    "ImportRejected",
+    "OpsDataError",
+    "QueryFailed",
+    "RefreshResult",
+    "RollupState",
+    "SchemaMismatch",
+    "SchemaReport",
+    "Settings",
+    "SourceUnavailable",
+    "check_cases_schema",
+    "check_volume_schema",
+    "connection_info",
+    "count_cases",
+    "create_cases_table",
+    "engine_for",
+    "load_cases",
+    "load_daily_volume",
+    "load_dimension_values",
+    "load_opening_balance",
+    "load_rollup_bounds",
+    "load_settings",
+    "make_engine",
+    "newest_case",
+    "redact",
+    "refresh_rollup",
+    "rollup_engine",
+    "rollup_state",
+    "translate_error",
+    "validate_identifier",
+    "write_cases",
 ]

@@ -11,7 +11,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from loaders.engine import cases_table
+from loaders.engine import cases_table, mapped_value
+from loaders.errors import CasesUnavailable
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
 from loaders.volume import Filters, _run, _where
 
@@ -88,14 +89,33 @@ def write_cases(engine: Engine, frame: pd.DataFrame, *, settings: Settings) -> i
     return len(rows)
 
 
+def _require_cases(settings: Settings) -> None:
+    if not settings.has_cases:
+        raise CasesUnavailable(
+            "case rows are not available: the data source is a daily volume table",
+            hint="KPIs and charts work from the daily totals; to drill down to cases, map a table with one row "
+            "per case ([source] kind = \"cases\") or import cases on the Data page.",
+        )
+
+
 def _case_filter(settings: Settings, filters: Filters, *, side: Literal["created", "solved"],
                  day: date | None) -> tuple[sa.Table, list[sa.ColumnElement]]:
+    _require_cases(settings)
     t = cases_table(settings)
     col = t.c.created_at if side == "created" else t.c.solved_at
     start, end = (day, day) if day else (filters.start, filters.end)
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
-    return t, [col >= lo, col < hi, *_where(t, filters)]
+    return t, [col >= lo, col < hi, *_where(t, filters, settings)]
+
+
+def _canonical(t: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
+    """A case column as our names and values (dimension and route values mapped)."""
+    if name in DIMENSIONS:
+        return mapped_value(t.c[name], settings.value_maps.get(name))
+    if name == "route":
+        return mapped_value(t.c.route, {k: tuple(v) for k, v in settings.route_values.items()})
+    return t.c[name]
 
 
 def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,
@@ -115,7 +135,12 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
     Returns
     -------
     pandas.DataFrame
-        Canonical column names, timestamps as ``datetime64``.
+        Canonical column names and values (``[values.*]`` applied), timestamps as ``datetime64``.
+
+    Raises
+    ------
+    CasesUnavailable
+        If the source is a daily volume table.
     """
     if order_by not in CASE_COLUMNS:
         raise ValueError(f"`order_by` must be one of {', '.join(CASE_COLUMNS)}, got {order_by!r}")
@@ -125,9 +150,9 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
         raise ValueError(f"`limit` must be in 1..10000 and `offset` >= 0, got {limit} and {offset}")
     t, where = _case_filter(settings, filters, side=side, day=day)
     key = t.c[order_by].desc() if descending else t.c[order_by].asc()
-    stmt = (sa.select(*(t.c[c].label(c) for c in CASE_COLUMNS)).where(*where)
+    stmt = (sa.select(*(_canonical(t, settings, c).label(c) for c in CASE_COLUMNS)).where(*where)
             .order_by(key, t.c.case_id).limit(limit).offset(offset))
-    frame = _run(engine, stmt)
+    frame = _run(engine, stmt, doing="reading case rows")
     for c in ("created_at", "solved_at"):
         frame[c] = pd.to_datetime(frame[c])
     for c in DIMENSIONS:
@@ -139,11 +164,15 @@ def count_cases(engine: Engine, *, settings: Settings, filters: Filters, day: da
                 side: Literal["created", "solved"] = "created") -> int:
     """How many cases :func:`load_cases` would page through."""
     t, where = _case_filter(settings, filters, side=side, day=day)
-    return int(_run(engine, sa.select(sa.func.count().label("n")).select_from(t).where(*where)).iloc[0]["n"])
+    return int(_run(engine, sa.select(sa.func.count().label("n")).select_from(t).where(*where),
+                    doing="counting case rows").iloc[0]["n"])
 
 
 def newest_case(engine: Engine, *, settings: Settings) -> datetime | None:
-    """The newest ``created_at`` in the cases table (the data's freshness)."""
+    """The newest ``created_at`` in the cases table (the data's freshness); raises ``CasesUnavailable``
+    for a daily volume source."""
+    _require_cases(settings)
     t = cases_table(settings)
-    value = _run(engine, sa.select(sa.func.max(t.c.created_at).label("newest"))).iloc[0]["newest"]
+    value = _run(engine, sa.select(sa.func.max(t.c.created_at).label("newest")),
+                 doing="finding the newest case").iloc[0]["newest"]
     return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from loaders.errors import ConfigError, SourceUnavailable
+from loaders.errors import ConfigError, OpsDataError, QueryFailed, SchemaMismatch, SourceUnavailable
 from loaders.settings import Settings
 
 __all__ = [
@@ -19,9 +19,12 @@ __all__ = [
     "cases_table",
     "connection_info",
     "day_of",
+    "engine_for",
     "hours_between",
     "make_engine",
+    "mapped_value",
     "redact",
+    "translate_error",
 ]
 
 
@@ -33,8 +36,20 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine:
     """Create an engine for ``url`` and check that it answers.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL.
+    statement_timeout_s : float, optional
+        PostgreSQL and MariaDB cancel any statement running longer; SQLite waits at most this long for a
+        lock held by another writer (default 15 s).
+
+    Returns
+    -------
+    Engine
 
     Raises
     ------
@@ -52,11 +67,18 @@ def make_engine(url: str) -> Engine:
             "postgresql+psycopg://user@host:5432/db (set [connections.ops] url in secrets or OPS_DB_URL).",
         ) from err
     kwargs: dict = {"pool_pre_ping": True}
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
         # Streamlit serves each session from its own thread; SQLite handles its own locking.
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
-    elif parsed.get_backend_name() in ("postgresql", "mysql", "mariadb"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": statement_timeout_s or 15}
+    elif backend == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 5}
+        if statement_timeout_s:
+            kwargs["connect_args"]["options"] = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
+    elif backend in ("mysql", "mariadb"):
+        kwargs["connect_args"] = {"connect_timeout": 5}
+        if statement_timeout_s:
+            kwargs["connect_args"]["init_command"] = f"SET SESSION max_statement_time={float(statement_timeout_s)}"
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as err:
@@ -76,6 +98,65 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def engine_for(settings: Settings) -> Engine:
+    """:func:`make_engine` for the settings' URL and statement timeout."""
+    return make_engine(settings.url, statement_timeout_s=settings.statement_timeout_s)
+
+
+_LOST = ("server closed the connection", "connection refused", "could not connect", "terminating connection",
+         "consuming input failed", "lost connection", "gone away", "can't connect", "connection is closed",
+         "connection reset", "broken pipe", "ssl syscall", "connection is lost", "connection timeout expired",
+         "connection failed", "no connection to the server", "unable to open database file")
+_TIMEOUT = ("statement timeout", "canceling statement", "max_statement_time", "query execution was interrupted")
+
+
+def translate_error(err: Exception, *, doing: str) -> OpsDataError:
+    """Turn a driver error into the narrow error a page can explain (message + hint), never a traceback.
+
+    Parameters
+    ----------
+    err : Exception
+        Usually a :class:`sqlalchemy.exc.DBAPIError`.
+    doing : str
+        What was being done, for the message (``"reading the roll-up"``).
+
+    Returns
+    -------
+    OpsDataError
+        :class:`SourceUnavailable` (connection lost or refused), :class:`QueryFailed` (timeout, lock,
+        permissions, anything else) or :class:`SchemaMismatch` (a table is missing).
+
+    Examples
+    --------
+    >>> type(translate_error(RuntimeError("database is locked"), doing="reading")).__name__
+    'QueryFailed'
+    """
+    orig = getattr(err, "orig", None) or err
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    low = str(orig).lower()
+    if getattr(err, "connection_invalidated", False) or any(m in low for m in _LOST):
+        return SourceUnavailable(f"the database stopped answering while {doing}: {first}",
+                                 hint="Check that the server is running and reachable, then press Retry; "
+                                 "the connection is re-opened automatically.")
+    if any(m in low for m in _TIMEOUT):
+        return QueryFailed(f"the database cancelled a slow query while {doing}: {first}",
+                           hint="Press Retry, narrow the date range, or raise [source] statement_timeout_s "
+                           "in the configuration file.")
+    if "database is locked" in low or "lock wait timeout" in low or "deadlock" in low:
+        return QueryFailed(f"the database is locked by another writer while {doing}: {first}",
+                           hint="Another program (an import, a refresh, a backup) is writing; "
+                           "press Retry in a moment.")
+    if "no such table" in low or "doesn't exist" in low or "does not exist" in low or "undefinedtable" in low:
+        return SchemaMismatch(f"a table is missing while {doing}: {first}",
+                              hint="Build the roll-up from the Data page, or check [source] table.")
+    if "permission denied" in low or "read-only" in low or "readonly" in low or "command denied" in low:
+        return QueryFailed(f"the database refused a write while {doing}: {first}",
+                           hint="This user may not write here: set [rollup] mode = \"local\" in the "
+                           "configuration file to keep the roll-up in a local cache.")
+    return QueryFailed(f"the query failed while {doing}: {first}", hint="Press Retry; if it persists, "
+                       "check the Data page's column checks.")
+
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     dialect: str
@@ -85,13 +166,34 @@ class ConnectionInfo:
 
 
 def connection_info(engine: Engine) -> ConnectionInfo:
-    """Dialect, server version and round-trip latency of a trivial query."""
+    """Dialect, server version and round-trip latency of a trivial query.
+
+    Raises
+    ------
+    SourceUnavailable, QueryFailed
+        If the trivial query fails.
+    """
     start = time.perf_counter()
-    with engine.connect() as conn:
-        conn.execute(sa.text("SELECT 1"))
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except DBAPIError as err:
+        raise translate_error(err, doing="checking the connection") from err
     latency = (time.perf_counter() - start) * 1000
     version = ".".join(str(p) for p in (engine.dialect.server_version_info or ()))
     return ConnectionInfo(engine.dialect.name, version, latency, redact(str(engine.url)))
+
+
+def mapped_value(column: sa.ColumnElement, mapping: dict[str, tuple[str, ...]] | None) -> sa.ColumnElement:
+    """``CASE WHEN col IN (:theirs…) THEN :ours … ELSE col END`` — the source's values renamed to ours.
+
+    Values travel as bound parameters. Group by the result through a subquery: PostgreSQL compares
+    GROUP BY expressions including their parameters, which differ between SELECT and GROUP BY.
+    """
+    if not mapping:
+        return column
+    whens = [(column.in_(list(theirs)), sa.literal(ours, sa.String)) for ours, theirs in mapping.items()]
+    return sa.case(*whens, else_=column)
 
 
 # --- portable expressions -------------------------------------------------------------------------

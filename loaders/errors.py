@@ -6,7 +6,15 @@ they never show a traceback.
 
 from __future__ import annotations
 
-__all__ = ["CasesUnavailable", "ConfigError", "OpsDataError", "QueryFailed", "SchemaMismatch", "SourceUnavailable"]
+__all__ = [
+    "CasesUnavailable",
+    "ConfigError",
+    "ImportRejected",
+    "OpsDataError",
+    "QueryFailed",
+    "SchemaMismatch",
+    "SourceUnavailable",
+]
 
 
 class OpsDataError(Exception):
@@ -51,3 +59,7 @@ class QueryFailed(OpsDataError):
 
 class CasesUnavailable(OpsDataError):
     """Case rows were asked for, but the source is a daily volume table (``[source] kind = "volume"``)."""
+
+
+class ImportRejected(OpsDataError):
+    """An import was refused or failed; nothing was written (the whole import is one transaction)."""

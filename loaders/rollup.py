@@ -14,6 +14,10 @@ few recent days to absorb late-arriving rows. The result equals a full rebuild (
 
 With ``rollup.mode = "local"`` nothing is written to the source: the same aggregate query runs there and
 its (small) result is stored in a local SQLite cache.
+
+Value mapping (``[values.workflow]`` …) is applied inside the aggregate (``CASE WHEN … THEN :ours``), so the
+roll-up holds our names. With ``[source] kind = "volume"`` the user's daily table *is* the roll-up: nothing is
+built, and :func:`read_table` maps its columns and values on the fly.
 """
 
 from __future__ import annotations
@@ -25,29 +29,25 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from loaders.engine import cases_table, day_of, hours_between, make_engine
-from loaders.errors import QueryFailed, SourceUnavailable
-from loaders.schema import SchemaReport, check_cases_schema
-from loaders.settings import DIMENSIONS, Settings
+from loaders.engine import cases_table, day_of, hours_between, make_engine, mapped_value, translate_error
+from loaders.errors import QueryFailed
+from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema
+from loaders.settings import DIMENSIONS, MEASURES, Settings
 
 __all__ = [
     "MEASURES",
     "RefreshResult",
     "RollupState",
+    "read_table",
     "refresh_rollup",
     "rollup_engine",
     "rollup_state",
     "rollup_table",
     "state_table",
+    "volume_source_table",
 ]
-
-#: additive measures of the roll-up, in table order; see docs/architecture.md for their meaning
-MEASURES: tuple[str, ...] = (
-    "incoming", "incoming_manual", "solved", "solved_manual", "handle_time_s", "age_at_solve_h",
-    "solved_in_sla", "escalated", "reopened", "csat_sum", "csat_n", "qa_sum", "qa_n",
-)
 _FLOAT_MEASURES = frozenset({"handle_time_s", "age_at_solve_h", "csat_sum", "qa_sum"})
 STATE_TABLE = "ops_rollup_state"
 
@@ -81,9 +81,42 @@ def state_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.T
     )
 
 
+def volume_source_table(settings: Settings, present: frozenset[str] | None = None) -> sa.Table:
+    """The user's daily volume table (``kind = "volume"``) with canonical ``.c`` keys.
+
+    ``present`` (canonical names found in the database) limits the columns; by default all are assumed.
+    """
+    cols = []
+    for name in ("day", *DIMENSIONS, *MEASURES):
+        if present is not None and name not in present:
+            continue
+        coltype = sa.Date() if name == "day" else sa.String(64) if name in DIMENSIONS else sa.Float()
+        cols.append(sa.Column(settings.columns[name], coltype, key=name))
+    return sa.Table(settings.cases_table, sa.MetaData(), *cols, schema=settings.schema)
+
+
+def read_table(settings: Settings, present: frozenset[str] | None = None) -> sa.FromClause:
+    """What the volume loaders read, with canonical ``.c`` keys: the roll-up, or the mapped volume source.
+
+    For a volume source, a missing dimension reads as ``'all'``, a missing measure as 0, and the source's
+    dimension values are renamed through ``[values.<dimension>]``.
+    """
+    if settings.source_kind == "cases":
+        return rollup_table(settings)
+    t = volume_source_table(settings, present)
+    names = set(t.c.keys())
+    cols = [t.c.day.label("day")]
+    for d in DIMENSIONS:
+        raw = t.c[d] if d in names else sa.literal("all", sa.String)
+        cols.append(mapped_value(raw, settings.value_maps.get(d)).label(d))
+    for m in MEASURES:
+        cols.append((sa.func.coalesce(t.c[m], 0) if m in names else sa.literal(0)).label(m))
+    return sa.select(*cols).subquery("volume_source")
+
+
 def rollup_engine(source: Engine, settings: Settings) -> Engine:
-    """Where the roll-up lives: the source itself, or the local SQLite cache in read-only mode."""
-    if settings.rollup_mode == "source":
+    """Where the roll-up lives: the source itself (always for a volume source), or the local SQLite cache."""
+    if settings.rollup_mode == "source" or settings.source_kind == "volume":
         return source
     settings.local_cache_path.parent.mkdir(parents=True, exist_ok=True)
     return make_engine(f"sqlite:///{settings.local_cache_path}")
@@ -91,7 +124,14 @@ def rollup_engine(source: Engine, settings: Settings) -> Engine:
 
 def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None) -> sa.Select:
     """The GROUP BY the database runs: one row per day × dimensions with every measure."""
-    t = cases_table(settings)
+    raw = cases_table(settings)
+    # the mapped, canonical view of the cases: value mapping happens here, grouping happens outside
+    t = sa.select(
+        *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours")),
+        *(mapped_value(raw.c[d], settings.value_maps.get(d)).label(d) for d in DIMENSIONS),
+        *(raw.c[c].label(c) for c in ("escalated", "reopened", "csat", "qa_score")
+          if c not in report.missing_optional),
+    ).subquery("mapped_cases")
     manual = t.c.route.in_(settings.route_values["manual"])
     zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
 
@@ -147,22 +187,41 @@ class RollupState:
 
 @dataclass(frozen=True)
 class RefreshResult:
-    kind: str  # "full" | "incremental"
+    kind: str  # "full" | "incremental" | "none" (a volume source: nothing to build)
     since: date | None
     rows_written: int
     seconds: float
 
 
 def rollup_state(target: Engine, settings: Settings) -> RollupState:
-    """The roll-up's last refresh (all fields ``None`` if it was never built)."""
+    """The roll-up's last refresh (all fields ``None`` if it was never built).
+
+    For a volume source (nothing is built) ``kind`` is ``"volume"`` and ``max_day``/``rows`` describe the
+    user's table itself.
+
+    Raises
+    ------
+    SourceUnavailable, QueryFailed
+        If the database does not answer.
+    """
     st = state_table(settings)
     try:
+        if settings.source_kind == "volume":
+            present = check_volume_schema(target, settings)
+            t = volume_source_table(settings, present)
+            with target.connect() as conn:
+                max_day, rows = conn.execute(sa.select(sa.func.max(t.c.day), sa.func.count())).one()
+            if isinstance(max_day, str):
+                max_day = date.fromisoformat(max_day[:10])
+            elif isinstance(max_day, datetime):
+                max_day = max_day.date()
+            return RollupState(None, max_day, None, int(rows), "volume")
         if not sa.inspect(target).has_table(st.name, schema=st.schema):
             return RollupState(None, None, None, None, None)
         with target.connect() as conn:
             row = conn.execute(sa.select(st).where(st.c.rollup_table == settings.rollup_table)).first()
-    except OperationalError as err:
-        raise SourceUnavailable(f"cannot read the roll-up state: {err.orig}") from err
+    except DBAPIError as err:
+        raise translate_error(err, doing="reading the roll-up state") from err
     if row is None:
         return RollupState(None, None, None, None, None)
     return RollupState(row.refreshed_at, row.max_day, row.source_max_created, row.rows, row.kind)
@@ -198,12 +257,20 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
     """
     say = progress or (lambda _msg: None)
     began = time.perf_counter()
+    if settings.source_kind == "volume":
+        # the user's daily table is the roll-up: check it, write nothing
+        check_volume_schema(source, settings)
+        say("done: the source is a daily volume table, nothing to build")
+        return RefreshResult("none", None, 0, time.perf_counter() - began)
     report = check_cases_schema(source, settings)
     target = target or rollup_engine(source, settings)
     metadata = sa.MetaData()
     rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
     state = rollup_state(target, settings)
-    exists = sa.inspect(target).has_table(rollup.name, schema=rollup.schema)
+    try:
+        exists = sa.inspect(target).has_table(rollup.name, schema=rollup.schema)
+    except DBAPIError as err:
+        raise translate_error(err, doing="inspecting the roll-up") from err
     since_day: date | None = None
     if exists and not full and state.max_day is not None:
         since_day = state.max_day - timedelta(days=settings.lookback_days)
@@ -234,17 +301,11 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
                 max_day=max_day, source_max_created=newest, rows=rows,
                 kind="incremental" if since_day else "full",
             ))
-    except OperationalError as err:
-        raise QueryFailed(
-            f"the roll-up refresh failed: {str(err.orig).strip().splitlines()[0]}",
-            hint="If the database is read-only for this user, set [rollup] mode = \"local\" in the configuration "
-            "file; if it is locked or slow, retry in a moment.",
-        ) from err
     except DBAPIError as err:
-        raise QueryFailed(
-            f"the roll-up refresh failed: {err.orig}",
-            hint="Check the user's CREATE/INSERT/DELETE permissions, or use [rollup] mode = \"local\".",
-        ) from err
+        found = translate_error(err, doing="refreshing the roll-up")
+        if type(found) is QueryFailed and not found.hint.startswith("This user"):
+            found.hint += " If this user may not write here, set [rollup] mode = \"local\"."
+        raise found from err
     say("done")
     return RefreshResult("incremental" if since_day else "full", since_day, int(written or 0),
                          time.perf_counter() - began)

@@ -8,10 +8,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
-from loaders.errors import SchemaMismatch, SourceUnavailable
-from loaders.settings import CASE_COLUMNS, Settings
+from loaders.engine import translate_error
+from loaders.errors import CasesUnavailable, SchemaMismatch
+from loaders.settings import CASE_COLUMNS, DIMENSIONS, VOLUME_COLUMNS, Settings
 
-__all__ = ["SchemaReport", "check_cases_schema", "type_kind"]
+__all__ = ["SchemaReport", "check_cases_schema", "check_volume_schema", "reflect_columns", "type_kind"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,13 @@ def type_kind(coltype: sa.types.TypeEngine) -> str:
 _EXPECTED = {"timestamp": "a timestamp", "number": "a number", "text": "text", "id": "any type"}
 
 
-def check_cases_schema(engine: Engine, settings: Settings) -> SchemaReport:
-    """Validate the mapped cases table.
+def reflect_columns(engine: Engine, settings: Settings) -> dict[str, dict]:
+    """The source table's columns by lower-cased name (SQLAlchemy's reflection dicts).
 
     Raises
     ------
     SchemaMismatch
-        Listing every missing required column and every column of the wrong type, each with the
-        configuration line that fixes it.
+        If the table does not exist.
     SourceUnavailable
         If the database cannot be inspected.
     """
@@ -68,11 +68,73 @@ def check_cases_schema(engine: Engine, settings: Settings) -> SchemaReport:
                 f"{' (and [source] schema)' if not settings.schema else ''}.",
                 problems=(f"table `{where}` is missing",),
             )
-        reflected = {c["name"].lower(): c for c in inspector.get_columns(table, schema=settings.schema)}
-    except NoSuchTableError as err:  # some dialects raise instead of has_table() == False
+        return {c["name"].lower(): c for c in inspector.get_columns(table, schema=settings.schema)}
+    except NoSuchTableError as err:
         raise SchemaMismatch(f"table `{where}` does not exist in the database") from err
     except DBAPIError as err:
-        raise SourceUnavailable(f"cannot inspect table `{where}`: {err.orig}") from err
+        raise translate_error(err, doing=f"inspecting table `{where}`") from err
+
+
+def check_volume_schema(engine: Engine, settings: Settings) -> frozenset[str]:
+    """Validate a daily volume source (``[source] kind = "volume"``); return the canonical columns present.
+
+    Raises
+    ------
+    SchemaMismatch
+        Naming every missing required column (``day``, ``incoming``, ``solved``) and every measure that is
+        not a number, each with the configuration line that fixes it.
+    """
+    reflected = reflect_columns(engine, settings)
+    where = f"{settings.schema}.{settings.cases_table}" if settings.schema else settings.cases_table
+    present: set[str] = set()
+    problems: list[str] = []
+    for canonical, required in VOLUME_COLUMNS.items():
+        actual = settings.columns[canonical]
+        col = reflected.get(actual.lower())
+        if col is None:
+            if required:
+                problems.append(f"table `{where}` has no column `{actual}` for `{canonical}` "
+                                f"(map it in the configuration file: [columns] {canonical} = \"<your column>\")")
+            continue
+        found = type_kind(col["type"])
+        want = "date" if canonical == "day" else "text" if canonical in DIMENSIONS else "number"
+        ok = found == want or (want == "date" and found in ("timestamp", "text")) or want == "text"
+        if not ok:
+            problems.append(f"column `{actual}` (for `{canonical}`) has type {col['type']}, expected "
+                            f"{'a date' if want == 'date' else 'a number'} "
+                            f"(map another column with [columns] {canonical} = \"…\", or cast it in a view)")
+            continue
+        present.add(canonical)
+    if problems:
+        raise SchemaMismatch(
+            f"table `{where}` does not match the daily volume contract: {len(problems)} problem(s)",
+            hint="Fix the mapping in the configuration file ([columns] section); see docs/configuration.md.",
+            problems=tuple(problems),
+        )
+    return frozenset(present)
+
+
+def check_cases_schema(engine: Engine, settings: Settings) -> SchemaReport:
+    """Validate the mapped cases table.
+
+    Raises
+    ------
+    SchemaMismatch
+        Listing every missing required column and every column of the wrong type, each with the
+        configuration line that fixes it.
+    SourceUnavailable
+        If the database cannot be inspected.
+    CasesUnavailable
+        If the settings describe a daily volume source.
+    """
+    if settings.source_kind != "cases":
+        raise CasesUnavailable(
+            f"the source `{settings.cases_table}` is a daily volume table: case rows are not available",
+            hint="Set [source] kind = \"cases\" and map a table with one row per case to drill down to cases.",
+        )
+    table = settings.cases_table
+    where = f"{settings.schema}.{table}" if settings.schema else table
+    reflected = reflect_columns(engine, settings)
 
     problems: list[str] = []
     missing_optional: set[str] = set()

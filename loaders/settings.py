@@ -7,7 +7,8 @@ Sources, first match wins for the URL:
 3. ``[source] url`` in the configuration file (``OPS_CONFIG`` or ``ops.toml`` beside ``app.py``);
 4. the built-in sample SQLite file, built on first start.
 
-The configuration file maps a deployment's table and column names onto the canonical ones::
+The configuration file maps a deployment's table, column names and values onto the canonical ones
+(the full reference is ``docs/configuration.md``)::
 
     [source]
     table = "support_tickets"
@@ -17,12 +18,16 @@ The configuration file maps a deployment's table and column names onto the canon
     created_at = "opened_ts"
     workflow = "queue_name"
 
+    [values.workflow]           # ours = their value(s)
+    copyright = ["Q-COPY", "Q-DMCA"]
+
     [rollup]
     mode = "source"             # "source": write the roll-up table into the database (needs CREATE/INSERT)
                                 # "local":  never write to the source; keep the roll-up in a local SQLite cache
     table = "ops_daily_volume"
 
-Every identifier is validated before it reaches SQL; values always travel as bound parameters.
+Every identifier is validated before it reaches SQL; values always travel as bound parameters. A semantic
+error in the file names the line it is on (``ops.toml line 7: …``).
 """
 
 from __future__ import annotations
@@ -40,10 +45,14 @@ from loaders.errors import ConfigError
 __all__ = [
     "CASE_COLUMNS",
     "DIMENSIONS",
+    "MEASURES",
     "PROJECT_ROOT",
     "SAMPLE_DB_PATH",
+    "VOLUME_COLUMNS",
     "Settings",
     "load_settings",
+    "locate_key",
+    "settings_from_mapping",
     "validate_identifier",
 ]
 
@@ -69,6 +78,19 @@ CASE_COLUMNS: dict[str, tuple[str, bool]] = {
     "reopened": ("number", False),
     "csat": ("number", False),
     "qa_score": ("number", False),
+}
+
+#: additive measures of the roll-up, in table order; see docs/architecture.md for their meaning
+MEASURES: tuple[str, ...] = (
+    "incoming", "incoming_manual", "solved", "solved_manual", "handle_time_s", "age_at_solve_h",
+    "solved_in_sla", "escalated", "reopened", "csat_sum", "csat_n", "qa_sum", "qa_n",
+)
+
+#: canonical column of a daily volume source (``[source] kind = "volume"``) -> required
+VOLUME_COLUMNS: dict[str, bool] = {
+    "day": True,
+    **dict.fromkeys(DIMENSIONS, False),  # a report without a dimension reads as one value "all"
+    **{m: m in ("incoming", "solved") for m in MEASURES},  # other measures read as 0 when absent
 }
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -98,19 +120,25 @@ def validate_identifier(name: str, *, what: str) -> str:
         raise ConfigError(
             f"`{what}` must be a plain SQL identifier (letters, digits, _; starting with a letter), got {name!r}",
             hint="Rename the value in the configuration file; quoting and dotted names are not accepted.",
+            key=what,
         )
     return name
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved, validated configuration of the data layer."""
+    """Resolved, validated configuration of the data layer.
+
+    ``columns`` maps canonical -> source column names: the case columns (:data:`CASE_COLUMNS`) for a
+    ``"cases"`` source, the roll-up's columns (:data:`VOLUME_COLUMNS`) for a ``"volume"`` source; names not
+    given map to themselves. ``value_maps`` maps, per dimension, our value -> the source's values meaning it.
+    """
 
     url: str
     url_source: str = "sample"
     cases_table: str = "cases"
     schema: str | None = None
-    columns: Mapping[str, str] = field(default_factory=lambda: {c: c for c in CASE_COLUMNS})
+    columns: Mapping[str, str] = field(default_factory=dict)
     #: canonical route value -> the source's values meaning it (e.g. {"automated": ["bot", "macro"]})
     route_values: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: {"manual": ("manual",), "automated": ("automated",)}
@@ -121,19 +149,50 @@ class Settings:
     lookback_days: int = 2
     stale_after_hours: float = 36.0
     config_path: Path | None = None
+    #: "cases": one row per case (the roll-up is built from it); "volume": a daily volume table is the roll-up
+    source_kind: Literal["cases", "volume"] = "cases"
+    #: dimension -> {our value: (their values, …)}; values not listed pass through unchanged
+    value_maps: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    #: queries running longer are cancelled by the server (PostgreSQL, MariaDB); SQLite waits this long on a lock
+    statement_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        wanted = CASE_COLUMNS if self.source_kind == "cases" else VOLUME_COLUMNS
+        object.__setattr__(self, "columns", {c: dict(self.columns).get(c, c) for c in wanted})
 
     @property
     def is_sample(self) -> bool:
         return self.url_source == "sample"
 
+    @property
+    def has_cases(self) -> bool:
+        """Whether case rows exist (a ``"volume"`` source has only daily totals)."""
+        return self.source_kind == "cases"
+
+    @property
+    def source_table(self) -> str:
+        """The user's table the dashboard reads (cases or daily volume)."""
+        return self.cases_table
+
     def with_url(self, url: str, *, source: str = "override") -> Settings:
         return replace(self, url=url, url_source=source)
 
+    def source_values(self, dimension: str, ours: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The source's values that mean any of ``ours`` (for filtering the source by an index)."""
+        mapping = self.value_maps.get(dimension, {})
+        out: list[str] = []
+        for value in ours:
+            out.append(value)
+            out.extend(mapping.get(value, ()))
+        return tuple(dict.fromkeys(out))
 
-def _read_toml(path: Path) -> dict[str, Any]:
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text), text
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"configuration file {path.name} is not UTF-8 text: {err}") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(
             f"configuration file {path.name} is not valid TOML: {err}",
@@ -141,58 +200,192 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from err
 
 
-def _section(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+
+
+def _split_key(dotted: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip('"').strip("'") for part in dotted.split("."))
+
+
+def locate_key(text: str, key: str) -> int | None:
+    """The 1-based line of a dotted ``key`` (or of its nearest enclosing section) in TOML ``text``.
+
+    tomllib reports line numbers only for syntax errors; semantic checks find the line here.
+
+    Parameters
+    ----------
+    text : str
+        The configuration file's text.
+    key : str
+        Dotted path such as ``"columns.created_at"`` or ``"values.route"``.
+
+    Returns
+    -------
+    int or None
+        ``None`` if neither the key nor any enclosing section appears in the text.
+
+    Examples
+    --------
+    >>> locate_key('[source]\\ntable = "t"\\n', "source.table")
+    2
+    """
+    path = _split_key(key)
+    lines = text.splitlines()
+    for n in range(len(path), 0, -1):
+        want = path[:n]
+        section: tuple[str, ...] = ()
+        for number, line in enumerate(lines, start=1):
+            header = _HEADER.match(line)
+            if header:
+                section = _split_key(header.group(1))
+                if section == want:
+                    return number
+                continue
+            if "=" not in line or line.lstrip().startswith("#"):
+                continue
+            left = _split_key(line.split("=", 1)[0].strip())
+            if section + left == want:
+                return number
+    return None
+
+
+def _section(doc: Mapping[str, Any], name: str, *, path: str | None = None) -> Mapping[str, Any]:
     value = doc.get(name, {})
+    where = path or name
     if not isinstance(value, Mapping):
-        raise ConfigError(f"`[{name}]` must be a table in the configuration file, got {type(value).__name__}")
+        raise ConfigError(f"`[{where}]` must be a table in the configuration file, got {type(value).__name__}",
+                          key=where)
     return value
+
+
+def _only(section: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
+    for key in section:
+        if key not in allowed:
+            raise ConfigError(
+                f"[{name}] has no setting `{key}`",
+                hint=f"Settings of [{name}]: {', '.join(allowed)} (see docs/configuration.md).",
+                key=f"{name}.{key}",
+            )
+
+
+def _value_list(vals: Any, *, key: str) -> tuple[str, ...]:
+    if isinstance(vals, str):
+        vals = [vals]
+    if not isinstance(vals, list) or not vals or not all(isinstance(v, str) and v for v in vals):
+        raise ConfigError(f"`{key}` must be a non-empty string or a list of non-empty strings, got {vals!r}",
+                          key=key)
+    return tuple(vals)
+
+
+def _value_maps(values: Mapping[str, Any]) -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, tuple[str, ...]]]]:
+    _only(values, "values", ("route", *DIMENSIONS))
+    route_values: dict[str, tuple[str, ...]] = {"manual": ("manual",), "automated": ("automated",)}
+    for key, vals in _section(values, "route", path="values.route").items():
+        if key not in route_values:
+            raise ConfigError(f"[values.route] keys must be 'manual' or 'automated', got {key!r}",
+                              key=f"values.route.{key}")
+        route_values[key] = _value_list(vals, key=f"values.route.{key}")
+    clash = set(route_values["manual"]) & set(route_values["automated"])
+    if clash:
+        raise ConfigError(f"[values.route] value(s) {', '.join(sorted(clash))} listed as both manual and automated",
+                          key="values.route")
+    maps: dict[str, dict[str, tuple[str, ...]]] = {}
+    for dim in DIMENSIONS:
+        section = _section(values, dim, path=f"values.{dim}")
+        seen: dict[str, str] = {}
+        mapping: dict[str, tuple[str, ...]] = {}
+        for ours, vals in section.items():
+            theirs = _value_list(vals, key=f"values.{dim}.{ours}")
+            for v in theirs:
+                if v in seen and seen[v] != ours:
+                    raise ConfigError(
+                        f"[values.{dim}] maps {v!r} to both {seen[v]!r} and {ours!r}",
+                        hint="Each of your values may map to one of ours only.", key=f"values.{dim}.{ours}",
+                    )
+                seen[v] = ours
+            mapping[ours] = theirs
+        if mapping:
+            maps[dim] = mapping
+    return route_values, maps
 
 
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,
                           config_path: Path | None = None) -> Settings:
-    """Build :class:`Settings` from a parsed configuration document (see module docstring)."""
-    known = {"source", "columns", "values", "rollup", "freshness"}
-    unknown = sorted(set(doc) - known)
+    """Build :class:`Settings` from a parsed configuration document (see module docstring).
+
+    Parameters
+    ----------
+    doc : mapping
+        The parsed TOML document.
+    url : str or None
+        A URL from secrets or the environment (wins over ``[source] url``).
+    url_source : str
+        Where ``url`` came from, for the Data page.
+    config_path : Path, optional
+        The file ``doc`` was read from.
+
+    Returns
+    -------
+    Settings
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key (``err.key``) for every rule broken.
+
+    Examples
+    --------
+    >>> settings_from_mapping({"columns": {"created_at": "opened_ts"}}, url=None, url_source="test").columns[
+    ...     "created_at"]
+    'opened_ts'
+    """
+    known = ("source", "columns", "values", "rollup", "freshness")
+    unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
             f"unknown section(s) {', '.join(f'[{u}]' for u in unknown)} in the configuration file",
-            hint=f"Known sections: {', '.join(sorted(known))}.",
+            hint=f"Known sections: {', '.join(sorted(known))}.", key=unknown[0],
         )
     source = _section(doc, "source")
+    _only(source, "source", ("url", "table", "schema", "kind", "statement_timeout_s"))
+    kind = source.get("kind", "cases")
+    if kind not in ("cases", "volume"):
+        raise ConfigError(f"`source.kind` must be 'cases' or 'volume', got {kind!r}", key="source.kind")
+    wanted = CASE_COLUMNS if kind == "cases" else VOLUME_COLUMNS
     columns_cfg = _section(doc, "columns")
-    bad = sorted(set(columns_cfg) - set(CASE_COLUMNS))
+    bad = [c for c in columns_cfg if c not in wanted]
     if bad:
         raise ConfigError(
-            f"[columns] names unknown canonical column(s): {', '.join(bad)}",
-            hint=f"Canonical columns are: {', '.join(CASE_COLUMNS)}.",
+            f"[columns] names unknown canonical column(s) for a {kind!r} source: {', '.join(bad)}",
+            hint=f"Canonical columns are: {', '.join(wanted)}.", key=f"columns.{bad[0]}",
         )
-    columns = {c: validate_identifier(columns_cfg.get(c, c), what=f"columns.{c}") for c in CASE_COLUMNS}
-
-    route_cfg = _section(_section(doc, "values"), "route")
-    route_values: dict[str, tuple[str, ...]] = {"manual": ("manual",), "automated": ("automated",)}
-    for key, vals in route_cfg.items():
-        if key not in route_values:
-            raise ConfigError(f"[values.route] keys must be 'manual' or 'automated', got {key!r}")
-        if isinstance(vals, str):
-            vals = [vals]
-        if not vals or not all(isinstance(v, str) for v in vals):
-            raise ConfigError(f"[values.route] {key} must be a string or a list of strings, got {vals!r}")
-        route_values[key] = tuple(vals)
+    columns = {c: validate_identifier(columns_cfg.get(c, c), what=f"columns.{c}") for c in wanted}
+    route_values, value_maps = _value_maps(_section(doc, "values"))
 
     rollup = _section(doc, "rollup")
+    _only(rollup, "rollup", ("mode", "table", "lookback_days", "local_path"))
     mode = rollup.get("mode", "source")
     if mode not in ("source", "local"):
-        raise ConfigError(f"`rollup.mode` must be 'source' or 'local', got {mode!r}")
+        raise ConfigError(f"`rollup.mode` must be 'source' or 'local', got {mode!r}", key="rollup.mode")
     lookback = rollup.get("lookback_days", 2)
-    if not isinstance(lookback, int) or lookback < 0:
-        raise ConfigError(f"`rollup.lookback_days` must be an integer >= 0, got {lookback!r}")
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 0:
+        raise ConfigError(f"`rollup.lookback_days` must be an integer >= 0, got {lookback!r}",
+                          key="rollup.lookback_days")
     freshness = _section(doc, "freshness")
+    _only(freshness, "freshness", ("stale_after_hours",))
     stale = freshness.get("stale_after_hours", 36.0)
-    if not isinstance(stale, int | float) or stale <= 0:
-        raise ConfigError(f"`freshness.stale_after_hours` must be a number > 0, got {stale!r}")
+    if isinstance(stale, bool) or not isinstance(stale, int | float) or stale <= 0:
+        raise ConfigError(f"`freshness.stale_after_hours` must be a number > 0, got {stale!r}",
+                          key="freshness.stale_after_hours")
+    timeout = source.get("statement_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+        raise ConfigError(f"`source.statement_timeout_s` must be a number of seconds > 0, got {timeout!r}",
+                          key="source.statement_timeout_s")
     schema = source.get("schema")
     cache = rollup.get("local_path")
     resolved_url = url or source.get("url")
+    if resolved_url is not None and not isinstance(resolved_url, str):
+        raise ConfigError(f"`source.url` must be a string, got {resolved_url!r}", key="source.url")
     return Settings(
         url=resolved_url or f"sqlite:///{SAMPLE_DB_PATH}",
         url_source=url_source if url else ("config" if resolved_url else "sample"),
@@ -206,6 +399,9 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         lookback_days=lookback,
         stale_after_hours=float(stale),
         config_path=config_path,
+        source_kind=kind,
+        value_maps=value_maps,
+        statement_timeout_s=float(timeout) if timeout is not None else None,
     )
 
 
@@ -229,7 +425,13 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
     Raises
     ------
     ConfigError
-        If the configuration file is missing (when named explicitly), not TOML, or names invalid identifiers.
+        If the configuration file is missing (when named explicitly), not TOML, or breaks a rule; the
+        message starts with ``<file> line <n>:`` when the offending line can be found.
+
+    Examples
+    --------
+    >>> load_settings(environ={"OPS_DB_URL": "sqlite:///ops.sqlite"}).url_source  # doctest: +SKIP
+    'environment'
     """
     environ = os.environ if environ is None else environ
     url, source = None, "sample"
@@ -247,5 +449,11 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
             f"configuration file {path} does not exist",
             hint="Set OPS_CONFIG to an existing TOML file, or unset it to use the defaults.",
         )
-    doc = _read_toml(path) if path.exists() else {}
-    return settings_from_mapping(doc, url=url, url_source=source, config_path=path if path.exists() else None)
+    doc, text = _read_toml(path) if path.exists() else ({}, "")
+    try:
+        return settings_from_mapping(doc, url=url, url_source=source, config_path=path if path.exists() else None)
+    except ConfigError as err:
+        line = locate_key(text, err.key) if err.key and text else None
+        where = f"{path.name} line {line}: " if line else (f"{path.name}: " if text else "")
+        raise ConfigError(f"{where}{err}", hint=err.hint or "See docs/configuration.md for every setting.",
+                          key=err.key, line=line) from err

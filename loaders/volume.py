@@ -8,10 +8,11 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from loaders.errors import QueryFailed, SchemaMismatch, SourceUnavailable
-from loaders.rollup import MEASURES, rollup_table
+from loaders.engine import translate_error
+from loaders.rollup import MEASURES, read_table
+from loaders.schema import check_volume_schema
 from loaders.settings import DIMENSIONS, Settings
 
 __all__ = [
@@ -83,27 +84,34 @@ def _check_by(by: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     return by
 
 
-def _where(table: sa.Table, filters: Filters) -> list[sa.ColumnElement]:
+def _where(table: sa.FromClause, filters: Filters, settings: Settings | None = None) -> list[sa.ColumnElement]:
+    """Dimension filters; with ``settings``, our values are widened to the source's values that mean them
+    (case rows hold the source's values, so the filter stays a plain, indexable ``IN``)."""
     # `in_` renders an expanding bound parameter: values never enter the SQL text.
-    return [table.c[d].in_(v) for d, v in filters.dimension_filters.items()]
+    return [table.c[d].in_(settings.source_values(d, v) if settings else v)
+            for d, v in filters.dimension_filters.items()]
 
 
-def _run(engine: Engine, stmt: sa.Executable) -> pd.DataFrame:
+def _run(engine: Engine, stmt: sa.Executable, *, doing: str = "reading the daily roll-up") -> pd.DataFrame:
     try:
         with engine.connect() as conn:
             result = conn.execute(stmt)
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    except OperationalError as err:
-        msg = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
-        if "no such table" in msg or "doesn't exist" in msg or "does not exist" in msg:
-            raise SchemaMismatch(f"the roll-up table is missing: {msg}",
-                                 hint="Build it from the Data page (or run `python -m loaders.refresh`).") from err
-        if "timeout" in msg.lower() or "locked" in msg.lower() or "cancel" in msg.lower():
-            raise QueryFailed(f"the query did not finish: {msg}",
-                              hint="Retry in a moment, or narrow the date range.") from err
-        raise SourceUnavailable(f"the database stopped answering: {msg}", hint="Check the server and retry.") from err
     except DBAPIError as err:
-        raise QueryFailed(f"the query failed: {err.orig}") from err
+        raise translate_error(err, doing=doing) from err
+
+
+_PRESENT: dict[tuple, frozenset[str]] = {}
+
+
+def _table(engine: Engine, settings: Settings) -> sa.FromClause:
+    """The roll-up, or a volume source mapped onto its columns (reflected once per engine and mapping)."""
+    if settings.source_kind == "cases":
+        return read_table(settings)
+    key = (str(engine.url), settings.schema, settings.cases_table, tuple(settings.columns.items()))
+    if key not in _PRESENT:
+        _PRESENT[key] = check_volume_schema(engine, settings)
+    return read_table(settings, _PRESENT[key])
 
 
 def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
@@ -132,9 +140,10 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
     >>> frame = load_daily_volume(engine, settings=s, filters=f, by=["workflow"])  # doctest: +SKIP
     """
     by = _check_by(by)
-    t = rollup_table(settings)
+    t = _table(engine, settings)
     stmt = (
-        sa.select(t.c.day, *(t.c[b] for b in by), *(sa.func.sum(t.c[m]).label(m) for m in MEASURES))
+        sa.select(t.c.day.label("day"), *(t.c[b].label(b) for b in by),
+                  *(sa.func.sum(t.c[m]).label(m) for m in MEASURES))
         .where(t.c.day >= filters.start, t.c.day <= filters.end, *_where(t, filters))
         .group_by(t.c.day, *(t.c[b] for b in by))
     )
@@ -160,9 +169,9 @@ def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters
     Returns a scalar-valued Series (index ``()`` → single value named ``backlog``) or one value per group.
     """
     by = _check_by(by)
-    t = rollup_table(settings)
+    t = _table(engine, settings)
     stmt = (
-        sa.select(*(t.c[b] for b in by),
+        sa.select(*(t.c[b].label(b) for b in by),
                   (sa.func.coalesce(sa.func.sum(t.c.incoming), 0) - sa.func.coalesce(sa.func.sum(t.c.solved), 0))
                   .label("backlog"))
         .where(t.c.day < filters.start, *_where(t, filters))
@@ -178,17 +187,17 @@ def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters
 
 def load_dimension_values(engine: Engine, *, settings: Settings) -> dict[str, list[str]]:
     """Distinct values of each dimension in the roll-up, sorted."""
-    t = rollup_table(settings)
+    t = _table(engine, settings)
     out: dict[str, list[str]] = {}
     for d in DIMENSIONS:
-        frame = _run(engine, sa.select(t.c[d]).distinct().order_by(t.c[d]))
+        frame = _run(engine, sa.select(t.c[d].label(d)).distinct().order_by(t.c[d]))
         out[d] = [str(v) for v in frame[d].tolist()]
     return out
 
 
 def load_rollup_bounds(engine: Engine, *, settings: Settings) -> tuple[date, date] | None:
     """First and last day present in the roll-up, or ``None`` if it is empty."""
-    t = rollup_table(settings)
+    t = _table(engine, settings)
     frame = _run(engine, sa.select(sa.func.min(t.c.day).label("lo"), sa.func.max(t.c.day).label("hi")))
     lo, hi = frame.iloc[0]["lo"], frame.iloc[0]["hi"]
     if lo is None or pd.isna(lo):

@@ -56,6 +56,7 @@ __all__ = [
     "finer",
     "measures_for",
     "parse_params",
+    "point_params",
     "selection_to_state",
     "summary_sentence",
     "to_params",
@@ -281,6 +282,65 @@ def selection_to_state(event: Any, state: DrilldownState) -> DrilldownState | No
     if narrowed:
         new = new.with_filters({**new.filters, **narrowed})
     return None if new == state else new
+
+
+def point_params(event: Any, *, kpi: str, split: str | None = None, traces: Sequence[str | None] = (),
+                 slice: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """Drill-down query parameters for a click on a point of a daily KPI chart, or ``None``.
+
+    The first selected point decides: its ``x`` is the day and, on a chart split by ``split``, the
+    slice value of its trace (``traces[curve_number]``) narrows ``slice``. A trace that is no slice
+    (the expected band, the flag markers) leaves the slice as it is.
+
+    Parameters
+    ----------
+    event : mapping
+        What ``st.plotly_chart(..., on_select=...)`` reports (``{"selection": {"points": [...]}}``).
+    kpi : str, keyword-only
+        The chart's KPI (a registered name).
+    split : str, optional, keyword-only
+        The dimension the chart's lines are split by.
+    traces : sequence of str or None, keyword-only
+        Per curve number of the figure, the value of ``split`` that trace draws (``None``: no slice).
+    slice : mapping, optional, keyword-only
+        The slice the whole chart already shows (e.g. single-valued sidebar filters).
+
+    Returns
+    -------
+    dict of str to str or None
+        ``{"kpi", "day", *slice}`` (see :func:`drilldown_params`); ``None`` for an empty selection or a
+        point whose ``x`` is not a date.
+
+    Raises
+    ------
+    LinkError
+        For an unknown KPI or dimension (``split`` or in ``slice``).
+
+    Examples
+    --------
+    >>> event = {"selection": {"points": [{"curve_number": 1, "x": "2026-06-30", "y": 412}]}}
+    >>> point_params(event, kpi="incoming", split="workflow", traces=["copyright", "brand_impersonation"])
+    {'kpi': 'incoming', 'day': '2026-06-30', 'workflow': 'brand_impersonation'}
+    """
+    narrowed = _check_slice(dict(slice or {}))
+    if split is not None and split not in DIMENSIONS:
+        raise LinkError(f"unknown dimension {split!r} to split by; expected one of {', '.join(DIMENSIONS)}")
+    points = _points(event)
+    if not points:
+        return None
+    point = points[0]
+    x = point.get("x")
+    if not isinstance(x, str | date | pd.Timestamp):
+        return None
+    try:
+        day = pd.Timestamp(x).date()
+    except (ValueError, TypeError):  # a category label, not a date
+        return None
+    curve = point.get("curve_number")
+    value = traces[curve] if split is not None and isinstance(curve, int) and 0 <= curve < len(traces) else None
+    if value is not None:
+        narrowed[split] = str(value)
+    return drilldown_params(kpi, day, narrowed)
 
 
 def coarser(state: DrilldownState) -> DrilldownState | None:

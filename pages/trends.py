@@ -4,6 +4,7 @@ import streamlit as st
 
 from charts.deck import summarize
 from charts.figures import trend_figure
+from metrics.drilldown import LinkError, point_params
 from metrics.kpis import KPIS, get_kpi
 from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
@@ -13,8 +14,20 @@ from ui.shell import page
 from ui.sidebar import LABELS
 
 PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
+DRILL = "trends_drill"  # session key: drill-down query parameters of the point just clicked
+
+
+def on_point(kpi: str, split: str | None, traces: list[str | None], fixed: dict[str, str]) -> None:
+    try:
+        st.session_state[DRILL] = point_params(st.session_state.get("trends_chart"), kpi=kpi, split=split,
+                                               traces=traces, slice=fixed)
+    except LinkError:  # a trace name that is no dimension value: nothing to open
+        st.session_state.pop(DRILL, None)
+
 
 ctx, filters = page("Trends")
+if params := st.session_state.pop(DRILL, None):
+    st.switch_page("pages/drilldown.py", query_params=params)
 st.title("Trends")
 with guarded():
     left, mid, right = st.columns([2, 2, 3])
@@ -38,11 +51,23 @@ table = table.round(kpi.decimals + 1).rename_axis(PERIOD_LABEL[grain])
 takeaway, key_numbers = summarize(total[[kpi.name]], kpi=kpi)
 # the expected range and the flags of the anomaly scan, for the one-line daily view
 band, flags = expected_band(ctx, filters, kpi=kpi.name) if grain == "day" and not by else (None, None)
-chart_panel(trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags),
-            key="trends_chart",
-            meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table, kpi_names=(kpi.name,),
-            takeaway=takeaway, key_numbers=key_numbers)
-st.caption(f"{kpi.description} Filters: {filters.describe()}.")
+fig = trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags)
+drill = {}
+if grain == "day":
+    # A click on a day opens its drill-down. Lines alone cannot be clicked: invisible markers make every day a
+    # target, and "closest" hover on a split chart makes the click land on the line under the mouse.
+    lines = {str(v) for v in frame[split].unique()} if by else {kpi.label}
+    fig.update_traces(mode="lines+markers", marker={"size": 8, "opacity": 0}, selector=lambda t: t.name in lines)
+    if by:
+        fig.update_layout(hovermode="closest")
+    fixed = {d: v[0] for d, v in filters.dimension_filters.items() if len(v) == 1}
+    traces = [t.name if by else None for t in fig.data]
+    drill = {"on_select": lambda: on_point(kpi.name, split if by else None, traces, fixed),
+             "selection_mode": "points"}
+chart_panel(fig, key="trends_chart", meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table,
+            kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=key_numbers, **drill)
+st.caption(f"{kpi.description} Filters: {filters.describe()}." + (" Click a day to open its drill-down."
+                                                                   if drill else ""))
 # Periods are days: show dates, not midnight timestamps.
 shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)
 st.dataframe(shown, key="trends_table")

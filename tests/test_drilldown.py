@@ -23,6 +23,7 @@ from metrics.drilldown import (
     drilldown_params,
     finer,
     parse_params,
+    point_params,
     selection_to_state,
     summary_sentence,
     to_params,
@@ -210,3 +211,45 @@ def test_analysis_of_a_quiet_day_names_no_cause():
     result = analyse(cube(seed=3), "incoming", DAY)
     assert result.causes.empty
     assert "no slice stands out" in result.sentence
+
+
+# ------------------------------------------------------------------- click on a daily trend chart
+def click(x: object, curve: int | None = 0) -> dict:
+    return {"selection": {"points": [{"x": x, "y": 400.0, "curve_number": curve, "point_index": 5}]}}
+
+
+def test_a_click_on_a_split_line_opens_that_lines_slice_on_that_day():
+    traces = ["copyright", "brand_impersonation", "account_security"]
+    params = point_params(click("2026-06-30", 1), kpi="incoming", split="workflow", traces=traces,
+                          slice={"vendor_site": "Manila"})
+    assert params == {"kpi": "incoming", "day": "2026-06-30", "vendor_site": "Manila",
+                      "workflow": "brand_impersonation"}
+    # the link reads back as the view the drill-down page will show
+    assert parse_params(params, default_day=date(2000, 1, 1)) == DrilldownState(
+        "incoming", DAY, (("vendor_site", "Manila"), ("workflow", "brand_impersonation")))
+
+
+def test_a_click_on_an_unsplit_line_or_a_band_keeps_the_slice():
+    assert point_params(click(pd.Timestamp("2026-06-23"), 2), kpi="aht", traces=["a", "b", "c"]) == {
+        "kpi": "aht", "day": "2026-06-23"}
+    # band and flag traces draw no slice; a curve the figure does not list neither
+    for curve in (0, 7, None):
+        assert point_params(click("2026-06-23T00:00:00", curve), kpi="aht", split="vendor_site",
+                            traces=[None, "Manila"], slice={"channel": "api"}) == {
+            "kpi": "aht", "day": "2026-06-23", "channel": "api"}
+
+
+def test_an_empty_selection_or_a_non_date_point_opens_nothing():
+    assert point_params(None, kpi="incoming") is None
+    assert point_params({"selection": {"points": []}}, kpi="incoming") is None
+    assert point_params(click(12.5), kpi="incoming") is None
+    assert point_params(click("brand impersonation"), kpi="incoming") is None
+
+
+def test_a_click_link_breaking_a_rule_says_which():
+    with pytest.raises(LinkError, match="unknown dimension 'site' to split by"):
+        point_params(click("2026-06-30"), kpi="incoming", split="site", traces=["Manila"])
+    with pytest.raises(LinkError, match="unknown KPI 'nope'"):
+        point_params(click("2026-06-30"), kpi="nope")
+    with pytest.raises(LinkError, match="dimension `channel` needs a value"):
+        point_params(click("2026-06-30"), kpi="incoming", slice={"channel": ""})

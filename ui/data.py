@@ -24,9 +24,12 @@ __all__ = [
     "DataContext",
     "bounds",
     "context",
+    "current_settings",
     "dimension_values",
     "kpi_frame",
     "newest_complete_day",
+    "reset_connections",
+    "source_engine",
     "volume",
 ]
 
@@ -45,6 +48,11 @@ class DataContext:
     @property
     def key(self) -> str:
         return f"{self.settings!r}|{self.version}"
+
+    @property
+    def has_cases(self) -> bool:
+        """Whether case rows exist: ``False`` for a daily volume source (drill-down pages say so)."""
+        return self.settings.has_cases
 
 
 def _secrets() -> dict:
@@ -68,14 +76,33 @@ def _settings() -> Settings:
                          str(loaders.settings.SAMPLE_DB_PATH))
 
 
+def current_settings() -> Settings:
+    """The resolved settings; raises ``ConfigError`` (with the offending line) when the file is wrong."""
+    return _settings()
+
+
 @st.cache_resource(show_spinner=False)
-def _engine(url: str) -> Engine:
-    return loaders.make_engine(url)
+def _engine(url: str, timeout: float | None = None) -> Engine:
+    # a failed connection raises and is not cached, so Retry tries again; a cached engine re-opens
+    # dropped connections by itself (pool_pre_ping)
+    return loaders.make_engine(url, statement_timeout_s=timeout)
 
 
 @st.cache_resource(show_spinner=False)
 def _rollup_engine(url: str, _settings_obj: Settings) -> Engine:
-    return loaders.rollup_engine(_engine(url), _settings_obj)
+    return loaders.rollup_engine(_engine(url, _settings_obj.statement_timeout_s), _settings_obj)
+
+
+def source_engine(settings: Settings) -> Engine:
+    """The (cached) engine of the source database."""
+    return _engine(settings.url, settings.statement_timeout_s)
+
+
+def reset_connections() -> None:
+    """Forget engines, settings and cached frames (after the configuration or the server changed)."""
+    for cached in (_engine, _rollup_engine, _settings_for):
+        cached.clear()
+    st.cache_data.clear()
 
 
 def _ensure_sample(settings: Settings) -> None:
@@ -112,11 +139,11 @@ def sa_url_path(url: str) -> str:
 @st.cache_data(ttl=300, show_spinner="Refreshing the daily roll-up…")
 def _refresh(settings_key: str, _settings_obj: Settings) -> str:
     """Bring the roll-up up to date (incremental) at most every five minutes; returns its version."""
-    source = _engine(_settings_obj.url)
+    source = source_engine(_settings_obj)
     target = _rollup_engine(_settings_obj.url, _settings_obj)
     loaders.refresh_rollup(source, _settings_obj, target=target)
     state = loaders.rollup_state(target, _settings_obj)
-    return str(state.refreshed_at)
+    return f"{state.refreshed_at}|{state.max_day}|{state.rows}"
 
 
 def context() -> DataContext:
@@ -124,7 +151,7 @@ def context() -> DataContext:
     settings = _settings()
     _ensure_sample(settings)
     version = _refresh(repr(settings), settings)
-    return DataContext(settings, _engine(settings.url), _rollup_engine(settings.url, settings), version)
+    return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version)
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)

@@ -10,16 +10,19 @@ and :data:`NAVIGATION` below is the one place that names, orders and labels the 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from loaders import Filters
+from loaders import Filters, OpsDataError
 from ui.data import DataContext, context
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
 
-__all__ = ["NAVIGATION", "page"]
+__all__ = ["NAVIGATION", "TVMode", "page", "parse_tv", "tv_mode"]
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,11 +37,135 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def page(title: str, *, sidebar: bool = True) -> tuple[DataContext, Filters]:
+
+@dataclass(frozen=True)
+class TVMode:
+    """Unattended wall-screen mode (``?tv=1``): no sidebar, large type, auto-refresh, optional rotation.
+
+    Attributes
+    ----------
+    refresh_s : int
+        Seconds between data refreshes of the page body (``?refresh=``, default 300, at least 10).
+    rotate : tuple of str
+        Scripts to cycle through (``?rotate=standup,trends,anomalies``: page names as in the URL,
+        ``standup`` for the home page); empty means no rotation.
+    dwell_s : int
+        Seconds each page of the rotation stays on screen (``?dwell=``, default 60, at least 10).
+    """
+
+    refresh_s: int = 300
+    rotate: tuple[str, ...] = ()
+    dwell_s: int = 60
+
+
+def _seconds(params: Mapping[str, str], name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ValueError(f"`?{name}=` must be a number of seconds, got {raw!r}") from None
+    if value < 10:
+        raise ValueError(f"`?{name}=` must be >= 10 seconds, got {value}")
+    return value
+
+
+def parse_tv(params: Mapping[str, str]) -> TVMode | None:
+    """The TV mode asked for by the URL's query parameters (``None`` when ``tv`` is absent or 0).
+
+    Parameters
+    ----------
+    params : mapping
+        Query parameters (``st.query_params``).
+
+    Returns
+    -------
+    TVMode or None
+
+    Raises
+    ------
+    ValueError
+        For a ``refresh``/``dwell`` that is not a number >= 10, or a ``rotate`` entry that names no page.
+
+    Examples
+    --------
+    >>> parse_tv({"tv": "1", "rotate": "standup,trends", "dwell": "30"})
+    TVMode(refresh_s=300, rotate=('app.py', 'pages/trends.py'), dwell_s=30)
+    >>> parse_tv({}) is None
+    True
+    """
+    if str(params.get("tv", "")).lower() not in ("1", "true", "yes", "on"):
+        return None
+    names = {("standup" if script == "app.py" else Path(script).stem): script for script, _l, _i in NAVIGATION}
+    rotate = []
+    for name in filter(None, (n.strip().lower() for n in str(params.get("rotate", "")).split(","))):
+        if name not in names:
+            raise ValueError(f"`?rotate=` names unknown page {name!r}; pages: {', '.join(names)}")
+        rotate.append(names[name])
+    return TVMode(_seconds(params, "refresh", 300), tuple(rotate), _seconds(params, "dwell", 60))
+
+
+def tv_mode() -> TVMode | None:
+    """The current page's TV mode, from ``st.query_params`` (defaults where a parameter is bad)."""
+    try:
+        return parse_tv(st.query_params.to_dict())
+    except ValueError:
+        return TVMode()
+
+
+# Large type for a room: the base font drives Streamlit's rem-based sizes (metrics, tables, captions).
+_TV_CSS = """<style>
+html { font-size: 22px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding: 1.2rem 2rem 1rem 2rem; max-width: 100%; }
+</style>"""
+
+
+def _rotation(tv: TVMode, title: str) -> None:
+    scripts = [s for s in tv.rotate if (_ROOT / s).exists()]
+    current = next((s for s, label, _i in NAVIGATION if label == title), None)
+    if len(scripts) < 2 and not (scripts and scripts[0] != current):
+        return
+    following = scripts[(scripts.index(current) + 1) % len(scripts)] if current in scripts else scripts[0]
+    shown = {"page": current, "since": time.monotonic()}
+    if st.session_state.get("tv_rotation", {}).get("page") != current:
+        st.session_state["tv_rotation"] = shown
+
+    @st.fragment(run_every=tv.dwell_s)
+    def advance() -> None:
+        # the timer also fires at the first draw: only switch once the page has been up a full dwell
+        if time.monotonic() - st.session_state["tv_rotation"]["since"] >= tv.dwell_s - 1:
+            st.session_state.pop("tv_rotation", None)
+            st.switch_page(following, query_params=st.query_params.to_dict())
+
+    advance()
+
+
+def page(title: str, *, sidebar: bool = True, tv: bool | None = None,
+         require_data: bool = True) -> tuple[DataContext | None, Filters | None]:
     """Set up a page: config, navigation, data context and the shared filters.
 
-    A configuration or connection problem ends the page here with a message and a hint.
+    A configuration or connection problem ends the page here with a message and a hint — unless
+    ``require_data=False`` (the Data page, where a user goes to fix exactly that): then the page gets
+    ``(None, None)``, or ``(ctx, None)`` when the roll-up is empty, and diagnoses the problem itself.
+
+    Parameters
+    ----------
+    title : str
+        The page's label in :data:`NAVIGATION` (also the browser tab's title).
+    sidebar : bool, keyword-only
+        Draw the navigation and the shared filters.
+    tv : bool, optional, keyword-only
+        Force TV mode on or off; by default it follows the URL (``?tv=1``, see :func:`parse_tv`):
+        no sidebar, no header, large type, and rotation through ``?rotate=`` pages.
+    require_data : bool, keyword-only
+        Stop the page on a data error (default); ``False`` hands the problem to the page.
     """
+    mode = tv_mode() if tv is None else (TVMode() if tv else None)
+    if mode is not None:
+        sidebar = False
     st.set_page_config(page_title=f"{title} · Identity Ops", page_icon=str(_ROOT / "ui" / "assets" / "icon.png"),
                        layout="wide", initial_sidebar_state="expanded" if sidebar else "collapsed")
     if sidebar:
@@ -48,6 +175,23 @@ def page(title: str, *, sidebar: bool = True) -> tuple[DataContext, Filters]:
                 if (_ROOT / script).exists():
                     st.page_link(script, label=label, icon=icon)
             st.divider()
+    if mode is not None:
+        st.html(_TV_CSS)
+        if tv is None:
+            try:
+                parse_tv(st.query_params.to_dict())
+            except ValueError as err:
+                st.warning(f"TV mode: {err}; using the defaults.", icon=":material/tv:")
+        _rotation(mode, title)
+    if not require_data:
+        try:
+            ctx = context()
+        except OpsDataError:
+            return None, None
+        try:
+            return ctx, render_sidebar(ctx, show=sidebar)
+        except (OpsDataError, ValueError):
+            return ctx, None
     with guarded():
         ctx = context()
         filters = render_sidebar(ctx, show=sidebar)

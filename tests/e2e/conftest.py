@@ -102,20 +102,55 @@ def page(browser, tmp_path: Path):
     context.close()
 
 
+# Idle: the script run finished (Streamlit's own `data-test-script-state`), nothing stale or loading is left,
+# every plotly chart has drawn and every dataframe has its canvas. The status widget alone is not enough: it
+# shows only after a short delay, so a page caught early looked idle (a blank Anomalies screenshot).
+_IDLE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stStatusWidget"] button, [data-testid="stSkeleton"], [data-stale="true"]'))
+    return false;
+  // a chart or table in a collapsed expander is never drawn: only the visible ones count
+  const shown = id => Array.from(document.querySelectorAll(`[data-testid="${id}"]`)).filter(e => e.checkVisibility());
+  const charts = shown('stPlotlyChart'), frames = shown('stDataFrame');
+  return charts.every(c => c.querySelector('.main-svg')) && frames.every(f => f.querySelector('canvas'));
+}"""
+
+
 def wait_until_idle(tab, *, timeout: float = 60_000) -> None:
-    """Wait until the app has rendered and Streamlit reports no script running."""
+    """Wait until the page has rendered: a title, the script run finished, charts and tables drawn."""
     tab.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout)
-    tab.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] [data-testid=\"stSpinner\"],"
-        " [data-testid=\"stStatusWidget\"] button')",
-        timeout=timeout,
-    )
-    tab.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
-                          timeout=timeout)
+    tab.wait_for_function(_IDLE, timeout=timeout)
 
 
-def screenshot(tab, name: str) -> Path:
+_SCROLL_HEIGHT = """() => Math.max(window.innerHeight, ...['stMain', 'stSidebarContent'].map(id =>
+  (document.querySelector(`[data-testid="${id}"]`) || {scrollHeight: 0}).scrollHeight))"""
+_NO_SCROLL = """() => ['stMain', 'stSidebarContent'].every(id => {
+  const e = document.querySelector(`[data-testid="${id}"]`);
+  return !e || e.scrollHeight <= e.clientHeight + 1;
+})"""
+
+
+def screenshot(tab, name: str, *, max_height: int = 10_000) -> Path:
+    """The whole page as ``artifacts/screenshots/<name>.png``, 1920 px wide, as tall as its content.
+
+    Streamlit scrolls inside ``stMain``, not the document, so Playwright's ``full_page`` alone stops at the
+    viewport: the viewport is stretched to the content's height for the picture (the width, and so the
+    layout of the charts, stays), then restored.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    tab.screenshot(path=str(path), full_page=True)
+    tab.mouse.move(0, 0)  # no hover label or tooltip left over from the last click in the picture
+    size = tab.viewport_size
+    height = min(int(tab.evaluate(_SCROLL_HEIGHT)), max_height)
+    if height > size["height"]:
+        tab.set_viewport_size({"width": size["width"], "height": height})
+        tab.wait_for_function(_NO_SCROLL, timeout=30_000)
+        tab.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+                              timeout=30_000)
+    try:
+        tab.screenshot(path=str(path), full_page=True)
+    finally:
+        if height > size["height"]:
+            tab.set_viewport_size(size)
     return path

@@ -1,0 +1,1 @@
+"""Example configurations and builders for sources shaped differently from ours."""

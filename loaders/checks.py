@@ -1,0 +1,195 @@
+"""Per-column checks of the source for the Data page: present, type, null share, ranges, unknown values.
+
+The checks read a recent window of the source (``days`` of ``created_at``, an indexed range) so they stay
+fast on tables of tens of millions of rows; a volume source is small and read whole. Each problem found
+comes with the exact change that fixes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from loaders.engine import translate_error
+from loaders.errors import SchemaMismatch
+from loaders.schema import reflect_columns, type_kind
+from loaders.settings import CASE_COLUMNS, DIMENSIONS, VOLUME_COLUMNS, Settings
+
+__all__ = ["SourceReport", "check_source"]
+
+_RANGES = {"handle_time_s": (0, None), "sla_hours": (0, None), "csat": (1, 5), "qa_score": (0, 100),
+           "escalated": (0, 1), "reopened": (0, 1)}
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What :func:`check_source` found.
+
+    ``columns`` has one row per canonical column: ``column`` (ours), ``source`` (theirs), ``required``,
+    ``present``, ``type``, ``expected``, ``null_share``, ``min``, ``max``, ``ok`` and ``note``.
+    ``unknown`` maps a dimension (or ``route``) to source values no mapping covers.
+    """
+
+    table: str
+    window: str
+    rows: int
+    rows_in_window: int
+    newest: datetime | None
+    columns: pd.DataFrame
+    unknown: dict[str, list[str]] = field(default_factory=dict)
+    fixes: list[str] = field(default_factory=list)
+
+
+def _expected(settings: Settings, name: str) -> str:
+    if settings.source_kind == "cases":
+        return {"id": "any", "timestamp": "timestamp", "number": "number", "text": "text"}[CASE_COLUMNS[name][0]]
+    return "date" if name == "day" else "text" if name in DIMENSIONS else "number"
+
+
+def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: datetime | None = None,
+                 max_values: int = 50) -> SourceReport:
+    """Check every mapped column of the source and list what to change.
+
+    Parameters
+    ----------
+    engine : Engine
+        The source database.
+    settings : Settings
+    days : int
+        Window of recent ``created_at`` (cases) checked for nulls, ranges and values (>= 1).
+    now : datetime, optional
+        End of the window and the limit for "in the future" (naive UTC; default now).
+    max_values : int
+        Most distinct unknown values reported per dimension.
+
+    Returns
+    -------
+    SourceReport
+
+    Raises
+    ------
+    SchemaMismatch
+        If the table does not exist.
+    SourceUnavailable, QueryFailed
+        If the database does not answer.
+    """
+    if days < 1:
+        raise ValueError(f"`days` must be >= 1, got {days}")
+    now = now or datetime.utcnow()
+    reflected = reflect_columns(engine, settings)
+    cases = settings.source_kind == "cases"
+    wanted = {c: req for c, (_, req) in CASE_COLUMNS.items()} if cases else dict(VOLUME_COLUMNS)
+    present = {c for c in wanted if settings.columns[c].lower() in reflected}
+    table = sa.Table(settings.cases_table, sa.MetaData(),
+                     *(sa.Column(settings.columns[c], key=c) for c in sorted(present)), schema=settings.schema)
+    where: list[sa.ColumnElement] = []
+    window = "all rows"
+    if cases and "created_at" in present:
+        # the window ends at the newest case (an indexed MAX), so an old extract is still checked
+        try:
+            with engine.connect() as conn:
+                top = conn.execute(sa.select(sa.func.max(table.c.created_at))).scalar()
+        except DBAPIError as err:
+            raise translate_error(err, doing="checking the source's columns") from err
+        end = min(pd.Timestamp(top).to_pydatetime(), now) if top is not None else now
+        where = [table.c.created_at >= end - timedelta(days=days)]
+        window = f"cases created in the {days} days up to {end:%Y-%m-%d}"
+    stats: list[sa.ColumnElement] = [sa.func.count().label("n")]
+    for c in sorted(present):
+        stats.append(sa.func.count(table.c[c]).label(f"nn_{c}"))
+        if c not in DIMENSIONS and c not in ("route", "case_id"):
+            stats += [sa.func.min(table.c[c]).label(f"lo_{c}"), sa.func.max(table.c[c]).label(f"hi_{c}")]
+    newest_col = "created_at" if cases else "day"
+    try:
+        with engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() or 0
+            row = conn.execute(sa.select(*stats).where(*where)).mappings().one()
+            newest = (conn.execute(sa.select(sa.func.max(table.c[newest_col]))).scalar()
+                      if newest_col in present else None)
+            unknown: dict[str, list[str]] = {}
+            for d in (*DIMENSIONS, "route"):
+                mapping = (settings.route_values if d == "route" else settings.value_maps.get(d))
+                if d not in present or not mapping:
+                    continue
+                covered = {v for theirs in mapping.values() for v in theirs} | set(mapping)
+                found = conn.execute(sa.select(table.c[d]).where(*where).distinct().limit(10_000)).scalars().all()
+                extra = sorted(str(v) for v in found if v is not None and str(v) not in covered)
+                if extra:
+                    unknown[d] = extra[:max_values]
+    except DBAPIError as err:
+        raise translate_error(err, doing="checking the source's columns") from err
+    n = int(row["n"])
+    records, fixes = [], []
+    for c, required in wanted.items():
+        source = settings.columns[c]
+        col = reflected.get(source.lower())
+        rec = {"column": c, "source": source, "required": required, "present": col is not None,
+               "type": str(col["type"]) if col is not None else "", "expected": _expected(settings, c),
+               "null_share": None, "min": None, "max": None, "ok": True, "note": ""}
+        if col is None:
+            rec["ok"] = not required
+            rec["note"] = "missing" + ("" if required else " (optional: its measures read as empty)")
+            if required:
+                fixes.append(f"Map `{c}`: add `{c} = \"<your column>\"` under [columns] in the configuration file.")
+            records.append(rec)
+            continue
+        kind = type_kind(col["type"])
+        expected = rec["expected"]
+        sqlite_text_time = engine.dialect.name == "sqlite" and kind == "text" and expected in ("timestamp", "date")
+        if expected != "any" and kind != expected and not sqlite_text_time and expected != "text" \
+                and not (expected == "date" and kind == "timestamp"):
+            rec["ok"] = False
+            rec["note"] = f"type {col['type']} is not a {expected}"
+            fixes.append(f"`{source}` (for `{c}`) is {col['type']}: map a {expected} column with "
+                         f"[columns] {c} = \"…\", or cast it in a view.")
+        if n:
+            rec["null_share"] = 1 - int(row[f"nn_{c}"]) / n
+            if required and c not in ("solved_at", "handle_time_s") and rec["null_share"] > 0:
+                rec["ok"] = False
+                rec["note"] = f"{rec['null_share']:.1%} empty"
+                fixes.append(f"`{source}` (for `{c}`) is empty in {rec['null_share']:.1%} of rows: those rows "
+                             "cannot be counted correctly; fill it at the source.")
+        if f"lo_{c}" in row:
+            rec["min"], rec["max"] = row[f"lo_{c}"], row[f"hi_{c}"]
+            bounds = _RANGES.get(c)
+            try:
+                if bounds and rec["min"] is not None and bounds[0] is not None and float(rec["min"]) < bounds[0]:
+                    rec["ok"] = False
+                    rec["note"] = f"values below {bounds[0]}"
+                    fixes.append(f"`{source}` (for `{c}`) has values below {bounds[0]} (min {rec['min']}).")
+                if bounds and rec["max"] is not None and bounds[1] is not None and float(rec["max"]) > bounds[1]:
+                    rec["ok"] = False
+                    rec["note"] = f"values above {bounds[1]}"
+                    fixes.append(f"`{source}` (for `{c}`) has values above {bounds[1]} (max {rec['max']}).")
+            except (TypeError, ValueError):
+                pass
+            if c in ("created_at", "solved_at", "day") and rec["max"] is not None:
+                top = pd.to_datetime(rec["max"], errors="coerce")
+                if top is not pd.NaT and top > pd.Timestamp(now) + pd.Timedelta(days=1):
+                    rec["ok"] = False
+                    rec["note"] = f"values in the future (max {rec['max']})"
+                    fixes.append(f"`{source}` (for `{c}`) has values in the future: are they UTC?")
+        records.append(rec)
+    for d, values in unknown.items():
+        if d == "route":
+            fixes.append(f"{len(values)} route value(s) are neither manual nor automated ({', '.join(values[:5])}"
+                         f"…): they count as automated. List them under [values.route].")
+        else:
+            fixes.append(f"{len(values)} {d.replace('_', ' ')} value(s) are not mapped ({', '.join(values[:5])}): "
+                         f"they show under their own names. Add them under [values.{d}].")
+    if total == 0:
+        fixes.append("The table is empty: load data, or import a file below.")
+    frame = pd.DataFrame.from_records(records)
+    if not any(r["present"] for r in records):
+        raise SchemaMismatch(f"table `{settings.cases_table}` has none of the mapped columns",
+                             hint="Check [source] table and the [columns] section.")
+    if isinstance(newest, str):
+        newest = pd.Timestamp(newest).to_pydatetime()
+    elif newest is not None and not isinstance(newest, datetime):
+        newest = datetime.combine(newest, datetime.min.time())
+    return SourceReport(settings.cases_table, window, int(total), n, newest, frame, unknown, fixes)

@@ -1,0 +1,726 @@
+"""The stand-up's logic, pure: headline tiles, the site scorecard, workflow bands, freshness, narrative.
+
+Everything here takes plain frames (``metrics.kpis.compute_kpis`` output) and dates, and returns
+plain values, so the 9:00 screen's rules are tested without a server:
+
+* a **tile** is a KPI's value on the day, its expected value and band from the anomaly detector
+  (:func:`metrics.anomalies.detect`, the same "fast" model the ranked scan uses, so a tile and the
+  anomaly list never disagree), its change vs the same weekday last week and vs the median of the
+  last four same weekdays. It is coloured only when the detector flags the day, and the colour
+  follows the KPI's bad direction (a rise in backlog is bad, a rise in solved is good);
+* **freshness** decides whether the numbers may be called "yesterday's": the newest case must be
+  younger than ``stale_after_hours`` and the roll-up must have caught up with it;
+* the **narrative** is 3–5 sentences built from the same tiles, anomalies, scorecard and freshness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from metrics.anomalies import InsufficientHistoryError, detect, scan
+from metrics.kpis import KPI, get_kpi
+
+__all__ = [
+    "HISTORY_DAYS",
+    "SCORECARD_COLUMNS",
+    "TILE_KPIS",
+    "Freshness",
+    "Tile",
+    "assess_freshness",
+    "change",
+    "day_phrase",
+    "format_change",
+    "narrative",
+    "panel_frame",
+    "same_weekday_baseline",
+    "scorecard",
+    "tile_state",
+    "tiles",
+    "workflow_bands",
+]
+
+#: the headline KPIs of PRODUCT.md, in reading order
+TILE_KPIS: tuple[str, ...] = ("incoming", "manual_incoming", "solved", "manual_solved", "automation_rate", "aht",
+                              "aas", "backlog", "sla_attainment")
+#: days of history read before the stand-up day: the detector's warm-up (~33 days), a full residual
+#: window (56) and the 8 weeks the small multiples show all fit
+HISTORY_DAYS = 150
+#: scorecard column -> (label, unit, bad direction, detector kind); ``manual_share`` is not a registry KPI
+SCORECARD_COLUMNS: dict[str, tuple[str, str, str, str]] = {
+    "incoming": ("Incoming", "cases", "up", "count"),
+    "solved": ("Solved", "cases", "down", "count"),
+    "manual_share": ("Manual share", "%", "up", "ratio"),
+    "aht": ("AHT", "minutes", "up", "ratio"),
+    "aas": ("AAS", "hours", "up", "ratio"),
+    "backlog": ("Backlog", "cases", "up", "level"),
+    "sla_attainment": ("SLA", "%", "down", "ratio"),
+}
+_KINDS = {"flow": "count", "ratio": "ratio", "stock": "level"}
+State = Literal["bad", "good", "normal", "unknown"]
+
+
+def _check_day_index(values: pd.DataFrame, day: date, *, name: str) -> pd.Timestamp:
+    if not isinstance(values, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a DataFrame, got {type(values).__name__}")
+    if not isinstance(values.index, pd.DatetimeIndex):
+        raise ValueError(f"`{name}` must have a DatetimeIndex of days, got {type(values.index).__name__}")
+    stamp = pd.Timestamp(day)
+    if stamp not in values.index:
+        raise ValueError(f"`day` {stamp:%Y-%m-%d} must be a row of `{name}` "
+                         f"(it covers {_span(values.index)})")
+    return stamp
+
+
+def _span(index: pd.DatetimeIndex) -> str:
+    return "no days" if index.empty else f"{index.min():%Y-%m-%d} to {index.max():%Y-%m-%d}"
+
+
+def change(new: float | None, old: float | None, *, unit: str) -> float | None:
+    """The change from ``old`` to ``new``: percentage points for ``%`` KPIs, else a relative change.
+
+    Parameters
+    ----------
+    new, old : float or None
+    unit : str, keyword-only
+        The KPI's unit; ``"%"`` gives the difference in points (85 % -> 80 % is -5, not -5.9 %).
+
+    Returns
+    -------
+    float or None
+        ``None`` when either value is missing, or ``old`` is 0 for a relative change.
+
+    Examples
+    --------
+    >>> change(110, 100, unit="cases")
+    0.1
+    >>> change(80.0, 85.0, unit="%")
+    -5.0
+    """
+    if new is None or old is None or not (np.isfinite(new) and np.isfinite(old)):
+        return None
+    if unit == "%":
+        return float(new - old)
+    if old == 0:
+        return None
+    return float((new - old) / abs(old))
+
+
+def format_change(value: float | None, *, unit: str, against: str) -> str:
+    """``"+12.3 % vs last week"`` (relative) or ``"-5.0 pp vs last week"`` (percent KPIs, in points).
+
+    Examples
+    --------
+    >>> format_change(0.123, unit="cases", against="last week")
+    '+12.3 % vs last week'
+    >>> format_change(None, unit="cases", against="last week")
+    'n/a vs last week'
+    """
+    if value is None:
+        return f"n/a vs {against}"
+    # an ASCII minus: st.metric reads the sign from the first character to choose the arrow
+    text = f"{value:+.1f} pp" if unit == "%" else f"{value * 100:+.1f} %"
+    return f"{text} vs {against}"
+
+
+def same_weekday_baseline(series: pd.Series, day: date, *, weeks: int = 4) -> tuple[float | None, float | None]:
+    """The value on the same weekday last week and the median of the last ``weeks`` same weekdays.
+
+    Parameters
+    ----------
+    series : pd.Series
+        Daily values on a DatetimeIndex.
+    day : date
+        The stand-up day.
+    weeks : int, keyword-only
+        How many past same weekdays the median covers (>= 1).
+
+    Returns
+    -------
+    (float or None, float or None)
+        ``None`` where the history has no (finite) value.
+
+    Raises
+    ------
+    ValueError
+        If ``weeks`` < 1.
+
+    Examples
+    --------
+    >>> s = pd.Series([10.0, 20, 30, 40, 50], index=pd.date_range("2026-01-01", periods=5, freq="7D"))
+    >>> same_weekday_baseline(s, date(2026, 1, 29))
+    (40.0, 25.0)
+    """
+    if weeks < 1:
+        raise ValueError(f"`weeks` must be >= 1, got {weeks}")
+    stamps = [pd.Timestamp(day) - pd.Timedelta(days=7 * k) for k in range(1, weeks + 1)]
+    past = series.reindex(stamps).astype(float)
+    week_ago = past.iloc[0]
+    finite = past[np.isfinite(past)]
+    return (float(week_ago) if np.isfinite(week_ago) else None,
+            float(finite.median()) if len(finite) else None)
+
+
+def tile_state(abnormal: bool, direction: str, bad_direction: str, *, scored: bool = True) -> State:
+    """Colour rule of a tile: coloured only when abnormal, and then by the KPI's bad direction.
+
+    Examples
+    --------
+    >>> tile_state(True, "spike", "up"), tile_state(True, "spike", "down"), tile_state(False, "", "up")
+    ('bad', 'good', 'normal')
+    """
+    if not scored:
+        return "unknown"
+    if not abnormal:
+        return "normal"
+    went_up = direction == "spike"
+    return "bad" if went_up == (bad_direction == "up") else "good"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One headline KPI on the stand-up day (see :func:`tiles`)."""
+
+    kpi: KPI
+    day: date
+    value: float | None
+    expected: float | None
+    lower: float | None
+    upper: float | None
+    score: float | None
+    abnormal: bool
+    direction: str
+    week_ago: float | None
+    median_4w: float | None
+    trend: tuple[float, ...]
+
+    @property
+    def state(self) -> State:
+        return tile_state(self.abnormal, self.direction, self.kpi.bad_direction, scored=self.expected is not None)
+
+    @property
+    def change_week(self) -> float | None:
+        return change(self.value, self.week_ago, unit=self.kpi.unit)
+
+    @property
+    def change_4w(self) -> float | None:
+        return change(self.value, self.median_4w, unit=self.kpi.unit)
+
+    @property
+    def vs_expected(self) -> float | None:
+        return change(self.value, self.expected, unit=self.kpi.unit)
+
+    def expected_text(self) -> str:
+        """``"expected 4,100 (3,800–4,400)"`` or a plain note when the history is too short."""
+        if self.expected is None:
+            return "no expected value (history too short)"
+        low, high = (self.kpi.format(_bounded(v, self.kpi.unit)) for v in (self.lower, self.upper))
+        return f"expected {self.kpi.format(self.expected)} ({low} – {high})"
+
+    def verdict(self) -> str:
+        """A word for the tile, never colour alone: ``"Abnormal: above expected"`` or ``"Normal"``."""
+        if self.state == "unknown":
+            return "Not scored"
+        if not self.abnormal:
+            return "Within expected range"
+        return f"Abnormal: {'above' if self.direction == 'spike' else 'below'} expected"
+
+
+def _bounded(value: float, unit: str) -> float:
+    """A band edge as it can happen: no negative cases, no share outside 0–100 %."""
+    if unit == "%":
+        return min(max(value, 0.0), 100.0)
+    return max(value, 0.0)
+
+
+def _clean(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, threshold: float = 4.0,
+          trend_days: int = 28, events: Any = None) -> list[Tile]:
+    """The headline tiles of one day.
+
+    Parameters
+    ----------
+    values : pd.DataFrame
+        Daily KPI values (``compute_kpis`` output, no split) from at least ~90 days before ``day``
+        (fewer days leave the expected value empty) up to ``day``; later rows are ignored, so the
+        detector never sees the future.
+    day : date
+        The stand-up day (a row of ``values``).
+    kpis : sequence of str, keyword-only
+        Registry names, in display order.
+    threshold : float, keyword-only
+        The detector's flag threshold (robust standard deviations).
+    trend_days : int, keyword-only
+        Length of the sparkline, ending on ``day``.
+    events : optional, keyword-only
+        Known events (holidays…) as ``detect`` takes them: masked from the fit, never flagged.
+
+    Returns
+    -------
+    list of Tile
+
+    Raises
+    ------
+    ValueError
+        If ``day`` is not a row of ``values`` or a KPI column is missing.
+    KeyError
+        For a name that is not in the registry.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2026-01-01", periods=70, freq="D", name="day")
+    >>> frame = pd.DataFrame({"incoming": 100.0 + 10 * (idx.dayofweek >= 5)}, index=idx)
+    >>> frame.iloc[-1, 0] = 200
+    >>> t = tiles(frame, idx[-1].date(), kpis=["incoming"])[0]
+    >>> t.state, t.value, t.week_ago
+    ('bad', 200.0, 100.0)
+    """
+    stamp = _check_day_index(values, day, name="values")
+    specs = [get_kpi(n) for n in kpis]
+    missing = [k.name for k in specs if k.name not in values.columns]
+    if missing:
+        raise ValueError(f"`values` lacks KPI column(s): {', '.join(missing)}")
+    history = values[values.index <= stamp]
+    out = []
+    for kpi in specs:
+        series = history[kpi.name].astype(float)
+        expected = lower = upper = score = None
+        abnormal, direction = False, ""
+        try:
+            frame = detect(series, 7, kind=_KINDS[kpi.kind], engine="fast", threshold=threshold, events=events)
+            row = frame.loc[stamp]
+            if np.isfinite(row["score"]):
+                expected, lower, upper, score = (_clean(row[c]) for c in ("expected", "lower", "upper", "score"))
+                abnormal, direction = bool(row["is_anomaly"]), str(row["direction"])
+        except InsufficientHistoryError:
+            pass  # a short history is shown as "no expected value", not as an error
+        week_ago, median_4w = same_weekday_baseline(series, day)
+        trend = tuple(float(v) for v in series.iloc[-trend_days:].fillna(0.0))
+        out.append(Tile(kpi, day, _clean(series.loc[stamp]), expected, lower, upper, score, abnormal, direction,
+                        week_ago, median_4w, trend))
+    return out
+
+
+def panel_frame(values: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+    """A KPI panel's wide values (columns ``(kpi, slice_key)``) as a ``compute_kpis``-shaped frame.
+
+    One roll-up read feeds the whole stand-up: the total (``by=None``, slice ``"all"``) for the tiles,
+    the one-dimension slices (``by="vendor_site"``, ``"workflow"``) for the scorecard and the small
+    multiples — and the anomaly list scans the very same series, so they cannot disagree.
+
+    Parameters
+    ----------
+    values : pd.DataFrame
+        ``metrics.panel.Panel.values``.
+    by : str, optional, keyword-only
+        A dimension; its single-dimension slices (``"vendor_site=Manila"``) become rows with a
+        ``by`` column.
+
+    Returns
+    -------
+    pd.DataFrame
+        Index ``day``; columns ``[by,] *kpis``.
+
+    Raises
+    ------
+    ValueError
+        If the panel has no series for that split.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2026-01-01", periods=2, freq="D", name="day")
+    >>> wide = pd.DataFrame({("incoming", "all"): [3.0, 4.0], ("incoming", "vendor_site=A"): [1.0, 2.0],
+    ...                      ("incoming", "vendor_site=B"): [2.0, 2.0]}, index=idx)
+    >>> panel_frame(wide, by="vendor_site")["vendor_site"].tolist()
+    ['A', 'A', 'B', 'B']
+    """
+    prefix = f"{by}=" if by else None
+    wanted = [c for c in values.columns
+              if (c[1] == "all" if by is None else (c[1].startswith(prefix) and "|" not in c[1]))]
+    if not wanted:
+        raise ValueError(f"the panel has no series {'for the total' if by is None else f'split by {by}'}")
+    if by is None:
+        out = pd.DataFrame({c[0]: values[c] for c in wanted}, index=values.index)
+        out.index.name = "day"
+        return out
+    parts = []
+    for value in dict.fromkeys(c[1][len(prefix):] for c in wanted):
+        cols = [c for c in wanted if c[1] == f"{prefix}{value}"]
+        part = pd.DataFrame({c[0]: values[c] for c in cols}, index=values.index)
+        part.insert(0, by, value)
+        parts.append(part)
+    out = pd.concat(parts)
+    out.index.name = "day"
+    return out
+
+
+def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, events: Any) -> dict[str, str]:
+    """Column -> "bad" / "good" for one site's newest day: one vectorised scan (the anomaly list's model)."""
+    cols = list(SCORECARD_COLUMNS)
+    try:
+        found = scan(frame[cols].astype(float), kinds={c: SCORECARD_COLUMNS[c][3] for c in cols},
+                     bad_direction={c: SCORECARD_COLUMNS[c][2] for c in cols}, period=7, threshold=threshold,
+                     events=events, days=1)
+    except InsufficientHistoryError:
+        return {}
+    found = found[found["day"] == stamp]
+    return {str(c): "bad" if bad else "good" for c, bad in zip(found["series"], found["bad"], strict=True)}
+
+
+def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend_days: int = 28,
+              events: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per vendor site on ``day``, with 4-week trends and the cells the detector flags.
+
+    Parameters
+    ----------
+    by_site : pd.DataFrame
+        Daily KPI values split by ``vendor_site`` (``compute_kpis(..., by=("vendor_site",))``),
+        ending on or after ``day``.
+    day : date
+    threshold : float, keyword-only
+        Flag threshold of the detector.
+    trend_days : int, keyword-only
+        Length of the trend lists.
+    events : mapping, optional, keyword-only
+        Site -> the known events that apply to it (as ``detect`` takes them).
+
+    Returns
+    -------
+    (table, flags)
+        ``table``: index ``vendor_site``; the :data:`SCORECARD_COLUMNS` (``manual_share`` = manual
+        incoming / incoming, %), then ``incoming_trend``, ``backlog_trend``, ``sla_trend`` (lists of
+        floats, oldest first) and ``abnormal`` (the flagged columns in words, "" if none).
+        ``flags``: same index, one column per scorecard column holding ``"bad"``, ``"good"`` or ``""``.
+        Rows are ordered with the most bad flags first, then by SLA (lowest first).
+
+    Raises
+    ------
+    ValueError
+        If ``by_site`` lacks ``vendor_site`` or a KPI column, or ``day`` is not in it.
+    """
+    need = ["vendor_site", "incoming", "manual_incoming", *[c for c in SCORECARD_COLUMNS if c != "manual_share"]]
+    missing = [c for c in need if c not in by_site.columns]
+    if missing:
+        raise ValueError(f"`by_site` lacks column(s): {', '.join(missing)}")
+    stamp = _check_day_index(by_site, day, name="by_site")
+    frame = by_site[by_site.index <= stamp].copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["manual_share"] = (frame["manual_incoming"] / frame["incoming"].where(frame["incoming"] > 0)) * 100
+    sites = sorted(frame["vendor_site"].astype(str).unique())
+    grid = pd.date_range(frame.index.min(), stamp, freq="D")
+    per_site = {s: g.drop(columns="vendor_site").reindex(grid) for s, g in frame.groupby("vendor_site", sort=True)}
+    table = pd.DataFrame({c: [_clean(per_site[s][c].iloc[-1]) for s in sites] for c in SCORECARD_COLUMNS},
+                         index=pd.Index(sites, name="vendor_site"), dtype=float)
+    for col, name in (("incoming", "incoming_trend"), ("backlog", "backlog_trend"), ("sla_attainment", "sla_trend")):
+        table[name] = [[round(float(v), 2) for v in per_site[s][col].iloc[-trend_days:].fillna(0.0)] for s in sites]
+    found = {s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s)) for s in sites}
+    flags = pd.DataFrame({c: [found[s].get(c, "") for s in sites] for c in SCORECARD_COLUMNS}, index=table.index)
+    table["abnormal"] = [", ".join(SCORECARD_COLUMNS[c][0] + (" ▲" if _went_up(flags.loc[s, c], c) else " ▼")
+                                   for c in SCORECARD_COLUMNS if flags.loc[s, c]) for s in sites]
+    order = sorted(sites, key=lambda s: (-int((flags.loc[s] == "bad").sum()),
+                                         table.loc[s, "sla_attainment"] if np.isfinite(table.loc[s, "sla_attainment"])
+                                         else np.inf))
+    return table.loc[order], flags.loc[order]
+
+
+def _went_up(state: str, column: str) -> bool:
+    bad_up = SCORECARD_COLUMNS[column][2] == "up"
+    return (state == "bad") == bad_up
+
+
+def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int = 8,
+                   threshold: float = 4.0, events: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The last ``weeks`` weeks of one KPI per workflow with the detector's expected band.
+
+    Parameters
+    ----------
+    by_workflow : pd.DataFrame
+        Daily KPI values split by ``workflow`` (``compute_kpis(..., by=("workflow",))``).
+    kpi : str
+        Registry name.
+    day : date
+        Last day shown.
+    weeks : int, keyword-only
+        Weeks shown (>= 1).
+    threshold : float, keyword-only
+    events : mapping, optional, keyword-only
+        Workflow -> the known events that apply to it.
+
+    Returns
+    -------
+    pd.DataFrame
+        Long frame ``workflow, day, observed, expected, lower, upper, is_anomaly, state`` (``state``
+        as :func:`tile_state`); a workflow with too short a history has NaN expected values.
+
+    Raises
+    ------
+    ValueError
+        If ``weeks`` < 1, the frame lacks ``workflow`` or the KPI column, or ``day`` is not in it.
+    """
+    if weeks < 1:
+        raise ValueError(f"`weeks` must be >= 1, got {weeks}")
+    spec = get_kpi(kpi)
+    if "workflow" not in by_workflow.columns or kpi not in by_workflow.columns:
+        raise ValueError(f"`by_workflow` must have columns `workflow` and `{kpi}`")
+    stamp = _check_day_index(by_workflow, day, name="by_workflow")
+    start = stamp - pd.Timedelta(days=7 * weeks - 1)
+    parts = []
+    for name, group in by_workflow[by_workflow.index <= stamp].groupby("workflow", sort=True):
+        series = group[kpi].astype(float)
+        try:
+            frame = detect(series, 7, kind=_KINDS[spec.kind], engine="fast", threshold=threshold,
+                           events=(events or {}).get(str(name)))
+        except InsufficientHistoryError:
+            frame = pd.DataFrame({"observed": series, "expected": np.nan, "lower": np.nan, "upper": np.nan,
+                                  "is_anomaly": False, "direction": ""}, index=series.index)
+        frame = frame.loc[start:stamp]
+        parts.append(pd.DataFrame({
+            "workflow": str(name), "day": frame.index, "observed": frame["observed"].to_numpy(),
+            "expected": frame["expected"].to_numpy(), "lower": frame["lower"].to_numpy(),
+            "upper": frame["upper"].to_numpy(), "is_anomaly": frame["is_anomaly"].to_numpy(dtype=bool),
+            "state": [tile_state(bool(a), str(d), spec.bad_direction) for a, d in
+                      zip(frame["is_anomaly"], frame["direction"], strict=True)],
+        }))
+    columns = ["workflow", "day", "observed", "expected", "lower", "upper", "is_anomaly", "state"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh the numbers are (see :func:`assess_freshness`)."""
+
+    newest_case: datetime | None
+    refreshed_at: datetime | None
+    rollup_day: date | None
+    now: datetime
+    stale_after_hours: float
+
+    @property
+    def age_hours(self) -> float | None:
+        """Hours since the newest case was created."""
+        if self.newest_case is None:
+            return None
+        return (self.now - self.newest_case).total_seconds() / 3600
+
+    @property
+    def rollup_behind(self) -> bool:
+        """The roll-up has not caught up with the newest case's day."""
+        if self.newest_case is None or self.rollup_day is None:
+            return self.rollup_day is None
+        return self.rollup_day < self.newest_case.date()
+
+    @property
+    def is_late(self) -> bool:
+        """Late: no case at all, the newest case is older than the limit, or the roll-up lags behind."""
+        age = self.age_hours
+        return age is None or age > self.stale_after_hours or self.rollup_behind
+
+    def day_complete(self, day: date) -> bool:
+        """Whether the data reaches the last hour of ``day`` (a day cut off mid-way looks like a drop)."""
+        if self.newest_case is None:
+            return False
+        return self.newest_case >= datetime.combine(day, datetime.min.time()) + timedelta(hours=23)
+
+    def message(self, day: date) -> str:
+        """The warning shown above the numbers when they are late ("" when they are fresh)."""
+        problems = []
+        if self.newest_case is None:
+            problems.append("the cases table has no cases")
+        elif self.age_hours is not None and self.age_hours > self.stale_after_hours:
+            problems.append(f"the newest case is from {self.newest_case:%a %d %b %Y %H:%M} UTC, "
+                            f"{_hours(self.age_hours)} ago (the limit is {self.stale_after_hours:g} h)")
+        if self.rollup_behind and self.newest_case is not None:
+            through = f"{self.rollup_day:%a %d %b}" if self.rollup_day else "nothing"
+            problems.append(f"the daily roll-up only reaches {through} while cases exist up to "
+                            f"{self.newest_case:%a %d %b}")
+        if not problems:
+            return ""
+        yesterday = self.now.date() - timedelta(days=1)
+        tail = (f"These are the numbers of {day:%A %d %B}, not of yesterday ({yesterday:%a %d %b})."
+                if day != yesterday else "Yesterday's numbers below are incomplete.")
+        return f"Data is late: {'; '.join(problems)}. {tail}"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:,.0f} h" if hours < 72 else f"{hours / 24:,.0f} days"
+
+
+def assess_freshness(*, newest_case: datetime | None, refreshed_at: datetime | None, rollup_day: date | None,
+                     now: datetime, stale_after_hours: float) -> Freshness:
+    """Judge whether the data is fresh enough to be called yesterday's.
+
+    Parameters
+    ----------
+    newest_case : datetime or None
+        Newest ``created_at`` in the source (UTC, naive).
+    refreshed_at : datetime or None
+        The roll-up's last refresh (UTC, naive).
+    rollup_day : date or None
+        The last day in the roll-up.
+    now : datetime
+        The current time (UTC, naive).
+    stale_after_hours : float
+        The configured limit (``freshness.stale_after_hours``), > 0.
+
+    Returns
+    -------
+    Freshness
+
+    Raises
+    ------
+    ValueError
+        If ``stale_after_hours`` <= 0.
+
+    Examples
+    --------
+    >>> f = assess_freshness(newest_case=datetime(2026, 6, 30, 23, 50), refreshed_at=None,
+    ...                      rollup_day=date(2026, 6, 30), now=datetime(2026, 7, 1, 8), stale_after_hours=36)
+    >>> f.is_late, round(f.age_hours, 1)
+    (False, 8.2)
+    """
+    if not stale_after_hours > 0:
+        raise ValueError(f"`stale_after_hours` must be > 0, got {stale_after_hours}")
+    return Freshness(newest_case, refreshed_at, rollup_day, now, float(stale_after_hours))
+
+
+def day_phrase(day: date, *, today: date, fresh: bool) -> str:
+    """How the title names the day: "yesterday" only when it is yesterday *and* the data is fresh.
+
+    Examples
+    --------
+    >>> day_phrase(date(2026, 6, 30), today=date(2026, 7, 1), fresh=True)
+    'yesterday, Tuesday 30 June 2026'
+    >>> day_phrase(date(2026, 6, 30), today=date(2026, 7, 1), fresh=False)
+    'Tuesday 30 June 2026'
+    """
+    text = f"{day:%A %d %B %Y}"
+    return f"yesterday, {text}" if fresh and day == today - timedelta(days=1) else text
+
+
+def _slice_text(slice_: Mapping[str, str] | None) -> str:
+    """``"brand impersonation at Manila"`` (workflow, channel, language, then the site), ``"overall"`` if empty."""
+    if not slice_:
+        return "overall"
+    words = [str(slice_[d]).replace("_", " ") for d in ("workflow", "channel", "language") if d in slice_]
+    text = " × ".join(words)
+    if "vendor_site" in slice_:
+        text = f"{text} at {slice_['vendor_site']}" if text else f"at {slice_['vendor_site']}"
+    return text
+
+
+def _moved(kpi: KPI, observed: float, expected: float) -> str:
+    rel = change(observed, expected, unit=kpi.unit)
+    if rel is None:
+        return ""
+    text = f"{rel:+.1f} pp" if kpi.unit == "%" else f"{rel * 100:+.0f} %"
+    return text.replace("-", "−")
+
+
+def _anomaly_sentence(row: Mapping, explanation: str | None) -> str:
+    kpi = get_kpi(str(row["kpi"]))
+    observed, expected = float(row["observed"]), float(row["expected"])
+    moved = _moved(kpi, observed, expected)
+    text = (f"{kpi.label} {_slice_text(row.get('slice'))} was {kpi.format(observed)} against "
+            f"{kpi.format(expected)} expected" + (f" ({moved})" if moved else ""))
+    # the drill-down's sentence is "<how far off>; <which slice explains it>": the second half adds the why
+    why = explanation.split("; ", 1)[1] if explanation and "; " in explanation else None
+    return text + (f"; {why.rstrip('.')}" if why else "")
+
+
+def _range_phrase(t: Tile) -> str:
+    if t.expected is None:
+        return ""
+    low, high = (t.kpi.format(_bounded(v, t.kpi.unit)) for v in (t.lower, t.upper))
+    where = {"normal": "within", "unknown": "against"}.get(t.state, "outside")
+    return f", {where} the expected {low} – {high}"
+
+
+def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites: pd.DataFrame,
+              site_flags: pd.DataFrame, freshness: Freshness | None, *,
+              explanations: Mapping[int, str] | None = None, flagged: int | None = None) -> str:
+    """A 3–5 sentence summary of the day, for chat or e-mail.
+
+    Parameters
+    ----------
+    day : date
+    tiles_ : sequence of Tile
+        From :func:`tiles` (``incoming``, ``solved``, ``backlog``, ``sla_attainment``, ``aht`` and
+        ``aas`` are used when present).
+    anomalies : pd.DataFrame
+        The day's abnormal points, one per incident, most severe first (columns ``kpi, observed,
+        expected`` and optionally ``slice``); empty when nothing is abnormal.
+    sites, site_flags : pd.DataFrame
+        From :func:`scorecard`.
+    freshness : Freshness or None
+        When late, the summary opens with a caution.
+    explanations : mapping, optional, keyword-only
+        Row position in ``anomalies`` -> the drill-down's one-line sentence (its "why" half is used).
+    flagged : int, optional, keyword-only
+        How many series were flagged in all (default: the rows of ``anomalies``).
+
+    Returns
+    -------
+    str
+        Three to five sentences separated by single spaces.
+
+    Examples
+    --------
+    >>> text = narrative(date(2026, 6, 30), [], pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None)
+    >>> text.split(". ")[1]
+    'Nothing was abnormal: every KPI, workflow and vendor site stayed within its expected range.'
+    """
+    by = {t.kpi.name: t for t in tiles_ if t.value is not None}
+    sentences = []
+    if freshness is not None and freshness.is_late:
+        newest = f"{freshness.newest_case:%a %d %b %H:%M} UTC" if freshness.newest_case else "none"
+        sentences.append(f"Caution: the data is late (newest case {newest}), so these are not yesterday's numbers.")
+    first = f"On {day:%A %d %B %Y}"
+    if "incoming" in by:
+        t = by["incoming"]
+        first += (f", {t.kpi.format(t.value)} cases came in "
+                  f"({format_change(t.change_week, unit=t.kpi.unit, against='the same weekday last week')}"
+                  f"{_range_phrase(t)})")
+    if "solved" in by:
+        first += f" and {by['solved'].kpi.format(by['solved'].value)} were solved"
+    if "backlog" in by:
+        first += f"; the backlog closed at {by['backlog'].kpi.format(by['backlog'].value)}"
+    sentences.append(first + ".")
+    if anomalies is None or anomalies.empty:
+        sentences.append("Nothing was abnormal: every KPI, workflow and vendor site stayed within its expected range.")
+    else:
+        rows = anomalies.reset_index(drop=True)
+        n = len(rows)
+        total = max(flagged or n, n)
+        lead = f"{n} incident{'s' if n != 1 else ''} ({total} flagged series)"
+        sentences.append(f"{lead}; the most severe: {_anomaly_sentence(rows.iloc[0], (explanations or {}).get(0))}.")
+    service = [by[n] for n in ("sla_attainment", "aht", "aas") if n in by]
+    if service:
+        parts = [f"{t.kpi.label} {t.kpi.format(t.value)}"
+                 + (f" ({'above' if t.direction == 'spike' else 'below'} expected)" if t.abnormal else "")
+                 for t in service]
+        calm = all(not t.abnormal for t in service)
+        text = f"{', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else parts[0]
+        sentences.append(text + (", all as expected." if calm and len(parts) > 1 else "."))
+    if not sites.empty and not site_flags.empty:
+        bad_counts = (site_flags == "bad").sum(axis=1)
+        if bad_counts.max() > 0:
+            worst = bad_counts.idxmax()
+            off = [f"{SCORECARD_COLUMNS[c][0]} {'above' if _went_up(site_flags.loc[worst, c], c) else 'below'}"
+                   for c in SCORECARD_COLUMNS if site_flags.loc[worst, c] == "bad"]
+            sentences.append(f"{worst} is behind: {', '.join(off)} expected "
+                             f"(SLA {get_kpi('sla_attainment').format(sites.loc[worst, 'sla_attainment'])}).")
+        else:
+            sla = sites["sla_attainment"].dropna()
+            if len(sla):
+                low = sla.idxmin()
+                sentences.append(f"No vendor site had an abnormal figure; the lowest SLA was {low}'s "
+                                 f"{get_kpi('sla_attainment').format(sla.loc[low])}.")
+    return " ".join(sentences[:5])

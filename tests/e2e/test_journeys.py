@@ -1,0 +1,263 @@
+"""The three journeys of the product, end to end in real Chromium on the small seeded sample.
+
+1. Stand-up: every tile shows a number, the abnormal list names the incident planted on the day, TV mode
+   has no sidebar.
+2. Drill-down: a real mouse click on the spike of the Trends chart opens the drill-down for that KPI, slice and
+   day; the root-cause sentence names the planted slice, the case table has the day's cases, a reload restores it.
+3. Deck: two charts collected, a PNG and the .pptx downloaded and reopened.
+
+Ground truth comes from the generator (``sample_data.incidents``) and from the sample's ``cases`` table read
+with plain ``sqlite3``, never from the app's own code. Every step fails on a Streamlit exception box or a
+console error; the screenshots land in ``artifacts/screenshots/journey-*.png``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import struct
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+from charts.deck import DEFINITIONS_PER_SLIDE
+from metrics.standup import TILE_KPIS
+from sample_data import SampleConfig, incidents
+from tests.e2e.conftest import screenshot, wait_until_idle
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+DIMENSIONS = ("workflow", "vendor_site", "channel", "language")
+SLOW = 120_000  # ms: a deck build or a first chart on a busy 2-core runner
+# The pixel position of one plotted point: plotly's own axis transforms plus the plot's offsets.
+POINT_JS = """([chart, name, day]) => {
+  const gd = document.querySelector(`.st-key-${chart} .js-plotly-plot`);
+  const trace = gd._fullData.findIndex(t => t.name === name);
+  if (trace < 0) return null;
+  const xs = Array.from(gd._fullData[trace].x, String);
+  const i = xs.findIndex(x => x.slice(0, 10) === day);
+  if (i < 0) return null;
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const y = gd._fullData[trace].y[i];
+  return {x: box.left + xa._offset + xa.l2p(xa.d2l(xs[i])), y: box.top + ya._offset + ya.l2p(ya.d2l(y)), value: y};
+}"""
+
+
+def words(value: str) -> str:
+    """How the app prints a dimension value (``brand_impersonation`` -> ``brand impersonation``)."""
+    return value.replace("_", " ").lower()
+
+
+def planted(config: SampleConfig) -> tuple[date, dict[str, str], str]:
+    """The incident that starts on the sample's last day, at its most specific slice: (day, slice, KPI)."""
+    truth = incidents(config)
+    day = config.end
+    starts = truth[pd.to_datetime(truth["start"]).dt.date == day]
+    assert len(starts), f"the sample plants no incident on its last day {day}"
+    specific = starts.assign(n=starts[list(DIMENSIONS)].notna().sum(axis=1)).sort_values("n").iloc[-1]
+    return day, {d: str(specific[d]) for d in DIMENSIONS if pd.notna(specific[d])}, str(specific["kpi"])
+
+
+def created_on(db: Path, day: date, **slice_: str) -> int:
+    """Cases created on ``day`` in a slice, counted straight from the sample's ``cases`` table."""
+    where = "".join(f" AND {d} = ?" for d in slice_)
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute(f"SELECT COUNT(*) FROM cases WHERE created_at >= ? AND created_at < ?{where}",
+                            (day.isoformat(), (day + timedelta(days=1)).isoformat(), *slice_.values())).fetchone()
+    return int(n)
+
+
+def assert_clean(tab) -> None:
+    """No Streamlit exception box, no console error so far."""
+    boxes = tab.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, boxes.first.inner_text()
+    assert tab.console.errors == []
+
+
+def open_page(tab, url: str) -> None:
+    tab.goto(url)
+    wait_until_idle(tab)
+    assert_clean(tab)
+
+
+def nav(tab, path: str, label: str) -> None:
+    """Client-side navigation through the sidebar (keeps the session, and so the deck)."""
+    tab.locator(f'[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"][href="{path}"]').click()
+    tab.locator('[data-testid="stMain"] h1').filter(has_text=label).wait_for(timeout=SLOW)
+    wait_until_idle(tab)
+
+
+def click_point(tab, chart: str, trace: str, day: date) -> None:
+    """A real mouse click on a plotted point (plotly's drag layer swallows locator clicks)."""
+    tab.locator(f".st-key-{chart} .js-plotly-plot .scatterlayer").wait_for(timeout=SLOW)
+    tab.locator(f".st-key-{chart}").scroll_into_view_if_needed()
+    tab.wait_for_function(f"args => ({POINT_JS})(args) !== null", arg=[chart, trace, day.isoformat()],
+                          timeout=SLOW)
+    point = tab.evaluate(POINT_JS, [chart, trace, day.isoformat()])
+    tab.mouse.move(point["x"], point["y"])
+    # plotly clicks what it hovers: wait for the hover label before pressing
+    tab.locator(f".st-key-{chart} .hoverlayer .hovertext").first.wait_for(timeout=SLOW)
+    tab.mouse.click(point["x"], point["y"])
+
+
+def choose(tab, key: str, option: str) -> None:
+    tab.locator(f".st-key-{key} [role='combobox']").click()
+    tab.locator("[role='option']").filter(has_text=re.compile(rf"^{re.escape(option)}$")).click()
+
+
+def button(tab, key: str):
+    # Streamlit keeps a hidden 0x0 copy of a button with a tooltip: only the visible one is the button
+    return tab.locator(f".st-key-{key} button:visible")
+
+
+def grid(tab, column: str) -> tuple[int, list[dict[str, str]]]:
+    """The data rows of the ``st.dataframe`` with ``column``, and the rows the grid has rendered (as dicts)."""
+    tab.locator('[data-testid="stDataFrame"] [role="columnheader"]').filter(
+        has_text=re.compile(rf"^{re.escape(column)}$")).wait_for(state="attached", timeout=SLOW)
+    return tuple(tab.evaluate("""column => {
+      const frame = Array.from(document.querySelectorAll('[data-testid="stDataFrame"]')).find(f =>
+        Array.from(f.querySelectorAll('[role="columnheader"]')).some(h => h.textContent === column));
+      if (!frame) return [0, []];
+      const heads = Array.from(frame.querySelectorAll('[role="columnheader"]'), h => h.textContent);
+      const rows = Array.from(frame.querySelectorAll('[role="row"]')).map(r =>
+        Array.from(r.querySelectorAll('[role="gridcell"]'), c => c.textContent)).filter(c => c.length);
+      const count = Number(frame.querySelector('[aria-rowcount]').getAttribute('aria-rowcount')) - 1;
+      return [count, rows.map(r => Object.fromEntries(heads.map((h, i) => [h, r[i]])))];
+    }""", column))
+
+
+def wait_toast(tab, text: str) -> None:
+    tab.locator('[data-testid="stToast"]').filter(has_text=text).wait_for(timeout=SLOW)
+
+
+# -------------------------------------------------------------------------------------------- 1
+def test_standup_shows_every_tile_and_the_planted_incident(app_url: str, page, small_config: SampleConfig,
+                                                           sample_db: Path):
+    day, slice_, kpi = planted(small_config)
+    open_page(page, app_url + "/")
+    page.locator(".st-key-standup_anomaly_0").wait_for(timeout=SLOW)
+
+    assert page.locator(".st-key-standup_day input").input_value() == day.isoformat()
+    values = page.locator('[class*="st-key-standup_tile_"] [data-testid="stMetricValue"]').all_inner_texts()
+    assert len(values) == len(TILE_KPIS)
+    assert all(re.search(r"\d", v) for v in values), values
+    # the incoming tile is the day's created cases, counted independently of the app
+    incoming = page.locator('[class*="st-key-standup_tile_"][class*="_incoming"]:not([class*="manual"]) '
+                            '[data-testid="stMetricValue"]').inner_text()
+    assert int(re.sub(r"\D", "", incoming)) == created_on(sample_db, day)
+
+    listed = [words(t) for t in page.locator('[class*="st-key-standup_anomaly_"]').all_inner_texts()]
+    naming = [t for t in listed if all(words(v) in t for v in slice_.values())]
+    assert naming, f"no abnormal line names {slice_}: {listed}"
+    links = page.locator('[class*="st-key-standup_anomaly_"] a[href*="drilldown"]')
+    hrefs = [parse_qs(urlsplit(links.nth(i).get_attribute("href")).query) for i in range(links.count())]
+    # a drill-down link opens that day inside the planted slice (the KPI may be a part of it, e.g. manual incoming)
+    assert any(h.get("day") == [day.isoformat()] and h.get("kpi", [""])[0].endswith(kpi) and any(
+        d in h for d in slice_) and all(h[d] == [v] for d, v in slice_.items() if d in h) for h in hrefs), hrefs
+    assert_clean(page)
+    screenshot(page, "journey-standup")
+
+    open_page(page, app_url + "/?tv=1")
+    page.locator(".st-key-standup_anomaly_0").wait_for(timeout=SLOW)
+    assert page.locator('[data-testid="stSidebar"]').count() == 0 or not page.locator(
+        '[data-testid="stSidebar"]').is_visible()
+    assert page.locator('[class*="st-key-standup_tile_"] [data-testid="stMetricValue"]').count() == len(TILE_KPIS)
+    assert_clean(page)
+    screenshot(page, "journey-standup-tv")
+
+
+# -------------------------------------------------------------------------------------------- 2
+def test_a_click_on_the_spike_opens_its_drilldown(app_url: str, page, small_config: SampleConfig, sample_db: Path):
+    day, slice_, kpi = planted(small_config)
+    assert kpi == "incoming" and "workflow" in slice_, "the journey splits incoming by workflow"
+    workflow = slice_["workflow"]
+    open_page(page, app_url + "/trends")
+    choose(page, "trends_split", "Workflow")
+    page.locator('[data-testid="stMain"] .gtitle').filter(has_text="split by workflow").wait_for(timeout=SLOW)
+    click_point(page, "trends_chart", workflow, day)
+
+    page.wait_for_url(re.compile(r"/drilldown\?"), timeout=SLOW)
+    sentence = page.locator('[data-testid="stMain"] h3').filter(has_text="vs expected")
+    sentence.wait_for(timeout=SLOW)
+    wait_until_idle(page)
+    assert {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()} == {
+        "kpi": kpi, "day": day.isoformat(), "workflow": workflow}
+
+    def view() -> dict[str, str]:
+        return {"kpi": page.locator(".st-key-drilldown_kpi input").input_value(),
+                "day": page.locator(".st-key-drilldown_day input").input_value(),
+                "slice": page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Slice:").inner_text(),
+                "sentence": sentence.inner_text(),
+                "cases": page.locator('[data-testid="stCaptionContainer"]').filter(
+                    has_text=re.compile(r"cases · page 1 of")).inner_text()}
+
+    shown = view()
+    assert shown["kpi"] == "Incoming"
+    assert shown["day"] == day.isoformat()
+    assert words(workflow) in shown["slice"].lower()
+    # the rest of the planted slice is what the root cause names
+    for d, v in slice_.items():
+        if d != "workflow":
+            assert words(v) in shown["sentence"].lower(), (d, v, shown["sentence"])
+    cases = int(re.match(r"([\d,]+) cases", shown["cases"]).group(1).replace(",", ""))
+    assert cases == created_on(sample_db, day, workflow=workflow) > 0
+    rows, rendered = grid(page, "case_id")
+    assert rows == min(cases, 50)  # one page of the table
+    assert rendered and all(r["workflow"] == workflow and r["created_at"].startswith(day.isoformat())
+                            for r in rendered), rendered[:3]
+    assert_clean(page)
+    screenshot(page, "journey-drilldown")
+
+    url = page.url
+    page.reload()
+    sentence.wait_for(timeout=SLOW)
+    wait_until_idle(page)
+    assert page.url == url
+    assert view() == shown
+    assert_clean(page)
+
+
+# -------------------------------------------------------------------------------------------- 3
+def test_two_charts_make_a_deck_and_the_files_open(app_url: str, page, tmp_path: Path):
+    from pptx import Presentation
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    open_page(page, app_url + "/trends")
+    button(page, "trends_chart_deck").click()
+    wait_toast(page, "(1 chart)")
+
+    nav(page, "drilldown", "Drill-down")
+    page.locator(".st-key-drilldown_decomp .js-plotly-plot").wait_for(timeout=SLOW)
+    with page.expect_download(timeout=SLOW) as png_download:
+        button(page, "drilldown_decomp_png").click()
+    png = tmp_path / png_download.value.suggested_filename
+    png_download.value.save_as(png)
+    head = png.read_bytes()[:24]
+    assert png.suffix == ".png" and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    assert struct.unpack(">II", head[16:24]) == (3200, 1800)
+    button(page, "drilldown_decomp_deck").click()
+    wait_toast(page, "(2 charts)")
+
+    nav(page, "deck", "Deck")
+    page.locator('[data-testid="stMain"] h3').filter(has_text="2 chart slides").wait_for(timeout=SLOW)
+    appendix = page.locator(".st-key-deck_appendix input").is_checked()
+    button(page, "deck_build").click()
+    with page.expect_download(timeout=SLOW) as deck_download:
+        button(page, "deck_download").click(timeout=SLOW)
+    pptx = tmp_path / deck_download.value.suggested_filename
+    deck_download.value.save_as(pptx)
+    assert pptx.suffix == ".pptx"
+
+    slides = list(Presentation(str(pptx)).slides)
+    # both charts show incoming: one KPI definition, hence one appendix slide when it is on
+    assert len(slides) == 1 + 2 + (math.ceil(1 / DEFINITIONS_PER_SLIDE) if appendix else 0)
+    for slide in slides[1:3]:
+        assert any(s.shape_type == MSO_SHAPE_TYPE.PICTURE for s in slide.shapes)
+    caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text="slides ·").inner_text()
+    assert caption.startswith(f"{len(slides)} slides")
+    assert_clean(page)
+    screenshot(page, "journey-deck")

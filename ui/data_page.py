@@ -1,0 +1,247 @@
+"""Sections of the Data page: configuration, connection, mapping, column checks, roll-up, import.
+
+Each section catches the data layer's narrow errors itself and says what to change, so one broken part
+(a wrong URL, a missing column) never hides the others — this page is where a user fixes exactly that.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+import loaders
+from loaders import ConfigError, OpsDataError, SchemaMismatch, Settings
+from loaders.checks import SourceReport, check_source
+from loaders.importer import IMPORT_DB_PATH, ImportReport, import_file
+from ui.data import current_settings, reset_connections, source_engine
+
+__all__ = [
+    "import_db_path",
+    "render_checks",
+    "render_connection",
+    "render_import",
+    "render_mapping",
+    "render_rollup",
+    "render_settings",
+]
+
+
+def _problem(err: Exception, *, key: str) -> None:
+    st.error(f"**{err}**")
+    if isinstance(err, SchemaMismatch) and err.problems:
+        st.markdown("\n".join(f"- {p}" for p in err.problems))
+    if isinstance(err, OpsDataError) and err.hint:
+        st.info(err.hint, icon=":material/build:")
+    if st.button("Retry", key=f"data_retry_{key}", icon=":material/refresh:"):
+        reset_connections()
+        st.rerun()
+
+
+def render_settings() -> Settings | None:
+    """Which configuration is in use; a broken file is shown with its offending line."""
+    st.subheader("Configuration")
+    try:
+        settings = current_settings()
+    except ConfigError as err:
+        _problem(err, key="config")
+        path = os.environ.get("OPS_CONFIG") or "ops.toml"
+        if err.line and Path(path).exists():
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            lo = max(err.line - 3, 0)
+            st.code("\n".join(f"{i + 1:>4}{'>' if i + 1 == err.line else ' '} {lines[i]}"
+                              for i in range(lo, min(err.line + 2, len(lines)))), language="toml")
+        return None
+    cols = st.columns(4)
+    cols[0].metric("Configuration file", settings.config_path.name if settings.config_path else "none (defaults)")
+    cols[1].metric("URL from", settings.url_source)
+    cols[2].metric("Source kind", "case rows" if settings.has_cases else "daily volumes")
+    cols[3].metric("Roll-up", "not needed" if not settings.has_cases else
+                   ("in the database" if settings.rollup_mode == "source" else "local cache (read-only)"))
+    st.caption(f"Database: `{loaders.redact(settings.url)}` · table `{settings.source_table}`"
+               + (f" in schema `{settings.schema}`" if settings.schema else "")
+               + " · every setting is explained in docs/configuration.md")
+    return settings
+
+
+def render_connection(settings: Settings) -> Engine | None:
+    """Dialect, server version and latency, or what is wrong with the connection."""
+    st.subheader("Connection")
+    try:
+        engine = source_engine(settings)
+        info = loaders.connection_info(engine)
+    except OpsDataError as err:
+        _problem(err, key="connection")
+        return None
+    cols = st.columns(4)
+    cols[0].metric("Dialect", info.dialect)
+    cols[1].metric("Server version", info.server_version or "–")
+    cols[2].metric("Latency", f"{info.latency_ms:.1f} ms")
+    cols[3].metric("Statement timeout",
+                   f"{settings.statement_timeout_s:g} s" if settings.statement_timeout_s else "none")
+    return engine
+
+
+def render_mapping(settings: Settings) -> None:
+    """Each canonical column -> the source's column, and the value mappings."""
+    st.subheader("Mapping in use")
+    frame = pd.DataFrame({"ours": list(settings.columns), "theirs": list(settings.columns.values())})
+    frame["mapped"] = frame["ours"] != frame["theirs"]
+    left, right = st.columns([3, 2])
+    left.dataframe(frame, hide_index=True, key="data_mapping")
+    rows = [{"dimension": "route", "ours": k, "theirs": ", ".join(v)} for k, v in settings.route_values.items()]
+    rows += [{"dimension": d, "ours": k, "theirs": ", ".join(v)}
+             for d, m in settings.value_maps.items() for k, v in m.items()]
+    right.dataframe(pd.DataFrame(rows), hide_index=True, key="data_value_mapping")
+
+
+@st.cache_data(ttl=120, show_spinner="Checking the source's columns…")
+def _checks(settings_key: str, _engine: Engine, _settings: Settings) -> SourceReport:
+    return check_source(_engine, _settings)
+
+
+def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
+    """Per-column checks and the list of what to change."""
+    st.subheader("Column checks")
+    try:
+        report = _checks(repr(settings), engine, settings)
+    except OpsDataError as err:
+        _problem(err, key="checks")
+        return None
+    cols = st.columns(3)
+    cols[0].metric("Rows in the source", f"{report.rows:,}")
+    cols[1].metric("Rows checked", f"{report.rows_in_window:,}", help=f"Checked: {report.window}.")
+    cols[2].metric("Newest " + ("case" if settings.has_cases else "day"),
+                   f"{report.newest:%Y-%m-%d %H:%M}" if report.newest else "–")
+    shown = report.columns.assign(null_share=report.columns["null_share"].map(
+        lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}"), min=report.columns["min"].astype("str"),
+        max=report.columns["max"].astype("str"))
+    st.dataframe(shown, hide_index=True, key="data_checks")
+    for d, values in report.unknown.items():
+        st.warning(f"Unmapped {d.replace('_', ' ')} values: {', '.join(values)}", icon=":material/help:")
+    if report.fixes:
+        st.markdown("**What to change**\n" + "\n".join(f"1. {f}" for f in report.fixes))
+    else:
+        st.success("Every mapped column is present, typed right and within range.", icon=":material/check:")
+    return report
+
+
+def render_rollup(engine: Engine, settings: Settings) -> None:
+    """Roll-up state with refresh and rebuild buttons."""
+    st.subheader("Daily roll-up")
+    if not settings.has_cases:
+        st.info("The source is a daily volume table: it is read as the roll-up, nothing is built or written. "
+                "Case lists (drill-down) are not available.", icon=":material/info:")
+    try:
+        target = loaders.rollup_engine(engine, settings)
+    except OpsDataError as err:
+        _problem(err, key="rollup_target")
+        return
+    # a click is known before the buttons are drawn: act first, so the state below shows the result
+    rebuild = bool(st.session_state.get("data_rebuild"))
+    if settings.has_cases and (rebuild or st.session_state.get("data_refresh")):
+        with st.status("Refreshing the roll-up…", expanded=False) as status:
+            try:
+                result = loaders.refresh_rollup(engine, settings, full=rebuild, target=target,
+                                                progress=lambda m: st.write(m))
+            except OpsDataError as err:
+                status.update(label="Refresh failed", state="error")
+                _problem(err, key="refresh")
+                return
+            status.update(label=f"{result.kind} refresh: {result.rows_written:,} rows in {result.seconds:.1f} s",
+                          state="complete")
+        st.cache_data.clear()
+    try:
+        state = loaders.rollup_state(target, settings)
+    except OpsDataError as err:
+        _problem(err, key="rollup")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Last refresh", f"{state.refreshed_at:%Y-%m-%d %H:%M} UTC" if state.refreshed_at else "never")
+    cols[1].metric("Newest day", str(state.max_day or "–"))
+    cols[2].metric("Rows", f"{state.rows:,}" if state.rows is not None else "–")
+    cols[3].metric("Kind", state.kind or "–")
+    if state.refreshed_at:
+        age_h = (datetime.utcnow() - state.refreshed_at).total_seconds() / 3600
+        if age_h > settings.stale_after_hours:
+            st.warning(f"The roll-up was refreshed {age_h:.0f} h ago (more than [freshness] stale_after_hours = "
+                       f"{settings.stale_after_hours:g}): press Refresh.")
+    if not settings.has_cases:
+        return
+    left, right, _ = st.columns([1, 1, 3])
+    left.button("Refresh roll-up now", key="data_refresh", icon=":material/sync:")
+    right.button("Rebuild from scratch", key="data_rebuild", icon=":material/construction:",
+                 help="Recomputes every day (use after changing the mapping or loading old days).")
+
+
+def import_db_path() -> Path:
+    """The embedded database imports go into (``OPS_IMPORT_DB`` overrides the default)."""
+    return Path(os.environ.get("OPS_IMPORT_DB") or IMPORT_DB_PATH)
+
+
+def _report(report: ImportReport) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Rows read", f"{report.rows_read:,}")
+    cols[1].metric("Inserted", f"{report.inserted:,}")
+    cols[2].metric("Updated", f"{report.updated:,}")
+    cols[3].metric("Unchanged", f"{report.unchanged:,}")
+    cols[4].metric("Bad rows", f"{len(report.bad_rows):,}")
+    if len(report.bad_rows):
+        st.dataframe(report.bad_rows.head(500), hide_index=True, key="data_bad_rows")
+        buf = io.StringIO()
+        report.bad_rows.to_csv(buf, index=False)
+        st.download_button("Download the bad rows (CSV)", buf.getvalue(), file_name="bad_rows.csv",
+                           mime="text/csv", key="data_bad_download", icon=":material/download:")
+
+
+def render_import(settings: Settings | None) -> None:
+    """Upload a CSV or Parquet file of cases or daily volumes into the embedded database."""
+    st.subheader("Import a file")
+    target = import_db_path()
+    st.caption(f"Rows go into the embedded database `{target.name}` (never into your server database). "
+               "Re-uploading the same file changes nothing; a failed import writes nothing.")
+    kind = st.radio("The file holds", ["cases", "volume"], horizontal=True, key="data_import_kind",
+                    format_func=lambda k: {"cases": "one row per case", "volume": "daily volumes (vendor report)"}[k])
+    upload = st.file_uploader("CSV or Parquet", type=["csv", "parquet"], key="data_import_file")
+    strict = st.checkbox("Only accept dimension values already in the dashboard", key="data_import_strict")
+    abort = st.checkbox("Write nothing if any row is bad", key="data_import_abort")
+    if upload is None or not st.button("Import", key="data_import_go", icon=":material/upload:"):
+        return
+    known = None
+    if strict:
+        try:
+            ctx_values = loaders.load_dimension_values(source_engine(settings), settings=settings) if settings else {}
+            known = {d: v for d, v in ctx_values.items() if v}
+        except OpsDataError:
+            known = None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    engine = loaders.make_engine(f"sqlite:///{target}")
+    bar = st.progress(0.0, text="reading the file")
+    try:
+        report = import_file(upload, engine, kind=kind, settings=settings, known_values=known,
+                             on_bad="abort" if abort else "skip",
+                             progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    except OpsDataError as err:
+        bar.empty()
+        _problem(err, key="import")
+        return
+    bar.empty()
+    st.success(f"Imported {report.loaded:,} good rows from {upload.name} in {report.seconds:.1f} s.")
+    _report(report)
+    using = settings is not None and loaders.redact(settings.url).endswith(str(target))
+    if using and kind == "cases":
+        loaders.refresh_rollup(engine, settings, full=True)
+        st.cache_data.clear()
+        st.info("The roll-up was rebuilt: every page now includes the imported rows.")
+    elif kind == "cases":
+        st.info(f"To use the imported cases, set `OPS_DB_URL=sqlite:///{target}` (or `[connections.ops] url` in "
+                "secrets) and reload.", icon=":material/info:")
+    else:
+        st.info(f"To use the imported volumes, set `OPS_DB_URL=sqlite:///{target}` and in the configuration file "
+                "`[source] kind = \"volume\"` and `table = \"daily_volume\"`.", icon=":material/info:")
+    engine.dispose()

@@ -1,0 +1,440 @@
+"""The stand-up page's Streamlit side: cached data for one day, and the components that draw it.
+
+The rules live in :mod:`metrics.standup` (pure); this module only fetches (cached, keyed by the data
+context's key plus the widget values) and draws. Everything reads one KPI panel (``ui.anomaly_data``):
+the tiles use its total series, the scorecard and the small multiples its one-dimension slices, and
+the anomaly list is that panel's scan — so a tile and the list never disagree. Each listed anomaly
+carries the drill-down's one-line root-cause sentence and a link that opens the drill-down there.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+import loaders
+from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME
+from loaders import DIMENSIONS, Filters, OpsDataError
+from metrics.anomalies import events_for
+from metrics.kpis import get_kpi, kpi_parts
+from metrics.panel import Panel
+from metrics.standup import (
+    HISTORY_DAYS,
+    SCORECARD_COLUMNS,
+    Freshness,
+    Tile,
+    assess_freshness,
+    format_change,
+    narrative,
+    panel_frame,
+    scorecard,
+    tiles,
+    workflow_bands,
+)
+from ui import anomaly_data
+from ui.data import DataContext, volume
+
+__all__ = [
+    "DRILLDOWN_PAGE",
+    "TOP_ANOMALIES",
+    "AnomalyItem",
+    "day_anomalies",
+    "freshness",
+    "inject_css",
+    "render_anomalies",
+    "render_freshness",
+    "render_multiples",
+    "render_narrative",
+    "render_scorecard",
+    "render_tiles",
+    "safe",
+    "site_scorecard",
+    "standup_narrative",
+    "standup_tiles",
+    "utcnow",
+    "workflow_chart",
+    "workflow_figure",
+    "workflow_frame",
+]
+
+_ROOT = Path(__file__).resolve().parent.parent
+DRILLDOWN_PAGE = "pages/drilldown.py"
+#: anomalies listed on the stand-up (one per incident, most severe first); the rest are on the Anomalies page
+TOP_ANOMALIES = 5
+_STATE_COLOURS = {"bad": "red", "good": "green"}
+
+# A flagged tile gets a tinted card in the theme's direction colours; colour is never the only signal
+# (the badge says "Abnormal: above expected").
+_CSS = f"""<style>
+[class*="st-key-standup_tile_bad"] {{ background: #FBE7DD; border: 2px solid {BAD} !important; }}
+[class*="st-key-standup_tile_good"] {{ background: #E1F4EE; border: 2px solid {GOOD} !important; }}
+[class*="st-key-standup_tile_"] [data-testid="stMetricValue"] {{ font-variant-numeric: tabular-nums; }}
+[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p {{ margin-bottom: 0; }}
+</style>"""
+_TV_CSS = """<style>
+[class*="st-key-standup_tile_"] [data-testid="stMetricValue"] { font-size: 2.3rem; }
+[class*="st-key-standup_tile_"] [data-testid="stMetricLabel"] p { font-size: 1.05rem; font-weight: 600; }
+[class*="st-key-standup_tile_"] [data-testid="stMetricDelta"] { font-size: 0.85rem; }
+[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p { font-size: 0.85rem; color: #444; }
+[class*="st-key-standup_anomaly_"] [data-testid="stCaptionContainer"] p { font-size: 0.9rem; color: #444; }
+[data-testid="stMain"] h1 { font-size: 2.0rem; padding-top: 0; }
+[data-testid="stMain"] h3 { font-size: 1.25rem; padding: 0.4rem 0 0.2rem 0; }
+</style>"""
+
+
+def utcnow() -> datetime:
+    """The current UTC time, naive (the data's timestamps are naive UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# ----------------------------------------------------------------------------------------- data
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def _freshness_inputs(key: str, _ctx: DataContext) -> tuple[datetime | None, datetime | None, date | None]:
+    state = loaders.rollup_state(_ctx.rollup, _ctx.settings)
+    if getattr(_ctx.settings, "has_cases", True):
+        newest = loaders.newest_case(_ctx.source, settings=_ctx.settings)
+    else:  # a daily-volume source has no timestamps finer than the day: its end is the newest "case"
+        newest = datetime.combine(state.max_day, datetime.max.time()) if state.max_day else None
+    return newest, state.refreshed_at, state.max_day
+
+
+def freshness(ctx: DataContext, *, now: datetime | None = None) -> Freshness:
+    """Newest case, the roll-up's last refresh and whether that is late (cached for a minute)."""
+    newest, refreshed, max_day = _freshness_inputs(ctx.key, ctx)
+    return assess_freshness(newest_case=newest, refreshed_at=refreshed, rollup_day=max_day, now=now or utcnow(),
+                            stale_after_hours=ctx.settings.stale_after_hours)
+
+
+def _panel(ctx: DataContext, filters: Filters, day: date) -> Panel:
+    # one roll-up read (workflow × site, HISTORY_DAYS) feeds the tiles, the scorecard, the multiples and the scan
+    return anomaly_data.panel(ctx, filters, end=day, history_days=HISTORY_DAYS)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _tiles(key: str, filters: Filters, day: date, _ctx: DataContext) -> list[Tile]:
+    known = anomaly_data.events(_ctx)
+    return tiles(panel_frame(_panel(_ctx, filters, day).values), day, events=events_for(known, {}))
+
+
+def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
+    """The headline tiles of ``day`` under the dimension filters (the date range is the stand-up's own)."""
+    return _tiles(ctx.key, filters.with_range(day, day), day, ctx)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _scorecard(key: str, filters: Filters, day: date, _ctx: DataContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    by_site = panel_frame(_panel(_ctx, filters, day).values, by="vendor_site")
+    known = anomaly_data.events(_ctx)
+    scoped = {s: events_for(known, {"vendor_site": s}) for s in by_site["vendor_site"].unique()}
+    return scorecard(by_site, day, events=scoped)
+
+
+def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The vendor-site scorecard and its flags (see :func:`metrics.standup.scorecard`)."""
+    return _scorecard(ctx.key, filters.with_range(day, day), day, ctx)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _workflows(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> pd.DataFrame:
+    by_workflow = panel_frame(_panel(_ctx, filters, day).values, by="workflow")
+    known = anomaly_data.events(_ctx)
+    scoped = {w: events_for(known, {"workflow": w}) for w in by_workflow["workflow"].unique()}
+    return workflow_bands(by_workflow, kpi, day, events=scoped)
+
+
+def workflow_frame(ctx: DataContext, filters: Filters, day: date, kpi: str) -> pd.DataFrame:
+    """Last 8 weeks of ``kpi`` per workflow with the expected band."""
+    return _workflows(ctx.key, filters.with_range(day, day), day, kpi, ctx)
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _workflow_chart(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> go.Figure:
+    # building ~30 validated plotly traces costs more than every cached frame of the page together
+    return workflow_figure(_workflows(key, filters, day, kpi, _ctx), kpi)
+
+
+def workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> go.Figure:
+    """The small multiples figure of :func:`workflow_frame` (cached)."""
+    return _workflow_chart(ctx.key, filters.with_range(day, day), day, kpi, ctx)
+
+
+@dataclass(frozen=True)
+class AnomalyItem:
+    """One line of "What is abnormal today"."""
+
+    kpi: str
+    slice: dict[str, str]
+    observed: float
+    expected: float
+    lower: float
+    upper: float
+    severity: float
+    bad: bool
+    direction: str
+    explanation: str | None
+    params: dict[str, str] | None  # drill-down query parameters
+    link: str | None  # drill-down relative URL
+
+
+def _drilldown() -> Any | None:
+    try:
+        return importlib.import_module("metrics.drilldown")
+    except ImportError:
+        return None
+
+
+@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
+def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContext) -> tuple[list[AnomalyItem], int]:
+    flags = anomaly_data.anomalies(_ctx, filters, day=day, days=1, history_days=HISTORY_DAYS)
+    if flags.empty:
+        return [], 0
+    head = flags.drop_duplicates("incident").head(top)
+    dd = _drilldown()
+    items = []
+    for row in head.to_dict("records"):
+        slice_ = {str(k): str(v) for k, v in dict(row.get("slice") or {}).items()}
+        explanation = params = link = None
+        if dd is not None:
+            explanation = _explain(dd, _ctx, filters, row, slice_, day)
+            try:
+                params = dd.drilldown_params(str(row["kpi"]), day, slice_)
+                link = dd.drilldown_link(str(row["kpi"]), day, slice_)
+            except ValueError:
+                params = link = None
+        items.append(AnomalyItem(str(row["kpi"]), slice_, float(row["observed"]), float(row["expected"]),
+                                 float(row["lower"]), float(row["upper"]), float(row["severity"]), bool(row["bad"]),
+                                 str(row["direction"]), explanation, params, link))
+    return items, len(flags)
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _leaves(key: str, filters: Filters, stock: bool, _ctx: DataContext) -> pd.DataFrame:
+    if stock:  # backlog needs each leaf's opening balance; that read scans the roll-up's whole past
+        return volume(_ctx, filters, by=DIMENSIONS)
+    return kpi_parts(loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=DIMENSIONS),
+                     by=DIMENSIONS)
+
+
+def _explain(dd: Any, ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, str], day: date) -> str | None:
+    """The drill-down's one-line root cause for a flagged point (its leaves: the slice, 8 weeks of same weekdays)."""
+    if not hasattr(dd, "analyse"):
+        return None
+    window = filters.with_range(day - timedelta(days=56), day).narrowed(**slice_)
+    try:
+        leaves = _leaves(ctx.key, window, get_kpi(str(row["kpi"])).kind == "stock", ctx)
+        return str(dd.analyse(leaves, str(row["kpi"]), day, slice=slice_,
+                              expected_total=float(row["expected"])).sentence)
+    except ValueError:  # too few weeks of history, or a slice with no leaves left
+        return None
+
+
+def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = TOP_ANOMALIES
+                  ) -> tuple[list[AnomalyItem], int]:
+    """The top flags of ``day`` (one per incident) with explanation and link, and the total number of flags."""
+    return _anomalies(ctx.key, filters, day, top, ctx)
+
+
+# --------------------------------------------------------------------------------------- drawing
+def inject_css(*, tv: bool) -> None:
+    """The tile styles (and the larger TV sizes)."""
+    st.html(_CSS + (_TV_CSS if tv else ""))
+
+
+def render_freshness(fresh: Freshness, day: date) -> None:
+    """A red warning when late (never "yesterday's" numbers then), else one muted line."""
+    message = fresh.message(day)
+    if message:
+        st.error(message, icon=":material/schedule:")
+    elif not fresh.day_complete(day):
+        st.warning(f"{day:%A %d %B} is not complete yet: cases up to {fresh.newest_case:%H:%M} UTC only.",
+                   icon=":material/hourglass_top:")
+    newest = f"{fresh.newest_case:%a %d %b %H:%M} UTC" if fresh.newest_case else "none"
+    age = f" ({fresh.age_hours:,.0f} h ago)" if fresh.age_hours is not None and fresh.age_hours < 72 else ""
+    refreshed = f"{fresh.refreshed_at:%a %d %b %H:%M} UTC" if fresh.refreshed_at else "never"
+    st.caption(f":material/database: Newest case {newest}{age} · roll-up refreshed {refreshed} · "
+               f"late after {fresh.stale_after_hours:g} h")
+
+
+def _tile_help(t: Tile) -> str:
+    return (f"{t.kpi.description}\n\nExpected value and band: the anomaly detector's forecast for this weekday "
+            f"from the days before. The tile is coloured only when the detector flags the day "
+            f"({'a rise' if t.kpi.bad_direction == 'up' else 'a fall'} is bad for {t.kpi.label}).")
+
+
+def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> None:
+    """One card per KPI: value, change vs last week, expected band, 4-week median, sparkline."""
+    for start in range(0, len(items), per_row):
+        columns = st.columns(per_row, gap="small")
+        for col, t in zip(columns, items[start:start + per_row], strict=False):
+            with col, st.container(border=True, key=f"standup_tile_{t.state}_{t.kpi.name}"):
+                st.metric(t.kpi.label, t.kpi.format(t.value),
+                          format_change(t.change_week, unit=t.kpi.unit, against="last week"),
+                          delta_color=_STATE_COLOURS.get(t.state, "gray"), help=_tile_help(t),
+                          chart_data=None if tv else [round(v, 2) for v in t.trend],
+                          chart_type="bar" if t.kpi.kind == "flow" else "line")
+                median = format_change(t.change_4w, unit=t.kpi.unit, against="4-wk median")
+                st.caption(f"{t.expected_text()}  \n{median} ({t.kpi.format(t.median_4w)})")
+                if t.state in _STATE_COLOURS:
+                    st.markdown(f":{_STATE_COLOURS[t.state]}-badge[:material/warning: {t.verdict()}]")
+
+
+def _anomaly_title(item: AnomalyItem) -> str:
+    kpi = get_kpi(item.kpi)
+    dd = _drilldown()
+    where = dd.describe_slice(item.slice) if dd is not None and hasattr(dd, "describe_slice") else (
+        " × ".join(item.slice.values()) or "all cases")
+    arrow = "▲" if item.direction == "spike" else "▼"
+    return (f"**{kpi.label}** · {where} — {arrow} {kpi.format(item.observed)} vs "
+            f"{kpi.format(item.expected)} expected")
+
+
+def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: bool = False) -> None:
+    """The ranked list, each line with its explanation and a drill-down link; the quiet state said plainly."""
+    if not items:
+        st.success(f"Nothing is abnormal on {day:%A %d %B}: every KPI, workflow and vendor site stayed within "
+                   "its expected range.", icon=":material/check_circle:")
+        return
+    has_page = (_ROOT / DRILLDOWN_PAGE).exists()
+    for i, item in enumerate(items):
+        with st.container(key=f"standup_anomaly_{i}"):
+            colour = "red" if item.bad else "green"
+            badge = f":{colour}-badge[{'bad' if item.bad else 'good'} · severity {item.severity:.1f}]"
+            left, right = st.columns([5, 1], vertical_alignment="center")
+            left.markdown(f"{badge} {_anomaly_title(item)}")
+            if item.explanation:
+                left.caption(item.explanation)
+            if not tv and item.params is not None and has_page:
+                right.page_link(DRILLDOWN_PAGE, label="Drill down", icon=":material/troubleshoot:",
+                                query_params=item.params)
+            elif not tv and item.link:
+                right.markdown(f"[Drill down]({item.link})")
+    if total > len(items):
+        st.caption(f"{total} flagged series in all, grouped into incidents; the most severe of each is listed.")
+
+
+def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = False) -> None:
+    """The site table: sortable numbers, trend sparklines, abnormal cells tinted and listed in words."""
+    shown = table.reset_index()
+    tint = {"bad": "background-color: #FBE7DD; color: #8A2C00; font-weight: 600",
+            "good": "background-color: #E1F4EE; color: #00563F; font-weight: 600"}
+    styles = flags.reset_index(drop=True).map(lambda s: tint.get(s, ""))
+
+    def style(frame: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for col in styles.columns:
+            out[col] = styles[col].to_numpy()
+        return out
+
+    styler = shown.style.apply(style, axis=None)
+    config: dict[str, Any] = {"vendor_site": st.column_config.TextColumn("Vendor site")}
+    for col, (label, unit, bad, _kind) in SCORECARD_COLUMNS.items():
+        fmt = {"cases": "localized", "%": "%.1f %%", "minutes": "%.1f min", "hours": "%.1f h"}[unit]
+        config[col] = st.column_config.NumberColumn(label, format=fmt, help=_column_help(col, bad))
+    config["incoming_trend"] = st.column_config.LineChartColumn("Incoming, 4 wk")
+    config["backlog_trend"] = st.column_config.LineChartColumn("Backlog, 4 wk")
+    config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk")
+    config["abnormal"] = st.column_config.TextColumn("Abnormal today", help="Cells the detector flags (▲ above, "
+                                                     "▼ below expected); tinted red when bad, green when good.")
+    order = ["vendor_site", *SCORECARD_COLUMNS, *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"]),
+             "abnormal"]
+    row = 54 if tv else 35  # the TV's larger type needs taller rows
+    st.dataframe(styler, column_config=config, column_order=order, hide_index=True, key="standup_scorecard",
+                 height=min(row * (len(shown) + 1) + 3, 520), row_height=row)
+
+
+def _column_help(col: str, bad: str) -> str:
+    if col == "manual_share":
+        return "Manual incoming / incoming: the share of created cases routed to a human queue. Up is bad."
+    return f"{get_kpi(col).description} {'Up' if bad == 'up' else 'Down'} is bad."
+
+
+def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False) -> go.Figure:
+    """Small multiples: one panel per workflow, observed line on the expected band, flags marked."""
+    spec = get_kpi(kpi)
+    names = list(dict.fromkeys(frame["workflow"]))
+    cols = 4 if len(names) > 6 else 3
+    rows = max(1, -(-len(names) // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[n.replace("_", " ") for n in names],
+                        horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
+    for i, name in enumerate(names):
+        part = frame[frame["workflow"] == name]
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(go.Scatter(x=part["day"], y=part["upper"], mode="lines", line={"width": 0},
+                                 hoverinfo="skip", showlegend=False), row=r, col=c)
+        fig.add_trace(go.Scatter(x=part["day"], y=part["lower"], mode="lines", line={"width": 0}, fill="tonexty",
+                                 fillcolor=BAND, name="expected range", showlegend=i == 0, hoverinfo="skip"),
+                      row=r, col=c)
+        fig.add_trace(go.Scatter(x=part["day"], y=part["observed"], mode="lines", name=spec.label,
+                                 line={"color": PALETTE[0], "width": 2}, showlegend=i == 0,
+                                 hovertemplate="%{x|%a %d %b}: %{y:,.1f}<extra>" + name + "</extra>"), row=r, col=c)
+        for state, colour in (("bad", BAD), ("good", GOOD)):
+            flagged = part[part["state"] == state]
+            if len(flagged):
+                fig.add_trace(go.Scatter(x=flagged["day"], y=flagged["observed"], mode="markers",
+                                         marker={"color": colour, "size": 10, "line": {"color": "white", "width": 1}},
+                                         name=f"abnormal ({state})", showlegend=False,
+                                         hovertemplate="%{x|%a %d %b}: %{y:,.1f} (abnormal)<extra></extra>"),
+                              row=r, col=c)
+    # no legend: it collides with the panel titles; the caption under the chart names band and dots
+    fig.update_layout(template=TEMPLATE_NAME, height=(250 if tv else 230) * rows + 40, showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest", font={"size": 18 if tv else 14})
+    fig.update_annotations(font={"size": 20 if tv else 15, "color": MUTED})
+    fig.update_xaxes(tickformat="%d %b", nticks=4, showgrid=False)
+    fig.update_yaxes(rangemode="tozero" if spec.unit == "cases" else "normal", tickformat=f",.{spec.decimals}f",
+                     nticks=4)
+    return fig
+
+
+def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, filters: Filters, day: date,
+                     kpi: str, tv: bool = False) -> None:
+    """The small multiples, with the shared export buttons on a desk (plain chart on a TV)."""
+    config = {"displayModeBar": False} if tv else {"displaylogo": False}
+    try:
+        from ui.chart_panel import chart_meta, chart_panel
+    except ImportError:
+        chart_panel = None
+    st.caption("Line: the day's value; grey band: the detector's expected range for that day; dots: days it "
+               "flagged (vermillion = bad direction, green = good).")
+    if tv or chart_panel is None:
+        st.plotly_chart(fig, key="standup_multiples", config=config)
+        return
+    spec = get_kpi(kpi)
+    meta = chart_meta(ctx, filters.with_range(day - timedelta(days=55), day),
+                      title=f"{spec.label} per workflow, last 8 weeks", unit=spec.unit,
+                      note="grey band: expected range")
+    chart_panel(fig, key="standup_multiples", meta=meta, data=frame, kpi_names=(kpi,), config=config)
+
+
+def standup_narrative(day: date, tiles_: list[Tile], items: list[AnomalyItem], flagged: int, sites: pd.DataFrame,
+                      flags: pd.DataFrame, fresh: Freshness | None) -> str:
+    """The day's summary (see :func:`metrics.standup.narrative`) from what the page already drew."""
+    flat = pd.DataFrame([{"kpi": i.kpi, "slice": i.slice, "observed": i.observed, "expected": i.expected,
+                          "bad": i.bad} for i in items])
+    lead = {0: items[0].explanation} if items and items[0].explanation else None
+    return narrative(day, tiles_, flat, sites, flags, fresh, explanations=lead, flagged=flagged)
+
+
+def render_narrative(text: str, *, tv: bool = False) -> None:
+    """The summary: large text on a TV, a copyable block on a desk."""
+    if tv:
+        st.markdown(text)
+    else:
+        st.code(text, language=None, wrap_lines=True)
+        st.caption("Copy with the button at the block's top right; paste into chat or e-mail.")
+
+
+def safe(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a section's data call; a data-layer error is shown in place so the other sections still draw."""
+    try:
+        return call(*args, **kwargs)
+    except (OpsDataError, ValueError) as err:
+        st.error(f"**{err}**", icon=":material/error:")
+        return None
