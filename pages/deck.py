@@ -69,8 +69,8 @@ st.caption("Slide 1 is the title slide; each chart below becomes one slide, titl
 for i, item in enumerate(items):
     with st.container(border=True, key=f"deck_item_{item.item_id}"):
         chart, edit, buttons = st.columns([4, 6, 1], vertical_alignment="top")
-        chart.plotly_chart(_preview(item), key=f"deck_preview_{item.item_id}", config={"displayModeBar": False,
-                                                                                         "staticPlot": True})
+        chart.plotly_chart(_preview(item), key=f"deck_preview_{item.item_id}", theme=None,
+                           config={"displayModeBar": False, "staticPlot": True})
         edit.markdown(f"**Slide {i + 2}** · {item.meta.title}")
         edit.caption(item.meta.subtitle or "No filters recorded")
         edit.text_input("Takeaway (the slide title)", value=item.takeaway, key=f"deck_takeaway_{item.item_id}",

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 import pytest
 
 import charts
@@ -144,8 +143,12 @@ def test_decorate_rejects_bad_sizes(line_fig: go.Figure, meta: ChartMeta, kwargs
 
 
 def test_importing_charts_makes_ops_the_default_template() -> None:
-    assert pio.templates.default == charts.TEMPLATE_NAME
-    assert go.Figure().layout.template.layout.font.family == charts.theme.FONT_FAMILY
+    # a fresh interpreter: in this one, Streamlit (imported by other tests) may have set its own default
+    probe = ("import charts, plotly.io as pio, plotly.graph_objects as go; "
+             "print(pio.templates.default); print(go.Figure().layout.template.layout.font.family)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.splitlines()
+    assert out == [charts.TEMPLATE_NAME, charts.theme.FONT_FAMILY]
 
 
 # ----------------------------------------------------------------------------- images (need a browser)

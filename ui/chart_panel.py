@@ -208,6 +208,8 @@ def chart_panel(
     Any
         What ``st.plotly_chart`` returns: the selection event when ``on_select`` is set.
     """
+    # theme=None: draw the figure's own "ops" template, so the screen matches the exported image
+    plotly_kwargs.setdefault("theme", None)
     event = st.plotly_chart(fig, key=key, on_select=on_select, selection_mode=selection_mode, **plotly_kwargs)
     ok, status = browser_status()
     files = export_files(fig, meta, data=data)

@@ -404,7 +404,7 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
     st.caption("Line: the day's value; grey band: the detector's expected range for that day; dots: days it "
                "flagged (vermillion = bad direction, green = good).")
     if tv or chart_panel is None:
-        st.plotly_chart(fig, key="standup_multiples", config=config)
+        st.plotly_chart(fig, key="standup_multiples", config=config, theme=None)
         return
     spec = get_kpi(kpi)
     meta = chart_meta(ctx, filters.with_range(day - timedelta(days=55), day),
