@@ -34,6 +34,16 @@ def unavailable(what: str, err: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
+def chart_browser() -> None:
+    """Chart images need Chrome/Chromium (through Kaleido): skip locally without one, fail in CI."""
+    from charts import browser_status
+
+    ok, message = browser_status()
+    if not ok:
+        unavailable("a browser to render chart images", RuntimeError(message))
+
+
+@pytest.fixture(scope="session")
 def small_config() -> SampleConfig:
     return SampleConfig.small(seed=7, end=SAMPLE_END)
 

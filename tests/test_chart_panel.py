@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import struct
 import xml.etree.ElementTree as ET
 
@@ -19,19 +18,8 @@ from charts import ChartMeta, browser_status
 from charts.deck import DeckItem
 from ui.chart_panel import export_files, file_stem
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
 META = ChartMeta("AHT by vendor site", subtitle="01 Jun 2026 – 30 Jun 2026 · Workflow: copyright", unit="minutes",
                  source="ops_daily_volume (daily roll-up)", as_of=dt.date(2026, 6, 30))
-
-
-@pytest.fixture(scope="module")
-def browser() -> None:
-    ok, message = browser_status()
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI must render chart images: {message}")
-        pytest.skip(f"no browser to render chart images: {message}")
 
 
 def site_figure() -> go.Figure:
@@ -77,7 +65,7 @@ def test_only_images_need_the_browser() -> None:
     assert needs == {"png": True, "svg": True, "csv": False}
 
 
-def test_png_is_presentation_sized_and_svg_carries_the_deck_texts(browser: None) -> None:
+def test_png_is_presentation_sized_and_svg_carries_the_deck_texts(chart_browser: None) -> None:
     files = export_files(site_figure(), META)
     png = files["png"].make()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -91,7 +79,7 @@ def test_png_is_presentation_sized_and_svg_carries_the_deck_texts(browser: None)
 # ----------------------------------------------------------------------------- the panel in a page
 
 
-def test_panel_draws_the_chart_with_its_buttons_and_renders_nothing_up_front(browser: None) -> None:
+def test_panel_draws_the_chart_with_its_buttons_and_renders_nothing_up_front(chart_browser: None) -> None:
     charts.shutdown()
     at = AppTest.from_function(panel_script, default_timeout=30).run()
     assert not at.exception

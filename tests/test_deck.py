@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import struct
 from pathlib import Path
 
@@ -18,27 +17,15 @@ from pptx.dml.color import RGBColor
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 
-from charts import ChartMeta, Slide, browser_status, build_deck
+from charts import ChartMeta, Slide, build_deck
 from charts.deck import DEFINITIONS_PER_SLIDE, DeckItem, kpi_definitions, move_item, summarize
 from metrics.kpis import get_kpi
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 DEFINITIONS = {
     "Incoming": "cases created in the period",
     "AHT": "agent handle time summed over manual solved cases / manual solved",
     "Backlog": "cases open at the end of the period",
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> None:
-    """Decks embed rendered charts: skip locally without a browser, fail in CI."""
-    ok, message = browser_status()
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI must render chart images: {message}")
-        pytest.skip(f"no browser to render chart images: {message}")
 
 
 def incoming_slide() -> Slide:
@@ -93,7 +80,7 @@ def test_build_deck_reports_a_missing_template_file(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def default_deck(browser: None) -> bytes:
+def default_deck(chart_browser: None) -> bytes:
     return build_deck([incoming_slide(), aht_slide()], title="Identity Ops weekly review",
                       subtitle="Identity Operations · 2024-05-15 to 2024-05-21", definitions=DEFINITIONS)
 
@@ -157,7 +144,7 @@ def test_appendix_lists_every_definition(default_deck: bytes) -> None:
         assert f"{term}: {definition}" in text
 
 
-def test_long_appendix_continues_on_more_slides(browser: None) -> None:
+def test_long_appendix_continues_on_more_slides(chart_browser: None) -> None:
     many = {f"KPI {i:02d}": f"definition {i}" for i in range(DEFINITIONS_PER_SLIDE + 3)}
     prs = open_deck(build_deck([aht_slide()], title="Weekly", definitions=many))
     titles = [s.shapes.title.text for s in prs.slides]
@@ -166,7 +153,7 @@ def test_long_appendix_continues_on_more_slides(browser: None) -> None:
     assert all(f"{term}: {d}" in text for term, d in many.items())
 
 
-def test_no_definitions_means_no_appendix(browser: None) -> None:
+def test_no_definitions_means_no_appendix(chart_browser: None) -> None:
     prs = open_deck(build_deck([aht_slide()], title="Weekly"))
     assert len(prs.slides) == 2
 
@@ -193,7 +180,7 @@ def make_template(*, rename_title_only: bool = False) -> bytes:
     return out.getvalue()
 
 
-def test_template_masters_size_and_layouts_are_honoured(browser: None, tmp_path: Path) -> None:
+def test_template_masters_size_and_layouts_are_honoured(chart_browser: None, tmp_path: Path) -> None:
     path = tmp_path / "brand.pptx"
     path.write_bytes(make_template())
     prs = open_deck(build_deck([aht_slide(), incoming_slide()], title="Weekly", template=path))
@@ -207,7 +194,7 @@ def test_template_masters_size_and_layouts_are_honoured(browser: None, tmp_path:
         assert picture.left + picture.width <= prs.slide_width
 
 
-def test_template_without_a_title_only_layout_falls_back_to_one_with_a_title(browser: None) -> None:
+def test_template_without_a_title_only_layout_falls_back_to_one_with_a_title(chart_browser: None) -> None:
     prs = open_deck(build_deck([aht_slide()], title="Weekly", template=make_template(rename_title_only=True)))
     chart_slide = prs.slides[1]
     assert chart_slide.slide_layout.name != "Title Only"
@@ -219,7 +206,7 @@ def test_template_without_a_title_only_layout_falls_back_to_one_with_a_title(bro
 # ----------------------------------------------------------------------------- terms, appendix switch, bad templates
 
 
-def test_slide_terms_put_their_definitions_in_the_notes(browser: None) -> None:
+def test_slide_terms_put_their_definitions_in_the_notes(chart_browser: None) -> None:
     spec = aht_slide()
     with_terms = Slide(spec.figure, spec.meta, "Sites differ", terms=("Backlog",))
     prs = open_deck(build_deck([with_terms], title="Weekly", definitions=DEFINITIONS, appendix=False))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,21 +15,11 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 from streamlit.testing.v1 import AppTest
 
-from charts import ChartMeta, browser_status
+from charts import ChartMeta
 from charts.deck import DeckItem
 from metrics.kpis import get_kpi
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def browser() -> None:
-    ok, message = browser_status()
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI must render chart images: {message}")
-        pytest.skip(f"no browser to render chart images: {message}")
 
 
 def items() -> list[DeckItem]:
@@ -106,7 +95,7 @@ def test_editing_a_takeaway_changes_that_slide_only(collected: AppTest) -> None:
     assert edited[1].item_id == second.item_id
 
 
-def test_built_deck_reopens_with_title_chart_and_appendix_slides(browser: None, collected: AppTest) -> None:
+def test_built_deck_reopens_with_title_chart_and_appendix_slides(chart_browser: None, collected: AppTest) -> None:
     at = collected
     first, second = at.session_state["deck_items"]
     at.text_input(key=f"deck_takeaway_{second.item_id}").input("Krakow is slowest").run()
@@ -128,7 +117,7 @@ def test_built_deck_reopens_with_title_chart_and_appendix_slides(browser: None, 
     assert not at.get("download_button"), "a stale deck is not offered"
 
 
-def test_appendix_can_be_left_out_and_a_template_is_used(browser: None, collected: AppTest) -> None:
+def test_appendix_can_be_left_out_and_a_template_is_used(chart_browser: None, collected: AppTest) -> None:
     template = Presentation()
     template.slide_width, template.slide_height = Inches(12), Inches(6.75)
     blob = io.BytesIO()

@@ -23,17 +23,6 @@ import charts
 from charts import BAND, ChartMeta, browser_status, chart_data, decorate, to_csv, to_png, to_svg
 
 REPO = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def browser() -> None:
-    """Image tests need Chrome/Chromium: skip locally without one, fail in CI."""
-    ok, message = browser_status()
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI must render chart images: {message}")
-        pytest.skip(f"no browser to render chart images: {message}")
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -154,16 +143,17 @@ def test_importing_charts_makes_ops_the_default_template() -> None:
 # ----------------------------------------------------------------------------- images (need a browser)
 
 
-def test_png_has_the_requested_pixel_size(browser: None, line_fig: go.Figure, meta: ChartMeta) -> None:
+def test_png_has_the_requested_pixel_size(chart_browser: None, line_fig: go.Figure, meta: ChartMeta) -> None:
     assert png_size(to_png(line_fig, meta)) == (1600 * 2, 900 * 2)
     assert png_size(to_png(line_fig, meta, width=640, height=400, scale=1.5)) == (960, 600)
 
 
-def test_png_without_meta_keeps_the_figure_as_drawn(browser: None, line_fig: go.Figure) -> None:
+def test_png_without_meta_keeps_the_figure_as_drawn(chart_browser: None, line_fig: go.Figure) -> None:
     assert png_size(to_png(line_fig, width=500, height=300, scale=1)) == (500, 300)
 
 
-def test_svg_has_the_requested_size_and_searchable_titles(browser: None, line_fig: go.Figure, meta: ChartMeta) -> None:
+def test_svg_has_the_requested_size_and_searchable_titles(chart_browser: None, line_fig: go.Figure,
+                                                          meta: ChartMeta) -> None:
     svg = to_svg(line_fig, meta, width=1200, height=675)
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
@@ -173,7 +163,7 @@ def test_svg_has_the_requested_size_and_searchable_titles(browser: None, line_fi
         assert expected in text
 
 
-def test_concurrent_exports_each_get_their_own_image(browser: None, line_fig: go.Figure) -> None:
+def test_concurrent_exports_each_get_their_own_image(chart_browser: None, line_fig: go.Figure) -> None:
     sizes = [(400 + 40 * i, 300 + 20 * i) for i in range(4)]
     results: dict[int, tuple[int, int]] = {}
 
@@ -198,7 +188,8 @@ def test_image_export_rejects_bad_sizes_before_rendering(line_fig: go.Figure, kw
         to_png(line_fig, **kwargs)
 
 
-def test_browser_status_reports_a_running_browser_after_an_export(browser: None, line_fig: go.Figure) -> None:
+def test_browser_status_reports_a_running_browser_after_an_export(chart_browser: None,
+                                                                   line_fig: go.Figure) -> None:
     to_png(line_fig, width=300, height=200, scale=1)
     ok, message = browser_status()
     assert ok, message

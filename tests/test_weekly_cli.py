@@ -3,7 +3,6 @@ computed from the numbers, and exits non-zero with a clear message on bad input.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date
 from pathlib import Path
@@ -14,20 +13,8 @@ import pytest
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-from charts import browser_status
 from charts.weekly import main, week_over_week
 from metrics.kpis import PARTS, get_kpi, kpi_parts
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def browser() -> None:
-    ok, message = browser_status()
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI must render chart images: {message}")
-        pytest.skip(f"no browser to render chart images: {message}")
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +73,7 @@ def test_a_small_change_is_called_flat() -> None:
 # ----------------------------------------------------------------------------- the command
 
 
-def test_weekly_deck_from_the_sample_database(browser: None, sample_db: Path, tmp_path: Path,
+def test_weekly_deck_from_the_sample_database(chart_browser: None, sample_db: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "weekly.pptx"
     status = main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(out), "--url", f"sqlite:///{sample_db}"])
