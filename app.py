@@ -53,10 +53,11 @@ def standup(picked: date | None) -> None:
         st.stop()
     su.render_tiles(tiles, per_row=5, tv=on_tv)
 
-    items, total = su.safe(su.day_anomalies, live, filters, day) or ([], 0)
+    items, total = su.safe(su.day_anomalies, live, filters, day,
+                           top=su.TV_ANOMALIES if on_tv else su.TOP_ANOMALIES) or ([], 0)
     sites, flags = su.safe(su.site_scorecard, live, filters, day) or (None, None)
     # a TV cannot scroll: the abnormal list beside the scorecard; summary and small multiples stay on the desk
-    left, right = st.columns([1, 2] if on_tv else [3, 2], gap="large")
+    left, right = st.columns([2, 3] if on_tv else [3, 2], gap="large")
     with left:
         st.subheader("What is abnormal today", anchor=False)
         su.render_anomalies(items, total, day, tv=on_tv)

@@ -5,6 +5,7 @@ All use the app's one template; clickable bars carry their slice or day in ``cus
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date, timedelta
 
 import numpy as np
@@ -12,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from charts.figures import axis_format
+from charts.figures import axis_format, clip_band
 from charts.theme import BAD, BAND, GOOD, INK, MUTED, NEUTRAL, PALETTE, TEMPLATE_NAME
 from metrics.drilldown import Analysis, describe_slice
 from metrics.kpis import KPI
@@ -32,8 +33,9 @@ def decomposition_figure(frame: pd.DataFrame, kpi: KPI, day: date) -> go.Figure:
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.4, 0.2, 0.2, 0.2],
                         subplot_titles=("Observed and expected range", "Trend", "Weekly pattern", "Residual"))
     x = frame.index
-    fig.add_trace(go.Scatter(x=x, y=frame["upper"], mode="lines", line={"width": 0}, hoverinfo="skip"), 1, 1)
-    fig.add_trace(go.Scatter(x=x, y=frame["lower"], mode="lines", line={"width": 0}, fill="tonexty",
+    band = clip_band(frame, kpi)
+    fig.add_trace(go.Scatter(x=x, y=band["upper"], mode="lines", line={"width": 0}, hoverinfo="skip"), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=band["lower"], mode="lines", line={"width": 0}, fill="tonexty",
                              fillcolor=BAND, name="expected range", hoverinfo="skip"), 1, 1)
     fig.add_trace(go.Scatter(x=x, y=frame["observed"], mode="lines+markers", marker={"size": 3},
                              line={"color": PALETTE[0], "width": 1.6}, name=kpi.label), 1, 1)
@@ -74,6 +76,8 @@ def contribution_figure(result: Analysis) -> go.Figure:
         labels += ["everything else", "actual"]
         values += [rest, result.actual]
         custom += ["", ""]
+    # long slice names wrap onto lines instead of turning the axis labels sideways
+    labels = ["<br>".join(textwrap.wrap(label, 22)) or label for label in labels]
     measure = ["absolute", *["relative"] * (len(values) - 2), "total"]
     text = [kpi.format(v) if m != "relative" else f"{v:+,.{kpi.decimals + (1 if kpi.kind == 'ratio' else 0)}f}"
             for v, m in zip(values, measure, strict=True)]

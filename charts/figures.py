@@ -8,10 +8,14 @@ import plotly.graph_objects as go
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME
 from metrics.kpis import KPI
 
-__all__ = ["anomaly_figure", "axis_format", "trend_figure"]
+__all__ = ["anomaly_figure", "axis_format", "clip_band", "trend_figure"]
 
 # known events are context behind the data: paler than the expected band
 NEUTRAL_FILL = "rgba(140, 140, 140, 0.12)"
+# The legend sits above the plot (the template's place), under the title pinned to the top: below the
+# plot it covered the year line of the first date label.
+_MARGIN = {"l": 10, "r": 10, "t": 88, "b": 10}
+_TITLE_Y = 0.985
 
 
 def axis_format(kpi: KPI) -> dict:
@@ -20,12 +24,47 @@ def axis_format(kpi: KPI) -> dict:
     return {"tickformat": f",.{kpi.decimals}f", "hoverformat": f",.{max(kpi.decimals, 1)}f", "ticksuffix": suffix}
 
 
+def clip_band(frame: pd.DataFrame, kpi: KPI, *, columns: tuple[str, ...] = ("lower", "upper")) -> pd.DataFrame:
+    """The expected band as it can happen: ``columns`` clipped to the KPI's possible values.
+
+    The detector's band is expected ± k·scale and knows nothing of units, so a small count's band
+    dips below 0 and a high share's pokes above 100 %; every chart that draws a band clips it here.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Holds the band ``columns`` (others are returned unchanged; missing ones are skipped).
+    kpi : KPI
+        Its ``bounds``: ``(0, None)`` for counts and durations, ``(0, 100)`` for percentages.
+    columns : tuple of str, keyword-only
+        The columns to clip.
+
+    Returns
+    -------
+    DataFrame
+        A copy with the band clipped (NaN stays NaN).
+
+    Examples
+    --------
+    >>> from metrics.kpis import get_kpi
+    >>> band = pd.DataFrame({"lower": [-5.0, 2.0], "upper": [8.0, 104.0]})
+    >>> clip_band(band, get_kpi("incoming"))["lower"].tolist()
+    [0.0, 2.0]
+    >>> clip_band(band, get_kpi("sla_attainment"))["upper"].tolist()
+    [8.0, 100.0]
+    """
+    low, high = kpi.bounds
+    out = frame.copy()
+    for col in (c for c in columns if c in out.columns):
+        out[col] = out[col].clip(lower=low, upper=high)
+    return out
+
+
 def _add_band(fig: go.Figure, band: pd.DataFrame, kpi: KPI) -> None:
-    # a count cannot go below zero, so neither may the range it is expected in
-    lower = band["lower"].clip(lower=0) if kpi.unit == "cases" else band["lower"]
+    band = clip_band(band, kpi)
     fig.add_trace(go.Scatter(x=band.index, y=band["upper"], mode="lines", line={"width": 0},
                              hoverinfo="skip", showlegend=False, name="expected (upper)"))
-    fig.add_trace(go.Scatter(x=band.index, y=lower, mode="lines", line={"width": 0}, fill="tonexty",
+    fig.add_trace(go.Scatter(x=band.index, y=band["lower"], mode="lines", line={"width": 0}, fill="tonexty",
                              fillcolor=BAND, hoverinfo="skip", name="expected range"))
 
 
@@ -76,8 +115,7 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
     if flags is not None and len(flags):
         _add_flags(fig, flags, kpi)
     fig.update_layout(template=TEMPLATE_NAME, title=title or kpi.label, hovermode="x unified",
-                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, height=460,
-                      legend={"orientation": "h", "y": -0.2})
+                      margin=_MARGIN, height=460, title_y=_TITLE_Y, title_yanchor="top", title_yref="container")
     fig.update_yaxes(title_text=kpi.unit, rangemode="tozero" if kpi.unit == "cases" else "normal",
                      **axis_format(kpi))
     return fig
@@ -122,8 +160,7 @@ def anomaly_figure(detected: pd.DataFrame, kpi: KPI, *, title: str | None = None
     if highlight is not None:
         fig.add_vline(x=pd.Timestamp(highlight), line={"color": BAD, "width": 1, "dash": "dot"})
     fig.update_layout(template=TEMPLATE_NAME, title=title or kpi.label, hovermode="x unified",
-                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, height=460,
-                      legend={"orientation": "h", "y": -0.2})
+                      margin=_MARGIN, height=460, title_y=_TITLE_Y, title_yanchor="top", title_yref="container")
     fig.update_yaxes(title_text=kpi.unit, rangemode="tozero" if kpi.unit == "cases" else "normal",
                      **axis_format(kpi))
     return fig

@@ -922,8 +922,15 @@ def _related(a: tuple[str, frozenset[str]], b: tuple[str, frozenset[str]]) -> bo
     return nested and (ka == kb or (bool(sa) and bool(sb)))
 
 
-def _group_incidents(flags: pd.DataFrame, *, gap_days: int) -> np.ndarray:
-    """Union-find over flags at most ``gap_days`` apart on related series (see :func:`_related`)."""
+def _group_incidents(flags: pd.DataFrame, *, gap_days: int, max_span_days: int) -> np.ndarray:
+    """Incident roots: flags at most ``gap_days`` apart on related series (see :func:`_related`), an
+    incident never reaching more than ``max_span_days`` past its first day.
+
+    Without the span limit the links chain: a site outage flags the totals, the totals relate to every
+    slice of their KPI, each slice to its neighbours' next day — and two weeks of unrelated flags end
+    up in one incident. Flags are taken in day order; a flag joins (and merges) the incidents it is
+    linked to only while their first day is within ``max_span_days``, else it starts a new one.
+    """
     n = len(flags)
     parent = np.arange(n)
 
@@ -936,12 +943,17 @@ def _group_incidents(flags: pd.DataFrame, *, gap_days: int) -> np.ndarray:
     keys = [_kpi_and_slice(s) for s in flags["series"]]
     days = flags["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
     order = np.argsort(days, kind="stable")
-    for a_pos, a in enumerate(order):
-        for b in order[a_pos + 1:]:
+    first = days.copy()  # first day of the incident rooted at i (valid for roots)
+    for b_pos, b in enumerate(order):
+        for a in order[b_pos - 1::-1] if b_pos else ():
             if days[b] - days[a] > gap_days:
                 break
-            if _related(keys[a], keys[b]):
-                parent[find(a)] = find(b)
+            ra, rb = find(a), find(b)
+            start = min(first[ra], first[rb])
+            if ra == rb or days[b] - start > max_span_days or not _related(keys[a], keys[b]):
+                continue
+            first[rb] = start
+            parent[ra] = rb
     return np.array([find(i) for i in range(n)])
 
 
@@ -950,7 +962,8 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
          bad_direction: Mapping[Hashable, str] | None = None, events: Any = None,
          period: int | None = 7, threshold: float = 4.0, days: int | None = None,
          only_bad: bool = False, seasonal_cycles: int = 8, level_window: int = 5,
-         scale_window: int | None = None, group_gap_days: int = 1) -> pd.DataFrame:
+         scale_window: int | None = None, group_gap_days: int = 1,
+         group_span_days: int = 6) -> pd.DataFrame:
     """Score every daily series of a frame in one vectorised pass; rank and group the flags.
 
     The scan runs the ``engine="fast"`` model of :func:`detect` on all columns at once (numpy
@@ -990,7 +1003,10 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     seasonal_cycles, level_window, scale_window : int, keyword-only
         As in :func:`detect`.
     group_gap_days : int, keyword-only
-        Flags at most this many days apart on related series form one incident.
+        Flags at most this many days apart on related series form one incident (>= 0).
+    group_span_days : int, keyword-only
+        An incident ends this many days after its first day at the latest (>= 0; default 6: one
+        week); later flags start a new incident, so a long outage cannot chain weeks of flags.
 
     Returns
     -------
@@ -1029,6 +1045,9 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
                    level_window=level_window, scale_window=scale_window, refit=None)
     if days is not None and days < 1:
         raise AnomalyInputError(f"`days` must be >= 1, got {days}")
+    for name, gap in (("group_gap_days", group_gap_days), ("group_span_days", group_span_days)):
+        if gap < 0:
+            raise AnomalyInputError(f"`{name}` must be >= 0, got {gap}")
     kinds = dict(kinds or {})
     bad_direction = dict(bad_direction or {})
     unknown = [k for k in list(kinds) + list(bad_direction) if k not in values.columns]
@@ -1123,7 +1142,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         if out.empty:
             return _empty_scan()
     out = out.sort_values(["severity", "score"], ascending=False, kind="stable").reset_index(drop=True)
-    roots = _group_incidents(out, gap_days=group_gap_days)
+    roots = _group_incidents(out, gap_days=group_gap_days, max_span_days=group_span_days)
     # number incidents by their best (first, since sorted) member
     first_seen: dict[int, int] = {}
     for r in roots:

@@ -435,16 +435,38 @@ def _pct(actual: float, expected: float) -> str:
     return f"{(actual - expected) / abs(expected) * 100:+.0f} %"
 
 
-def _named_causes(causes: pd.DataFrame, *, of: str = "", limit: int = 2) -> str:
+def _named_causes(causes: pd.DataFrame, *, kpi: KPI, total: float, of: str = "", limit: int = 2) -> str:
     if causes is None or causes.empty:
         return "no slice stands out from the noise"
     parts = []
     for i, row in enumerate(causes.head(limit).itertuples(index=False)):
-        share = f"{row.share_of_delta * 100:.0f} %"
-        parts.append(f"{describe_slice(row.filters)} explains {share}{of}" if i == 0
-                     else f"{describe_slice(row.filters)} {share}")
+        parts.append(_cause_phrase(row, kpi=kpi, total=total, of=of, first=i == 0))
     more = len(causes) - limit
     return ", ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _cause_phrase(row: Any, *, kpi: KPI, total: float, of: str, first: bool) -> str:
+    """One cause's part of the change; a share above 100 % (or below 0) said in words, not as a percent.
+
+    A cause can move more than the whole KPI when other slices moved the other way: "explains 101 %"
+    reads like an error, so the sentence says it accounts for more than the whole rise and, for flows
+    and the stock, gives both changes.
+    """
+    where = describe_slice(row.filters)
+    share = float(row.share_of_delta)
+    if not np.isfinite(share) or 0 <= round(share * 100) <= 100:
+        text = f"{share * 100:.0f} %" if np.isfinite(share) else "n/a"
+        return f"{where} explains {text}{of}" if first else f"{where} {text}"
+    numbers = ""
+    if kpi.kind != "ratio":  # a rate's leaf deltas are in cases-at-the-usual-rate: no number to quote
+        delta = float(getattr(row, "delta", share * total))
+        noun = "case" if round(abs(delta)) == 1 else "cases"
+        digits = 0 if f"{delta:.0f}" != f"{total:.0f}" else 1  # never "+36 cases vs +36 overall"
+        numbers = f" ({delta:+,.{digits}f} {noun} vs {total:+,.{digits}f} overall)"
+    if share < 0:
+        return f"{where} moved the other way{numbers}"
+    change = "rate change" if kpi.kind == "ratio" else ("rise" if total >= 0 else "fall")
+    return f"{where} accounts for more than the whole {change}{numbers}"
 
 
 def summary_sentence(kpi: KPI, *, actual: float, expected: float, causes: pd.DataFrame,
@@ -461,13 +483,13 @@ def summary_sentence(kpi: KPI, *, actual: float, expected: float, causes: pd.Dat
     if kpi.kind != "ratio":
         head = (f"{kpi.label} {_pct(actual, expected)} vs expected "
                 f"({kpi.format(actual)} vs {kpi.format(expected)})")
-        return f"{head}; {_named_causes(causes)}"
+        return f"{head}; {_named_causes(causes, kpi=kpi, total=actual - expected)}"
     head = f"{kpi.label} {kpi.format(actual)} vs {kpi.format(expected)} expected ({_pct(actual, expected)})"
     if mix is not None and mix.attrs.get("overall"):
         overall = mix.attrs["overall"]
         head += (f": rate {overall['rate_effect'] * kpi.scale:+.{kpi.decimals + 1}f}, "
                  f"mix {overall['mix_effect'] * kpi.scale:+.{kpi.decimals + 1}f}")
-    return f"{head}; {_named_causes(causes, of=' of the rate change')}"
+    return f"{head}; {_named_causes(causes, kpi=kpi, total=actual - expected, of=' of the rate change')}"
 
 
 def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, slice: Mapping[str, str] | None = None,

@@ -79,6 +79,12 @@ class KPI:
     decimals: int = 0
     optional: bool = False
 
+    @property
+    def bounds(self) -> tuple[float, float | None]:
+        """The values the KPI can take: ``(0, 100)`` for a percentage, ``(0, None)`` for the rest
+        (no negative cases, minutes, hours or scores). Expected bands are clipped to it."""
+        return (0.0, 100.0) if self.unit == "%" else (0.0, None)
+
     def format(self, value: float | None) -> str:
         """The value as shown on a tile (``"4,210"``, ``"12.5 min"``, ``"93.1 %"``)."""
         if value is None or not np.isfinite(value):

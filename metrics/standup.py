@@ -219,7 +219,7 @@ class Tile:
         """``"expected 4,100 (3,800–4,400)"`` or a plain note when the history is too short."""
         if self.expected is None:
             return "no expected value (history too short)"
-        low, high = (self.kpi.format(_bounded(v, self.kpi.unit)) for v in (self.lower, self.upper))
+        low, high = (self.kpi.format(_bounded(v, self.kpi)) for v in (self.lower, self.upper))
         return f"expected {self.kpi.format(self.expected)} ({low} – {high})"
 
     def verdict(self) -> str:
@@ -231,11 +231,10 @@ class Tile:
         return f"Abnormal: {'above' if self.direction == 'spike' else 'below'} expected"
 
 
-def _bounded(value: float, unit: str) -> float:
-    """A band edge as it can happen: no negative cases, no share outside 0–100 %."""
-    if unit == "%":
-        return min(max(value, 0.0), 100.0)
-    return max(value, 0.0)
+def _bounded(value: float, kpi: KPI) -> float:
+    """A band edge as it can happen: no negative cases, no share outside 0–100 % (see ``KPI.bounds``)."""
+    low, high = kpi.bounds
+    return min(max(value, low), high) if high is not None else max(value, low)
 
 
 def _clean(value: float) -> float | None:
@@ -638,7 +637,7 @@ def _anomaly_sentence(row: Mapping, explanation: str | None) -> str:
 def _range_phrase(t: Tile) -> str:
     if t.expected is None:
         return ""
-    low, high = (t.kpi.format(_bounded(v, t.kpi.unit)) for v in (t.lower, t.upper))
+    low, high = (t.kpi.format(_bounded(v, t.kpi)) for v in (t.lower, t.upper))
     where = {"normal": "within", "unknown": "against"}.get(t.state, "outside")
     return f", {where} the expected {low} – {high}"
 

@@ -5,10 +5,11 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from charts.figures import anomaly_figure
+from charts.figures import anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
 from metrics.kpis import KPIS, get_kpi
 from ui.anomaly_data import anomalies, chosen_row, events, list_table, narrow, series_frame, slice_label
+from ui.chart_panel import chart_meta, chart_panel
 from ui.data import dimension_values, newest_complete_day
 from ui.errors import guarded
 from ui.shell import page
@@ -67,15 +68,22 @@ with guarded():
 left, right = st.columns([3, 1])
 with left:
     shown_span = detected.dropna(subset=["expected"]).iloc[-150:]
-    st.plotly_chart(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day),
-                                   title=f"{kpi.label}, {where}: observed vs expected"), key="anomalies_chart")
+    title = f"{kpi.label}, {where}: observed vs expected"
+    span_filters = filters.with_range(shown_span.index[0].date(), shown_span.index[-1].date()).narrowed(
+        **row["slice"])
+    chart_panel(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day), title=title),
+                key="anomalies_chart", meta=chart_meta(ctx, span_filters, title=title, unit=kpi.unit,
+                                                        note=f"flagged {flag_day:%a %d %b %Y}"),
+                data=shown_span[["observed", "expected", "lower", "upper", "score", "is_anomaly"]],
+                kpi_names=(kpi.name,))
 with right:
     change = (row["observed"] - row["expected"]) / abs(row["expected"]) * 100 if row["expected"] else None
     st.metric("Observed", kpi.format(row["observed"]),
               f"{change:+.1f} % vs expected" if change is not None else None,
               delta_color="inverse" if kpi.bad_direction == "up" else "normal", border=True)
+    low, high = clip_band(pd.DataFrame({"lower": [row["lower"]], "upper": [row["upper"]]}), kpi).iloc[0]
     st.metric("Expected", kpi.format(row["expected"]), border=True,
-              help=f"Expected range {kpi.format(row['lower'])} – {kpi.format(row['upper'])}")
+              help=f"Expected range {kpi.format(low)} – {kpi.format(high)}")
     st.metric("Score", f"{row['score']:.1f}", help="Robust standard deviations from expected", border=True)
     st.link_button("Open in drill-down", row["link"], icon=":material/troubleshoot:", use_container_width=True)
 config = detected.attrs.get("config")

@@ -39,8 +39,14 @@ def _numbers_key(item) -> str:
 
 def _preview(item):
     fig = item.figure()
-    fig.update_layout(height=230, margin={"l": 8, "r": 8, "t": 36, "b": 8}, showlegend=False,
-                      title={"text": item.meta.title, "font": {"size": 14}})
+    # a chart of stacked subplots (decomposition, small multiples) squeezed to one short preview made its
+    # panel titles overlap: give each row of panels its own height and smaller titles
+    rows = len({tuple(axis.domain or (0, 1)) for axis in fig.select_yaxes()}) or 1
+    fig.update_layout(height=230 if rows == 1 else 70 + 130 * rows, showlegend=False, font={"size": 12},
+                      margin={"l": 8, "r": 8, "t": 36 if rows == 1 else 60, "b": 8},
+                      title={"text": item.meta.title, "font": {"size": 14}, "x": 0, "xanchor": "left",
+                             "xref": "paper", "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 8}})
+    fig.update_annotations(font_size=12)
     return fig
 
 

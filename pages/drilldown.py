@@ -26,7 +26,7 @@ from metrics.drilldown import (
 from metrics.kpis import KPIS, get_kpi
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
-from ui.drilldown_data import analysis, case_count, case_page, cases_csv, decomposition, slice_filters
+from ui.drilldown_data import analysis, case_count, case_page, case_table, cases_csv, decomposition, slice_filters
 from ui.errors import guarded
 from ui.shell import page
 
@@ -168,7 +168,8 @@ n_col.download_button("Download CSV", data=lambda: cases_csv(ctx, state, order_b
                       help="Every case behind this view (up to 10,000), in this order")
 if total:
     cases = case_page(ctx, state, order_by=order_by, descending=descending, limit=size, offset=(number - 1) * size)
-    st.dataframe(cases, key="drilldown_cases", hide_index=True)
+    shown, config = case_table(cases)
+    st.dataframe(shown, key="drilldown_cases", hide_index=True, column_config=config, placeholder="")
     st.caption(f"{total:,} cases · page {number} of {pages}" + (" · the CSV holds the first 10,000"
                                                                   if total > 10_000 else ""))
 else:

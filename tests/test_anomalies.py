@@ -387,6 +387,28 @@ def test_scan_groups_related_flags_into_one_incident() -> None:
     assert result["incident"].iloc[0] == 1
 
 
+def test_a_chain_of_daily_flags_does_not_grow_into_one_endless_incident() -> None:
+    # three nested incoming series take turns to spike, one a day for two weeks: every flag is one day
+    # from a related flag, so day-to-day links alone would chain all of them into a single incident
+    idx = pd.date_range("2024-01-01", periods=98, freq="D")
+    cols = {("incoming", "total"): weekly(98, seed=60) * 10,
+            ("incoming", "workflow=copyright"): weekly(98, seed=61),
+            ("incoming", "workflow=copyright|vendor_site=Manila"): weekly(98, seed=62)}
+    values = _frame({k: v.set_axis(idx) for k, v in cols.items()})
+    for k, pos in enumerate(range(80, 94)):
+        values.iloc[pos, k % 3] += 600 if k % 3 == 0 else 60
+    chained = scan(values, group_span_days=100)
+    result = scan(values)
+    assert len(result) == len(chained) >= 12  # the grouping changes, never the flags
+    assert chained["incident"].nunique() == 1
+    spans = result.groupby("incident")["day"].agg(lambda d: (d.max() - d.min()).days)
+    assert spans.max() <= 6  # the default span: one week
+    assert result["incident"].nunique() >= 2
+    # a flag on the incident's own week still joins it
+    first = result.loc[result["day"] == idx[80], "incident"].iloc[0]
+    assert (result.loc[result["day"] <= idx[86], "incident"] == first).all()
+
+
 def test_scan_bad_direction_halves_the_good_side() -> None:
     a, b = weekly(84, seed=30), weekly(84, seed=30)
     a.iloc[-1] += 40
@@ -436,6 +458,8 @@ def test_scan_with_no_flags_returns_the_empty_frame_with_columns() -> None:
     (lambda v: scan(v, volume=v[[]]), r"`volume` has no column for series"),
     (lambda v: scan(v, volume=[1]), r"`volume` must be a DataFrame"),
     (lambda v: scan(v, days=0), r"`days` must be >= 1, got 0"),
+    (lambda v: scan(v, group_gap_days=-1), r"`group_gap_days` must be >= 0, got -1"),
+    (lambda v: scan(v, group_span_days=-2), r"`group_span_days` must be >= 0, got -2"),
     (lambda v: scan(v, threshold=-1), r"`threshold` must be a positive number"),
     (lambda v: scan(v.iloc[:20]), r"at least 33 points .* got 20"),
 ])

@@ -118,3 +118,14 @@ def test_every_page_works_from_a_volume_only_source(volume_source, monkeypatch):
         load_cases(engine, settings=settings, filters=Filters(SAMPLE_END, SAMPLE_END))
     assert set(pd.read_sql("SELECT name FROM sqlite_master WHERE type='table'", engine)["name"]) == {"vendor_daily"}
     engine.dispose()
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (84.598181361893, "84.6"), (5181.953641, "5,182"), (120.0, "120"), (1, "1"), (61211, "61,211"),
+    (None, ""), (float("nan"), ""), ("2026-06-30 23:59:54.123456", "2026-06-30 23:59"),
+    (pd.Timestamp("2026-05-27 00:00:09"), "2026-05-27 00:00"), ("manual", "manual"),
+])
+def test_column_check_bounds_read_as_numbers_and_minutes_not_raw_floats(value, shown):
+    from ui.data_page import format_value
+
+    assert format_value(value) == shown

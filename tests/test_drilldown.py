@@ -148,6 +148,29 @@ def test_flow_sentence_names_change_and_top_cause():
     assert quiet == "Solved -10 % vs expected (90 vs 100); no slice stands out from the noise"
 
 
+def test_a_cause_larger_than_the_whole_change_is_said_in_words_not_as_a_share_above_100():
+    # web form rose by 129 while the slice rose by 127: other channels fell a little
+    causes = pd.DataFrame({"filters": [{"channel": "web_form"}, {"language": "de"}],
+                           "delta": [129.0, -2.0], "share_of_delta": [129 / 127, -2 / 127]})
+    text = summary_sentence(get_kpi("incoming"), actual=227.0, expected=100.0, causes=causes)
+    assert text == ("Incoming +127 % vs expected (227 vs 100); web form accounts for more than the whole rise "
+                    "(+129 cases vs +127 overall), language de moved the other way (-2 cases vs +127 overall)")
+    assert "101 %" not in text and "102 %" not in text
+    fall = summary_sentence(get_kpi("solved"), actual=80.0, expected=100.0,
+                            causes=causes.assign(delta=[-25.0, 5.0], share_of_delta=[1.25, -0.25]))
+    assert "web form accounts for more than the whole fall (-25 cases vs -20 overall)" in fall
+    # a share that rounds to 100 % is still a share
+    exact = summary_sentence(get_kpi("incoming"), actual=227.0, expected=100.0,
+                             causes=causes.iloc[:1].assign(delta=127.4, share_of_delta=127.4 / 127))
+    assert exact.endswith("web form explains 100 %")
+    # two changes that round alike get a decimal, so the sentence never reads "+36 cases vs +36 overall"
+    close = summary_sentence(get_kpi("manual_incoming"), actual=54.0, expected=18.0,
+                             causes=causes.iloc[:1].assign(delta=36.4, share_of_delta=36.4 / 36))
+    assert close.endswith("web form accounts for more than the whole rise (+36.4 cases vs +36.0 overall)")
+    rate = summary_sentence(get_kpi("aht"), actual=15.0, expected=12.0, causes=causes.iloc[:1])
+    assert rate.endswith("web form accounts for more than the whole rate change")
+
+
 def test_case_side_follows_the_kpi():
     assert case_side(get_kpi("incoming")) == "created"
     assert case_side(get_kpi("manual_incoming")) == "created"
@@ -189,7 +212,9 @@ def test_analysis_finds_a_planted_flow_spike_and_leaves_add_up():
     assert result.causes["filters"].iloc[0] == {"workflow": "brand_impersonation", "channel": "web_form"}
     assert result.leaves["expected"].sum() == pytest.approx(result.expected)
     assert result.actual > result.expected
-    assert "brand impersonation × web form explains" in result.sentence
+    # the planted slice is named first (its share may exceed 100 %: then it "accounts for more than the whole rise")
+    assert any(f"brand impersonation × web form {verb}" in result.sentence
+               for verb in ("explains", "accounts for more than the whole rise"))
 
 
 def test_analysis_allocates_a_given_expected_total():

@@ -86,3 +86,25 @@ def test_too_little_history_for_the_decomposition_keeps_the_rest(open_link):
     at = open_link({"kpi": "incoming", "day": "2026-03-03"})  # a month into the sample
     assert any("No decomposition" in w.value for w in at.warning)
     assert _sentence(at).startswith("Incoming")
+
+
+def test_the_case_table_shows_units_blanks_and_an_age_in_hours():
+    import pandas as pd
+
+    from ui.drilldown_data import case_table
+
+    cases = pd.DataFrame({
+        "case_id": [1, 2], "created_at": pd.to_datetime(["2026-06-30 01:00:00", "2026-06-30 02:30:00"]),
+        "solved_at": pd.to_datetime(["2026-06-30 07:30:00", None]), "workflow": ["copyright", "trademark"],
+        "handle_time_s": [494.6231, None], "escalated": [1, 0], "reopened": [0, None], "csat": [None, 4.0]})
+    shown, config = case_table(cases)
+    assert list(shown.columns) == ["case_id", "created_at", "solved_at", "age_h", "workflow", "handle_time_s",
+                                   "escalated", "reopened", "csat"]
+    assert shown["age_h"].iloc[0] == pytest.approx(6.5) and pd.isna(shown["age_h"].iloc[1])  # blank while open
+    assert shown["escalated"].tolist() == [True, False]
+    assert shown["reopened"].iloc[0] is False and pd.isna(shown["reopened"].iloc[1])
+    pd.testing.assert_series_equal(shown["handle_time_s"], cases["handle_time_s"])  # values kept, format shows them
+    assert set(config) == set(shown.columns) - {"workflow"}
+    assert config["handle_time_s"]["type_config"]["format"] == "%.0f s"
+    assert config["created_at"]["type_config"]["format"] == "YYYY-MM-DD HH:mm"
+    assert config["age_h"]["label"] == "age (h)"

@@ -77,7 +77,8 @@ def test_normal_day_shows_tiles_the_spike_with_its_why_and_a_drilldown_link(fres
     assert len(tiles) == 9 and all(m.help and "vs last week" in m.delta for m in tiles.values())
     lines = [m.value for m in at.markdown if "severity" in m.value]
     assert lines and "brand impersonation" in lines[0]
-    assert any("explains" in c.value for c in at.caption)  # the root-cause sentence under the line
+    # the root-cause sentence under the line (a cause that outgrew the whole change "accounts for more" than it)
+    assert any("explains" in c.value or "accounts for more than the whole" in c.value for c in at.caption)
     links = at.get("page_link")
     if (APP.parent / "pages" / "drilldown.py").exists():
         assert links and any("brand_impersonation" in str(link.proto) and yesterday.isoformat() in str(link.proto)

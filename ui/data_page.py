@@ -10,7 +10,9 @@ import io
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -22,6 +24,7 @@ from loaders.importer import IMPORT_DB_PATH, ImportReport, import_file
 from ui.data import current_settings, reset_connections, source_engine
 
 __all__ = [
+    "format_value",
     "import_db_path",
     "render_checks",
     "render_connection",
@@ -30,6 +33,36 @@ __all__ = [
     "render_rollup",
     "render_settings",
 ]
+
+
+def _fit(rows: int, *, row: int = 35, most: int = 20) -> int:
+    """A table height that shows every row (up to ``most``) without an inner scroll bar."""
+    return row * (min(max(rows, 1), most) + 1) + 3
+
+
+def format_value(value: Any) -> str:
+    """A checked column's min or max as a person reads it: timestamps to the minute, numbers rounded.
+
+    Examples
+    --------
+    >>> [format_value(v) for v in (84.598181361893, 5181.953641, 120.0, 1, None, "2026-06-30 23:59:54.5")]
+    ['84.6', '5,182', '120', '1', '', '2026-06-30 23:59']
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+    if isinstance(value, datetime | pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M}"
+    text = str(value)
+    try:  # SQLite returns timestamps as text
+        return f"{pd.Timestamp(text):%Y-%m-%d %H:%M}" if any(c in text for c in "-:") else text
+    except ValueError:
+        return text
 
 
 def _problem(err: Exception, *, key: str) -> None:
@@ -93,11 +126,11 @@ def render_mapping(settings: Settings) -> None:
     frame = pd.DataFrame({"ours": list(settings.columns), "theirs": list(settings.columns.values())})
     frame["mapped"] = frame["ours"] != frame["theirs"]
     left, right = st.columns([3, 2])
-    left.dataframe(frame, hide_index=True, key="data_mapping")
+    left.dataframe(frame, hide_index=True, key="data_mapping", height=_fit(len(frame)))
     rows = [{"dimension": "route", "ours": k, "theirs": ", ".join(v)} for k, v in settings.route_values.items()]
     rows += [{"dimension": d, "ours": k, "theirs": ", ".join(v)}
              for d, m in settings.value_maps.items() for k, v in m.items()]
-    right.dataframe(pd.DataFrame(rows), hide_index=True, key="data_value_mapping")
+    right.dataframe(pd.DataFrame(rows), hide_index=True, key="data_value_mapping", height=_fit(len(rows)))
 
 
 @st.cache_data(ttl=120, show_spinner="Checking the source's columns…")
@@ -118,10 +151,17 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
     cols[1].metric("Rows checked", f"{report.rows_in_window:,}", help=f"Checked: {report.window}.")
     cols[2].metric("Newest " + ("case" if settings.has_cases else "day"),
                    f"{report.newest:%Y-%m-%d %H:%M}" if report.newest else "–")
-    shown = report.columns.assign(null_share=report.columns["null_share"].map(
-        lambda v: "" if v is None or pd.isna(v) else f"{v:.1%}"), min=report.columns["min"].astype("str"),
-        max=report.columns["max"].astype("str"))
-    st.dataframe(shown, hide_index=True, key="data_checks")
+    shown = report.columns.assign(null_share=report.columns["null_share"] * 100,
+                                  min=report.columns["min"].map(format_value),
+                                  max=report.columns["max"].map(format_value))
+    st.dataframe(shown, hide_index=True, key="data_checks", placeholder="", height=_fit(len(shown)),
+                 column_config={
+                     "null_share": st.column_config.NumberColumn("null share", format="%.1f %%",
+                                                                 help="Share of checked rows without a value"),
+                     "min": st.column_config.TextColumn("min", width="medium"),
+                     "max": st.column_config.TextColumn("max", width="medium"),
+                     "note": st.column_config.TextColumn("note", width="large"),
+                 })
     for d, values in report.unknown.items():
         st.warning(f"Unmapped {d.replace('_', ' ')} values: {', '.join(values)}", icon=":material/help:")
     if report.fixes:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -21,6 +22,7 @@ __all__ = [
     "analysis",
     "case_count",
     "case_page",
+    "case_table",
     "cases_csv",
     "decomposition",
     "slice_filters",
@@ -102,3 +104,45 @@ def cases_csv(ctx: DataContext, state: DrilldownState, *, order_by: str, descend
     """Up to 10,000 cases behind the view as CSV (called only when the download is clicked)."""
     frame = case_page(ctx, state, order_by=order_by, descending=descending, limit=10_000, offset=0)
     return frame.to_csv(index=False).encode()
+
+
+def case_table(cases: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """One page of cases as shown: column config with units, an age column, flags as ticks.
+
+    Raw floats (``494.6231`` seconds) and "None" read as noise in a stakeholder review: times are
+    shown to the minute, handle time in whole seconds, the age at solve in hours (computed here, blank
+    while open), 0/1 flags as check marks; the page passes ``placeholder=""`` so missing cells are blank.
+    The column names stay the canonical ones (as in "Sort by" and the CSV).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The frame to show and its ``st.dataframe`` ``column_config``.
+    """
+    shown = cases.copy()
+    for col in ("created_at", "solved_at"):
+        if col in shown.columns:
+            shown[col] = pd.to_datetime(shown[col], errors="coerce")
+    if {"created_at", "solved_at"} <= set(shown.columns):
+        age = (shown["solved_at"] - shown["created_at"]).dt.total_seconds() / 3600
+        shown.insert(list(shown.columns).index("solved_at") + 1, "age_h", age)
+    for col in ("escalated", "reopened"):
+        if col in shown.columns:
+            flags = pd.to_numeric(shown[col], errors="coerce")
+            shown[col] = flags.gt(0).where(flags.notna())
+    when = "YYYY-MM-DD HH:mm"
+    config: dict[str, Any] = {
+        "case_id": st.column_config.NumberColumn("case_id", format="%d"),
+        "created_at": st.column_config.DatetimeColumn("created_at", format=when, help="UTC"),
+        "solved_at": st.column_config.DatetimeColumn("solved_at", format=when, help="UTC; blank while open"),
+        "age_h": st.column_config.NumberColumn("age (h)", format="%.1f h",
+                                               help="Hours from created to solved; blank while open"),
+        "handle_time_s": st.column_config.NumberColumn("handle_time_s", format="%.0f s",
+                                                       help="Agent handle time in seconds; blank unless worked"),
+        "sla_hours": st.column_config.NumberColumn("sla_hours", format="%.0f h"),
+        "escalated": st.column_config.CheckboxColumn("escalated"),
+        "reopened": st.column_config.CheckboxColumn("reopened"),
+        "csat": st.column_config.NumberColumn("csat", format="%.0f", help="1–5; blank unless surveyed"),
+        "qa_score": st.column_config.NumberColumn("qa_score", format="%.0f", help="0–100; blank unless sampled"),
+    }
+    return shown, {k: v for k, v in config.items() if k in shown.columns}

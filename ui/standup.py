@@ -15,12 +15,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
 import loaders
+from charts.figures import clip_band
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME
 from loaders import DIMENSIONS, Filters, OpsDataError
 from metrics.anomalies import events_for
@@ -45,6 +47,8 @@ from ui.data import DataContext, volume
 __all__ = [
     "DRILLDOWN_PAGE",
     "TOP_ANOMALIES",
+    "TV_ANOMALIES",
+    "TV_SITES",
     "AnomalyItem",
     "day_anomalies",
     "freshness",
@@ -69,6 +73,9 @@ _ROOT = Path(__file__).resolve().parent.parent
 DRILLDOWN_PAGE = "pages/drilldown.py"
 #: anomalies listed on the stand-up (one per incident, most severe first); the rest are on the Anomalies page
 TOP_ANOMALIES = 5
+#: a TV has room for fewer: the list and the scorecard must fit one 1920 x 1080 screen beside the tiles
+TV_ANOMALIES = 3
+TV_SITES = 7
 _STATE_COLOURS = {"bad": "red", "good": "green"}
 
 # A flagged tile gets a tinted card in the theme's direction colours; colour is never the only signal
@@ -78,15 +85,32 @@ _CSS = f"""<style>
 [class*="st-key-standup_tile_good"] {{ background: #E1F4EE; border: 2px solid {GOOD} !important; }}
 [class*="st-key-standup_tile_"] [data-testid="stMetricValue"] {{ font-variant-numeric: tabular-nums; }}
 [class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p {{ margin-bottom: 0; }}
+/* Streamlit pulls captions up under the next element (-1rem): in a card it pushed the text over the border */
+[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] {{ margin-bottom: 0; }}
+/* one row of tiles, one height: a caption that wraps in one tile stretches its neighbours' cards too */
+[data-testid="stColumn"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"]
+  > [class*="st-key-standup_tile_"]) {{ display: flex; flex-direction: column; }}
+[data-testid="stColumn"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"]
+  > [class*="st-key-standup_tile_"]) [data-testid="stVerticalBlock"]:not([class*="st-key-standup_tile_"] *),
+[data-testid="stLayoutWrapper"]:has(> [class*="st-key-standup_tile_"]),
+[class*="st-key-standup_tile_"] {{ flex: 1 0 auto; }}
 </style>"""
+# A TV cannot scroll: everything must fit 1920 x 1080 at the shell's 22 px base font. Tighter cards, gaps,
+# headings and alert, no sparklines (see render_tiles); the values stay large for a room.
 _TV_CSS = """<style>
-[class*="st-key-standup_tile_"] [data-testid="stMetricValue"] { font-size: 2.3rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.55rem; }
+[class*="st-key-standup_tile_"] { padding: 0.55rem 0.8rem !important; gap: 0.2rem !important; }
+[class*="st-key-standup_tile_"] [data-testid="stMetricValue"] { font-size: 2.3rem; line-height: 1.15; }
 [class*="st-key-standup_tile_"] [data-testid="stMetricLabel"] p { font-size: 1.05rem; font-weight: 600; }
 [class*="st-key-standup_tile_"] [data-testid="stMetricDelta"] { font-size: 0.85rem; }
-[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p { font-size: 0.85rem; color: #444; }
-[class*="st-key-standup_anomaly_"] [data-testid="stCaptionContainer"] p { font-size: 0.9rem; color: #444; }
-[data-testid="stMain"] h1 { font-size: 2.0rem; padding-top: 0; }
-[data-testid="stMain"] h3 { font-size: 1.25rem; padding: 0.4rem 0 0.2rem 0; }
+[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p { font-size: 0.8rem; color: #444;
+  line-height: 1.35; }
+[class*="st-key-standup_anomaly_"] [data-testid="stCaptionContainer"] p { font-size: 0.85rem; color: #444;
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
+[data-testid="stMain"] [data-testid="stAlertContainer"] { padding: 0.45rem 0.9rem; }
+[data-testid="stMain"] [data-testid="stAlertContainer"] p { font-size: 0.85rem; }
+[data-testid="stMain"] h1 { font-size: 1.75rem; padding: 0 0 0.5rem 0; }
+[data-testid="stMain"] h3 { font-size: 1.2rem; padding: 0.3rem 0 0.45rem 0; }
 </style>"""
 
 
@@ -281,7 +305,9 @@ def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> No
                           chart_data=None if tv else [round(v, 2) for v in t.trend],
                           chart_type="bar" if t.kpi.kind == "flow" else "line")
                 median = format_change(t.change_4w, unit=t.kpi.unit, against="4-wk median")
-                st.caption(f"{t.expected_text()}  \n{median} ({t.kpi.format(t.median_4w)})")
+                median = f"{median} ({t.kpi.format(t.median_4w)})"
+                # a TV has no room for the second line: vs last week and vs expected carry the tile there
+                st.caption(t.expected_text() if tv else f"{t.expected_text()}  \n{median}")
                 if t.state in _STATE_COLOURS:
                     st.markdown(f":{_STATE_COLOURS[t.state]}-badge[:material/warning: {t.verdict()}]")
 
@@ -307,7 +333,8 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
         with st.container(key=f"standup_anomaly_{i}"):
             colour = "red" if item.bad else "green"
             badge = f":{colour}-badge[{'bad' if item.bad else 'good'} · severity {item.severity:.1f}]"
-            left, right = st.columns([5, 1], vertical_alignment="center")
+            # a TV has no link column: the line gets the whole width (one line less per item)
+            left, right = (st.container(), None) if tv else st.columns([5, 1], vertical_alignment="center")
             left.markdown(f"{badge} {_anomaly_title(item)}")
             if item.explanation:
                 left.caption(item.explanation)
@@ -321,7 +348,17 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
 
 
 def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = False) -> None:
-    """The site table: sortable numbers, trend sparklines, abnormal cells tinted and listed in words."""
+    """The site table: sortable numbers, trend sparklines, abnormal cells tinted and listed in words.
+
+    A TV cannot scroll the table: it shows at most :data:`TV_SITES` sites, those with a flagged cell first
+    (then the table's own order), and says how many more the desk view lists.
+    """
+    hidden = 0
+    if tv and len(table) > TV_SITES:
+        flagged = (flags.to_numpy() != "").any(axis=1) if flags.size else np.zeros(len(table), dtype=bool)
+        keep = np.sort(np.argsort(~flagged, kind="stable")[:TV_SITES])
+        hidden = len(table) - TV_SITES
+        table, flags = table.iloc[keep], flags.iloc[keep]
     shown = table.reset_index()
     tint = {"bad": "background-color: #FBE7DD; color: #8A2C00; font-weight: 600",
             "good": "background-color: #E1F4EE; color: #00563F; font-weight: 600"}
@@ -345,9 +382,11 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
                                                      "▼ below expected); tinted red when bad, green when good.")
     order = ["vendor_site", *SCORECARD_COLUMNS, *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"]),
              "abnormal"]
-    row = 54 if tv else 35  # the TV's larger type needs taller rows
+    row = 44 if tv else 35  # the TV's larger type needs taller rows
     st.dataframe(styler, column_config=config, column_order=order, hide_index=True, key="standup_scorecard",
                  height=min(row * (len(shown) + 1) + 3, 520), row_height=row)
+    if hidden:
+        st.caption(f"{hidden} more site{'s' if hidden != 1 else ''} on the desk view.")
 
 
 def _column_help(col: str, bad: str) -> str:
@@ -359,6 +398,7 @@ def _column_help(col: str, bad: str) -> str:
 def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False) -> go.Figure:
     """Small multiples: one panel per workflow, observed line on the expected band, flags marked."""
     spec = get_kpi(kpi)
+    frame = clip_band(frame, spec)
     names = list(dict.fromkeys(frame["workflow"]))
     cols = 4 if len(names) > 6 else 3
     rows = max(1, -(-len(names) // cols))
