@@ -310,7 +310,7 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
     if start > end:
         raise ValueError(f"the date range is empty: --from {start} is after --to {end}")
     _check_sqlite_file(settings.url)
-    source = loaders.make_engine(settings.url)
+    source = loaders.engine_for(settings)
     try:
         rollup = loaders.rollup_engine(source, settings)
         if refresh:

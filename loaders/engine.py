@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,22 +23,45 @@ __all__ = [
     "day_of",
     "engine_for",
     "hours_between",
+    "is_number",
     "make_engine",
     "mapped_value",
     "redact",
     "translate_error",
+    "valid_timestamp",
 ]
+
+#: seconds a PostgreSQL / MariaDB statement may run before the server cancels it, unless configured
+DEFAULT_STATEMENT_TIMEOUT_S = 30.0
+#: seconds SQLite waits for another writer's lock before giving up, unless configured
+DEFAULT_SQLITE_BUSY_S = 15.0
 
 
 def redact(url: str) -> str:
     """The URL with any password hidden, for messages."""
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable URL>"
 
 
-def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine:
+def _parse_url(url: str) -> sa.URL:
+    """``sa.make_url`` with a message that names the rule broken (and never echoes a password)."""
+    try:
+        parsed = sa.make_url(url)
+        parsed.port  # noqa: B018 - a non-numeric port only fails when read
+    except (ArgumentError, ValueError, TypeError):
+        port = re.search(r"@[^/:?]*:([^/?]*)", url) if isinstance(url, str) else None
+        detail = f": the port {port.group(1)!r} is not a number" if port and not port.group(1).isdigit() else ""
+        raise ConfigError(
+            f"the database URL cannot be parsed{detail}",
+            hint="Use a SQLAlchemy URL such as sqlite:///path/ops.sqlite or "
+            "postgresql+psycopg://user@host:5432/db (set [connections.ops] url in secrets or OPS_DB_URL).",
+        ) from None
+    return parsed
+
+
+def make_engine(url: str, *, statement_timeout_s: float | None = None, must_exist: bool = False) -> Engine:
     """Create an engine for ``url`` and check that it answers.
 
     Parameters
@@ -44,8 +69,12 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     url : str
         SQLAlchemy URL.
     statement_timeout_s : float, optional
-        PostgreSQL and MariaDB cancel any statement running longer; SQLite waits at most this long for a
-        lock held by another writer (default 15 s).
+        PostgreSQL and MariaDB cancel any statement running longer (default
+        :data:`DEFAULT_STATEMENT_TIMEOUT_S`; ``0`` for none); SQLite waits at most this long for a lock held
+        by another writer (default :data:`DEFAULT_SQLITE_BUSY_S`).
+    must_exist : bool, keyword-only
+        For a SQLite file: refuse a path that does not exist instead of creating an empty database there
+        (the user's source; the app's own files pass ``False``).
 
     Returns
     -------
@@ -54,31 +83,39 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
     Raises
     ------
     ConfigError
-        If the URL cannot be parsed or names a driver that is not installed.
+        If the URL cannot be parsed, names a driver that is not installed, or (``must_exist``) a SQLite
+        file that does not exist.
     SourceUnavailable
         If the database does not answer a trivial query.
+
+    Examples
+    --------
+    >>> make_engine("postgresql+psycopg://u@db:54x2/ops")
+    Traceback (most recent call last):
+    loaders.errors.ConfigError: the database URL cannot be parsed: the port '54x2' is not a number
     """
-    try:
-        parsed = sa.make_url(url)
-    except ArgumentError as err:
-        raise ConfigError(
-            f"database URL {url!r} cannot be parsed",
-            hint="Use a SQLAlchemy URL such as sqlite:///path/ops.sqlite or "
-            "postgresql+psycopg://user@host:5432/db (set [connections.ops] url in secrets or OPS_DB_URL).",
-        ) from err
+    parsed = _parse_url(url)
     kwargs: dict = {"pool_pre_ping": True}
     backend = parsed.get_backend_name()
+    timeout = DEFAULT_STATEMENT_TIMEOUT_S if statement_timeout_s is None else float(statement_timeout_s)
     if backend == "sqlite":
+        path = parsed.database
+        if must_exist and path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+            raise ConfigError(
+                f"the SQLite file {Path(path).name!r} does not exist (looked for {path})",
+                hint="Check the path in the database URL: the dashboard never creates an empty source database.",
+            )
         # Streamlit serves each session from its own thread; SQLite handles its own locking.
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": statement_timeout_s or 15}
+        busy = statement_timeout_s if statement_timeout_s else DEFAULT_SQLITE_BUSY_S
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy}
     elif backend == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 5}
-        if statement_timeout_s:
-            kwargs["connect_args"]["options"] = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
+        if timeout:
+            kwargs["connect_args"]["options"] = f"-c statement_timeout={round(timeout * 1000)}"
     elif backend in ("mysql", "mariadb"):
         kwargs["connect_args"] = {"connect_timeout": 5}
-        if statement_timeout_s:
-            kwargs["connect_args"]["init_command"] = f"SET SESSION max_statement_time={float(statement_timeout_s)}"
+        if timeout:
+            kwargs["connect_args"]["init_command"] = f"SET SESSION max_statement_time={timeout}"
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as err:
@@ -100,7 +137,7 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None) -> Engine
 
 def engine_for(settings: Settings) -> Engine:
     """:func:`make_engine` for the settings' URL and statement timeout."""
-    return make_engine(settings.url, statement_timeout_s=settings.statement_timeout_s)
+    return make_engine(settings.url, statement_timeout_s=settings.statement_timeout_s, must_exist=True)
 
 
 _LOST = ("server closed the connection", "connection refused", "could not connect", "terminating connection",
@@ -108,10 +145,32 @@ _LOST = ("server closed the connection", "connection refused", "could not connec
          "connection reset", "broken pipe", "ssl syscall", "connection is lost", "connection timeout expired",
          "connection failed", "no connection to the server", "unable to open database file")
 _TIMEOUT = ("statement timeout", "canceling statement", "max_statement_time", "query execution was interrupted")
+# SQLSTATE (PostgreSQL) and error numbers (MySQL/MariaDB) that say what kind of schema problem it is
+_NO_TABLE_STATES, _NO_TABLE_ERRNOS = {"42P01"}, {1146}
+_NO_COLUMN_STATES, _NO_COLUMN_ERRNOS = {"42703"}, {1054}
+_TYPE_STATES, _TYPE_ERRNOS = {"42804", "42883", "42725", "42846"}, {1292, 1366, 1264, 1367}
 
 
-def translate_error(err: Exception, *, doing: str) -> OpsDataError:
+def _first_line(orig: BaseException) -> str:
+    """The driver's own one-line reason: never the statement, its parameters or a position marker."""
+    text = str(orig).split("[SQL:", 1)[0].strip()
+    line = (text.splitlines() or [type(orig).__name__])[0].strip()
+    if isinstance(getattr(orig, "args", None), tuple) and len(orig.args) == 2 and isinstance(orig.args[0], int):
+        line = str(orig.args[1])  # PyMySQL: (errno, "message")
+    return line if len(line) <= 200 else line[:197] + "…"
+
+
+def _codes(orig: BaseException) -> tuple[str | None, int | None]:
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    args = getattr(orig, "args", ())
+    errno = args[0] if isinstance(args, tuple) and args and isinstance(args[0], int) else None
+    return state, errno
+
+
+def translate_error(err: Exception, *, doing: str, engine: Engine | None = None) -> OpsDataError:
     """Turn a driver error into the narrow error a page can explain (message + hint), never a traceback.
+
+    The message carries the driver's one-line reason only: never the SQL statement or its parameters.
 
     Parameters
     ----------
@@ -119,12 +178,15 @@ def translate_error(err: Exception, *, doing: str) -> OpsDataError:
         Usually a :class:`sqlalchemy.exc.DBAPIError`.
     doing : str
         What was being done, for the message (``"reading the roll-up"``).
+    engine : Engine, optional
+        The engine that failed: a SQLite lock message then names the file.
 
     Returns
     -------
     OpsDataError
         :class:`SourceUnavailable` (connection lost or refused), :class:`QueryFailed` (timeout, lock,
-        permissions, anything else) or :class:`SchemaMismatch` (a table is missing).
+        permissions, anything else) or :class:`SchemaMismatch` (a table or column is missing, or a column
+        holds values of another type than the query needs).
 
     Examples
     --------
@@ -132,24 +194,39 @@ def translate_error(err: Exception, *, doing: str) -> OpsDataError:
     'QueryFailed'
     """
     orig = getattr(err, "orig", None) or err
-    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    low = str(orig).lower()
+    first = _first_line(orig)
+    low = first.lower()
+    state, errno = _codes(orig)
     if getattr(err, "connection_invalidated", False) or any(m in low for m in _LOST):
         return SourceUnavailable(f"the database stopped answering while {doing}: {first}",
                                  hint="Check that the server is running and reachable, then press Retry; "
                                  "the connection is re-opened automatically.")
-    if any(m in low for m in _TIMEOUT):
+    if any(m in low for m in _TIMEOUT) or state == "57014" or errno in (1969, 3024):
         return QueryFailed(f"the database cancelled a slow query while {doing}: {first}",
                            hint="Press Retry, narrow the date range, or raise [source] statement_timeout_s "
                            "in the configuration file.")
-    if "database is locked" in low or "lock wait timeout" in low or "deadlock" in low:
-        return QueryFailed(f"the database is locked by another writer while {doing}: {first}",
+    if "database is locked" in low or "lock wait timeout" in low or "deadlock" in low or errno in (1205, 1213):
+        held = ""
+        if engine is not None and engine.dialect.name == "sqlite" and engine.url.database:
+            held = f" (the SQLite file {Path(engine.url.database).name} is locked by another writer)"
+        return QueryFailed(f"the database is locked by another writer while {doing}: {first}{held}",
                            hint="Another program (an import, a refresh, a backup) is writing; "
                            "press Retry in a moment.")
-    if "no such table" in low or "doesn't exist" in low or "does not exist" in low or "undefinedtable" in low:
+    if state in _NO_TABLE_STATES or errno in _NO_TABLE_ERRNOS or "no such table" in low or (
+            state is None and errno is None and ("doesn't exist" in low or "does not exist" in low)):
         return SchemaMismatch(f"a table is missing while {doing}: {first}",
                               hint="Build the roll-up from the Data page, or check [source] table.")
-    if "permission denied" in low or "read-only" in low or "readonly" in low or "command denied" in low:
+    if state in _NO_COLUMN_STATES or errno in _NO_COLUMN_ERRNOS or "no such column" in low:
+        return SchemaMismatch(f"a mapped column is missing while {doing}: {first}",
+                              hint="Check the [columns] section of the configuration file against the table; "
+                              "the Data page lists every mapped column.")
+    if state in _TYPE_STATES or (state or "").startswith("22") or errno in _TYPE_ERRNOS \
+            or "datatype mismatch" in low:
+        return SchemaMismatch(f"a column holds values of a type the query cannot use while {doing}: {first}",
+                              hint="Map a column of the right type under [columns] (or cast it in a view); the "
+                              "Data page's column checks show which one.")
+    if "permission denied" in low or "read-only" in low or "readonly" in low or "command denied" in low \
+            or state == "42501" or errno in (1142, 1044, 1045):
         return QueryFailed(f"the database refused a write while {doing}: {first}",
                            hint="This user may not write here: set [rollup] mode = \"local\" in the "
                            "configuration file to keep the roll-up in a local cache.")
@@ -247,6 +324,42 @@ def _hours_sqlite(element, compiler, **kw):
 def _hours_mysql(element, compiler, **kw):
     start, end = _pair(element, compiler, **kw)
     return f"(TIMESTAMPDIFF(SECOND, {start}, {end}) / 3600.0)"
+
+
+class valid_timestamp(FunctionElement):  # noqa: N801
+    """True where a timestamp column holds a readable timestamp (SQLite stores any text; typed servers
+    already refuse one that is not, so there only NULL is invalid)."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+
+@compiles(valid_timestamp)
+def _valid_ts_default(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} IS NOT NULL)"
+
+
+@compiles(valid_timestamp, "sqlite")
+def _valid_ts_sqlite(element, compiler, **kw):
+    return f"(julianday({compiler.process(element.clauses, **kw)}) IS NOT NULL)"
+
+
+class is_number(FunctionElement):  # noqa: N801
+    """True where a number column holds a number or NULL: SQLite keeps text such as ``'14,5'`` as text in a
+    REAL column, which SUM would read as 0; typed servers refuse it on insert."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+
+
+@compiles(is_number)
+def _is_number_default(element, compiler, **kw):
+    return "(1 = 1)"
+
+
+@compiles(is_number, "sqlite")
+def _is_number_sqlite(element, compiler, **kw):
+    return f"(typeof({compiler.process(element.clauses, **kw)}) IN ('integer', 'real', 'null'))"
 
 
 # --- the mapped cases table ------------------------------------------------------------------------

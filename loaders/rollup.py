@@ -15,6 +15,15 @@ few recent days to absorb late-arriving rows. The result equals a full rebuild (
 With ``rollup.mode = "local"`` nothing is written to the source: the same aggregate query runs there and
 its (small) result is stored in a local SQLite cache.
 
+Safety. The roll-up lives in tables the app created and registered as its own (:data:`OWNED_TABLE`); a
+configured name that collides with any other table is refused, never dropped or written. A rebuild builds a
+new table beside the live one and swaps it in, inside one transaction where the database has transactional
+DDL (PostgreSQL, SQLite), or with MariaDB's atomic ``RENAME TABLE``: a failure at any point leaves the
+previous roll-up and its state row exactly as they were. Rows that cannot be counted (no readable
+``created_at``, a date before :data:`EARLIEST_DAY`, text in a number column) are left out of every
+measure and reported by :func:`find_bad_rows`; a NULL or empty dimension value is rolled up as
+:data:`NONE_VALUE`.
+
 Value mapping (``[values.workflow]`` …) is applied inside the aggregate (``CASE WHEN … THEN :ours``), so the
 roll-up holds our names. With ``[source] kind = "volume"`` the user's daily table *is* the roll-up: nothing is
 built, and :func:`read_table` maps its columns and values on the fly.
@@ -22,24 +31,41 @@ built, and :func:`read_table` maps its columns and values on the fly.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from loaders.engine import cases_table, day_of, hours_between, make_engine, mapped_value, translate_error
-from loaders.errors import QueryFailed
+from loaders.engine import (
+    cases_table,
+    day_of,
+    hours_between,
+    is_number,
+    make_engine,
+    mapped_value,
+    translate_error,
+    valid_timestamp,
+)
+from loaders.errors import ConfigError, QueryFailed
 from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema
-from loaders.settings import DIMENSIONS, MEASURES, Settings
+from loaders.settings import DIMENSIONS, MEASURES, OWNED_TABLE, STATE_TABLE, Settings
 
 __all__ = [
+    "EARLIEST_DAY",
     "MEASURES",
+    "NONE_VALUE",
+    "OWNED_TABLE",
+    "BadRows",
     "RefreshResult",
     "RollupState",
+    "find_bad_rows",
+    "owned_table",
     "read_table",
     "refresh_rollup",
     "rollup_engine",
@@ -49,19 +75,46 @@ __all__ = [
     "volume_source_table",
 ]
 _FLOAT_MEASURES = frozenset({"handle_time_s", "age_at_solve_h", "csat_sum", "qa_sum"})
-STATE_TABLE = "ops_rollup_state"
+OWNER = "identity-ops-dashboard"
+#: a NULL or empty dimension value is rolled up under this name
+NONE_VALUE = "(none)"
+#: a case created before this day is taken for a bad row (0001-01-01, a zero date), not for history
+EARLIEST_DAY = date(1990, 1, 1)
+#: seconds the roll-up's own statements may run (a full build of tens of millions of cases takes a minute)
+REFRESH_TIMEOUT_S = 1800
+_NUMBER_COLUMNS = ("handle_time_s", "sla_hours", "escalated", "reopened", "csat", "qa_score")
 
 
-def rollup_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
-    """The roll-up table definition (created on first refresh)."""
+def rollup_table(settings: Settings, metadata: sa.MetaData | None = None, *, name: str | None = None) -> sa.Table:
+    """The roll-up table definition (created on first refresh); ``name`` for a table being built.
+
+    The primary key is named after the table, so a table built under a temporary name and renamed keeps a
+    constraint name no later build reuses (PostgreSQL's constraint names are schema-wide).
+    """
+    metadata = metadata if metadata is not None else sa.MetaData()
+    schema = settings.schema if settings.rollup_mode == "source" else None
+    name = name or settings.rollup_table
+    return sa.Table(
+        name, metadata,
+        sa.Column("day", sa.Date),
+        *(sa.Column(d, sa.String(64)) for d in DIMENSIONS),
+        *(sa.Column(m, sa.Float if m in _FLOAT_MEASURES else sa.BigInteger, nullable=False, default=0)
+          for m in MEASURES),
+        sa.PrimaryKeyConstraint("day", *DIMENSIONS, name=f"pk_{name}"[:63]),
+        schema=schema,
+    )
+
+
+def owned_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
+    """The registry of the tables the app created (``purpose``: rollup, state, building, retired)."""
     metadata = metadata if metadata is not None else sa.MetaData()
     schema = settings.schema if settings.rollup_mode == "source" else None
     return sa.Table(
-        settings.rollup_table, metadata,
-        sa.Column("day", sa.Date, primary_key=True),
-        *(sa.Column(d, sa.String(64), primary_key=True) for d in DIMENSIONS),
-        *(sa.Column(m, sa.Float if m in _FLOAT_MEASURES else sa.BigInteger, nullable=False, default=0)
-          for m in MEASURES),
+        OWNED_TABLE, metadata,
+        sa.Column("table_name", sa.String(64), primary_key=True),
+        sa.Column("purpose", sa.String(16), nullable=False),
+        sa.Column("owner", sa.String(40), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
         schema=schema,
     )
 
@@ -122,16 +175,101 @@ def rollup_engine(source: Engine, settings: Settings) -> Engine:
     return make_engine(f"sqlite:///{settings.local_cache_path}")
 
 
+def _dimension(raw: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
+    """A dimension as the roll-up holds it: mapped to our values, NULL or empty as :data:`NONE_VALUE`."""
+    mapped = mapped_value(raw.c[name], settings.value_maps.get(name))
+    return sa.func.coalesce(sa.func.nullif(mapped, ""), sa.literal(NONE_VALUE, sa.String))
+
+
+def row_problems(raw: sa.Table, report: SchemaReport) -> dict[str, sa.ColumnElement]:
+    """Why a case row cannot be counted, one condition per reason (true where the row has that problem)."""
+    created = raw.c.created_at
+    problems = {
+        "created_at is empty or not a timestamp": ~valid_timestamp(created),
+        f"created_at is before {EARLIEST_DAY:%Y-%m-%d}":
+            valid_timestamp(created) & (day_of(created) < sa.literal(EARLIEST_DAY, sa.Date)),
+        "solved_at is not a timestamp": raw.c.solved_at.is_not(None) & ~valid_timestamp(raw.c.solved_at),
+    }
+    for name in _NUMBER_COLUMNS:
+        if name not in report.missing_optional:
+            problems[f"{name} holds text, not a number"] = ~is_number(raw.c[name])
+    return problems
+
+
+@dataclass(frozen=True)
+class BadRows:
+    """Case rows left out of the roll-up, by reason, with a few example case ids; and NULL dimensions.
+
+    ``rows`` is how many rows were looked at; ``counts[reason]`` how many of them have that problem (a row
+    can have several); ``none_values[dimension]`` how many rows have no value there (rolled up as
+    :data:`NONE_VALUE`, not left out).
+    """
+
+    rows: int
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    none_values: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def left_out(self) -> int:
+        """Rows with at least one problem (an upper bound when a row has two: the sum of the reasons)."""
+        return sum(self.counts.values())
+
+
+def find_bad_rows(engine: Engine, settings: Settings, *, since: datetime | None = None,
+                  examples: int = 3) -> BadRows:
+    """Count the case rows the roll-up leaves out, by reason, with up to ``examples`` case ids each.
+
+    Parameters
+    ----------
+    engine : Engine
+        The source database.
+    settings : Settings
+    since : datetime, optional
+        Only rows created on or after it (an indexed range); by default the whole table.
+    examples : int
+        Case ids listed per reason.
+
+    Returns
+    -------
+    BadRows
+
+    Raises
+    ------
+    SchemaMismatch, SourceUnavailable, QueryFailed
+        If the table does not match the contract or the database does not answer.
+    """
+    report = check_cases_schema(engine, settings)
+    raw = cases_table(settings)
+    problems = row_problems(raw, report)
+    where = [raw.c.created_at >= since] if since is not None else []
+    counts = [sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0) for cond in problems.values()]
+    empties = [sa.func.coalesce(sa.func.sum(sa.case(
+        (sa.or_(raw.c[d].is_(None), raw.c[d] == ""), 1), else_=0)), 0) for d in DIMENSIONS]
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(sa.func.count(), *counts, *empties).select_from(raw).where(*where)).one()
+            found = {reason: int(n) for reason, n in zip(problems, row[1:1 + len(problems)], strict=True) if n}
+            ids = {reason: tuple(str(v) for v in conn.execute(
+                       sa.select(raw.c.case_id).where(problems[reason], *where).limit(examples)).scalars())
+                   for reason in found}
+    except DBAPIError as err:
+        raise translate_error(err, doing="counting rows that cannot be rolled up", engine=engine) from err
+    nones = {d: int(n) for d, n in zip(DIMENSIONS, row[1 + len(problems):], strict=True) if n}
+    return BadRows(int(row[0]), found, ids, nones)
+
+
 def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None) -> sa.Select:
     """The GROUP BY the database runs: one row per day × dimensions with every measure."""
     raw = cases_table(settings)
-    # the mapped, canonical view of the cases: value mapping happens here, grouping happens outside
+    # the mapped, canonical view of the cases: value mapping happens here, grouping happens outside; rows that
+    # cannot be counted are left out here, so no measure ever reads them (as 0 or otherwise)
     t = sa.select(
         *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours")),
-        *(mapped_value(raw.c[d], settings.value_maps.get(d)).label(d) for d in DIMENSIONS),
+        *(_dimension(raw, settings, d).label(d) for d in DIMENSIONS),
         *(raw.c[c].label(c) for c in ("escalated", "reopened", "csat", "qa_score")
           if c not in report.missing_optional),
-    ).subquery("mapped_cases")
+    ).where(*(~problem for problem in row_problems(raw, report).values())).subquery("mapped_cases")
     manual = t.c.route.in_(settings.route_values["manual"])
     zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
 
@@ -250,9 +388,212 @@ def rollup_state(target: Engine, settings: Settings) -> RollupState:
     return RollupState(row.refreshed_at, row.max_day, row.source_max_created, row.rows, row.kind)
 
 
+def _mysql(conn: sa.Connection | Engine) -> bool:
+    return conn.dialect.name in ("mysql", "mariadb")
+
+
+def _layout_ok(inspector: sa.Inspector, table: sa.Table) -> bool:
+    """Whether the database's table of that name has exactly the columns the app gives it."""
+    found = {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
+    return found == {c.name.lower() for c in table.c}
+
+
+def _where(settings: Settings) -> str:
+    return "the local cache" if settings.rollup_mode == "local" else "the database"
+
+
+def _claim_rollup(target: Engine, settings: Settings) -> bool:
+    """Check that every table a refresh would touch is the app's own; return whether the roll-up exists.
+
+    A roll-up built by an earlier version (before the registry) is adopted when its state row names it and
+    its columns are exactly the roll-up's.
+
+    Raises
+    ------
+    ConfigError
+        When a configured name belongs to a table the app did not create (it is left untouched).
+    """
+    metadata = sa.MetaData()
+    rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
+    owned = owned_table(settings, metadata)
+    inspector = sa.inspect(target)
+    for support in (owned, st):
+        if inspector.has_table(support.name, schema=support.schema) and not _layout_ok(inspector, support):
+            raise ConfigError(
+                f"{_where(settings)} already has a table `{support.name}` that the dashboard did not create; "
+                "the dashboard never changes it, so it cannot keep its roll-up there",
+                hint="Rename that table yourself, or set [rollup] mode = \"local\" to keep the roll-up in a "
+                "local cache.", key="rollup.mode")
+    if not inspector.has_table(rollup.name, schema=rollup.schema):
+        return False
+    with target.connect() as conn:
+        registered = inspector.has_table(owned.name, schema=owned.schema) and conn.execute(
+            sa.select(owned.c.purpose).where(owned.c.table_name == rollup.name)).scalar() == "rollup"
+        if registered:
+            return True
+        legacy = (inspector.has_table(st.name, schema=st.schema)
+                  and conn.execute(sa.select(sa.func.count()).select_from(st)
+                                   .where(st.c.rollup_table == rollup.name)).scalar()
+                  and _layout_ok(inspector, rollup))
+    if not legacy:
+        raise ConfigError(
+            f"[rollup] table = \"{rollup.name}\" names a table that already exists in {_where(settings)} and "
+            "was not created by the dashboard; the dashboard never drops or overwrites it",
+            hint="Set [rollup] table to a name no table has yet (the default is \"ops_daily_volume\").",
+            key="rollup.table")
+    with target.begin() as conn:
+        owned.create(conn, checkfirst=True)
+        _register(conn, owned, rollup.name, "rollup")
+    return True
+
+
+def _register(conn: sa.Connection, owned: sa.Table, name: str, purpose: str) -> None:
+    conn.execute(owned.delete().where(owned.c.table_name == name))
+    conn.execute(owned.insert().values(table_name=name, purpose=purpose, owner=OWNER,
+                                       created_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None)))
+
+
+def _drop_leftovers(conn: sa.Connection, settings: Settings, owned: sa.Table) -> None:
+    """Drop tables a killed rebuild left behind (registered as building or retired, so they are ours)."""
+    inspector = sa.inspect(conn)
+    names = conn.execute(sa.select(owned.c.table_name).where(owned.c.purpose.in_(("building", "retired")))).scalars()
+    for name in list(names):
+        if inspector.has_table(name, schema=owned.schema):
+            sa.Table(name, sa.MetaData(), schema=owned.schema).drop(conn)
+        conn.execute(owned.delete().where(owned.c.table_name == name))
+
+
+def _rename(conn: sa.Connection, table: sa.Table, new_name: str) -> None:
+    quote = conn.dialect.identifier_preparer
+    if _mysql(conn):
+        target = sa.Table(new_name, sa.MetaData(), schema=table.schema)
+        conn.exec_driver_sql(f"RENAME TABLE {quote.format_table(table)} TO {quote.format_table(target)}")
+    else:
+        conn.exec_driver_sql(f"ALTER TABLE {quote.format_table(table)} RENAME TO {quote.quote(new_name)}")
+
+
+@contextlib.contextmanager
+def _long_statements(conn: sa.Connection) -> Iterator[None]:
+    """Give the roll-up's own statements :data:`REFRESH_TIMEOUT_S` instead of the pages' short timeout."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {REFRESH_TIMEOUT_S * 1000}")
+        yield
+    elif _mysql(conn):
+        before = conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar()
+        conn.exec_driver_sql(f"SET SESSION max_statement_time = {REFRESH_TIMEOUT_S}")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(DBAPIError):
+                conn.exec_driver_sql(f"SET SESSION max_statement_time = {float(before or 0)}")
+    else:
+        yield
+
+
+def _state_values(conn: sa.Connection, table: sa.Table, settings: Settings, newest: datetime | None,
+                  kind: str) -> dict:
+    max_day, rows = conn.execute(sa.select(sa.func.max(table.c.day), sa.func.count()).select_from(table)).one()
+    if isinstance(max_day, str):  # SQLite returns the text it stores
+        max_day = date.fromisoformat(max_day)
+    return dict(rollup_table=settings.rollup_table,
+                refreshed_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None),
+                max_day=max_day, source_max_created=newest, rows=rows, kind=kind)
+
+
+def _write_state(conn: sa.Connection, st: sa.Table, values: dict) -> None:
+    conn.execute(st.delete().where(st.c.rollup_table == values["rollup_table"]))
+    conn.execute(st.insert().values(**values))
+
+
+def _fill(source: Engine, conn: sa.Connection, table: sa.Table, select: sa.Select, names: list[str], *,
+          incremental: bool) -> int:
+    """Insert the aggregate into ``table`` through ``conn``: in the database itself, or copied (local mode)."""
+    if conn.engine is source or conn.engine.url == source.url:
+        _tune(conn, incremental=incremental)
+        # without preserve_rowcount SQLAlchemy 2.1 reports -1 for INSERT … SELECT on psycopg
+        insert = table.insert().from_select(names, select).execution_options(preserve_rowcount=True)
+        return int(conn.execute(insert).rowcount or 0)
+    return _copy_rows(source, conn, select, table, names, incremental=incremental)
+
+
+def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Select, names: list[str], *,
+             exists: bool, newest: datetime | None, say: Callable[[str], None]) -> int:
+    """Build the whole roll-up under a new name and swap it in atomically; return the rows written.
+
+    PostgreSQL and SQLite run every step, DDL included, in one transaction: any failure rolls all of it
+    back. MariaDB commits each DDL statement, so the new table is built under its own name first and
+    swapped in with one atomic ``RENAME TABLE live TO old, new TO live``; until that statement the live
+    table and its state row are untouched, and a table left by a killed build is registered, so the next
+    build drops it.
+    """
+    metadata = sa.MetaData()
+    token = uuid.uuid4().hex[:8]
+    live, st, owned = rollup_table(settings, metadata), state_table(settings, metadata), owned_table(settings, metadata)
+    build = rollup_table(settings, metadata, name=f"{settings.rollup_table[:44]}__build_{token}")
+    retired = rollup_table(settings, metadata, name=f"{settings.rollup_table[:44]}__old_{token}")
+    if not _mysql(target):
+        with target.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN")  # pysqlite would run the DDL below outside any transaction
+            with _long_statements(conn):
+                owned.create(conn, checkfirst=True)
+                st.create(conn, checkfirst=True)
+                _drop_leftovers(conn, settings, owned)
+                _register(conn, owned, build.name, "building")
+                say("building the new roll-up beside the current one")
+                build.create(conn)
+                written = _fill(source, conn, build, select, names, incremental=False)
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.format_table(build)}")
+                say("swapping in the new roll-up")
+                if exists:
+                    live.drop(conn)
+                _rename(conn, build, live.name)
+                conn.execute(owned.delete().where(owned.c.table_name == build.name))
+                _register(conn, owned, live.name, "rollup")
+                _write_state(conn, st, _state_values(conn, live, settings, newest, "full"))
+        return written
+    # MariaDB / MySQL: DDL commits by itself; register first so whatever is left behind is known to be ours
+    with target.begin() as conn:
+        owned.create(conn, checkfirst=True)
+        st.create(conn, checkfirst=True)
+        _drop_leftovers(conn, settings, owned)
+        _register(conn, owned, build.name, "building")
+        _register(conn, owned, retired.name, "retired")
+    try:
+        build.create(target)
+        say("building the new roll-up beside the current one")
+        with target.begin() as conn, _long_statements(conn):
+            written = _fill(source, conn, build, select, names, incremental=False)
+            values = _state_values(conn, build, settings, newest, "full")
+        say("swapping in the new roll-up")
+        with target.begin() as conn:
+            quote = conn.dialect.identifier_preparer
+            if exists:  # one statement, atomic: readers see the old table or the new one, never neither
+                conn.exec_driver_sql(f"RENAME TABLE {quote.format_table(live)} TO {quote.format_table(retired)}, "
+                                     f"{quote.format_table(build)} TO {quote.format_table(live)}")
+            else:
+                _rename(conn, build, live.name)
+        with target.begin() as conn:
+            _register(conn, owned, live.name, "rollup")
+            conn.execute(owned.delete().where(owned.c.table_name == build.name))
+            _write_state(conn, st, values)
+    except BaseException:
+        with contextlib.suppress(Exception), target.begin() as conn:
+            _drop_leftovers(conn, settings, owned)
+        raise
+    with contextlib.suppress(DBAPIError), target.begin() as conn:
+        _drop_leftovers(conn, settings, owned)
+    return written
+
+
 def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, target: Engine | None = None,
                    progress: Callable[[str], None] | None = None) -> RefreshResult:
     """Build the roll-up (first time, or ``full=True``) or refresh it from the watermark.
+
+    A build writes a new table and swaps it in atomically; an incremental refresh deletes and re-inserts
+    the recent days in one transaction. Either way a failure leaves the previous roll-up and its state
+    exactly as they were. Only tables the app created are ever written (see :func:`owned_table`).
 
     Parameters
     ----------
@@ -273,6 +614,8 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
 
     Raises
     ------
+    ConfigError
+        If ``[rollup] table`` (or a table the app keeps beside it) names a table the app did not create.
     SchemaMismatch
         If the cases table does not match the contract.
     QueryFailed
@@ -289,50 +632,31 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
     target = target or rollup_engine(source, settings)
     metadata = sa.MetaData()
     rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
-    state = rollup_state(target, settings)
     try:
-        exists = sa.inspect(target).has_table(rollup.name, schema=rollup.schema)
-    except DBAPIError as err:
-        raise translate_error(err, doing="inspecting the roll-up") from err
-    since_day: date | None = None
-    if exists and not full and state.max_day is not None:
-        since_day = state.max_day - timedelta(days=settings.lookback_days)
-    since = datetime.combine(since_day, datetime.min.time()) if since_day else None
-    select = _aggregate(settings, report, since)
-    names = ["day", *DIMENSIONS, *MEASURES]
-    try:
-        if not exists or full:
-            say("creating the roll-up table")
-            rollup.drop(target, checkfirst=True)
-            metadata.create_all(target, tables=[rollup, st])
+        exists = _claim_rollup(target, settings)
+        state = rollup_state(target, settings)
+        since_day: date | None = None
+        if exists and not full and state.max_day is not None:
+            since_day = state.max_day - timedelta(days=settings.lookback_days)
+        since = datetime.combine(since_day, datetime.min.time()) if since_day else None
+        select = _aggregate(settings, report, since)
+        names = ["day", *DIMENSIONS, *MEASURES]
         with source.connect() as src:
             newest = src.execute(sa.select(sa.func.max(cases_table(settings).c.created_at))).scalar()
-        say(f"aggregating cases {'since ' + since_day.isoformat() if since_day else '(full build)'}")
-        with target.begin() as conn:
-            if since_day is not None:
+        if isinstance(newest, str):  # SQLite text; a bad row may hold anything
+            newest = _text_timestamp(newest)
+        if since_day is None:
+            say("aggregating cases (full build)")
+            written = _rebuild(source, target, settings, select, names, exists=exists, newest=newest, say=say)
+        else:
+            say(f"aggregating cases since {since_day.isoformat()}")
+            with target.begin() as conn, _long_statements(conn):
                 conn.execute(rollup.delete().where(rollup.c.day >= since_day))
-            if target is source:
-                _tune(conn, incremental=since_day is not None)
-                # without preserve_rowcount SQLAlchemy 2.1 reports -1 for INSERT … SELECT on psycopg
-                insert = rollup.insert().from_select(names, select).execution_options(preserve_rowcount=True)
-                written = conn.execute(insert).rowcount
-            else:
-                written = _copy_rows(source, conn, select, rollup, names, incremental=since_day is not None)
-            if since_day is None and conn.dialect.name == "postgresql":
-                # the pages filter the roll-up by day and slice; a rebuilt table has no statistics until
-                # autovacuum gets to it (never, where it is off)
-                conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.format_table(rollup)}")
-            max_day, rows = conn.execute(sa.select(sa.func.max(rollup.c.day), sa.func.count())).one()
-            if isinstance(max_day, str):  # SQLite returns the text it stores
-                max_day = date.fromisoformat(max_day)
-            conn.execute(st.delete().where(st.c.rollup_table == settings.rollup_table))
-            conn.execute(st.insert().values(
-                rollup_table=settings.rollup_table, refreshed_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None),
-                max_day=max_day, source_max_created=newest, rows=rows,
-                kind="incremental" if since_day else "full",
-            ))
+                say(f"replacing the days since {since_day.isoformat()}")
+                written = _fill(source, conn, rollup, select, names, incremental=True)
+                _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental"))
     except DBAPIError as err:
-        found = translate_error(err, doing="refreshing the roll-up")
+        found = translate_error(err, doing="refreshing the roll-up", engine=target)
         if type(found) is QueryFailed and not found.hint.startswith("This user"):
             found.hint += " If this user may not write here, set [rollup] mode = \"local\"."
         raise found from err
@@ -341,11 +665,19 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
                          time.perf_counter() - began)
 
 
+def _text_timestamp(text: str) -> datetime | None:
+    """A SQLite timestamp text as a datetime (``None`` if it is not one)."""
+    try:
+        return datetime.fromisoformat(text.strip().replace("T", " ")[:26])
+    except ValueError:
+        return None
+
+
 def _copy_rows(source: Engine, conn: sa.Connection, select: sa.Select, rollup: sa.Table,
                names: list[str], *, incremental: bool) -> int:
     """Run the aggregate on the source and store its rows through ``conn`` (read-only mode)."""
     written = 0
-    with source.connect() as src:
+    with source.begin() as src, _long_statements(src):
         _tune(src, incremental=incremental)
         result = src.execution_options(stream_results=True).execute(select)
         while batch := result.fetchmany(20_000):

@@ -93,6 +93,11 @@ VOLUME_COLUMNS: dict[str, bool] = {
     **{m: m in ("incoming", "solved") for m in MEASURES},  # other measures read as 0 when absent
 }
 
+#: tables the dashboard keeps beside its roll-up: the refresh state, and the registry of the tables it created
+STATE_TABLE = "ops_rollup_state"
+OWNED_TABLE = "ops_owned_tables"
+RESERVED_TABLES = frozenset({STATE_TABLE, OWNED_TABLE})
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
@@ -378,22 +383,32 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         raise ConfigError(f"`freshness.stale_after_hours` must be a number > 0, got {stale!r}",
                           key="freshness.stale_after_hours")
     timeout = source.get("statement_timeout_s")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
-        raise ConfigError(f"`source.statement_timeout_s` must be a number of seconds > 0, got {timeout!r}",
-                          key="source.statement_timeout_s")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0):
+        raise ConfigError(f"`source.statement_timeout_s` must be a number of seconds >= 0 (0: no limit), "
+                          f"got {timeout!r}", key="source.statement_timeout_s")
     schema = source.get("schema")
     cache = rollup.get("local_path")
+    table = validate_identifier(source.get("table", "cases"), what="source.table")
+    rollup_name = validate_identifier(rollup.get("table", "ops_daily_volume"), what="rollup.table")
+    if rollup_name.lower() in RESERVED_TABLES:
+        raise ConfigError(f"`rollup.table` {rollup_name!r} is the name of a table the dashboard keeps beside "
+                          "the roll-up", hint="Choose another name.", key="rollup.table")
+    if kind == "cases" and mode == "source" and rollup_name.lower() == table.lower():
+        raise ConfigError(
+            f"`rollup.table` {rollup_name!r} is your cases table: the roll-up needs a table of its own",
+            hint="Set [rollup] table to a new name (the default is \"ops_daily_volume\"); the dashboard never "
+            "writes to a table it did not create.", key="rollup.table")
     resolved_url = url or source.get("url")
     if resolved_url is not None and not isinstance(resolved_url, str):
         raise ConfigError(f"`source.url` must be a string, got {resolved_url!r}", key="source.url")
     return Settings(
         url=resolved_url or f"sqlite:///{SAMPLE_DB_PATH}",
         url_source=url_source if url else ("config" if resolved_url else "sample"),
-        cases_table=validate_identifier(source.get("table", "cases"), what="source.table"),
+        cases_table=table,
         schema=validate_identifier(schema, what="source.schema") if schema is not None else None,
         columns=columns,
         route_values=route_values,
-        rollup_table=validate_identifier(rollup.get("table", "ops_daily_volume"), what="rollup.table"),
+        rollup_table=rollup_name,
         rollup_mode=mode,
         local_cache_path=Path(cache) if cache else LOCAL_CACHE_PATH,
         lookback_days=lookback,

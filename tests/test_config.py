@@ -185,7 +185,7 @@ GOOD = CONFIG_PATH.read_text(encoding="utf-8")
     ('trademark = "TM"', 'trademark = "DMCA"', r"\[values.workflow\] maps 'DMCA' to both"),
     ("lookback_days = 2", "lookback_days = -1", r"`rollup.lookback_days` must be an integer >= 0"),
     ('kind = "cases"', 'kind = "tickets"', r"`source.kind` must be 'cases' or 'volume'"),
-    ("statement_timeout_s = 30", "statement_timeout_s = 0", r"`source.statement_timeout_s` must be"),
+    ("statement_timeout_s = 30", "statement_timeout_s = -1", r"`source.statement_timeout_s` must be"),
     ("[freshness]", "[freshnes]", r"unknown section\(s\) \[freshnes\]"),
     ('Dublin = "DUB"', "Dublin = []", r"`values.vendor_site.Dublin` must be a non-empty string"),
 ])

@@ -85,7 +85,7 @@ def current_settings() -> Settings:
 def _engine(url: str, timeout: float | None = None) -> Engine:
     # a failed connection raises and is not cached, so Retry tries again; a cached engine re-opens
     # dropped connections by itself (pool_pre_ping)
-    return loaders.make_engine(url, statement_timeout_s=timeout)
+    return loaders.make_engine(url, statement_timeout_s=timeout, must_exist=True)
 
 
 @st.cache_resource(show_spinner=False)
