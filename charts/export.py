@@ -5,7 +5,8 @@ started lazily on the first PNG/SVG and shared by every caller under a lock (a n
 image costs ~2 s; a warm one ~0.2 s). :func:`browser_status` says, without starting or crashing
 anything, whether images can be rendered and how to fix it if not; image functions raise
 :class:`ExportUnavailable` (whose message carries the fix) when no browser is usable.
-CSV export never needs a browser.
+CSV export never needs a browser, and every CSV the app offers goes through :func:`csv_bytes`, which
+defuses spreadsheet formulas in text cells.
 
 Route every static image of the app through this module: once the shared browser runs,
 ``plotly.io.to_image`` anywhere in the process uses it too, but without this module's lock.
@@ -36,6 +37,7 @@ __all__ = [
     "ExportUnavailable",
     "browser_status",
     "chart_data",
+    "csv_bytes",
     "decorate",
     "footnote",
     "shutdown",
@@ -571,6 +573,65 @@ def chart_data(fig: go.Figure) -> pd.DataFrame:
     return long
 
 
+# a spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse(value: object) -> object:
+    return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+
+def _defuse_values(values: pd.Series | pd.Index) -> pd.Series | pd.Index:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        return values.map(_defuse)
+    return values  # numbers, dates, booleans: a negative number stays a number
+
+
+def csv_bytes(frame: pd.DataFrame, *, index: bool = False) -> bytes:
+    """CSV bytes (UTF-8) of a frame, safe to open in a spreadsheet.
+
+    Text cells (and header cells) starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    are prefixed with a single quote, as OWASP recommends against CSV injection: ``=HYPERLINK(…)`` from
+    an uploaded file is shown as text, never run. Only text (object, string or categorical) columns are
+    touched, so numeric columns keep their negative numbers as numbers. Lines end in CRLF (RFC 4180), which
+    makes the writer quote every field holding a CR: with ``\n`` endings pandas leaves ``"'\r=cmd"``
+    unquoted and a spreadsheet would start a new row at ``=cmd``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table to write; it is not modified.
+    index : bool, default False
+        Write the index as the first column (defused like a text column).
+
+    Returns
+    -------
+    bytes
+        The CSV file.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"key": ['=HYPERLINK("http://x")', "@SUM(A1)", "ok"], "delta": [-5, 2, 0]})
+    >>> for line in csv_bytes(frame).decode().splitlines():
+    ...     print(line)
+    key,delta
+    "'=HYPERLINK(""http://x"")",-5
+    '@SUM(A1),2
+    ok,0
+    """
+    safe = frame.copy(deep=False)
+    for i in range(safe.shape[1]):
+        safe.isetitem(i, _defuse_values(safe.iloc[:, i]))
+    safe.columns = _defuse_values(safe.columns) if not isinstance(safe.columns, pd.MultiIndex) else safe.columns
+    if index:
+        if not isinstance(safe.index, pd.MultiIndex):
+            safe.index = _defuse_values(safe.index)
+        safe.index = safe.index.set_names([_defuse(name) for name in safe.index.names])
+    return safe.to_csv(index=index, lineterminator="\r\n").encode("utf-8")
+
+
 def to_csv(data: go.Figure | pd.DataFrame) -> bytes:
     """CSV bytes (UTF-8) of a chart's data or of a frame.
 
@@ -584,7 +645,7 @@ def to_csv(data: go.Figure | pd.DataFrame) -> bytes:
     Returns
     -------
     bytes
-        The CSV file. Needs no browser.
+        The CSV file (formulas in text cells defused by :func:`csv_bytes`). Needs no browser.
 
     Raises
     ------
@@ -606,4 +667,4 @@ def to_csv(data: go.Figure | pd.DataFrame) -> bytes:
     else:
         raise TypeError(f"`data` must be a plotly Figure or a pandas DataFrame, got {type(data).__name__}")
     keep_index = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
-    return frame.to_csv(index=keep_index).encode("utf-8")
+    return csv_bytes(frame, index=keep_index)

@@ -3,6 +3,7 @@
 Pages and metrics receive pandas frames from here and never see a connection.
 """
 
+from loaders import clock
 from loaders.cases import count_cases, create_cases_table, load_cases, newest_case, write_cases
 from loaders.engine import ConnectionInfo, connection_info, engine_for, make_engine, redact, translate_error
 from loaders.errors import (
@@ -54,6 +55,7 @@ __all__ = [
     "SourceUnavailable",
     "check_cases_schema",
     "check_volume_schema",
+    "clock",
     "connection_info",
     "count_cases",
     "create_cases_table",

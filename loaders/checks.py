@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from loaders.clock import utcnow
 from loaders.engine import translate_error
 from loaders.errors import SchemaMismatch
 from loaders.schema import reflect_columns, type_kind
@@ -80,7 +81,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
     """
     if days < 1:
         raise ValueError(f"`days` must be >= 1, got {days}")
-    now = now or datetime.utcnow()
+    now = now or utcnow()
     reflected = reflect_columns(engine, settings)
     cases = settings.source_kind == "cases"
     wanted = {c: req for c, (_, req) in CASE_COLUMNS.items()} if cases else dict(VOLUME_COLUMNS)

@@ -3,17 +3,27 @@
 Every row is validated; bad rows are returned with their line number and the reasons, good rows are
 upserted (cases on ``case_id``, daily volumes on ``day`` × dimensions) so loading the same file twice changes
 nothing. The file is read in chunks (constant memory, a progress callback per chunk) and the whole import is
-one transaction: a failure — or ``on_bad="abort"`` with any bad row — leaves the database as it was.
+one transaction: a failure — ``on_bad="abort"`` with any bad row, or a file without a single good row —
+leaves the database as it was.
+
+Case ids are text: they are read, stored (``case_id TEXT`` in the table the importer creates) and upserted as
+the exact string the file holds, so ``7``, ``07`` and ``7.0`` are never merged silently. Ids whose text differs
+but which read as the same number (or differ only by surrounding spaces) are bad rows naming the other
+spelling, whether it is earlier in the file or already in the database.
 
 Only SQLite targets are accepted: an import never writes into a user's server database.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 from typing import IO, Literal
 
@@ -22,14 +32,17 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from loaders.cases import create_cases_table
+from loaders.engine import cases_table
 from loaders.errors import ImportRejected
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, MEASURES, PROJECT_ROOT, VOLUME_COLUMNS, Settings
 
 __all__ = [
+    "EARLIEST_ACCEPTED",
     "IMPORT_DB_PATH",
     "IMPORT_TABLES",
     "ImportReport",
+    "RowsRejected",
+    "cases_import_table",
     "import_file",
     "import_frame_columns",
     "volume_import_table",
@@ -39,7 +52,14 @@ __all__ = [
 IMPORT_DB_PATH = PROJECT_ROOT / "data" / "imported.sqlite"
 #: where each kind of import lands in the embedded database
 IMPORT_TABLES = {"cases": "cases", "volume": "daily_volume"}
+#: timestamps (``created_at``, ``solved_at``, a volume's ``day``) before it are bad rows: older dates are typos
+#: (``0001-01-01`` placeholders) that no operations history holds, and they overflow the date arithmetic downstream
+EARLIEST_ACCEPTED = datetime(1990, 1, 1)
 _COUNTS = frozenset(MEASURES) - {"handle_time_s", "age_at_solve_h", "csat_sum", "qa_sum"}
+# a number as pandas or a spreadsheet reads it (no hex, no inf/nan, no thousands separators)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# stored ids made of these characters only may read as a number; the partial index below covers just them
+_NUMERIC_LOOKING = "case_id NOT GLOB '*[^0-9.eE+-]*'"
 _FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0, "yes": 1, "no": 0, "y": 1, "n": 0, "t": 1, "f": 0}
 
 
@@ -66,6 +86,17 @@ class ImportReport:
         return self.inserted + self.updated + self.unchanged
 
 
+class RowsRejected(ImportRejected):
+    """An import refused because of its rows (none good, or ``on_bad="abort"``); nothing was written.
+
+    ``bad_rows`` lists them like :attr:`ImportReport.bad_rows`, so the user can still see and download them.
+    """
+
+    def __init__(self, message: str, *, hint: str = "", bad_rows: pd.DataFrame) -> None:
+        super().__init__(message, hint=hint)
+        self.bad_rows = bad_rows
+
+
 def import_frame_columns(kind: Literal["cases", "volume"]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Required and optional columns of an import file of ``kind``."""
     if kind == "cases":
@@ -73,6 +104,25 @@ def import_frame_columns(kind: Literal["cases", "volume"]) -> tuple[tuple[str, .
                 tuple(c for c, (_, req) in CASE_COLUMNS.items() if not req))
     return (tuple(c for c, req in VOLUME_COLUMNS.items() if req),
             tuple(c for c, req in VOLUME_COLUMNS.items() if not req))
+
+
+def cases_import_table(metadata: sa.MetaData | None = None) -> sa.Table:
+    """The embedded cases table filled by case imports: the canonical cases table with ``case_id`` as TEXT.
+
+    A BIGINT id column has INTEGER affinity in SQLite, which stores the text ``07`` as the number 7 (and
+    ``7.0`` too): ids would be merged behind the user's back. TEXT keeps them as the file spells them.
+    """
+    metadata = metadata if metadata is not None else sa.MetaData()
+    canonical = cases_table(Settings(url="sqlite://"), sa.MetaData())
+    table = sa.Table(
+        IMPORT_TABLES["cases"], metadata,
+        *(sa.Column(c.name, sa.Text() if c.key == "case_id" else c.type, primary_key=c.primary_key,
+                    autoincrement=False) for c in canonical.columns),
+    )
+    # the names create_cases_table uses, which the roll-up refresh relies on
+    sa.Index(f"ix_{table.name}_created_at", table.c.created_at)
+    sa.Index(f"ix_{table.name}_solved_at", table.c.solved_at)
+    return table
 
 
 def volume_import_table(metadata: sa.MetaData | None = None) -> sa.Table:
@@ -89,17 +139,23 @@ def volume_import_table(metadata: sa.MetaData | None = None) -> sa.Table:
 # --- reading ---------------------------------------------------------------------------------------
 
 
-def _chunks(source: str | Path | IO[bytes], file_format: str, chunk_rows: int
+def _chunks(source: str | Path | IO[bytes], file_format: str, chunk_rows: int, *, text: Iterable[str] = ()
             ) -> Iterator[tuple[pd.DataFrame, float]]:
-    """Yield (chunk as text columns, fraction of the file read)."""
+    """Yield (chunk, fraction of the file read); CSV columns are all text, Parquet columns in ``text`` too."""
     if file_format == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         pf = pq.ParquetFile(source)
         total = max(pf.metadata.num_rows, 1)
         done = 0
+        text = set(text)
         for batch in pf.iter_batches(batch_size=chunk_rows):
             frame = batch.to_pandas()
+            for i, name in enumerate(batch.schema.names):
+                # an integer id column with a null would come back as floats ("7.0"); Arrow's text is "7"
+                if name.strip() in text:
+                    frame[name] = batch.column(i).cast(pa.string()).to_pandas()
             done += len(frame)
             yield frame, done / total
         return
@@ -160,6 +216,8 @@ class _Checker:
         self.flag(~blank & parsed.isna(),
                   lambda v: f"{name} {v!r} is not a timestamp (use ISO 8601, e.g. 2026-03-01 14:05:00)", col)
         self.flag(parsed > now, lambda v: f"{name} {v} is in the future", col)
+        self.flag(parsed < EARLIEST_ACCEPTED,
+                  lambda v: f"{name} {v} is before {EARLIEST_ACCEPTED:%Y-%m-%d} (the earliest date accepted)", col)
         return parsed.astype("datetime64[s]")
 
     def number(self, name: str, *, required: bool, low: float | None = None, high: float | None = None,
@@ -249,6 +307,95 @@ def _validate_volume(chunk: pd.DataFrame, *, now: datetime, settings: Settings,
     return out, check.reasons
 
 
+def _id_key(text: str) -> tuple:
+    """What case ids collide on: the exact number a numeric id reads as (``7`` = ``07`` = ``7.0``), else the text.
+
+    Computed from the digits, not a float, so long ids never collide by rounding.
+    """
+    text = text.strip()
+    if _NUMBER.fullmatch(text):
+        try:
+            sign, digits, exponent = Decimal(text).as_tuple()
+        except InvalidOperation:  # an exponent beyond Decimal's range: compare as text
+            return ("text", text)
+        lead = "".join(map(str, digits)).lstrip("0")
+        if not lead:
+            return ("number", 0, "", 0)
+        body = lead.rstrip("0")
+        return ("number", sign, body, exponent + len(lead) - len(body))
+    return ("text", text)
+
+
+def _numeric_affinity(cur: object, table: str) -> str | None:
+    """The declared type of ``table.case_id`` if SQLite converts numeric text stored in it to numbers, else None.
+
+    SQLite's affinity rules: a declared type containing INT, REAL, FLOA, DOUB or none of CHAR/CLOB/TEXT/BLOB
+    (and not empty) converts ``'07'`` to ``7``; TEXT and BLOB (or no type) keep the text.
+    """
+    declared = next((row[2] for row in cur.execute(f"PRAGMA table_info({table})") if row[1] == "case_id"), "")
+    upper = str(declared).upper()
+    if "INT" in upper or not (any(t in upper for t in ("CHAR", "CLOB", "TEXT", "BLOB")) or upper == ""):
+        return str(declared)
+    return None
+
+
+def _stored_spellings(cur: object, table: str, ids: list[str]) -> dict[tuple, str]:
+    """Ids already in ``table`` that read as the same number as one of ``ids``, keyed by :func:`_id_key`.
+
+    An index probe per id (on ``CAST(case_id AS REAL)``, partial to numeric-looking ids); rounding to a double
+    only widens the match, the exact comparison is :func:`_id_key`'s.
+    """
+    found: dict[tuple, str] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        rows = cur.execute(f"SELECT case_id FROM {table} WHERE {_NUMERIC_LOOKING} AND CAST(case_id AS REAL) IN "
+                           f"({', '.join('CAST(? AS REAL)' for _ in part)})", part).fetchall()
+        for (stored,) in rows:
+            found.setdefault(_id_key(str(stored)), str(stored))
+    return found
+
+
+def _check_case_ids(raw: pd.Series, reasons: list[list[str]], *, seen: dict[tuple, tuple[int, str]], line0: int,
+                    stored: Callable[[list[str]], dict[tuple, str]] | None, numeric_column: str | None) -> None:
+    """Flag duplicate and colliding case ids (in place in ``reasons``); ``seen`` carries the file so far.
+
+    The first row of an id (or of a number spelled several ways) is kept; later rows are bad rows naming it.
+    ``stored`` looks up other spellings already in the database; ``numeric_column`` (an existing table whose
+    id column converts numeric text) rejects ids that would not be stored as spelled.
+    """
+    texts = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in raw.tolist()]
+    keys = [_id_key(t) if not reasons[i] else None for i, t in enumerate(texts)]
+    if numeric_column is not None:
+        for i, (text, key) in enumerate(zip(texts, keys, strict=True)):
+            if key is not None and key[0] == "number" and not _plain_int64(text.strip()):
+                reasons[i].append(f"case_id {text!r} would be stored as a number and lose its spelling: the "
+                                  f"existing table declares case_id {numeric_column} (import into a new database "
+                                  "file to keep ids as text)")
+                keys[i] = None
+    lookup = [texts[i].strip() for i, k in enumerate(keys) if k is not None and k[0] == "number" and k not in seen]
+    spellings = stored(lookup) if stored is not None and lookup else {}
+    for i, (text, key) in enumerate(zip(texts, keys, strict=True)):
+        if key is None:
+            continue
+        if key in seen:
+            line, first = seen[key]
+            if text == first:
+                reasons[i].append(f"duplicate case_id (first on line {line})")
+            else:
+                why = "same id, different spaces" if text.strip() == first.strip() else "same number, different text"
+                reasons[i].append(f"case_id {text!r} collides with {first!r} on line {line} ({why})")
+        elif key in spellings and spellings[key] != text.strip():
+            reasons[i].append(f"case_id {text!r} collides with {spellings[key]!r} already in the database "
+                              "(same number, different text)")
+        else:
+            seen[key] = (line0 + i, text)
+
+
+def _plain_int64(text: str) -> bool:
+    """Whether SQLite stores ``text`` in a numeric column as an integer that reads back as the same text."""
+    return bool(re.fullmatch(r"-?[1-9]\d*|0", text)) and -(2**63) <= int(text) < 2**63
+
+
 # --- writing ---------------------------------------------------------------------------------------
 
 
@@ -272,6 +419,13 @@ def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
     # the WHERE keeps identical rows untouched: re-importing a file changes nothing (and counts nothing)
     return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
             f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {sets} WHERE {changed}")
+
+
+def _bad_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if parts:
+        return pd.concat(parts, ignore_index=True)
+    return pd.DataFrame({"line": pd.Series(dtype="int64"), "key": pd.Series(dtype="str"),
+                         "reasons": pd.Series(dtype="str")})
 
 
 def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal["cases", "volume"] = "cases",
@@ -300,7 +454,8 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
     chunk_rows : int
         Rows per chunk (memory stays proportional to it).
     now : datetime, optional
-        Timestamps after it (naive UTC, default: now + 1 hour of clock skew) are "in the future".
+        Timestamps after it (naive UTC, default: now + 1 hour of clock skew) are "in the future"; those before
+        :data:`EARLIEST_ACCEPTED` are bad rows too.
     progress : callable, optional
         ``progress(fraction, message)`` after each chunk; raising from it cancels the import (nothing written).
 
@@ -311,8 +466,19 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
     Raises
     ------
     ImportRejected
-        The target is not SQLite, the file is empty or unreadable, required columns are missing, or
-        ``on_bad="abort"`` found bad rows. Nothing is written in any of these cases.
+        The target is not SQLite, the file is empty or unreadable, or required columns are missing.
+        Nothing is written in any of these cases.
+    RowsRejected
+        (an :class:`ImportRejected`) no row of the file is good, or ``on_bad="abort"`` found a bad row; its
+        ``bad_rows`` lists them. Nothing is written.
+
+    Notes
+    -----
+    Case ids are compared as the text the file holds (surrounding spaces stripped). Ids that differ as text
+    but read as the same number (``7``, ``07``, ``7.0``), or differ only by spaces, collide: the first row
+    is kept and every later one is a bad row naming the first spelling — including a spelling already in
+    the database (one index probe per numeric id). A table created by an earlier version stores ``case_id``
+    as a number; there, ids that would not be stored as spelled (``07``) are bad rows instead.
 
     Examples
     --------
@@ -343,15 +509,13 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
     table = IMPORT_TABLES[kind]
     keys = ["case_id"] if kind == "cases" else ["day", *DIMENSIONS]
 
-    if kind == "cases":
-        create_cases_table(engine, Settings(url=str(engine.url)))
-    else:
-        metadata = sa.MetaData()
-        volume_import_table(metadata)
-        metadata.create_all(engine)
+    metadata = sa.MetaData()
+    (cases_import_table if kind == "cases" else volume_import_table)(metadata)
+    metadata.create_all(engine)
 
     bad: list[pd.DataFrame] = []
-    seen: dict[object, int] = {}
+    why: Counter[str] = Counter()
+    seen: dict[object, object] = {}
     rows_read = chunks = changed = 0
     raw = engine.raw_connection()
     try:
@@ -359,7 +523,15 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
         before = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for chunk, fraction in _chunks(source, file_format, chunk_rows):
+            numeric_ids = _numeric_affinity(cur, table) if kind == "cases" else None
+            stored = None
+            if kind == "cases" and numeric_ids is None:
+                # makes the look-up of an id's other spellings in the database one index probe per id
+                cur.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_case_id_number ON {table} "
+                            f"(CAST(case_id AS REAL)) WHERE {_NUMERIC_LOOKING}")
+                stored = partial(_stored_spellings, cur, table)
+            text_columns = ("case_id",) if kind == "cases" else ()
+            for chunk, fraction in _chunks(source, file_format, chunk_rows, text=text_columns):
                 chunk.columns = [str(c).strip() for c in chunk.columns]
                 if chunks == 0:
                     missing = [c for c in required if c not in chunk.columns]
@@ -373,15 +545,18 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
                 chunks += 1
                 chunk = chunk.reset_index(drop=True)
                 clean, reasons = validate(chunk, now=now, settings=settings, known=known)
-                key = clean[keys[0]].astype("str") if kind == "cases" else \
-                    clean[keys].astype("str").agg("|".join, axis=1)
-                for i, k in enumerate(key.tolist()):
-                    if reasons[i]:
-                        continue
-                    if k in seen:
-                        reasons[i].append(f"duplicate {' × '.join(keys)} (first on line {seen[k]})")
-                    else:
-                        seen[k] = line0 + i
+                if kind == "cases":
+                    _check_case_ids(chunk["case_id"], reasons, seen=seen, line0=line0, stored=stored,
+                                    numeric_column=numeric_ids)
+                else:
+                    key = clean[keys].astype("str").agg("|".join, axis=1)
+                    for i, k in enumerate(key.tolist()):
+                        if reasons[i]:
+                            continue
+                        if k in seen:
+                            reasons[i].append(f"duplicate {' × '.join(keys)} (first on line {seen[k]})")
+                        else:
+                            seen[k] = line0 + i
                 ok = np.array([not r for r in reasons])
                 if not ok.all():
                     shown = chunk.loc[~ok, [keys[0]]].astype("str").iloc[:, 0]
@@ -389,9 +564,11 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
                         "line": np.flatnonzero(~ok) + line0, "key": shown.to_numpy(),
                         "reasons": ["; ".join(r) for r in reasons if r],
                     }))
+                    why.update(reason for r in reasons for reason in r)
                     if on_bad == "abort":
-                        raise ImportRejected(f"{int((~ok).sum())} bad row(s) in the file; nothing was imported",
-                                             hint="Fix the rows listed (download them) or choose to skip bad rows.")
+                        raise RowsRejected(f"{int((~ok).sum())} bad row(s) in the file; nothing was imported",
+                                           hint="Fix the rows listed (download them) or choose to skip bad rows.",
+                                           bad_rows=_bad_frame(bad))
                 good = clean[ok]
                 if len(good):
                     total_before = raw.total_changes if hasattr(raw, "total_changes") else None
@@ -400,6 +577,13 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
                 say(fraction, f"{rows_read:,} rows read, {sum(len(b) for b in bad):,} bad")
             if rows_read == 0:
                 raise ImportRejected("the file has no data rows", hint="Upload a file with a header and rows.")
+            bad_rows = _bad_frame(bad)
+            if len(bad_rows) == rows_read:
+                common = "; ".join(f"{reason} ({n:,} row{'s' if n > 1 else ''})" for reason, n in why.most_common(3))
+                raise RowsRejected(
+                    f"none of the {rows_read:,} row(s) read is good, so nothing was written. "
+                    f"Most common reasons: {common}",
+                    hint="Fix the rows listed (download them) and upload the file again.", bad_rows=bad_rows)
             after = cur.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
             raw.commit()
         except BaseException:
@@ -417,8 +601,6 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
         raise
     finally:
         raw.close()
-    bad_rows = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(
-        {"line": pd.Series(dtype="int64"), "key": pd.Series(dtype="str"), "reasons": pd.Series(dtype="str")})
     good_total = rows_read - len(bad_rows)
     inserted = after - before
     updated = max(changed - inserted, 0)

@@ -36,12 +36,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from loaders.clock import utcnow
 from loaders.engine import (
     cases_table,
     day_of,
@@ -450,7 +451,7 @@ def _claim_rollup(target: Engine, settings: Settings) -> bool:
 def _register(conn: sa.Connection, owned: sa.Table, name: str, purpose: str) -> None:
     conn.execute(owned.delete().where(owned.c.table_name == name))
     conn.execute(owned.insert().values(table_name=name, purpose=purpose, owner=OWNER,
-                                       created_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None)))
+                                       created_at=utcnow().replace(microsecond=0)))
 
 
 def _drop_leftovers(conn: sa.Connection, settings: Settings, owned: sa.Table) -> None:
@@ -496,7 +497,7 @@ def _state_values(conn: sa.Connection, table: sa.Table, settings: Settings, newe
     if isinstance(max_day, str):  # SQLite returns the text it stores
         max_day = date.fromisoformat(max_day)
     return dict(rollup_table=settings.rollup_table,
-                refreshed_at=datetime.now(UTC).replace(microsecond=0, tzinfo=None),
+                refreshed_at=utcnow().replace(microsecond=0),
                 max_day=max_day, source_max_created=newest, rows=rows, kind=kind)
 
 

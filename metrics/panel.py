@@ -196,6 +196,8 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Pane
     if missing:
         raise ValueError(f"`parts` lacks column(s) {', '.join(missing)} (pass the volume split by "
                          f"{' and '.join(SLICE_DIMENSIONS)})")
+    if parts.empty:
+        raise ValueError("no cases match these filters: clear a filter or widen the date range")
     measure_cols = [*PARTS, "solved_automated"]
     frame = parts.copy()
     frame.index = frame.index.normalize()

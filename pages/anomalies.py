@@ -13,6 +13,7 @@ from ui.chart_panel import chart_meta, chart_panel
 from ui.data import dimension_values, newest_complete_day
 from ui.errors import guarded
 from ui.shell import page
+from ui.text import md
 
 ctx, filters = page("Anomalies")
 st.title("Anomalies")
@@ -29,7 +30,7 @@ with guarded():
     try:
         found = anomalies(ctx, filters, day=day, days=days)
     except InsufficientHistoryError as err:
-        st.info(f"Not enough history to judge these days yet: {err}.", icon=":material/hourglass_empty:")
+        st.info(f"Not enough history to judge these days yet: {md(err)}.", icon=":material/hourglass_empty:")
         st.stop()
     shown = narrow(found, kpis=tuple(pick_kpis), workflows=tuple(pick_wf), sites=tuple(pick_site),
                    bad_only=bad_only).reset_index(drop=True)
@@ -60,7 +61,7 @@ row = shown.iloc[chosen_row(event, len(shown))]
 kpi = get_kpi(row["kpi"])
 flag_day = row["day"].date()
 where = slice_label(row["slice"])
-st.subheader(f"{kpi.label} · {where} · {flag_day:%a %d %b %Y}")
+st.subheader(f"{kpi.label} · {md(where)} · {flag_day:%a %d %b %Y}")
 with guarded():
     end = min(flag_day + timedelta(days=28), newest_complete_day(ctx))
     detected = series_frame(ctx, filters, kpi=kpi.name, slice=row["slice"], end=end, history_days=180)
@@ -93,4 +94,4 @@ same = shown[(shown["incident"] == row["incident"]) & (shown.index != row.name)]
 if len(same):
     with st.expander(f"{len(same)} more points in incident {row['incident']}"):
         st.dataframe(list_table(same), hide_index=True, key="anomalies_incident")
-st.caption(f"{kpi.description} Filters: {filters.describe()}.")
+st.caption(f"{kpi.description} Filters: {md(filters.describe())}.")

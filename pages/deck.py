@@ -9,6 +9,7 @@ from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, move
 from charts.export import ExportUnavailable, browser_status
 from ui.chart_panel import deck_items, set_deck_items
 from ui.shell import page
+from ui.text import md
 
 BUILT = "deck_pptx"  # session key: (fingerprint, pptx bytes, slide count, seconds)
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
@@ -50,7 +51,7 @@ def _preview(item):
     return fig
 
 
-ctx, filters = page("Deck")
+ctx, filters = page("Deck", uses_filters=False)
 st.title("Deck")
 items = deck_items()
 if not items:
@@ -103,7 +104,7 @@ template_bytes = template.getvalue() if template is not None else None
 fingerprint = hash((tuple(items), title, subtitle, appendix, template_bytes))
 ok, status = browser_status()
 if not ok:
-    st.warning(f"The deck cannot be built here: {status}", icon=":material/warning:")
+    st.warning(f"The deck cannot be built here: {md(status)}", icon=":material/warning:")
 actions = st.container(horizontal=True, vertical_alignment="center")
 if actions.button("Build deck", key="deck_build", type="primary", icon=":material/slideshow:", disabled=not ok):
     started = time.perf_counter()
@@ -113,7 +114,7 @@ if actions.button("Build deck", key="deck_build", type="primary", icon=":materia
                               subtitle=subtitle, definitions=kpi_definitions(items), appendix=appendix,
                               template=template_bytes)
     except (ExportUnavailable, ValueError) as err:
-        st.error(f"**The deck could not be built:** {err}")
+        st.error(f"**The deck could not be built:** {md(err)}")
     else:
         slides = 1 + len(items) + (-(-len(kpi_definitions(items)) // DEFINITIONS_PER_SLIDE) if appendix else 0)
         st.session_state[BUILT] = (fingerprint, pptx, slides, time.perf_counter() - started)

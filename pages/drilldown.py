@@ -29,8 +29,9 @@ from ui.data import bounds, dimension_values, newest_complete_day
 from ui.drilldown_data import analysis, case_count, case_page, case_table, cases_csv, decomposition, slice_filters
 from ui.errors import guarded
 from ui.shell import page
+from ui.text import md
 
-ctx, _ = page("Drill-down")
+ctx, _ = page("Drill-down", uses_filters=False)
 with guarded():
     first, last = bounds(ctx)
     newest = newest_complete_day(ctx)
@@ -59,120 +60,122 @@ def on_chart(key: str) -> None:
 
 
 st.title("Drill-down")
-try:
-    state = current()
-    check_state(state, first=first, last=last, values=known_values)
-except LinkError as err:
-    st.error(f"**This drill-down link cannot be shown:** {err}")
-    st.button("Open the newest day instead", key="drilldown_reset", on_click=st.query_params.clear,
-              icon=":material/restart_alt:")
-    st.stop()
+# every call below reads the database: a failure anywhere is a message, never a traceback
+with guarded():
+    try:
+        state = current()
+        check_state(state, first=first, last=last, values=known_values)
+    except LinkError as err:
+        st.error(f"**This drill-down link cannot be shown:** {md(err)}")
+        st.button("Open the newest day instead", key="drilldown_reset", on_click=st.query_params.clear,
+                  icon=":material/restart_alt:")
+        st.stop()
 
-kpi = get_kpi(state.kpi)
-st.session_state["drilldown_kpi"] = state.kpi
-st.session_state["drilldown_day"] = state.day
-c_kpi, c_day, c_up, c_down = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
-c_kpi.selectbox("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label, key="drilldown_kpi",
-                on_change=on_controls)
-c_day.date_input("Day", min_value=first, max_value=last, key="drilldown_day", format="YYYY-MM-DD",
-                 on_change=on_controls)
-up = coarser(state)
-c_up.button("Coarser slice", key="drilldown_coarser", icon=":material/zoom_out:", disabled=up is None,
-            on_click=go, args=(up,), help="Drop the last dimension of the slice", width="stretch")
-st.caption(f"Slice: **{describe_slice(state.filters)}** · the sidebar filters do not apply here; "
-           "the link holds the view.")
+    kpi = get_kpi(state.kpi)
+    st.session_state["drilldown_kpi"] = state.kpi
+    st.session_state["drilldown_day"] = state.day
+    c_kpi, c_day, c_up, c_down = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    c_kpi.selectbox("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label, key="drilldown_kpi",
+                    on_change=on_controls)
+    c_day.date_input("Day", min_value=first, max_value=last, key="drilldown_day", format="YYYY-MM-DD",
+                     on_change=on_controls)
+    up = coarser(state)
+    c_up.button("Coarser slice", key="drilldown_coarser", icon=":material/zoom_out:", disabled=up is None,
+                on_click=go, args=(up,), help="Drop the last dimension of the slice", width="stretch")
+    st.caption(f"Slice: **{md(describe_slice(state.filters))}** · the sidebar filters do not apply here; "
+               "the link holds the view.")
 
-history = None
-try:
-    history = decomposition(ctx, state, first)
-except ValueError as err:  # too little history for the detector: the rest of the page still works
-    st.warning(f"No decomposition for this slice: {err}")
+    history = None
+    try:
+        history = decomposition(ctx, state, first)
+    except ValueError as err:  # too little history for the detector: the rest of the page still works
+        st.warning(f"No decomposition for this slice: {md(err)}")
 
-try:
-    # Expected total = same-weekday median (bench_rootcause_sample: better than the detector's
-    # expected, which absorbs a multi-day incident into its level).
-    result = analysis(ctx, state, None)
-except ValueError as err:
-    st.warning(f"Nothing to explain for {describe_slice(state.filters)} on {state.day}: {err}. "
-               "Step to a coarser slice or pick another day.")
-    st.stop()
-if kpi.kind != "ratio" and result.actual == 0 and result.expected == 0:
-    st.warning(f"The slice {describe_slice(state.filters)} has no {kpi.label.lower()} on {state.day} "
-               "nor on the same weekdays before it. Step to a coarser slice or pick another day.")
-    st.stop()
+    try:
+        # Expected total = same-weekday median (bench_rootcause_sample: better than the detector's
+        # expected, which absorbs a multi-day incident into its level).
+        result = analysis(ctx, state, None)
+    except ValueError as err:
+        st.warning(f"Nothing to explain for {md(describe_slice(state.filters))} on {state.day}: {md(err)}. "
+                   "Step to a coarser slice or pick another day.")
+        st.stop()
+    if kpi.kind != "ratio" and result.actual == 0 and result.expected == 0:
+        st.warning(f"The slice {md(describe_slice(state.filters))} has no {kpi.label.lower()} on {state.day} "
+                   "nor on the same weekdays before it. Step to a coarser slice or pick another day.")
+        st.stop()
 
-down = finer(state, list(result.causes["filters"]))
-c_down.button("Finer slice", key="drilldown_finer", icon=":material/zoom_in:", disabled=down is None,
-              on_click=go, args=(down,), width="stretch",
-              help="Add the top root cause's next dimension" if down else "No root cause to narrow to")
-st.subheader(result.sentence)
-window = slice_filters(state, state.day, state.day)
+    down = finer(state, list(result.causes["filters"]))
+    c_down.button("Finer slice", key="drilldown_finer", icon=":material/zoom_in:", disabled=down is None,
+                  on_click=go, args=(down,), width="stretch",
+                  help="Add the top root cause's next dimension" if down else "No root cause to narrow to")
+    st.subheader(md(result.sentence))
+    window = slice_filters(state, state.day, state.day)
 
-if history is not None:
-    fig = decomposition_figure(history, kpi, state.day)
-    chart_panel(fig, key="drilldown_decomp", meta=chart_meta(ctx, slice_filters(state, history.index[0].date(),
-                state.day), title=f"{kpi.label}: decomposition", unit=kpi.unit), kpi_names=(kpi.name,),
-                on_select=lambda: on_chart("drilldown_decomp"), selection_mode="points")
-    st.caption(history.attrs["config"].describe())
-
-left, right = st.columns(2)
-with left:
-    fig = contribution_figure(result)
-    chart_panel(fig, key="drilldown_contrib", meta=chart_meta(ctx, window, title=result.sentence, unit=kpi.unit),
-                kpi_names=(kpi.name,), takeaway=result.sentence,
-                on_select=lambda: on_chart("drilldown_contrib"), selection_mode="points")
-with right:
     if history is not None:
-        fig = weekday_figure(history["observed"], kpi, state.day)
-        chart_panel(fig, key="drilldown_weekdays", meta=chart_meta(ctx, window, title=f"{kpi.label}, same weekday",
-                    unit=kpi.unit), kpi_names=(kpi.name,), on_select=lambda: on_chart("drilldown_weekdays"),
-                    selection_mode="points")
+        fig = decomposition_figure(history, kpi, state.day)
+        chart_panel(fig, key="drilldown_decomp", meta=chart_meta(ctx, slice_filters(state, history.index[0].date(),
+                    state.day), title=f"{kpi.label}: decomposition", unit=kpi.unit), kpi_names=(kpi.name,),
+                    on_select=lambda: on_chart("drilldown_decomp"), selection_mode="points")
+        st.caption(history.attrs["config"].describe())
 
-causes = result.causes
-if len(causes):
-    what = "the rate change" if kpi.kind == "ratio" else "the change"
-    st.markdown(f"**Root causes** — share of {what}, baseline: median of the same weekday over "
-                f"{len(result.weeks)} weeks, allocated down from the expected total")
-    st.dataframe(pd.DataFrame({"slice": [describe_slice(f) for f in causes["filters"]],
-                               "actual": causes["actual"], "expected": causes["expected"], "delta": causes["delta"],
-                               "share of change": causes["share_of_delta"] * 100}),
-                 key="drilldown_causes", hide_index=True,
-                 column_config={"share of change": st.column_config.NumberColumn(format="%.0f %%"),
-                                **{c: st.column_config.NumberColumn(format="%.1f")
-                                   for c in ("actual", "expected", "delta")}})
-if result.mix is not None:
-    dims = [c for c in result.mix.columns if c in known_values]
-    st.markdown(f"**Mix and rate by {', '.join(d.replace('_', ' ') for d in dims)}** ({kpi.unit}) — mix: more "
-                "cases from a slice with a different rate; rate: the slice's own rate moved")
-    mix = result.mix[[*dims, "share_expected", "share_actual", "rate_expected", "rate_actual", "mix_effect",
-                      "rate_effect", "total_effect"]].copy()
-    for c in ("rate_expected", "rate_actual", "mix_effect", "rate_effect", "total_effect"):
-        mix[c] = mix[c] * kpi.scale
-    for c in ("share_expected", "share_actual"):
-        mix[c] = mix[c] * 100
-    st.dataframe(mix.round(kpi.decimals + 2), key="drilldown_mix", hide_index=True)
+    left, right = st.columns(2)
+    with left:
+        fig = contribution_figure(result)
+        chart_panel(fig, key="drilldown_contrib", meta=chart_meta(ctx, window, title=result.sentence, unit=kpi.unit),
+                    kpi_names=(kpi.name,), takeaway=result.sentence,
+                    on_select=lambda: on_chart("drilldown_contrib"), selection_mode="points")
+    with right:
+        if history is not None:
+            fig = weekday_figure(history["observed"], kpi, state.day)
+            chart_panel(fig, key="drilldown_weekdays", meta=chart_meta(ctx, window, title=f"{kpi.label}, same weekday",
+                        unit=kpi.unit), kpi_names=(kpi.name,), on_select=lambda: on_chart("drilldown_weekdays"),
+                        selection_mode="points")
 
-st.markdown(f"**The cases behind it** — {case_side(kpi)} on {state.day:%a %d %b %Y}, "
-            f"{describe_slice(state.filters)}")
-total = case_count(ctx, state)
-s_col, d_col, p_col, n_col = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
-order_by = s_col.selectbox("Sort by", list(CASE_COLUMNS), index=list(CASE_COLUMNS).index("created_at"),
-                           key="drilldown_sort")
-descending = d_col.toggle("Descending", key="drilldown_desc")
-size = 50
-pages = max(1, -(-total // size))
-number = p_col.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="drilldown_page")
-n_col.download_button("Download CSV", data=lambda: cases_csv(ctx, state, order_by=order_by, descending=descending),
-                      file_name=f"cases_{state.kpi}_{state.day}.csv", mime="text/csv", key="drilldown_csv",
-                      icon=":material/download:", on_click="ignore",
-                      help="Every case behind this view (up to 10,000), in this order")
-if total:
-    cases = case_page(ctx, state, order_by=order_by, descending=descending, limit=size, offset=(number - 1) * size)
-    shown, config = case_table(cases)
-    st.dataframe(shown, key="drilldown_cases", hide_index=True, column_config=config, placeholder="")
-    st.caption(f"{total:,} cases · page {number} of {pages}" + (" · the CSV holds the first 10,000"
-                                                                  if total > 10_000 else ""))
-else:
-    st.info(f"No cases behind this view on {state.day}.")
-if kpi.kind == "stock":
-    st.caption("Backlog counts open cases, which a day cannot list: these are the cases created that day.")
+    causes = result.causes
+    if len(causes):
+        what = "the rate change" if kpi.kind == "ratio" else "the change"
+        st.markdown(f"**Root causes** — share of {what}, baseline: median of the same weekday over "
+                    f"{len(result.weeks)} weeks, allocated down from the expected total")
+        st.dataframe(pd.DataFrame({"slice": [describe_slice(f) for f in causes["filters"]],
+                                   "actual": causes["actual"], "expected": causes["expected"], "delta": causes["delta"],
+                                   "share of change": causes["share_of_delta"] * 100}),
+                     key="drilldown_causes", hide_index=True,
+                     column_config={"share of change": st.column_config.NumberColumn(format="%.0f %%"),
+                                    **{c: st.column_config.NumberColumn(format="%.1f")
+                                       for c in ("actual", "expected", "delta")}})
+    if result.mix is not None:
+        dims = [c for c in result.mix.columns if c in known_values]
+        st.markdown(f"**Mix and rate by {', '.join(d.replace('_', ' ') for d in dims)}** ({kpi.unit}) — mix: more "
+                    "cases from a slice with a different rate; rate: the slice's own rate moved")
+        mix = result.mix[[*dims, "share_expected", "share_actual", "rate_expected", "rate_actual", "mix_effect",
+                          "rate_effect", "total_effect"]].copy()
+        for c in ("rate_expected", "rate_actual", "mix_effect", "rate_effect", "total_effect"):
+            mix[c] = mix[c] * kpi.scale
+        for c in ("share_expected", "share_actual"):
+            mix[c] = mix[c] * 100
+        st.dataframe(mix.round(kpi.decimals + 2), key="drilldown_mix", hide_index=True)
+
+    st.markdown(f"**The cases behind it** — {case_side(kpi)} on {state.day:%a %d %b %Y}, "
+                f"{md(describe_slice(state.filters))}")
+    total = case_count(ctx, state)
+    s_col, d_col, p_col, n_col = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
+    order_by = s_col.selectbox("Sort by", list(CASE_COLUMNS), index=list(CASE_COLUMNS).index("created_at"),
+                               key="drilldown_sort")
+    descending = d_col.toggle("Descending", key="drilldown_desc")
+    size = 50
+    pages = max(1, -(-total // size))
+    number = p_col.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="drilldown_page")
+    n_col.download_button("Download CSV", data=lambda: cases_csv(ctx, state, order_by=order_by, descending=descending),
+                          file_name=f"cases_{state.kpi}_{state.day}.csv", mime="text/csv", key="drilldown_csv",
+                          icon=":material/download:", on_click="ignore",
+                          help="Every case behind this view (up to 10,000), in this order")
+    if total:
+        cases = case_page(ctx, state, order_by=order_by, descending=descending, limit=size, offset=(number - 1) * size)
+        shown, config = case_table(cases)
+        st.dataframe(shown, key="drilldown_cases", hide_index=True, column_config=config, placeholder="")
+        st.caption(f"{total:,} cases · page {number} of {pages}" + (" · the CSV holds the first 10,000"
+                                                                      if total > 10_000 else ""))
+    else:
+        st.info(f"No cases behind this view on {state.day}.")
+    if kpi.kind == "stock":
+        st.caption("Backlog counts open cases, which a day cannot list: these are the cases created that day.")

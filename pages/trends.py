@@ -12,6 +12,7 @@ from ui.data import kpi_frame
 from ui.errors import guarded
 from ui.shell import page
 from ui.sidebar import LABELS
+from ui.text import md
 
 PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
 DRILL = "trends_drill"  # session key: drill-down query parameters of the point just clicked
@@ -41,7 +42,7 @@ with guarded():
 
 kpi = get_kpi(name)
 if frame.empty or frame[kpi.name].isna().all():
-    st.warning(f"No {kpi.label.lower()} values for {filters.describe()}. Widen the date range or clear a filter.")
+    st.warning(f"No {kpi.label.lower()} values for {md(filters.describe())}. Widen the date range or clear a filter.")
     st.stop()
 
 title = f"{kpi.label} by {grain}" + (f", split by {LABELS[split].lower()}" if by else "")
@@ -66,7 +67,7 @@ if grain == "day":
              "selection_mode": "points"}
 chart_panel(fig, key="trends_chart", meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table,
             kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=key_numbers, **drill)
-st.caption(f"{kpi.description} Filters: {filters.describe()}." + (" Click a day to open its drill-down."
+st.caption(f"{kpi.description} Filters: {md(filters.describe())}." + (" Click a day to open its drill-down."
                                                                    if drill else ""))
 # Periods are days: show dates, not midnight timestamps.
 shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)

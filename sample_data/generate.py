@@ -22,6 +22,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from loaders.clock import utcnow
+
 __all__ = [
     "CHANNELS",
     "LANGUAGES",
@@ -284,7 +286,7 @@ class SampleConfig:
         """
         if self.end is not None:
             return self
-        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        yesterday = utcnow().date() - dt.timedelta(days=1)
         return dataclasses.replace(self, end=yesterday)
 
     @property

@@ -7,6 +7,7 @@ is unreachable the tests skip — except with ``CI=true``, where they fail.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -23,6 +24,11 @@ PG_ADMIN_URL = os.environ.get("OPS_TEST_PG_URL", "postgresql+psycopg://postgres@
 MARIADB_ADMIN_URL = os.environ.get("OPS_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 SAMPLE_END = date(2026, 6, 30)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def visible(markdown: str) -> str:
+    """What a reader sees of markdown the app escaped (``ui.text.md``): the text without its backslashes."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def unavailable(what: str, err: Exception) -> None:

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics.panel import holiday_events
-from tests.conftest import SAMPLE_END
+from tests.conftest import SAMPLE_END, visible
 from ui.anomaly_data import chosen_row, read_events_csv
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -49,7 +49,7 @@ def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: Ap
     app.session_state["anomalies_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     app.run()
     assert not app.exception
-    assert app.subheader[0].value == f"Incoming · brand_impersonation · Manila · {SAMPLE_END:%a %d %b %Y}"
+    assert visible(app.subheader[0].value) == f"Incoming · brand_impersonation · Manila · {SAMPLE_END:%a %d %b %Y}"
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in spec["data"]}
     assert {"expected range", "expected", "Incoming", "abnormal (bad)"} <= names

@@ -1,5 +1,5 @@
 """AppTest of the Data page: status on a healthy source, a broken configuration shown with its line, a volume-only
-source (every page still works; case rows said to be unavailable), and the refresh buttons."""
+source (every page still works; case rows said to be unavailable), the refresh buttons and the file import."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from loaders import CasesUnavailable, Filters, Settings, load_cases, load_daily_volume, make_engine
-from tests.conftest import SAMPLE_END
+from tests.conftest import SAMPLE_END, visible
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -64,7 +64,7 @@ def test_a_broken_config_is_shown_with_its_line(sample_db: Path, monkeypatch, tm
     config.write_text('[source]\ntable = "cases"\n\n[rollup]\nmode = "sometimes"\n', encoding="utf-8")
     at = _data_page(monkeypatch, f"sqlite:///{sample_db}", config)
     assert not at.exception
-    assert "ops.toml line 5: `rollup.mode` must be 'source' or 'local'" in at.error[0].value
+    assert "ops.toml line 5: `rollup.mode` must be 'source' or 'local'" in visible(at.error[0].value)
     assert "5>" in at.code[0].value  # the offending line is pointed at
     assert any(b.label == "Retry" for b in at.button)
 
@@ -129,3 +129,28 @@ def test_column_check_bounds_read_as_numbers_and_minutes_not_raw_floats(value, s
     from ui.data_page import format_value
 
     assert format_value(value) == shown
+
+
+def test_an_upload_without_a_good_row_is_an_error_with_its_bad_rows_listed(sample_db: Path, monkeypatch,
+                                                                            tmp_path: Path):
+    target = tmp_path / "imported.sqlite"
+    monkeypatch.setenv("OPS_IMPORT_DB", str(target))
+    at = _data_page(monkeypatch, f"sqlite:///{sample_db}")
+    header = "case_id,created_at,solved_at,workflow,vendor_site,channel,language,route,handle_time_s,sla_hours"
+    rows = ['"=HYPERLINK(""http://x"")",2026-06-01 10:00,,copyright,Dublin,email,en,robot,300,24',
+            "2,0001-01-01 10:00,,copyright,Dublin,email,en,manual,300,24"]
+    at.file_uploader(key="data_import_file").set_value(
+        ("all_bad.csv", "\n".join([header, *rows]).encode(), "text/csv")).run()
+    at.button(key="data_import_go").click().run()
+    assert not at.exception
+    errors = [visible(e.value) for e in at.error]
+    assert any("none of the 2 row(s) read is good, so nothing was written" in e for e in errors), errors
+    assert not any("Imported" in s.value for s in at.success)
+    bad = next(d.value for d in at.dataframe if "reasons" in d.value.columns)
+    assert bad["line"].tolist() == [2, 3]
+    assert "before 1990-01-01" in bad["reasons"].iloc[1]
+    assert [b.label for b in at.get("download_button")] == ["Download the bad rows (CSV)"]
+    engine = make_engine(f"sqlite:///{target}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM cases")).scalar() == 0
+    engine.dispose()

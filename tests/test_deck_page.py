@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from charts import ChartMeta
 from charts.deck import DeckItem
 from metrics.kpis import get_kpi
+from tests.conftest import visible
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -139,5 +140,5 @@ def test_a_broken_template_is_reported_not_raised(collected: AppTest) -> None:
     at.run()
     at.button(key="deck_build").click().run()
     assert not at.exception
-    assert "must be a PowerPoint .pptx file" in at.error[0].value
+    assert "must be a PowerPoint .pptx file" in visible(at.error[0].value)
     assert "deck_pptx" not in at.session_state

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import visible
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SPIKE_LINK = {"kpi": "incoming", "day": "2026-06-30"}  # the sample's last day: the planted spike
 
@@ -34,7 +36,7 @@ def _table(at: AppTest, column: str):
 
 
 def _sentence(at: AppTest) -> str:
-    return " ".join(h.value for h in at.subheader)
+    return " ".join(visible(h.value) for h in at.subheader)
 
 
 def test_a_link_to_the_spike_names_the_planted_slice_and_lists_its_cases(open_link):
@@ -74,7 +76,7 @@ def test_a_ratio_kpi_shows_mix_and_rate(open_link):
 ])
 def test_bad_links_give_a_message_not_a_traceback(open_link, params, message):
     at = open_link(params)
-    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert any(message in visible(e.value) for e in at.error), [e.value for e in at.error]
 
 
 def test_a_slice_that_matches_nothing_says_so(open_link):

@@ -245,6 +245,31 @@ def test_csv_of_a_frame_keeps_a_meaningful_index_only(kpi_frame: pd.DataFrame) -
     assert to_csv(plain).decode().splitlines()[0] == ",".join(plain.columns)
 
 
+@pytest.mark.parametrize(("cell", "written"), [
+    ('=HYPERLINK("http://x")', "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"), ("\r=cmd", "'\r=cmd"), ("plain", "plain"), ("a=b", "a=b"), ("", ""),
+])
+def test_csv_bytes_defuses_formulas_in_text_cells_only(cell: str, written: str) -> None:
+    from charts.export import csv_bytes
+
+    frame = pd.DataFrame({"text": [cell, "ok"], "delta": [-5, 2], "share": [-0.5, np.nan]})
+    text = pd.read_csv(io.BytesIO(csv_bytes(frame)), keep_default_na=False, dtype=str)
+    assert text["text"].tolist() == [written, "ok"]
+    back = pd.read_csv(io.BytesIO(csv_bytes(frame)))
+    assert back["delta"].tolist() == [-5, 2] and back["share"].iloc[0] == -0.5  # numbers stay numbers
+    assert frame["text"].iloc[0] == cell  # the caller's frame is untouched
+
+
+def test_csv_bytes_defuses_headers_and_a_text_index_and_to_csv_uses_it() -> None:
+    from charts.export import csv_bytes
+
+    frame = pd.DataFrame({"=cmd": [-1, 2]}, index=pd.Index(["@site", "Dublin"], name="-site"))
+    assert csv_bytes(frame, index=True).decode().splitlines() == ["'-site,'=cmd", "'@site,-1", "Dublin,2"]
+    assert to_csv(frame) == csv_bytes(frame, index=True)
+    fig = go.Figure([go.Bar(x=["=1+1", "B"], y=[-3, 4], name="solved")])
+    assert to_csv(fig).decode().splitlines() == ["x,solved", "'=1+1,-3", "B,4"]
+
+
 def test_csv_refuses_what_it_cannot_tabulate() -> None:
     with pytest.raises(ValueError, match="cannot tabulate a 'heatmap' trace"):
         to_csv(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))

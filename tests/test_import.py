@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import datetime
 from pathlib import Path
@@ -10,9 +11,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from charts.export import csv_bytes
 from loaders import ImportRejected, Settings, make_engine
 from loaders.errors import ImportRejected as ImportRejectedDirect
-from loaders.importer import import_file
+from loaders.importer import EARLIEST_ACCEPTED, RowsRejected, import_file
 
 NOW = datetime(2026, 7, 1)
 HEADER = ("case_id,created_at,solved_at,workflow,vendor_site,channel,language,route,handle_time_s,sla_hours,"
@@ -33,6 +35,11 @@ def engine(tmp_path: Path) -> sa.Engine:
 
 def _table(engine: sa.Engine, table: str = "cases") -> pd.DataFrame:
     return pd.read_sql(f"SELECT * FROM {table} ORDER BY 1", engine)
+
+
+def _count(engine: sa.Engine, table: str = "cases") -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
 
 
 @pytest.mark.parametrize(("row", "reason"), [
@@ -58,7 +65,7 @@ def test_each_bad_row_is_reported_with_its_line_and_reason(engine, row, reason):
     assert report.rows_read == 2 and report.inserted == 1
     assert report.bad_rows["line"].tolist() == [3]
     assert reason in report.bad_rows["reasons"].iloc[0]
-    assert _table(engine)["case_id"].tolist() == [1]
+    assert _table(engine)["case_id"].tolist() == ["1"]
 
 
 def test_unknown_categories_are_bad_rows_only_when_values_are_known(engine):
@@ -91,7 +98,7 @@ def test_a_changed_row_is_updated_in_place(engine):
     import_file(_csv(GOOD_ROW.format(id=1), GOOD_ROW.format(id=2)), engine, now=NOW)
     report = import_file(_csv(GOOD_ROW.format(id=1).replace(",300,", ",450,")), engine, now=NOW)
     assert (report.inserted, report.updated, report.unchanged) == (0, 1, 0)
-    assert _table(engine).set_index("case_id").loc[1, "handle_time_s"] == 450
+    assert _table(engine).set_index("case_id").loc["1", "handle_time_s"] == 450
 
 
 def test_abort_on_bad_rows_writes_nothing(engine):
@@ -179,3 +186,90 @@ def test_option_values_are_validated(engine):
         import_file(_csv(GOOD_ROW.format(id=1)), engine, on_bad="ignore")
     with pytest.raises(ValueError, match="`chunk_rows` must be >= 1, got 0"):
         import_file(_csv(GOOD_ROW.format(id=1)), engine, chunk_rows=0)
+
+
+def test_ids_spelled_differently_but_reading_as_one_number_are_flagged_not_merged(engine):
+    rows = [GOOD_ROW.format(id=i) for i in ("7", "07", "7.0", "8", "8 ")]
+    report = import_file(_csv(*rows), engine, now=NOW)
+    assert (report.inserted, report.updated) == (2, 0)
+    reasons = report.bad_rows.set_index("line")["reasons"].to_dict()
+    assert reasons == {
+        3: "case_id '07' collides with '7' on line 2 (same number, different text)",
+        4: "case_id '7.0' collides with '7' on line 2 (same number, different text)",
+        6: "case_id '8 ' collides with '8' on line 5 (same id, different spaces)",
+    }
+    assert _table(engine)["case_id"].tolist() == ["7", "8"]
+
+
+def test_ids_are_stored_and_upserted_as_the_text_the_file_holds(engine):
+    import_file(_csv(GOOD_ROW.format(id="007"), GOOD_ROW.format(id="A-1")), engine, now=NOW)
+    again = import_file(_csv(GOOD_ROW.format(id="007").replace(",300,", ",450,")), engine, now=NOW)
+    assert (again.inserted, again.updated) == (0, 1)
+    table = _table(engine).set_index("case_id")
+    assert table.index.tolist() == ["007", "A-1"] and table.loc["007", "handle_time_s"] == 450
+
+
+def test_an_id_colliding_with_another_spelling_already_in_the_database_is_a_bad_row(engine):
+    import_file(_csv(GOOD_ROW.format(id="7")), engine, now=NOW)
+    report = import_file(_csv(GOOD_ROW.format(id="07"), GOOD_ROW.format(id="9")), engine, now=NOW)
+    assert report.inserted == 1
+    assert report.bad_rows["reasons"].tolist() == [
+        "case_id '07' collides with '7' already in the database (same number, different text)"]
+    assert _table(engine)["case_id"].tolist() == ["7", "9"]
+
+
+def test_a_table_storing_ids_as_numbers_refuses_ids_it_would_respell(engine):
+    with engine.begin() as conn:  # as created before ids were text: BIGINT converts '07' to 7
+        conn.execute(sa.text("CREATE TABLE cases (case_id BIGINT PRIMARY KEY, created_at DATETIME, "
+                             "solved_at DATETIME, workflow TEXT, vendor_site TEXT, channel TEXT, language TEXT, "
+                             "route TEXT, handle_time_s FLOAT, sla_hours FLOAT, escalated SMALLINT, "
+                             "reopened SMALLINT, csat FLOAT, qa_score FLOAT)"))
+    report = import_file(_csv(GOOD_ROW.format(id="7"), GOOD_ROW.format(id="08")), engine, now=NOW)
+    assert report.inserted == 1
+    assert "case_id '08' would be stored as a number and lose its spelling" in report.bad_rows["reasons"].iloc[0]
+    assert _table(engine)["case_id"].tolist() == [7]
+
+
+@pytest.mark.parametrize(("column", "value"), [("created_at", "0001-01-01"), ("solved_at", "1989-12-31 23:59:59")])
+def test_timestamps_before_the_earliest_accepted_date_are_bad_rows(engine, column, value):
+    bad = GOOD_ROW.format(id=2).replace("2026-06-01 10:00:00" if column == "created_at" else "2026-06-01 12:30:00",
+                                        value)
+    report = import_file(_csv(GOOD_ROW.format(id=1), bad), engine, now=NOW)
+    assert datetime(1990, 1, 1) == EARLIEST_ACCEPTED  # the values above sit on either side of it
+    assert report.inserted == 1 and report.bad_rows["line"].tolist() == [3]
+    assert f"{column} {value} is before 1990-01-01 (the earliest date accepted)" in report.bad_rows["reasons"].iloc[0]
+    assert _table(engine)["case_id"].tolist() == ["1"]
+
+
+def test_a_volume_day_before_the_earliest_accepted_date_is_a_bad_row(engine):
+    csv_file = io.BytesIO(b"day,incoming,solved\n2026-06-01,10,8\n0001-01-01,3,2\n")
+    report = import_file(csv_file, engine, kind="volume", now=NOW)
+    assert report.inserted == 1
+    assert report.bad_rows["reasons"].tolist() == ["day 0001-01-01 is before 1990-01-01 (the earliest date accepted)"]
+
+
+def test_a_file_without_a_good_row_is_rejected_and_writes_nothing(engine):
+    import_file(_csv(GOOD_ROW.format(id=1)), engine, now=NOW)
+    before = _count(engine)
+    rows = [GOOD_ROW.format(id=2).replace("manual", "robot"), GOOD_ROW.format(id=3).replace("manual", "robot"),
+            GOOD_ROW.format(id=4).replace("2026-06-01 10:00:00", "0001-01-01")]
+    with pytest.raises(ImportRejected, match=r"none of the 3 row\(s\) read is good, so nothing was written\. "
+                       r"Most common reasons: unknown route 'robot'.* \(2 rows\); created_at 0001-01-01 is "
+                       r"before 1990-01-01 .*\(1 row\)") as caught:
+        import_file(_csv(*rows), engine, now=NOW)
+    assert isinstance(caught.value, RowsRejected)
+    assert caught.value.bad_rows["line"].tolist() == [2, 3, 4]
+    assert _count(engine) == before == 1
+
+
+def test_bad_rows_csv_defuses_formulas_from_the_file(engine):
+    rows = [GOOD_ROW.format(id=i).replace("manual", "robot") for i in ('"=HYPERLINK(""http://x"")"', "+1", "@SUM(A1)")]
+    rows.append(GOOD_ROW.format(id=5).replace(",300,", ",-5,"))
+    report = import_file(_csv(GOOD_ROW.format(id=1), *rows), engine, now=NOW)
+    assert report.bad_rows["key"].tolist() == ['=HYPERLINK("http://x")', "+1", "@SUM(A1)", "5"]
+    back = list(csv.DictReader(io.StringIO(csv_bytes(report.bad_rows).decode())))
+    assert [r["key"] for r in back] == ["'=HYPERLINK(\"http://x\")", "'+1", "'@SUM(A1)", "5"]
+    assert [r["line"] for r in back] == ["3", "4", "5", "6"]
+    assert back[3]["reasons"] == "handle_time_s -5 must be >= 0 (negative)"
+    numbers = pd.read_csv(io.BytesIO(csv_bytes(report.bad_rows.assign(handle_time_s=[0, 0, 0, -5]))))
+    assert numbers["handle_time_s"].tolist() == [0, 0, 0, -5]

@@ -129,8 +129,9 @@ def test_chunking_changes_memory_not_data(
     pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), cases)
 
 
-def test_end_none_means_yesterday_utc() -> None:
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+def test_end_none_means_yesterday_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_NOW", "2026-03-01T00:30:00")
+    yesterday = dt.date(2026, 2, 28)
     resolved = SampleConfig().resolved()
     assert resolved.end == yesterday
     assert resolved.start == yesterday - dt.timedelta(days=729)

@@ -31,6 +31,7 @@ from charts.export import ChartMeta, browser_status, to_csv, to_png, to_svg
 from loaders import Filters
 from ui.data import DataContext, bounds
 from ui.sidebar import LABELS
+from ui.text import md
 
 __all__ = [
     "DECK_STATE",
@@ -164,7 +165,7 @@ def _on_add(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_name
                                 key_numbers=key_numbers, origin=origin)
     add_to_deck(item)
     count = len(deck_items())
-    st.toast(f"Added “{meta.title}” to the deck ({count} chart{'s' if count != 1 else ''}). "
+    st.toast(f"Added “{md(meta.title)}” to the deck ({count} chart{'s' if count != 1 else ''}). "
              "Order and build it on the Deck page.", icon=":material/slideshow:")
 
 
@@ -227,5 +228,5 @@ def chart_panel(
                   help="Collect this chart, with its current filters, for a PowerPoint deck (Deck page)",
                   on_click=_on_add, args=(fig, meta, data, tuple(kpi_names), takeaway, key_numbers, key))
     if not ok:
-        st.caption(f":material/warning: {status}")
+        st.caption(f":material/warning: {md(status)}")
     return event

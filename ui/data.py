@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 import loaders
-from loaders import Filters, Settings
+from loaders import Filters, OpsDataError, RollupState, Settings
 from metrics.kpis import compute_kpis, kpi_parts
 
 __all__ = [
@@ -26,7 +27,9 @@ __all__ = [
     "context",
     "current_settings",
     "dimension_values",
+    "forget_failed_refresh",
     "kpi_frame",
+    "matches_any_case",
     "newest_complete_day",
     "reset_connections",
     "source_engine",
@@ -44,6 +47,10 @@ class DataContext:
     source: Engine
     rollup: Engine
     version: str  # roll-up refresh stamp: part of every cache key
+    #: why the latest refresh failed, when the pages run on the previous roll-up instead (``None``: it worked)
+    refresh_problem: OpsDataError | None = None
+    #: the roll-up the pages read (its newest day and last refresh, for the stale-data banner)
+    state: RollupState | None = None
 
     @property
     def key(self) -> str:
@@ -103,6 +110,7 @@ def reset_connections() -> None:
     for cached in (_engine, _rollup_engine, _settings_for):
         cached.clear()
     st.cache_data.clear()
+    forget_failed_refresh()
 
 
 def _ensure_sample(settings: Settings) -> None:
@@ -136,22 +144,62 @@ def sa_url_path(url: str) -> str:
     return url.split("sqlite:///", 1)[1]
 
 
+#: after a failed refresh, the pages run on the previous roll-up and the refresh is retried this much later
+RETRY_FAILED_REFRESH_S = 60
+_FAILED: dict[str, tuple[float, OpsDataError, RollupState]] = {}
+
+
 @st.cache_data(ttl=300, show_spinner="Refreshing the daily roll-up…")
-def _refresh(settings_key: str, _settings_obj: Settings) -> str:
-    """Bring the roll-up up to date (incremental) at most every five minutes; returns its version."""
-    source = source_engine(_settings_obj)
+def _refresh(settings_key: str, _settings_obj: Settings) -> RollupState:
+    """Bring the roll-up up to date (incremental) at most every five minutes; return its state.
+
+    A failure raises, and is not cached.
+    """
     target = _rollup_engine(_settings_obj.url, _settings_obj)
-    loaders.refresh_rollup(source, _settings_obj, target=target)
-    state = loaders.rollup_state(target, _settings_obj)
-    return f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+    loaders.refresh_rollup(source_engine(_settings_obj), _settings_obj, target=target)
+    return loaders.rollup_state(target, _settings_obj)
 
 
 def context() -> DataContext:
-    """Settings, engines and the roll-up version; raises ``OpsDataError`` subclasses on bad config."""
+    """Settings, engines and the roll-up version.
+
+    A refresh that fails while a usable roll-up exists does not stop the pages: they run on it, and
+    ``refresh_problem`` says why it is stale (the refresh is tried again after
+    :data:`RETRY_FAILED_REFRESH_S`). Only when there is no roll-up to show does the failure raise.
+
+    Raises
+    ------
+    OpsDataError
+        A configuration problem, an unreachable source, or a failed refresh with no roll-up to fall back on.
+    """
     settings = _settings()
     _ensure_sample(settings)
-    version = _refresh(repr(settings), settings)
-    return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version)
+    key = repr(settings)
+    problem: OpsDataError | None = None
+    failed = _FAILED.get(key)
+    if failed and time.monotonic() - failed[0] < RETRY_FAILED_REFRESH_S:
+        _, problem, state = failed
+    else:
+        try:
+            state = _refresh(key, settings)
+            _FAILED.pop(key, None)
+        except OpsDataError as err:
+            problem = err
+            try:
+                state = loaders.rollup_state(_rollup_engine(settings.url, settings), settings)
+            except OpsDataError:
+                raise err from None
+            _FAILED[key] = (time.monotonic(), err, state)
+    if problem is not None and not state.rows:
+        raise problem
+    version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+    return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
+                       problem, state)
+
+
+def forget_failed_refresh() -> None:
+    """Try the refresh again on the next page run (Retry, or after the configuration changed)."""
+    _FAILED.clear()
 
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
@@ -169,7 +217,7 @@ def bounds(ctx: DataContext) -> tuple[date, date]:
 
 def newest_complete_day(ctx: DataContext, *, today: date | None = None) -> date:
     """The newest day in the data that has ended (UTC)."""
-    today = today or datetime.utcnow().date()
+    today = today or loaders.clock.utcnow().date()
     return min(bounds(ctx)[1], today - timedelta(days=1))
 
 
@@ -187,6 +235,15 @@ def _volume(key: str, filters: Filters, by: tuple[str, ...], _ctx: DataContext) 
     frame = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by)
     opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by)
     return kpi_parts(frame, by=by, opening=opening if by else float(opening.iloc[0]))
+
+
+def matches_any_case(ctx: DataContext, filters: Filters) -> bool:
+    """Whether the filters' dimension values select any case on any day of the roll-up."""
+    if not filters.dimension_filters:
+        return True
+    first, last = bounds(ctx)
+    ever = volume(ctx, filters.with_range(first, last))
+    return bool((ever["incoming"].sum() + ever["solved"].sum()) > 0)
 
 
 def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -6,7 +6,6 @@ Each section catches the data layer's narrow errors itself and says what to chan
 
 from __future__ import annotations
 
-import io
 import os
 from datetime import datetime
 from pathlib import Path
@@ -18,10 +17,12 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 import loaders
+from charts.export import csv_bytes
 from loaders import ConfigError, OpsDataError, SchemaMismatch, Settings
 from loaders.checks import SourceReport, check_source
-from loaders.importer import IMPORT_DB_PATH, ImportReport, import_file
+from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
 from ui.data import current_settings, reset_connections, source_engine
+from ui.text import md
 
 __all__ = [
     "format_value",
@@ -66,7 +67,7 @@ def format_value(value: Any) -> str:
 
 
 def _problem(err: Exception, *, key: str) -> None:
-    st.error(f"**{err}**")
+    st.error(f"**{md(err)}**")
     if isinstance(err, SchemaMismatch) and err.problems:
         st.markdown("\n".join(f"- {p}" for p in err.problems))
     if isinstance(err, OpsDataError) and err.hint:
@@ -163,7 +164,7 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
                      "note": st.column_config.TextColumn("note", width="large"),
                  })
     for d, values in report.unknown.items():
-        st.warning(f"Unmapped {d.replace('_', ' ')} values: {', '.join(values)}", icon=":material/help:")
+        st.warning(f"Unmapped {d.replace('_', ' ')} values: {md(', '.join(values))}", icon=":material/help:")
     if report.fixes:
         st.markdown("**What to change**\n" + "\n".join(f"1. {f}" for f in report.fixes))
     else:
@@ -231,11 +232,14 @@ def _report(report: ImportReport) -> None:
     cols[2].metric("Updated", f"{report.updated:,}")
     cols[3].metric("Unchanged", f"{report.unchanged:,}")
     cols[4].metric("Bad rows", f"{len(report.bad_rows):,}")
-    if len(report.bad_rows):
-        st.dataframe(report.bad_rows.head(500), hide_index=True, key="data_bad_rows")
-        buf = io.StringIO()
-        report.bad_rows.to_csv(buf, index=False)
-        st.download_button("Download the bad rows (CSV)", buf.getvalue(), file_name="bad_rows.csv",
+    _bad_rows(report.bad_rows)
+
+
+def _bad_rows(bad_rows: pd.DataFrame) -> None:
+    """The rejected lines with their reasons, and the same as a download (formulas from the file defused)."""
+    if len(bad_rows):
+        st.dataframe(bad_rows.head(500), hide_index=True, key="data_bad_rows")
+        st.download_button("Download the bad rows (CSV)", csv_bytes(bad_rows), file_name="bad_rows.csv",
                            mime="text/csv", key="data_bad_download", icon=":material/download:")
 
 
@@ -269,9 +273,11 @@ def render_import(settings: Settings | None) -> None:
     except OpsDataError as err:
         bar.empty()
         _problem(err, key="import")
+        if isinstance(err, RowsRejected):  # no good row, or "write nothing": the rows to fix
+            _bad_rows(err.bad_rows)
         return
     bar.empty()
-    st.success(f"Imported {report.loaded:,} good rows from {upload.name} in {report.seconds:.1f} s.")
+    st.success(f"Imported {report.loaded:,} good rows from {md(upload.name)} in {report.seconds:.1f} s.")
     _report(report)
     using = settings is not None and loaders.redact(settings.url).endswith(str(target))
     if using and kind == "cases":

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import loaders
+from charts.export import csv_bytes
 from loaders import DIMENSIONS, Filters
 from metrics.anomalies import detect
 from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice, to_params
@@ -101,9 +102,9 @@ def case_count(ctx: DataContext, state: DrilldownState) -> int:
 
 
 def cases_csv(ctx: DataContext, state: DrilldownState, *, order_by: str, descending: bool) -> bytes:
-    """Up to 10,000 cases behind the view as CSV (called only when the download is clicked)."""
+    """Up to 10,000 cases behind the view as CSV (called only when the download is clicked; formulas defused)."""
     frame = case_page(ctx, state, order_by=order_by, descending=descending, limit=10_000, offset=0)
-    return frame.to_csv(index=False).encode()
+    return csv_bytes(frame)
 
 
 def case_table(cases: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -132,7 +133,10 @@ def case_table(cases: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
             shown[col] = flags.gt(0).where(flags.notna())
     when = "YYYY-MM-DD HH:mm"
     config: dict[str, Any] = {
-        "case_id": st.column_config.NumberColumn("case_id", format="%d"),
+        # imported ids are text ("07" stays "07"); a number format would show them as 7
+        "case_id": st.column_config.NumberColumn("case_id", format="%d")
+        if pd.api.types.is_numeric_dtype(shown.get("case_id", pd.Series(dtype="int64")))
+        else st.column_config.TextColumn("case_id"),
         "created_at": st.column_config.DatetimeColumn("created_at", format=when, help="UTC"),
         "solved_at": st.column_config.DatetimeColumn("solved_at", format=when, help="UTC; blank while open"),
         "age_h": st.column_config.NumberColumn("age (h)", format="%.1f h",

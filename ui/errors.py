@@ -8,6 +8,8 @@ from contextlib import contextmanager
 import streamlit as st
 
 from loaders import OpsDataError, SchemaMismatch
+from ui.data import forget_failed_refresh
+from ui.text import md
 
 __all__ = ["guarded", "show_error"]
 
@@ -15,15 +17,16 @@ __all__ = ["guarded", "show_error"]
 def show_error(err: Exception, *, retry: Callable[[], None] | None = None) -> None:
     """Show what is wrong and how to fix it."""
     if isinstance(err, OpsDataError):
-        st.error(f"**{err}**")
+        st.error(f"**{md(err)}**")
         if isinstance(err, SchemaMismatch) and err.problems:
-            st.markdown("\n".join(f"- {p}" for p in err.problems))
+            st.markdown("\n".join(f"- {md(p)}" for p in err.problems))
         if err.hint:
             st.info(err.hint, icon=":material/build:")
     else:  # validation errors from metrics (ValueError) carry a message that states the rule
-        st.error(f"**{err}**")
+        st.error(f"**{md(err)}**")
     if st.button("Retry", key=f"retry_{type(err).__name__}", icon=":material/refresh:"):
         st.cache_data.clear()
+        forget_failed_refresh()
         if retry:
             retry()
         st.rerun()

@@ -18,9 +18,10 @@ from pathlib import Path
 import streamlit as st
 
 from loaders import Filters, OpsDataError
-from ui.data import DataContext, context
+from ui.data import DataContext, context, matches_any_case
 from ui.errors import guarded
-from ui.sidebar import render_sidebar
+from ui.sidebar import LABELS, render_sidebar
+from ui.text import md
 
 __all__ = ["NAVIGATION", "TVMode", "page", "parse_tv", "tv_mode"]
 
@@ -143,8 +144,8 @@ def _rotation(tv: TVMode, title: str) -> None:
     advance()
 
 
-def page(title: str, *, sidebar: bool = True, tv: bool | None = None,
-         require_data: bool = True) -> tuple[DataContext | None, Filters | None]:
+def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_data: bool = True,
+         uses_filters: bool = True) -> tuple[DataContext | None, Filters | None]:
     """Set up a page: config, navigation, data context and the shared filters.
 
     A configuration or connection problem ends the page here with a message and a hint — unless
@@ -162,6 +163,9 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None,
         no sidebar, no header, large type, and rotation through ``?rotate=`` pages.
     require_data : bool, keyword-only
         Stop the page on a data error (default); ``False`` hands the problem to the page.
+    uses_filters : bool, keyword-only
+        The page shows data for the sidebar's filters: when they match no case at all, the page says so and
+        stops (the drill-down, which reads its slice from the URL, passes ``False``).
     """
     mode = tv_mode() if tv is None else (TVMode() if tv else None)
     if mode is not None:
@@ -181,13 +185,14 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None,
             try:
                 parse_tv(st.query_params.to_dict())
             except ValueError as err:
-                st.warning(f"TV mode: {err}; using the defaults.", icon=":material/tv:")
+                st.warning(f"TV mode: {md(err)}; using the defaults.", icon=":material/tv:")
         _rotation(mode, title)
     if not require_data:
         try:
             ctx = context()
         except OpsDataError:
             return None, None
+        stale_banner(ctx)
         try:
             return ctx, render_sidebar(ctx, show=sidebar)
         except (OpsDataError, ValueError):
@@ -195,7 +200,32 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None,
     with guarded():
         ctx = context()
         filters = render_sidebar(ctx, show=sidebar)
+    stale_banner(ctx)
     if filters is None:
         st.info("Pick the end of the date range in the sidebar.")
         st.stop()
+    if uses_filters:
+        with guarded():
+            matched = matches_any_case(ctx, filters)
+        if not matched:
+            st.info(f"**No cases match these filters** ({md(describe_dimensions(filters))}): no day in the data "
+                    "has a case with all of them. Clear a filter in the sidebar.", icon=":material/filter_alt_off:")
+            st.stop()
     return ctx, filters
+
+
+def describe_dimensions(filters: Filters) -> str:
+    """The dimension filters in words (``workflow: copyright × vendor site: Krakow``)."""
+    return " × ".join(f"{LABELS[d].lower()}: {', '.join(v)}" for d, v in filters.dimension_filters.items())
+
+
+def stale_banner(ctx: DataContext) -> None:
+    """When the latest refresh failed, say so on every page that still shows the previous roll-up."""
+    if ctx.refresh_problem is None:
+        return
+    state = ctx.state
+    as_of = f"up to {state.max_day:%a %d %b %Y}" if state and state.max_day else "as last built"
+    when = f", refreshed {state.refreshed_at:%Y-%m-%d %H:%M} UTC" if state and state.refreshed_at else ""
+    st.warning(f"**Showing the roll-up {as_of}{when}: the latest refresh failed.** {md(ctx.refresh_problem)} — "
+               "the Data page says how to fix it; the refresh is retried every minute.",
+               icon=":material/sync_problem:")

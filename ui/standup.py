@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 import loaders
 from charts.figures import clip_band
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME
-from loaders import DIMENSIONS, Filters, OpsDataError
+from loaders import DIMENSIONS, Filters, OpsDataError, clock
 from metrics.anomalies import events_for
 from metrics.kpis import get_kpi, kpi_parts
 from metrics.panel import Panel
@@ -43,6 +43,7 @@ from metrics.standup import (
 )
 from ui import anomaly_data
 from ui.data import DataContext, volume
+from ui.text import md
 
 __all__ = [
     "DRILLDOWN_PAGE",
@@ -115,8 +116,8 @@ _TV_CSS = """<style>
 
 
 def utcnow() -> datetime:
-    """The current UTC time, naive (the data's timestamps are naive UTC)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The current UTC time, naive (the data's timestamps are naive UTC); see :func:`loaders.clock.utcnow`."""
+    return clock.utcnow()
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -318,7 +319,7 @@ def _anomaly_title(item: AnomalyItem) -> str:
     where = dd.describe_slice(item.slice) if dd is not None and hasattr(dd, "describe_slice") else (
         " × ".join(item.slice.values()) or "all cases")
     arrow = "▲" if item.direction == "spike" else "▼"
-    return (f"**{kpi.label}** · {where} — {arrow} {kpi.format(item.observed)} vs "
+    return (f"**{kpi.label}** · {md(where)} — {arrow} {kpi.format(item.observed)} vs "
             f"{kpi.format(item.expected)} expected")
 
 
@@ -337,7 +338,7 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
             left, right = (st.container(), None) if tv else st.columns([5, 1], vertical_alignment="center")
             left.markdown(f"{badge} {_anomaly_title(item)}")
             if item.explanation:
-                left.caption(item.explanation)
+                left.caption(md(item.explanation))
             if not tv and item.params is not None and has_page:
                 right.page_link(DRILLDOWN_PAGE, label="Drill down", icon=":material/troubleshoot:",
                                 query_params=item.params)
@@ -465,7 +466,7 @@ def standup_narrative(day: date, tiles_: list[Tile], items: list[AnomalyItem], f
 def render_narrative(text: str, *, tv: bool = False) -> None:
     """The summary: large text on a TV, a copyable block on a desk."""
     if tv:
-        st.markdown(text)
+        st.markdown(md(text))
     else:
         st.code(text, language=None, wrap_lines=True)
         st.caption("Copy with the button at the block's top right; paste into chat or e-mail.")
@@ -476,5 +477,5 @@ def safe(call: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return call(*args, **kwargs)
     except (OpsDataError, ValueError) as err:
-        st.error(f"**{err}**", icon=":material/error:")
+        st.error(f"**{md(err)}**", icon=":material/error:")
         return None

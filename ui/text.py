@@ -1,0 +1,37 @@
+"""Text from a user, a URL or the data, made safe for Streamlit's markdown.
+
+Streamlit renders every label, caption, alert and ``st.markdown`` as markdown with its own extensions
+(``:red[…]`` colours, ``:material/…:`` icons, emoji shortcodes, ``$…$`` maths, GitHub autolinks). A value
+that reaches one of them unescaped can draw a link, fetch an image or restyle the page, so every such value
+passes through :func:`md` first; the page's own markup stays outside it.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["md"]
+
+# every ASCII punctuation character may be backslash-escaped in CommonMark; these start markup anywhere in a
+# line, in markdown, GitHub's extensions (autolinks, e-mail links) or Streamlit's (":" directives, "$" maths)
+_SPECIAL = re.compile(r"([\\`*_\[\]()<>!~$:#|&@])")
+# these start markup only at the start of a block (a list item, a quote)
+_LEADING = re.compile(r"^([-+=>]|\d+[.)])")
+_WWW = re.compile(r"(?i)\b(www)\.")
+
+
+def md(value: object) -> str:
+    """``value`` as text that markdown shows literally.
+
+    Newlines become spaces (a value never starts a new block).
+
+    Examples
+    --------
+    >>> md("[Session expired](https://evil.example/login)")
+    '\\\\[Session expired\\\\]\\\\(https\\\\://evil.example/login\\\\)'
+    >>> md("Manila")
+    'Manila'
+    """
+    text = _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    text = _WWW.sub(r"\1\\.", text)
+    return _LEADING.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
