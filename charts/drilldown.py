@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from charts.figures import axis_format, clip_band
-from charts.theme import BAD, BAND, GOOD, INK, MUTED, NEUTRAL, PALETTE, TEMPLATE_NAME
+from charts.theme import BAD, BAND, GOOD, INK, MUTED, NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.drilldown import Analysis, describe_slice
 from metrics.kpis import KPI
 
@@ -77,7 +77,8 @@ def contribution_figure(result: Analysis) -> go.Figure:
         values += [rest, result.actual]
         custom += ["", ""]
     # long slice names wrap onto lines instead of turning the axis labels sideways
-    labels = ["<br>".join(textwrap.wrap(label, 22)) or label for label in labels]
+    labels = ["<br>".join(plot_text(line) for line in textwrap.wrap(label, 22)) or plot_text(label)
+              for label in labels]
     measure = ["absolute", *["relative"] * (len(values) - 2), "total"]
     text = [kpi.format(v) if m != "relative" else f"{v:+,.{kpi.decimals + (1 if kpi.kind == 'ratio' else 0)}f}"
             for v, m in zip(values, measure, strict=True)]

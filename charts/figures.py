@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME
+from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.kpis import KPI
 
 __all__ = ["anomaly_figure", "axis_format", "clip_band", "trend_figure"]
@@ -107,7 +107,9 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
         totals = frame.groupby(by)[kpi.name].apply(lambda s: s.abs().sum()).sort_values(ascending=False)
         for i, group in enumerate(totals.index[:max_series]):
             part = frame[frame[by] == group]
-            fig.add_trace(go.Scatter(x=part.index, y=part[kpi.name], mode="lines", name=str(group),
+            # the trace's meta keeps the value itself (a click maps back to it), its name the text shown
+            fig.add_trace(go.Scatter(x=part.index, y=part[kpi.name], mode="lines", name=plot_text(group),
+                                     meta=str(group),
                                      line={"color": PALETTE[i % len(PALETTE)], "width": 2}))
     else:
         fig.add_trace(go.Scatter(x=frame.index, y=frame[kpi.name], mode="lines", name=kpi.label,
@@ -155,7 +157,7 @@ def anomaly_figure(detected: pd.DataFrame, kpi: KPI, *, title: str | None = None
             if end < lo or start > hi:
                 continue
             fig.add_vrect(x0=start, x1=end, fillcolor=NEUTRAL_FILL, line_width=0, layer="below",
-                          annotation_text=str(ev.name), annotation_position="top left",
+                          annotation_text=plot_text(ev.name), annotation_position="top left",
                           annotation={"font": {"size": 11, "color": MUTED}, "textangle": -90})
     if highlight is not None:
         fig.add_vline(x=pd.Timestamp(highlight), line={"color": BAD, "width": 1, "dash": "dot"})

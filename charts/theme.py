@@ -13,6 +13,8 @@ The template is registered under :data:`TEMPLATE_NAME` and made plotly's default
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -30,6 +32,7 @@ __all__ = [
     "TEMPLATE_NAME",
     "build_template",
     "number_format",
+    "plot_text",
     "register",
 ]
 
@@ -69,6 +72,18 @@ NUMBER_FORMATS: dict[str, str] = {
     "hours": ",.1f",
     "score": ",.2f",
 }
+
+
+def plot_text(value: object) -> str:
+    """A value from the data as plotly text: plotly reads ``<a href>``, ``<b>``, ``<br>`` in names, titles and
+    labels, so ``<``, ``>`` and ``&`` are written as entities and shown as typed.
+
+    Examples
+    --------
+    >>> plot_text('<a href="https://evil.example">x</a> & co')
+    '&lt;a href="https://evil.example"&gt;x&lt;/a&gt; &amp; co'
+    """
+    return html.escape(str(value), quote=False)
 
 
 def number_format(unit: str | None) -> str:

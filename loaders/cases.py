@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
-from loaders.engine import cases_table, mapped_value
+from loaders.engine import cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
+from loaders.rollup import newest_created
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
 from loaders.volume import Filters, _run, _where
 
@@ -172,7 +174,7 @@ def newest_case(engine: Engine, *, settings: Settings) -> datetime | None:
     """The newest ``created_at`` in the cases table (the data's freshness); raises ``CasesUnavailable``
     for a daily volume source."""
     _require_cases(settings)
-    t = cases_table(settings)
-    value = _run(engine, sa.select(sa.func.max(t.c.created_at).label("newest")),
-                 doing="finding the newest case").iloc[0]["newest"]
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+    try:
+        return newest_created(engine, settings)
+    except DBAPIError as err:
+        raise translate_error(err, doing="finding the newest case", engine=engine) from err

@@ -15,9 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from loaders.cases import newest_case
 from loaders.clock import utcnow
 from loaders.engine import translate_error
 from loaders.errors import SchemaMismatch
+from loaders.rollup import NONE_VALUE, BadRows, find_bad_rows
 from loaders.schema import reflect_columns, type_kind
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, VOLUME_COLUMNS, Settings
 
@@ -44,6 +46,15 @@ class SourceReport:
     columns: pd.DataFrame
     unknown: dict[str, list[str]] = field(default_factory=dict)
     fixes: list[str] = field(default_factory=list)
+    #: rows of the window the roll-up leaves out (or rolls up as "(none)"), with example case ids
+    bad_rows: BadRows | None = None
+
+
+def share_text(count: int, total: int) -> str:
+    """``count`` of ``total`` in words that never round a real count away (``1 of 61,170 rows (<0.1 %)``)."""
+    share = count / total if total else 0.0
+    pct = "<0.1 %" if 0 < share < 0.001 else f"{share:.1%}".replace("%", " %")
+    return f"{count:,} of {total:,} rows ({pct})"
 
 
 def _expected(settings: Settings, name: str) -> str:
@@ -90,14 +101,11 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
                      *(sa.Column(settings.columns[c], key=c) for c in sorted(present)), schema=settings.schema)
     where: list[sa.ColumnElement] = []
     window = "all rows"
+    top = None
     if cases and "created_at" in present:
         # the window ends at the newest case (an indexed MAX), so an old extract is still checked
-        try:
-            with engine.connect() as conn:
-                top = conn.execute(sa.select(sa.func.max(table.c.created_at))).scalar()
-        except DBAPIError as err:
-            raise translate_error(err, doing="checking the source's columns") from err
-        end = min(pd.Timestamp(top).to_pydatetime(), now) if top is not None else now
+        top = newest_case(engine, settings=settings)
+        end = min(top, now) if top is not None else now
         where = [table.c.created_at >= end - timedelta(days=days)]
         window = f"cases created in the {days} days up to {end:%Y-%m-%d}"
     stats: list[sa.ColumnElement] = [sa.func.count().label("n")]
@@ -149,12 +157,18 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
             fixes.append(f"`{source}` (for `{c}`) is {col['type']}: map a {expected} column with "
                          f"[columns] {c} = \"…\", or cast it in a view.")
         if n:
-            rec["null_share"] = 1 - int(row[f"nn_{c}"]) / n
-            if required and c not in ("solved_at", "handle_time_s") and rec["null_share"] > 0:
+            empty = n - int(row[f"nn_{c}"])
+            rec["null_share"] = empty / n
+            if empty and c in DIMENSIONS:
+                rec["note"] = f"{share_text(empty, n)} empty: rolled up as {NONE_VALUE}"
+                fixes.append(f"`{source}` (for `{c}`) is empty in {share_text(empty, n)}: they count under "
+                             f"{NONE_VALUE}; fill it at the source to place them.")
+            elif empty and required and c not in ("solved_at", "handle_time_s"):
                 rec["ok"] = False
-                rec["note"] = f"{rec['null_share']:.1%} empty"
-                fixes.append(f"`{source}` (for `{c}`) is empty in {rec['null_share']:.1%} of rows: those rows "
-                             "cannot be counted correctly; fill it at the source.")
+                rec["note"] = f"{share_text(empty, n)} empty"
+                left_out = " and are left out of every KPI" if c == "created_at" else ""
+                fixes.append(f"`{source}` (for `{c}`) is empty in {share_text(empty, n)}: those rows cannot be "
+                             f"counted correctly{left_out}; fill it at the source.")
         if f"lo_{c}" in row:
             rec["min"], rec["max"] = row[f"lo_{c}"], row[f"hi_{c}"]
             bounds = _RANGES.get(c)
@@ -183,14 +197,32 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
         else:
             fixes.append(f"{len(values)} {d.replace('_', ' ')} value(s) are not mapped ({', '.join(values[:5])}): "
                          f"they show under their own names. Add them under [values.{d}].")
+    bad = None
+    if cases and "created_at" in present and {"route", "handle_time_s", "sla_hours"} <= present:
+        try:
+            bad = find_bad_rows(engine, settings, since=(end - timedelta(days=days)) if where else None)
+        except SchemaMismatch:  # a column of the wrong type: already listed above
+            bad = BadRows(n)
+        by_column = {reason.split(" ", 1)[0]: (reason, k) for reason, k in bad.counts.items()}
+        for rec in records:
+            if rec["column"] in by_column:
+                reason, k = by_column[rec["column"]]
+                rec["ok"] = False
+                rec["note"] = f"{reason} in {share_text(k, n)}: left out of every KPI"
+        for reason, k in bad.counts.items():
+            ids = ", ".join(bad.examples.get(reason, ()))
+            fixes.append(f"{share_text(k, n)}: {reason} (e.g. case {ids}); those rows are left out of every KPI "
+                         "until fixed at the source.")
     if total == 0:
         fixes.append("The table is empty: load data, or import a file below.")
     frame = pd.DataFrame.from_records(records)
     if not any(r["present"] for r in records):
         raise SchemaMismatch(f"table `{settings.cases_table}` has none of the mapped columns",
                              hint="Check [source] table and the [columns] section.")
-    if isinstance(newest, str):
+    if cases:
+        newest = top
+    elif isinstance(newest, str):
         newest = pd.Timestamp(newest).to_pydatetime()
     elif newest is not None and not isinstance(newest, datetime):
         newest = datetime.combine(newest, datetime.min.time())
-    return SourceReport(settings.cases_table, window, int(total), n, newest, frame, unknown, fixes)
+    return SourceReport(settings.cases_table, window, int(total), n, newest, frame, unknown, fixes, bad)

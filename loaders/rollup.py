@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -66,6 +67,7 @@ __all__ = [
     "RefreshResult",
     "RollupState",
     "find_bad_rows",
+    "newest_created",
     "owned_table",
     "read_table",
     "refresh_rollup",
@@ -642,10 +644,7 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
         since = datetime.combine(since_day, datetime.min.time()) if since_day else None
         select = _aggregate(settings, report, since)
         names = ["day", *DIMENSIONS, *MEASURES]
-        with source.connect() as src:
-            newest = src.execute(sa.select(sa.func.max(cases_table(settings).c.created_at))).scalar()
-        if isinstance(newest, str):  # SQLite text; a bad row may hold anything
-            newest = _text_timestamp(newest)
+        newest = newest_created(source, settings)
         if since_day is None:
             say("aggregating cases (full build)")
             written = _rebuild(source, target, settings, select, names, exists=exists, newest=newest, say=say)
@@ -666,12 +665,27 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
                          time.perf_counter() - began)
 
 
-def _text_timestamp(text: str) -> datetime | None:
-    """A SQLite timestamp text as a datetime (``None`` if it is not one)."""
-    try:
-        return datetime.fromisoformat(text.strip().replace("T", " ")[:26])
-    except ValueError:
-        return None
+def newest_created(engine: Engine | sa.Connection, settings: Settings) -> datetime | None:
+    """The newest readable ``created_at`` of the cases (``None`` when there is none).
+
+    Read by the index, newest first: on SQLite a text that is no timestamp sorts above every date, so the
+    top values are parsed here and the unreadable ones skipped. Raises the driver's ``DBAPIError``.
+    """
+    t = cases_table(settings)
+    raw = sa.type_coerce(t.c.created_at, sa.String)  # no parsing on the way out: a bad value stays text
+    with engine.connect() if isinstance(engine, Engine) else contextlib.nullcontext(engine) as conn:
+        top = conn.execute(sa.select(raw).where(t.c.created_at.is_not(None))
+                           .order_by(t.c.created_at.desc()).limit(50)).scalars().all()
+        parsed = _readable(top)
+        if top and not parsed:  # more than 50 unreadable values on top: let the database filter them
+            parsed = _readable(conn.execute(sa.select(sa.func.max(raw)).where(valid_timestamp(t.c.created_at)))
+                               .scalars().all())
+    return max(parsed) if parsed else None
+
+
+def _readable(values: list) -> list[datetime]:
+    stamps = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed").dropna()
+    return [s.to_pydatetime() for s in stamps if s.year >= EARLIEST_DAY.year]
 
 
 def _copy_rows(source: Engine, conn: sa.Connection, select: sa.Select, rollup: sa.Table,

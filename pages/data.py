@@ -19,5 +19,5 @@ if settings is not None:
     render_mapping(settings)
     if engine is not None:
         render_checks(engine, settings)
-        render_rollup(engine, settings)
+        render_rollup(engine, settings, failed=ctx.refresh_problem if ctx is not None else None)
 render_import(settings)

@@ -58,11 +58,12 @@ if grain == "day":
     # A click on a day opens its drill-down. Lines alone cannot be clicked: invisible markers make every day a
     # target, and "closest" hover on a split chart makes the click land on the line under the mouse.
     lines = {str(v) for v in frame[split].unique()} if by else {kpi.label}
-    fig.update_traces(mode="lines+markers", marker={"size": 8, "opacity": 0}, selector=lambda t: t.name in lines)
+    fig.update_traces(mode="lines+markers", marker={"size": 8, "opacity": 0},
+                      selector=lambda t: (t.meta if by else t.name) in lines)
     if by:
         fig.update_layout(hovermode="closest")
     fixed = {d: v[0] for d, v in filters.dimension_filters.items() if len(v) == 1}
-    traces = [t.name if by else None for t in fig.data]
+    traces = [t.meta if by else None for t in fig.data]
     drill = {"on_select": lambda: on_point(kpi.name, split if by else None, traces, fixed),
              "selection_mode": "points"}
 chart_panel(fig, key="trends_chart", meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table,

@@ -18,10 +18,11 @@ from sqlalchemy.engine import Engine
 
 import loaders
 from charts.export import csv_bytes
-from loaders import ConfigError, OpsDataError, SchemaMismatch, Settings
+from loaders import ConfigError, OpsDataError, Settings
 from loaders.checks import SourceReport, check_source
 from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
 from ui.data import current_settings, reset_connections, source_engine
+from ui.errors import show_error
 from ui.text import md
 
 __all__ = [
@@ -67,14 +68,7 @@ def format_value(value: Any) -> str:
 
 
 def _problem(err: Exception, *, key: str) -> None:
-    st.error(f"**{md(err)}**")
-    if isinstance(err, SchemaMismatch) and err.problems:
-        st.markdown("\n".join(f"- {p}" for p in err.problems))
-    if isinstance(err, OpsDataError) and err.hint:
-        st.info(err.hint, icon=":material/build:")
-    if st.button("Retry", key=f"data_retry_{key}", icon=":material/refresh:"):
-        reset_connections()
-        st.rerun()
+    show_error(err, key=f"data_retry_{key}", retry=reset_connections)
 
 
 def render_settings() -> Settings | None:
@@ -172,9 +166,12 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
     return report
 
 
-def render_rollup(engine: Engine, settings: Settings) -> None:
-    """Roll-up state with refresh and rebuild buttons."""
+def render_rollup(engine: Engine, settings: Settings, *, failed: OpsDataError | None = None) -> None:
+    """Roll-up state with refresh and rebuild buttons; ``failed``: why the pages' last refresh failed."""
     st.subheader("Daily roll-up")
+    if failed is not None and not (st.session_state.get("data_rebuild") or st.session_state.get("data_refresh")):
+        st.markdown("**The latest automatic refresh failed**; every page shows the roll-up below until it works:")
+        _problem(failed, key="auto_refresh")
     if not settings.has_cases:
         st.info("The source is a daily volume table: it is read as the roll-up, nothing is built or written. "
                 "Case lists (drill-down) are not available.", icon=":material/info:")

@@ -14,17 +14,15 @@ from ui.text import md
 __all__ = ["guarded", "show_error"]
 
 
-def show_error(err: Exception, *, retry: Callable[[], None] | None = None) -> None:
-    """Show what is wrong and how to fix it."""
-    if isinstance(err, OpsDataError):
-        st.error(f"**{md(err)}**")
-        if isinstance(err, SchemaMismatch) and err.problems:
-            st.markdown("\n".join(f"- {md(p)}" for p in err.problems))
-        if err.hint:
-            st.info(err.hint, icon=":material/build:")
-    else:  # validation errors from metrics (ValueError) carry a message that states the rule
-        st.error(f"**{md(err)}**")
-    if st.button("Retry", key=f"retry_{type(err).__name__}", icon=":material/refresh:"):
+def show_error(err: Exception, *, retry: Callable[[], None] | None = None, key: str | None = None) -> None:
+    """Show what is wrong and how to fix it, with a Retry button (``key`` tells several apart)."""
+    st.error(f"**{md(err)}**")
+    if isinstance(err, SchemaMismatch) and err.problems:
+        st.markdown("\n".join(f"- {md(p)}" for p in err.problems))
+    if isinstance(err, OpsDataError) and err.hint:
+        st.info(err.hint, icon=":material/build:")
+    # validation errors from metrics (ValueError) carry a message that states the rule, and no hint
+    if st.button("Retry", key=key or f"retry_{type(err).__name__}", icon=":material/refresh:"):
         st.cache_data.clear()
         forget_failed_refresh()
         if retry:

@@ -226,6 +226,8 @@ def stale_banner(ctx: DataContext) -> None:
     state = ctx.state
     as_of = f"up to {state.max_day:%a %d %b %Y}" if state and state.max_day else "as last built"
     when = f", refreshed {state.refreshed_at:%Y-%m-%d %H:%M} UTC" if state and state.refreshed_at else ""
-    st.warning(f"**Showing the roll-up {as_of}{when}: the latest refresh failed.** {md(ctx.refresh_problem)} — "
+    problem = ctx.refresh_problem
+    why = "; ".join([str(problem), *getattr(problem, "problems", ())])
+    st.warning(f"**Showing the roll-up {as_of}{when}: the latest refresh failed.** {md(why)} — "
                "the Data page says how to fix it; the refresh is retried every minute.",
                icon=":material/sync_problem:")

@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 
 import loaders
 from charts.figures import clip_band
-from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME
+from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
 from loaders import DIMENSIONS, Filters, OpsDataError, clock
 from metrics.anomalies import events_for
 from metrics.kpis import get_kpi, kpi_parts
@@ -403,7 +403,7 @@ def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False) -> go.Fi
     names = list(dict.fromkeys(frame["workflow"]))
     cols = 4 if len(names) > 6 else 3
     rows = max(1, -(-len(names) // cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[n.replace("_", " ") for n in names],
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(n.replace("_", " ")) for n in names],
                         horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
     for i, name in enumerate(names):
         part = frame[frame["workflow"] == name]

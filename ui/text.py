@@ -17,21 +17,25 @@ __all__ = ["md"]
 _SPECIAL = re.compile(r"([\\`*_\[\]()<>!~$:#|&@])")
 # these start markup only at the start of a block (a list item, a quote)
 _LEADING = re.compile(r"^([-+=>]|\d+[.)])")
-_WWW = re.compile(r"(?i)\b(www)\.")
+# GitHub's autolinks ("https://…", "www.…", "name@host") are found in the text even when escaped: a
+# zero-width space after the scheme word or before "@" keeps them plain text
+_AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|www)(?=\\?[:.])|(?=\\@))")
+_ZWSP = "\u200b"
 
 
 def md(value: object) -> str:
     """``value`` as text that markdown shows literally.
 
-    Newlines become spaces (a value never starts a new block).
+    Newlines become spaces (a value never starts a new block); a zero-width space breaks what GitHub's
+    markdown would turn into a link by itself (``https://…``, ``www.…``, ``name@host``).
 
     Examples
     --------
     >>> md("[Session expired](https://evil.example/login)")
-    '\\\\[Session expired\\\\]\\\\(https\\\\://evil.example/login\\\\)'
+    '\\\\[Session expired\\\\]\\\\(https\\u200b\\\\://evil.example/login\\\\)'
     >>> md("Manila")
     'Manila'
     """
     text = _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-    text = _WWW.sub(r"\1\\.", text)
+    text = _AUTOLINK.sub(lambda m: m.group(1) + _ZWSP, text)
     return _LEADING.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
