@@ -83,8 +83,6 @@ OWNER = "identity-ops-dashboard"
 NONE_VALUE = "(none)"
 #: a case created before this day is taken for a bad row (0001-01-01, a zero date), not for history
 EARLIEST_DAY = date(1990, 1, 1)
-#: seconds the roll-up's own statements may run (a full build of tens of millions of cases takes a minute)
-REFRESH_TIMEOUT_S = 1800
 _NUMBER_COLUMNS = ("handle_time_s", "sla_hours", "escalated", "reopened", "csat", "qa_score")
 
 
@@ -476,14 +474,15 @@ def _rename(conn: sa.Connection, table: sa.Table, new_name: str) -> None:
 
 
 @contextlib.contextmanager
-def _long_statements(conn: sa.Connection) -> Iterator[None]:
-    """Give the roll-up's own statements :data:`REFRESH_TIMEOUT_S` instead of the pages' short timeout."""
+def _long_statements(conn: sa.Connection, settings: Settings) -> Iterator[None]:
+    """Give the roll-up's own statements ``[rollup] statement_timeout_s`` instead of the pages' short one."""
+    seconds = float(settings.refresh_timeout_s)
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {REFRESH_TIMEOUT_S * 1000}")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
         yield
     elif _mysql(conn):
         before = conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar()
-        conn.exec_driver_sql(f"SET SESSION max_statement_time = {REFRESH_TIMEOUT_S}")
+        conn.exec_driver_sql(f"SET SESSION max_statement_time = {seconds}")
         try:
             yield
         finally:
@@ -508,15 +507,15 @@ def _write_state(conn: sa.Connection, st: sa.Table, values: dict) -> None:
     conn.execute(st.insert().values(**values))
 
 
-def _fill(source: Engine, conn: sa.Connection, table: sa.Table, select: sa.Select, names: list[str], *,
-          incremental: bool) -> int:
+def _fill(source: Engine, conn: sa.Connection, table: sa.Table, select: sa.Select, names: list[str],
+          settings: Settings, *, incremental: bool) -> int:
     """Insert the aggregate into ``table`` through ``conn``: in the database itself, or copied (local mode)."""
     if conn.engine is source or conn.engine.url == source.url:
         _tune(conn, incremental=incremental)
         # without preserve_rowcount SQLAlchemy 2.1 reports -1 for INSERT … SELECT on psycopg
         insert = table.insert().from_select(names, select).execution_options(preserve_rowcount=True)
         return int(conn.execute(insert).rowcount or 0)
-    return _copy_rows(source, conn, select, table, names, incremental=incremental)
+    return _copy_rows(source, conn, select, table, names, settings, incremental=incremental)
 
 
 def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Select, names: list[str], *,
@@ -538,14 +537,14 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
         with target.begin() as conn:
             if conn.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN")  # pysqlite would run the DDL below outside any transaction
-            with _long_statements(conn):
+            with _long_statements(conn, settings):
                 owned.create(conn, checkfirst=True)
                 st.create(conn, checkfirst=True)
                 _drop_leftovers(conn, settings, owned)
                 _register(conn, owned, build.name, "building")
                 say("building the new roll-up beside the current one")
                 build.create(conn)
-                written = _fill(source, conn, build, select, names, incremental=False)
+                written = _fill(source, conn, build, select, names, settings, incremental=False)
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.format_table(build)}")
                 say("swapping in the new roll-up")
@@ -566,8 +565,8 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
     try:
         build.create(target)
         say("building the new roll-up beside the current one")
-        with target.begin() as conn, _long_statements(conn):
-            written = _fill(source, conn, build, select, names, incremental=False)
+        with target.begin() as conn, _long_statements(conn, settings):
+            written = _fill(source, conn, build, select, names, settings, incremental=False)
             values = _state_values(conn, build, settings, newest, "full")
         say("swapping in the new roll-up")
         with target.begin() as conn:
@@ -650,10 +649,10 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
             written = _rebuild(source, target, settings, select, names, exists=exists, newest=newest, say=say)
         else:
             say(f"aggregating cases since {since_day.isoformat()}")
-            with target.begin() as conn, _long_statements(conn):
+            with target.begin() as conn, _long_statements(conn, settings):
                 conn.execute(rollup.delete().where(rollup.c.day >= since_day))
                 say(f"replacing the days since {since_day.isoformat()}")
-                written = _fill(source, conn, rollup, select, names, incremental=True)
+                written = _fill(source, conn, rollup, select, names, settings, incremental=True)
                 _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental"))
     except DBAPIError as err:
         found = translate_error(err, doing="refreshing the roll-up", engine=target)
@@ -689,10 +688,10 @@ def _readable(values: list) -> list[datetime]:
 
 
 def _copy_rows(source: Engine, conn: sa.Connection, select: sa.Select, rollup: sa.Table,
-               names: list[str], *, incremental: bool) -> int:
+               names: list[str], settings: Settings, *, incremental: bool) -> int:
     """Run the aggregate on the source and store its rows through ``conn`` (read-only mode)."""
     written = 0
-    with source.begin() as src, _long_statements(src):
+    with source.begin() as src, _long_statements(src, settings):
         _tune(src, incremental=incremental)
         result = src.execution_options(stream_results=True).execute(select)
         while batch := result.fetchmany(20_000):

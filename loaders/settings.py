@@ -160,6 +160,8 @@ class Settings:
     value_maps: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     #: queries running longer are cancelled by the server (PostgreSQL, MariaDB); SQLite waits this long on a lock
     statement_timeout_s: float | None = None
+    #: the roll-up refresh's own statements may run this long (a full build of tens of millions of cases)
+    refresh_timeout_s: float = 1800.0
 
     def __post_init__(self) -> None:
         wanted = CASE_COLUMNS if self.source_kind == "cases" else VOLUME_COLUMNS
@@ -368,7 +370,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     route_values, value_maps = _value_maps(_section(doc, "values"))
 
     rollup = _section(doc, "rollup")
-    _only(rollup, "rollup", ("mode", "table", "lookback_days", "local_path"))
+    _only(rollup, "rollup", ("mode", "table", "lookback_days", "local_path", "statement_timeout_s"))
     mode = rollup.get("mode", "source")
     if mode not in ("source", "local"):
         raise ConfigError(f"`rollup.mode` must be 'source' or 'local', got {mode!r}", key="rollup.mode")
@@ -386,6 +388,10 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0):
         raise ConfigError(f"`source.statement_timeout_s` must be a number of seconds >= 0 (0: no limit), "
                           f"got {timeout!r}", key="source.statement_timeout_s")
+    refresh_timeout = rollup.get("statement_timeout_s", 1800)
+    if isinstance(refresh_timeout, bool) or not isinstance(refresh_timeout, int | float) or refresh_timeout <= 0:
+        raise ConfigError(f"`rollup.statement_timeout_s` must be a number of seconds > 0, got {refresh_timeout!r}",
+                          key="rollup.statement_timeout_s")
     schema = source.get("schema")
     cache = rollup.get("local_path")
     table = validate_identifier(source.get("table", "cases"), what="source.table")
@@ -417,6 +423,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         source_kind=kind,
         value_maps=value_maps,
         statement_timeout_s=float(timeout) if timeout is not None else None,
+        refresh_timeout_s=float(refresh_timeout),
     )
 
 

@@ -44,8 +44,9 @@ def built_on_server(request: pytest.FixtureRequest, sample_cases: pd.DataFrame) 
 
 
 @pytest.fixture()
-def built_on_sqlite(sqlite_url: str, sample_cases: pd.DataFrame) -> tuple[sa.Engine, Settings]:
-    yield from _built(sqlite_url, sample_cases)
+def built_on_sqlite(tmp_path: Path, sample_cases: pd.DataFrame) -> tuple[sa.Engine, Settings]:
+    """A SQLite file of its own: no free pages left by other tests that a build could reuse."""
+    yield from _built(f"sqlite:///{tmp_path / 'own.sqlite'}", sample_cases)
 
 
 def _built(db_url: str, sample_cases: pd.DataFrame):
@@ -252,6 +253,7 @@ def test_a_rebuild_that_fills_the_disk_leaves_the_previous_roll_up(built_on_sqli
 
     @sa.event.listens_for(full_disk, "connect")
     def _cap(dbapi_connection, _record) -> None:
+        assert dbapi_connection.execute("PRAGMA freelist_count").fetchone()[0] == 0  # nothing to reuse
         pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 2}")
 
