@@ -93,7 +93,8 @@ def nav(tab, path: str, label: str) -> None:
 
 def click_point(tab, chart: str, trace: str, day: date) -> None:
     """A real mouse click on a plotted point (plotly's drag layer swallows locator clicks)."""
-    tab.locator(f".st-key-{chart} .js-plotly-plot .scatterlayer").wait_for(timeout=SLOW)
+    # a chart being redrawn briefly holds two plots: wait for one
+    tab.locator(f".st-key-{chart} .js-plotly-plot .scatterlayer").first.wait_for(timeout=SLOW)
     tab.locator(f".st-key-{chart}").scroll_into_view_if_needed()
     tab.wait_for_function(f"args => ({POINT_JS})(args) !== null", arg=[chart, trace, day.isoformat()],
                           timeout=SLOW)
