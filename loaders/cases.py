@@ -14,9 +14,9 @@ from sqlalchemy.exc import DBAPIError
 
 from loaders.engine import cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
-from loaders.rollup import newest_created
+from loaders.rollup import NONE_VALUE, newest_created, row_problems, schema_report
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
-from loaders.volume import Filters, _run, _where
+from loaders.volume import Filters, _run
 
 __all__ = ["count_cases", "create_cases_table", "load_cases", "newest_case", "write_cases"]
 
@@ -100,7 +100,7 @@ def _require_cases(settings: Settings) -> None:
         )
 
 
-def _case_filter(settings: Settings, filters: Filters, *, side: Literal["created", "solved"],
+def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: Literal["created", "solved"],
                  day: date | None) -> tuple[sa.Table, list[sa.ColumnElement]]:
     _require_cases(settings)
     t = cases_table(settings)
@@ -108,13 +108,21 @@ def _case_filter(settings: Settings, filters: Filters, *, side: Literal["created
     start, end = (day, day) if day else (filters.start, filters.end)
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
-    return t, [col >= lo, col < hi, *_where(t, filters, settings)]
+    dims = []
+    for d, ours in filters.dimension_filters.items():
+        # case rows hold the source's values: ours widened to theirs keeps the filter an indexable IN
+        theirs = t.c[d].in_(settings.source_values(d, [v for v in ours if v != NONE_VALUE]))
+        dims.append(sa.or_(theirs, t.c[d].is_(None), t.c[d] == "") if NONE_VALUE in ours else theirs)
+    # only the rows the roll-up counts: the case list then adds up to the number it explains
+    counted = [~problem for problem in row_problems(t, schema_report(engine, settings)).values()]
+    return t, [col >= lo, col < hi, *dims, *counted]
 
 
 def _canonical(t: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
-    """A case column as our names and values (dimension and route values mapped)."""
+    """A case column as our names and values (dimension and route values mapped, NULL as "(none)")."""
     if name in DIMENSIONS:
-        return mapped_value(t.c[name], settings.value_maps.get(name))
+        return sa.func.coalesce(sa.func.nullif(mapped_value(t.c[name], settings.value_maps.get(name)), ""),
+                                sa.literal(NONE_VALUE, sa.String))
     if name == "route":
         return mapped_value(t.c.route, {k: tuple(v) for k, v in settings.route_values.items()})
     return t.c[name]
@@ -150,7 +158,7 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
         raise ValueError(f"`side` must be 'created' or 'solved', got {side!r}")
     if not 0 < limit <= 10_000 or offset < 0:
         raise ValueError(f"`limit` must be in 1..10000 and `offset` >= 0, got {limit} and {offset}")
-    t, where = _case_filter(settings, filters, side=side, day=day)
+    t, where = _case_filter(engine, settings, filters, side=side, day=day)
     key = t.c[order_by].desc() if descending else t.c[order_by].asc()
     stmt = (sa.select(*(_canonical(t, settings, c).label(c) for c in CASE_COLUMNS)).where(*where)
             .order_by(key, t.c.case_id).limit(limit).offset(offset))
@@ -165,7 +173,7 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
 def count_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,
                 side: Literal["created", "solved"] = "created") -> int:
     """How many cases :func:`load_cases` would page through."""
-    t, where = _case_filter(settings, filters, side=side, day=day)
+    t, where = _case_filter(engine, settings, filters, side=side, day=day)
     return int(_run(engine, sa.select(sa.func.count().label("n")).select_from(t).where(*where),
                     doing="counting case rows").iloc[0]["n"])
 

@@ -199,20 +199,21 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
                          f"they show under their own names. Add them under [values.{d}].")
     bad = None
     if cases and "created_at" in present and {"route", "handle_time_s", "sla_hours"} <= present:
+        # the whole table, not the window: a bad row from last year is missing from last year's numbers
         try:
-            bad = find_bad_rows(engine, settings, since=(end - timedelta(days=days)) if where else None)
+            bad = find_bad_rows(engine, settings)
         except SchemaMismatch:  # a column of the wrong type: already listed above
-            bad = BadRows(n)
+            bad = BadRows(int(total))
         by_column = {reason.split(" ", 1)[0]: (reason, k) for reason, k in bad.counts.items()}
         for rec in records:
             if rec["column"] in by_column:
                 reason, k = by_column[rec["column"]]
                 rec["ok"] = False
-                rec["note"] = f"{reason} in {share_text(k, n)}: left out of every KPI"
+                rec["note"] = f"{reason} in {share_text(k, bad.rows)}: left out of every KPI"
         for reason, k in bad.counts.items():
             ids = ", ".join(bad.examples.get(reason, ()))
-            fixes.append(f"{share_text(k, n)}: {reason} (e.g. case {ids}); those rows are left out of every KPI "
-                         "until fixed at the source.")
+            fixes.append(f"{share_text(k, bad.rows)} of the whole table: {reason} (e.g. case {ids}); those rows "
+                         "are left out of every KPI and case list until fixed at the source.")
     if total == 0:
         fixes.append("The table is empty: load data, or import a file below.")
     frame = pd.DataFrame.from_records(records)

@@ -74,6 +74,8 @@ __all__ = [
     "rollup_engine",
     "rollup_state",
     "rollup_table",
+    "row_problems",
+    "schema_report",
     "state_table",
     "volume_source_table",
 ]
@@ -180,6 +182,17 @@ def _dimension(raw: sa.Table, settings: Settings, name: str) -> sa.ColumnElement
     """A dimension as the roll-up holds it: mapped to our values, NULL or empty as :data:`NONE_VALUE`."""
     mapped = mapped_value(raw.c[name], settings.value_maps.get(name))
     return sa.func.coalesce(sa.func.nullif(mapped, ""), sa.literal(NONE_VALUE, sa.String))
+
+
+_REPORTS: dict[tuple[str, str], SchemaReport] = {}
+
+
+def schema_report(engine: Engine, settings: Settings) -> SchemaReport:
+    """:func:`check_cases_schema`, remembered per database and mapping (case lists ask it on every page)."""
+    key = (str(engine.url), repr(settings))
+    if key not in _REPORTS:
+        _REPORTS[key] = check_cases_schema(engine, settings)
+    return _REPORTS[key]
 
 
 def row_problems(raw: sa.Table, report: SchemaReport) -> dict[str, sa.ColumnElement]:

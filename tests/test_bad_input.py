@@ -24,7 +24,7 @@ from loaders import (
     translate_error,
     write_cases,
 )
-from loaders.cases import newest_case
+from loaders.cases import count_cases, load_cases, newest_case
 from loaders.checks import check_source, share_text
 from loaders.rollup import NONE_VALUE, find_bad_rows
 from metrics.kpis import compute_kpis, kpi_parts
@@ -75,6 +75,10 @@ def test_a_null_dimension_is_rolled_up_as_none_and_never_fails_the_refresh(table
     report = check_source(engine, settings, now=datetime(2026, 6, 11))
     note = report.columns.set_index("column").loc["vendor_site", "note"]
     assert note == f"1 of 21 rows (4.8 %) empty: rolled up as {NONE_VALUE}"
+    # the drill-down into that slice lists that case, under the same name
+    none = Filters(DAY.date(), DAY.date(), vendor_site=(NONE_VALUE,))
+    assert count_cases(engine, settings=settings, filters=none) == 1
+    assert load_cases(engine, settings=settings, filters=none)["vendor_site"].tolist() == [NONE_VALUE]
 
 
 def test_a_share_of_one_row_in_sixty_thousand_is_never_rounded_to_zero():
@@ -117,6 +121,8 @@ def test_text_in_a_sqlite_number_column_is_left_out_never_counted_as_zero(sqlite
     after = _day(engine, settings)
     assert after["aht"] == pytest.approx(before["aht"]) == pytest.approx(11.0)
     assert after["incoming"] == before["incoming"] == 20
+    # the cases behind the number are the cases counted in it
+    assert count_cases(engine, settings=settings, filters=Filters(DAY.date(), DAY.date())) == 20
     report = check_source(engine, settings, now=datetime(2026, 6, 11))
     row = report.columns.set_index("column").loc["handle_time_s"]
     assert not row["ok"] and "holds text, not a number" in row["note"]

@@ -119,7 +119,7 @@ def render_mapping(settings: Settings) -> None:
     """Each canonical column -> the source's column, and the value mappings."""
     st.subheader("Mapping in use")
     frame = pd.DataFrame({"ours": list(settings.columns), "theirs": list(settings.columns.values())})
-    frame["mapped"] = frame["ours"] != frame["theirs"]
+    frame["renamed"] = frame["ours"] != frame["theirs"]
     left, right = st.columns([3, 2])
     left.dataframe(frame, hide_index=True, key="data_mapping", height=_fit(len(frame)))
     rows = [{"dimension": "route", "ours": k, "theirs": ", ".join(v)} for k, v in settings.route_values.items()]
@@ -205,7 +205,7 @@ def render_rollup(engine: Engine, settings: Settings, *, failed: OpsDataError | 
     cols[2].metric("Rows", f"{state.rows:,}" if state.rows is not None else "–")
     cols[3].metric("Kind", state.kind or "–")
     if state.refreshed_at:
-        age_h = (datetime.utcnow() - state.refreshed_at).total_seconds() / 3600
+        age_h = (loaders.clock.utcnow() - state.refreshed_at).total_seconds() / 3600
         if age_h > settings.stale_after_hours:
             st.warning(f"The roll-up was refreshed {age_h:.0f} h ago (more than [freshness] stale_after_hours = "
                        f"{settings.stale_after_hours:g}): press Refresh.")

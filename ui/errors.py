@@ -16,9 +16,9 @@ __all__ = ["guarded", "show_error"]
 
 def show_error(err: Exception, *, retry: Callable[[], None] | None = None, key: str | None = None) -> None:
     """Show what is wrong and how to fix it, with a Retry button (``key`` tells several apart)."""
-    st.error(f"**{md(err)}**")
+    st.error(f"**{md(err, code=True)}**")
     if isinstance(err, SchemaMismatch) and err.problems:
-        st.markdown("\n".join(f"- {md(p)}" for p in err.problems))
+        st.markdown("\n".join(f"- {md(p, code=True)}" for p in err.problems))
     if isinstance(err, OpsDataError) and err.hint:
         st.info(err.hint, icon=":material/build:")
     # validation errors from metrics (ValueError) carry a message that states the rule, and no hint

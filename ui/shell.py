@@ -192,7 +192,6 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
             ctx = context()
         except OpsDataError:
             return None, None
-        stale_banner(ctx)
         try:
             return ctx, render_sidebar(ctx, show=sidebar)
         except (OpsDataError, ValueError):
@@ -208,6 +207,7 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
         with guarded():
             matched = matches_any_case(ctx, filters)
         if not matched:
+            st.title(title)
             st.info(f"**No cases match these filters** ({md(describe_dimensions(filters))}): no day in the data "
                     "has a case with all of them. Clear a filter in the sidebar.", icon=":material/filter_alt_off:")
             st.stop()
@@ -227,7 +227,7 @@ def stale_banner(ctx: DataContext) -> None:
     as_of = f"up to {state.max_day:%a %d %b %Y}" if state and state.max_day else "as last built"
     when = f", refreshed {state.refreshed_at:%Y-%m-%d %H:%M} UTC" if state and state.refreshed_at else ""
     problem = ctx.refresh_problem
-    why = "; ".join([str(problem), *getattr(problem, "problems", ())])
-    st.warning(f"**Showing the roll-up {as_of}{when}: the latest refresh failed.** {md(why)} — "
-               "the Data page says how to fix it; the refresh is retried every minute.",
+    why = "; ".join(getattr(problem, "problems", ()) or [str(problem)])
+    st.warning(f"**Showing the data {as_of}{when}: the latest refresh failed** ({md(why, code=True)}). "
+               "The Data page says how to fix it; the refresh is retried every minute.",
                icon=":material/sync_problem:")

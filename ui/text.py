@@ -23,11 +23,20 @@ _AUTOLINK = re.compile(r"(?i)(\b(?:https?|ftp|mailto|www)(?=\\?[:.])|(?=\\@))")
 _ZWSP = "\u200b"
 
 
-def md(value: object) -> str:
+def md(value: object, *, code: bool = False) -> str:
     """``value`` as text that markdown shows literally.
 
     Newlines become spaces (a value never starts a new block); a zero-width space breaks what GitHub's
     markdown would turn into a link by itself (``https://…``, ``www.…``, ``name@host``).
+
+    Parameters
+    ----------
+    value : object
+        Any text from a user, a URL, the data or an error.
+    code : bool, keyword-only
+        Keep balanced backtick spans as code (our messages quote names so: ``table `cases` has no column``);
+        a code span shows its content literally, so nothing inside it can become markup. With an odd number
+        of backticks everything is escaped.
 
     Examples
     --------
@@ -35,7 +44,17 @@ def md(value: object) -> str:
     '\\\\[Session expired\\\\]\\\\(https\\u200b\\\\://evil.example/login\\\\)'
     >>> md("Manila")
     'Manila'
+    >>> md("table `cases` has no column `route_*`", code=True)
+    'table `cases` has no column `route_*`'
     """
-    text = _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    text = " ".join(str(value).split())
+    parts = text.split("`")
+    if not code or len(parts) % 2 == 0:
+        return _escape(text)
+    return "`".join(part if i % 2 else _escape(part, leading=i == 0) for i, part in enumerate(parts))
+
+
+def _escape(text: str, *, leading: bool = True) -> str:
+    text = _SPECIAL.sub(r"\\\1", text)
     text = _AUTOLINK.sub(lambda m: m.group(1) + _ZWSP, text)
-    return _LEADING.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
+    return _LEADING.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text) if leading else text
