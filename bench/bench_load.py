@@ -5,6 +5,7 @@ Usage::
     python bench/bench_load.py                  # 20 sessions on the built-in sample (built first if missing)
     python bench/bench_load.py --small          # quick check on the small sample (150 days, built in a temp dir)
     python bench/bench_load.py --sessions 20 --runs 3 --trends-runs 1 --port auto --db sqlite:////path/ops.sqlite
+    python bench/bench_load.py --spread 30 --think 5   # arrivals over 30 s, 5 s between a session's runs
 
 What it does: starts ``streamlit run app.py`` on a free port, waits for ``/_stcore/health`` == ``ok``, warms
 the server with one session (its first run is the *cold* figure: first session after start), then opens
@@ -167,17 +168,24 @@ class Session:
 
 
 async def session_flow(url: str, *, runs: int, trends_runs: int, timeout: float,
-                       go: asyncio.Event | None = None) -> tuple[list[Run], float]:
-    """Connect, (wait for ``go``), run the stand-up ``runs`` times and Trends ``trends_runs`` times."""
+                       go: asyncio.Event | None = None, delay: float = 0.0,
+                       think: float = 0.0) -> tuple[list[Run], float]:
+    """Connect, (wait for ``go``, then ``delay`` s), run the stand-up ``runs`` times and Trends ``trends_runs``
+    times, ``think`` s apart."""
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     async with connect(ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None, ping_interval=None,
                        open_timeout=timeout, close_timeout=5) as ws:
         session = Session(ws, url, timeout)
         if go is not None:
             await go.wait()
+        await asyncio.sleep(delay)
         start = time.perf_counter()
-        out = [await session.run("", i) for i in range(runs)]
-        out += [await session.run("trends", i) for i in range(trends_runs)]
+        out: list[Run] = []
+        for page, count in (("", runs), ("trends", trends_runs)):
+            for i in range(count):
+                if out and think:
+                    await asyncio.sleep(think)
+                out.append(await session.run(page, i))
         return out, time.perf_counter() - start
 
 
@@ -320,13 +328,13 @@ def report(*, warm: list[Run], load: list[list[Run]], totals: list[float], wall:
     print(_row("cold: 1st session, stand-up reruns", [r for r in warm if r.page == "standup" and r.index > 0]))
     if any(r.page == "trends" for r in warm):
         print(_row("cold: 1st session, Trends 1st run", [r for r in warm if r.page == "trends" and r.index == 0]))
-    print(_row(f"{sessions} at once: stand-up 1st run", first))
+    print(_row(f"{sessions} sessions: stand-up 1st run", first))
     print(_row("  of which until new_session arrived", first, "start_s"))
-    print(_row(f"{sessions} at once: stand-up reruns", rerun))
+    print(_row(f"{sessions} sessions: stand-up reruns", rerun))
     if trends_first:
-        print(_row(f"{sessions} at once: Trends 1st run", trends_first))
+        print(_row(f"{sessions} sessions: Trends 1st run", trends_first))
     if trends_rerun:
-        print(_row(f"{sessions} at once: Trends reruns", trends_rerun))
+        print(_row(f"{sessions} sessions: Trends reruns", trends_rerun))
     t = summary(totals)
     print(f"{'session total (all its runs)':<38}{len(totals):>4}  " + "  ".join(f"{v:6.2f}" for v in t))
     per_run = [r.bytes for r in first]
@@ -381,8 +389,11 @@ def _db_env(args: argparse.Namespace, tmp: Path) -> tuple[dict[str, str], str]:
 
 async def _load(url: str, args: argparse.Namespace) -> tuple[list[list[Run]], list[float], float, float]:
     go = asyncio.Event()
+    # arrivals spread evenly over --spread seconds (0: all at once, the 9:00 rush)
     tasks = [asyncio.create_task(session_flow(url, runs=args.runs, trends_runs=args.trends_runs,
-                                              timeout=args.timeout, go=go)) for _ in range(args.sessions)]
+                                              timeout=args.timeout, go=go, think=args.think,
+                                              delay=i * args.spread / args.sessions))
+             for i in range(args.sessions)]
     await asyncio.sleep(1.0)  # let every session connect before the 9:00 rush
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
@@ -403,6 +414,9 @@ def main() -> None:
     parser.add_argument("--db", help="SQLAlchemy URL (or SQLite path) of the source (default: the built-in sample)")
     parser.add_argument("--small", action="store_true", help="the small sample, built in a temp dir")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per script run")
+    parser.add_argument("--spread", type=float, default=0.0,
+                        help="seconds over which the sessions arrive, evenly (default 0: all at once)")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds a session pauses between its runs")
     parser.add_argument("--no-server-timing", dest="server_timing", action="store_false",
                         help="do not switch on page_profile (the server's own exec_time)")
     args = parser.parse_args()
@@ -433,6 +447,8 @@ def main() -> None:
             stop_server(proc)
         if any(r.errors for r in [*warm, *(r for runs in load for r in runs)]):
             print(f"server log (tail):\n{log.read_text()[-2000:]}")
+    if args.spread or args.think:
+        db += f"; arrivals over {args.spread:g} s, {args.think:g} s between runs"
     report(warm=warm, load=load, totals=totals, wall=wall, client_cpu=client_cpu, server_cpu=server_cpu,
            watch=watch, rss_after_warm=rss_after_warm, sessions=args.sessions, db=db, started_s=started_s)
 
