@@ -94,46 +94,44 @@ def rollup_table(settings: Settings, metadata: sa.MetaData | None = None, *, nam
     The primary key is named after the table, so a table built under a temporary name and renamed keeps a
     constraint name no later build reuses (PostgreSQL's constraint names are schema-wide).
     """
-    metadata = metadata if metadata is not None else sa.MetaData()
-    schema = settings.schema if settings.rollup_mode == "source" else None
     name = name or settings.rollup_table
-    return sa.Table(
-        name, metadata,
+    return _app_table(
+        settings, metadata, name,
         sa.Column("day", sa.Date),
         *(sa.Column(d, sa.String(64)) for d in DIMENSIONS),
         *(sa.Column(m, sa.Float if m in _FLOAT_MEASURES else sa.BigInteger, nullable=False, default=0)
           for m in MEASURES),
         sa.PrimaryKeyConstraint("day", *DIMENSIONS, name=f"pk_{name}"[:63]),
-        schema=schema,
     )
 
 
 def owned_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
-    """The registry of the tables the app created (``purpose``: rollup, state, building, retired)."""
-    metadata = metadata if metadata is not None else sa.MetaData()
-    schema = settings.schema if settings.rollup_mode == "source" else None
-    return sa.Table(
-        OWNED_TABLE, metadata,
+    """The registry of the tables the app created (``purpose``: rollup, building, retired)."""
+    return _app_table(
+        settings, metadata, OWNED_TABLE,
         sa.Column("table_name", sa.String(64), primary_key=True),
         sa.Column("purpose", sa.String(16), nullable=False),
         sa.Column("owner", sa.String(40), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
-        schema=schema,
     )
 
 
+def _app_table(settings: Settings, metadata: sa.MetaData | None, name: str, *columns: sa.SchemaItem) -> sa.Table:
+    """A table the app keeps: in the source's schema, or in the local cache (``mode = "local"``)."""
+    return sa.Table(name, metadata if metadata is not None else sa.MetaData(), *columns,
+                    schema=settings.schema if settings.rollup_mode == "source" else None)
+
+
 def state_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
-    metadata = metadata if metadata is not None else sa.MetaData()
-    schema = settings.schema if settings.rollup_mode == "source" else None
-    return sa.Table(
-        STATE_TABLE, metadata,
+    """One row per roll-up: its last refresh, newest day and size."""
+    return _app_table(
+        settings, metadata, STATE_TABLE,
         sa.Column("rollup_table", sa.String(64), primary_key=True),
         sa.Column("refreshed_at", sa.DateTime, nullable=False),
         sa.Column("max_day", sa.Date),
         sa.Column("source_max_created", sa.DateTime),
         sa.Column("rows", sa.BigInteger),
         sa.Column("kind", sa.String(16)),
-        schema=schema,
     )
 
 
