@@ -4,7 +4,7 @@ Pages and metrics receive pandas frames from here and never see a connection.
 """
 
 from loaders import clock
-from loaders.cases import count_cases, create_cases_table, load_cases, newest_case, write_cases
+from loaders.cases import case_columns, count_cases, create_cases_table, load_cases, newest_case, write_cases
 from loaders.engine import ConnectionInfo, connection_info, engine_for, make_engine, redact, translate_error
 from loaders.errors import (
     CasesUnavailable,
@@ -53,6 +53,7 @@ __all__ = [
     "SchemaReport",
     "Settings",
     "SourceUnavailable",
+    "case_columns",
     "check_cases_schema",
     "check_volume_schema",
     "clock",

@@ -18,7 +18,7 @@ from loaders.rollup import NONE_VALUE, newest_created, row_problems, schema_repo
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
 from loaders.volume import Filters, _run
 
-__all__ = ["count_cases", "create_cases_table", "load_cases", "newest_case", "write_cases"]
+__all__ = ["case_columns", "count_cases", "create_cases_table", "load_cases", "newest_case", "write_cases"]
 
 
 def create_cases_table(engine: Engine, settings: Settings, *, drop: bool = False) -> sa.Table:
@@ -159,15 +159,26 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
     if not 0 < limit <= 10_000 or offset < 0:
         raise ValueError(f"`limit` must be in 1..10000 and `offset` >= 0, got {limit} and {offset}")
     t, where = _case_filter(engine, settings, filters, side=side, day=day)
+    absent = schema_report(engine, settings).missing_optional
+    if order_by in absent:
+        raise ValueError(f"`order_by` {order_by!r} is not mapped to a column of the cases table")
     key = t.c[order_by].desc() if descending else t.c[order_by].asc()
-    stmt = (sa.select(*(_canonical(t, settings, c).label(c) for c in CASE_COLUMNS)).where(*where)
-            .order_by(key, t.c.case_id).limit(limit).offset(offset))
+    # an optional column the table lacks reads as empty, never as a query on a column that is not there
+    shown = [(sa.null() if c in absent else _canonical(t, settings, c)).label(c) for c in CASE_COLUMNS]
+    stmt = sa.select(*shown).where(*where).order_by(key, t.c.case_id).limit(limit).offset(offset)
     frame = _run(engine, stmt, doing="reading case rows")
     for c in ("created_at", "solved_at"):
         frame[c] = pd.to_datetime(frame[c])
     for c in DIMENSIONS:
         frame[c] = frame[c].astype("str")
     return frame
+
+
+def case_columns(engine: Engine, *, settings: Settings) -> tuple[str, ...]:
+    """The canonical case columns the mapped table has (an optional one it lacks is left out)."""
+    _require_cases(settings)
+    absent = schema_report(engine, settings).missing_optional
+    return tuple(c for c in CASE_COLUMNS if c not in absent)
 
 
 def count_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,

@@ -286,7 +286,8 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
     zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
 
     def optional(name: str) -> sa.ColumnElement:
-        return sa.literal_column("NULL") if name in report.missing_optional else t.c[name]
+        # a typed NULL: PostgreSQL cannot pick sum() for an untyped one ("function sum(unknown) is not unique")
+        return sa.cast(sa.null(), sa.Float) if name in report.missing_optional else t.c[name]
 
     def count_if(cond: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.sum(sa.case((cond, 1), else_=0))

@@ -196,9 +196,14 @@ def load_dimension_values(engine: Engine, *, settings: Settings) -> dict[str, li
 
 
 def load_rollup_bounds(engine: Engine, *, settings: Settings) -> tuple[date, date] | None:
-    """First and last day present in the roll-up, or ``None`` if it is empty."""
+    """The data window: the first and the last day a case was created, or ``None`` if there is none.
+
+    Days with solves only (a case solved after the newest one was created) are outside it: the newest day
+    of the data is the newest day with incoming cases.
+    """
     t = _table(engine, settings)
-    frame = _run(engine, sa.select(sa.func.min(t.c.day).label("lo"), sa.func.max(t.c.day).label("hi")))
+    frame = _run(engine, sa.select(sa.func.min(t.c.day).label("lo"), sa.func.max(t.c.day).label("hi"))
+                 .where(t.c.incoming > 0))
     lo, hi = frame.iloc[0]["lo"], frame.iloc[0]["hi"]
     if lo is None or pd.isna(lo):
         return None

@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from charts.drilldown import contribution_figure, decomposition_figure, weekday_figure
-from loaders import CASE_COLUMNS
 from metrics.drilldown import (
     DrilldownState,
     LinkError,
@@ -26,7 +25,16 @@ from metrics.drilldown import (
 from metrics.kpis import KPIS, get_kpi
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
-from ui.drilldown_data import analysis, case_count, case_page, case_table, cases_csv, decomposition, slice_filters
+from ui.drilldown_data import (
+    analysis,
+    case_count,
+    case_page,
+    case_table,
+    cases_csv,
+    decomposition,
+    slice_filters,
+    sortable_columns,
+)
 from ui.errors import guarded
 from ui.shell import page
 from ui.text import md
@@ -159,7 +167,8 @@ with guarded():
                 f"{md(describe_slice(state.filters))}")
     total = case_count(ctx, state)
     s_col, d_col, p_col, n_col = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
-    order_by = s_col.selectbox("Sort by", list(CASE_COLUMNS), index=list(CASE_COLUMNS).index("created_at"),
+    sortable = list(sortable_columns(ctx))
+    order_by = s_col.selectbox("Sort by", sortable, index=sortable.index("created_at"),
                                key="drilldown_sort")
     descending = d_col.toggle("Descending", key="drilldown_desc")
     size = 50

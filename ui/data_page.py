@@ -50,7 +50,7 @@ def format_value(value: Any) -> str:
     >>> [format_value(v) for v in (84.598181361893, 5181.953641, 120.0, 1, None, "2026-06-30 23:59:54.5")]
     ['84.6', '5,182', '120', '1', '', '2026-06-30 23:59']
     """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, bool):
         return str(value)
@@ -62,7 +62,8 @@ def format_value(value: Any) -> str:
         return f"{value:%Y-%m-%d %H:%M}"
     text = str(value)
     try:  # SQLite returns timestamps as text
-        return f"{pd.Timestamp(text):%Y-%m-%d %H:%M}" if any(c in text for c in "-:") else text
+        stamp = pd.Timestamp(text) if any(c in text for c in "-:") else None
+        return f"{stamp:%Y-%m-%d %H:%M}" if stamp is not None and pd.notna(stamp) else text
     except ValueError:
         return text
 
@@ -145,7 +146,8 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
     cols[0].metric("Rows in the source", f"{report.rows:,}")
     cols[1].metric("Rows checked", f"{report.rows_in_window:,}", help=f"Checked: {report.window}.")
     cols[2].metric("Newest " + ("case" if settings.has_cases else "day"),
-                   f"{report.newest:%Y-%m-%d %H:%M}" if report.newest else "–")
+                   f"{report.newest:%Y-%m-%d %H:%M}" if report.newest is not None and pd.notna(report.newest)
+                   else "–")
     shown = report.columns.assign(null_share=report.columns["null_share"] * 100,
                                   min=report.columns["min"].map(format_value),
                                   max=report.columns["max"].map(format_value))

@@ -96,6 +96,11 @@ def _count(key: str, params: tuple, _ctx: DataContext) -> int:
                                day=state.day, side=case_side(get_kpi(state.kpi)))
 
 
+def sortable_columns(ctx: DataContext) -> tuple[str, ...]:
+    """The case columns the source has, to sort the case list by."""
+    return loaders.case_columns(ctx.source, settings=ctx.settings)
+
+
 def case_count(ctx: DataContext, state: DrilldownState) -> int:
     """How many cases stand behind the view."""
     return _count(ctx.key, _key(state), ctx)
