@@ -103,7 +103,8 @@ def _require_cases(settings: Settings) -> None:
 def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: Literal["created", "solved"],
                  day: date | None) -> tuple[sa.Table, list[sa.ColumnElement]]:
     _require_cases(settings)
-    t = cases_table(settings)
+    report = schema_report(engine, settings)
+    t = cases_table(settings, absent=report.missing_optional)
     col = t.c.created_at if side == "created" else t.c.solved_at
     start, end = (day, day) if day else (filters.start, filters.end)
     lo = datetime.combine(start, datetime.min.time())
@@ -114,7 +115,7 @@ def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: 
         theirs = t.c[d].in_(settings.source_values(d, [v for v in ours if v != NONE_VALUE]))
         dims.append(sa.or_(theirs, t.c[d].is_(None), t.c[d] == "") if NONE_VALUE in ours else theirs)
     # only the rows the roll-up counts: the case list then adds up to the number it explains
-    counted = [~problem for problem in row_problems(t, schema_report(engine, settings)).values()]
+    counted = [~problem for problem in row_problems(t, report).values()]
     return t, [col >= lo, col < hi, *dims, *counted]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -385,15 +386,27 @@ _TYPES = {
 }
 
 
-def cases_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.Table:
+def cases_table(settings: Settings, metadata: sa.MetaData | None = None, *,
+                absent: Collection[str] = ()) -> sa.Table | sa.Subquery:
     """The cases table as SQLAlchemy Core sees it, with canonical ``.c`` keys and the source's column names.
 
-    ``cases_table(s).c.created_at`` renders as the mapped column (e.g. ``opened_ts``).
+    ``cases_table(s).c.created_at`` renders as the mapped column (e.g. ``opened_ts``). When one source column
+    serves two roles (``channel`` and ``route`` both mapped to ``source``), a table cannot hold it twice: the
+    result is then a subquery that reads it once and names it for each role (databases merge such a simple
+    subquery into the query, so filters still use the table's indexes); it can be read, not written, and
+    leaves out the optional columns named in ``absent`` (the table does not have them).
     """
     metadata = metadata if metadata is not None else sa.MetaData()
+    first: dict[str, str] = {}  # source column (lower-cased) -> the first canonical name mapped to it
+    for name in _TYPES:
+        first.setdefault(settings.columns[name].lower(), name)
     cols = [
         sa.Column(settings.columns[name], _TYPES[name](), key=name, primary_key=(name == "case_id"),
                   autoincrement=False)
-        for name in _TYPES
+        for name in _TYPES if first[settings.columns[name].lower()] == name
     ]
-    return sa.Table(settings.cases_table, metadata, *cols, schema=settings.schema)
+    table = sa.Table(settings.cases_table, metadata, *cols, schema=settings.schema)
+    if len(cols) == len(_TYPES):
+        return table
+    return sa.select(*(table.c[first[settings.columns[name].lower()]].label(name) for name in _TYPES
+                       if name not in absent)).subquery(f"{settings.cases_table}_roles")

@@ -252,7 +252,7 @@ def find_bad_rows(engine: Engine, settings: Settings, *, since: datetime | None 
         If the table does not match the contract or the database does not answer.
     """
     report = check_cases_schema(engine, settings)
-    raw = cases_table(settings)
+    raw = cases_table(settings, absent=report.missing_optional)
     problems = row_problems(raw, report)
     where = [raw.c.created_at >= since] if since is not None else []
     counts = [sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0) for cond in problems.values()]
@@ -273,7 +273,7 @@ def find_bad_rows(engine: Engine, settings: Settings, *, since: datetime | None 
 
 def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None) -> sa.Select:
     """The GROUP BY the database runs: one row per day × dimensions with every measure."""
-    raw = cases_table(settings)
+    raw = cases_table(settings, absent=report.missing_optional)
     # the mapped, canonical view of the cases: value mapping happens here, grouping happens outside; rows that
     # cannot be counted are left out here, so no measure ever reads them (as 0 or otherwise)
     t = sa.select(
@@ -680,9 +680,11 @@ def newest_created(engine: Engine | sa.Connection, settings: Settings) -> dateti
     """The newest readable ``created_at`` of the cases (``None`` when there is none).
 
     Read by the index, newest first: on SQLite a text that is no timestamp sorts above every date, so the
-    top values are parsed here and the unreadable ones skipped. Raises the driver's ``DBAPIError``.
+    top values are parsed here and the unreadable ones skipped. Only ``created_at`` is read, so this works
+    whatever else the mapping lacks. Raises the driver's ``DBAPIError``.
     """
-    t = cases_table(settings)
+    t = sa.Table(settings.cases_table, sa.MetaData(),
+                 sa.Column(settings.columns["created_at"], sa.DateTime, key="created_at"), schema=settings.schema)
     raw = sa.type_coerce(t.c.created_at, sa.String)  # no parsing on the way out: a bad value stays text
     with engine.connect() if isinstance(engine, Engine) else contextlib.nullcontext(engine) as conn:
         top = conn.execute(sa.select(raw).where(t.c.created_at.is_not(None))

@@ -1,16 +1,27 @@
 """A table without the optional columns (escalated, reopened, CSAT, QA) works on every database: the roll-up
-builds, case lists read them as empty, and the data window is the days cases were created."""
+builds, case lists read them as empty, one source column may serve two roles, and the data window is the
+days cases were created."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from loaders import Filters, Settings, case_columns, load_cases, load_rollup_bounds, make_engine, refresh_rollup
+from loaders import (
+    Filters,
+    Settings,
+    case_columns,
+    load_cases,
+    load_daily_volume,
+    load_rollup_bounds,
+    make_engine,
+    refresh_rollup,
+)
 from loaders.engine import _TYPES
 from ui.data_page import format_value
 
@@ -63,3 +74,15 @@ def test_the_data_window_is_the_days_cases_were_created(lean):
 
 def test_a_checked_value_that_is_not_a_time_is_shown_empty_not_raised():
     assert format_value(pd.NaT) == "" and format_value("NaT") == "NaT" and format_value(None) == ""
+
+
+def test_one_source_column_may_serve_two_roles(lean):
+    """``channel`` and ``route`` both read the channel column: "email" means a human worked the case."""
+    engine, settings = lean
+    both = replace(settings, columns={**settings.columns, "route": "channel"},
+                   route_values={"manual": ("email",), "automated": ("bot",)})
+    refresh_rollup(engine, both, full=True)
+    day = load_daily_volume(engine, settings=both, filters=Filters(date(2026, 6, 2), date(2026, 6, 2)))
+    assert day["incoming"].iloc[0] == 2 and day["incoming_manual"].iloc[0] == 2
+    cases = load_cases(engine, settings=both, filters=Filters(date(2026, 6, 2), date(2026, 6, 2)))
+    assert cases["channel"].tolist() == ["email", "email"] and cases["route"].tolist() == ["manual", "manual"]
