@@ -50,6 +50,7 @@ __all__ = [
     "SAMPLE_DB_PATH",
     "VOLUME_COLUMNS",
     "Settings",
+    "config_file",
     "load_settings",
     "locate_key",
     "settings_from_mapping",
@@ -427,6 +428,13 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     )
 
 
+def config_file(environ: Mapping[str, str] | None = None, config_path: Path | str | None = None) -> Path:
+    """The configuration file in use: ``config_path``, else ``OPS_CONFIG``, else ``ops.toml`` beside the app."""
+    environ = os.environ if environ is None else environ
+    named = config_path or environ.get("OPS_CONFIG")
+    return Path(named) if named else PROJECT_ROOT / "ops.toml"
+
+
 def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
                   config_path: Path | str | None = None) -> Settings:
     """Resolve settings from secrets, environment and the configuration file.
@@ -465,7 +473,7 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
     if not url and environ.get("OPS_DB_URL"):
         url, source = environ["OPS_DB_URL"], "environment"
     named = config_path or environ.get("OPS_CONFIG")
-    path = Path(named) if named else PROJECT_ROOT / "ops.toml"
+    path = config_file(environ, config_path)
     if named and not path.exists():
         raise ConfigError(
             f"configuration file {path} does not exist",

@@ -4,6 +4,7 @@ mistyped SQLite path each give a message without a traceback, SQL or a password 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -140,3 +141,20 @@ def test_a_mistyped_sqlite_path_is_a_message_and_creates_no_file(tmp_path, monke
     at.switch_page("pages/data.py").run()
     assert not at.exception
     assert not missing.exists()
+
+
+def test_an_edited_configuration_file_takes_effect_without_a_restart(sample_db, tmp_path, monkeypatch):
+    config = tmp_path / "ops.toml"
+    config.write_text("[freshness]\nstale_after_hours = 36\n", encoding="utf-8")
+    at = _app(f"sqlite:///{sample_db}", monkeypatch)
+    monkeypatch.setenv("OPS_CONFIG", str(config))
+    at.run()
+    assert not at.exception and at.metric
+    config.write_text('[freshness]\nstale_after_hours = 36\n[rollup]\nmode = "sometimes"\n', encoding="utf-8")
+    os.utime(config, (config.stat().st_atime, config.stat().st_mtime + 2))  # a later edit, however fast
+    at.run()
+    assert any("ops.toml line 4: `rollup.mode` must be 'source' or 'local'" in visible(e.value) for e in at.error)
+    config.write_text("[freshness]\nstale_after_hours = 36\n", encoding="utf-8")
+    os.utime(config, (config.stat().st_atime, config.stat().st_mtime + 4))
+    at.run()
+    assert not at.exception and at.metric and not any("rollup.mode" in e.value for e in at.error)

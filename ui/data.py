@@ -73,14 +73,17 @@ def _secrets() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings_for(url: str | None, config: str | None, sample: str) -> Settings:
+def _settings_for(url: str | None, config: str | None, sample: str, edited: float | None) -> Settings:
     return loaders.load_settings(_secrets())
 
 
 def _settings() -> Settings:
-    # keyed on the environment so a changed OPS_DB_URL / OPS_CONFIG is picked up without a restart
+    # keyed on the environment and the file's modification time, so a changed OPS_DB_URL / OPS_CONFIG or an
+    # edited configuration file takes effect on the next page run, without a restart
+    path = loaders.settings.config_file()
+    edited = path.stat().st_mtime if path.exists() else None
     return _settings_for(os.environ.get("OPS_DB_URL"), os.environ.get("OPS_CONFIG"),
-                         str(loaders.settings.SAMPLE_DB_PATH))
+                         str(loaders.settings.SAMPLE_DB_PATH), edited)
 
 
 def current_settings() -> Settings:
