@@ -283,3 +283,15 @@ def test_tv_mode_is_read_from_the_url_with_checked_options():
         parse_tv({"tv": "1", "rotate": "weather"})
     with pytest.raises(ValueError, match="must be a number of seconds"):
         parse_tv({"tv": "1", "dwell": "soon"})
+
+
+def test_small_multiples_show_the_largest_workflows_when_there_are_many():
+    """150 workflows would need 38 rows of panels (plotly refuses the spacing): the 12 largest are drawn."""
+    from ui.standup import MULTIPLES_MAX, workflow_figure
+
+    days = pd.date_range("2026-05-01", periods=14, freq="D")
+    frame = pd.DataFrame([{"day": d, "workflow": f"wf{i:03d}", "observed": float(i), "expected": float(i),
+                           "lower": i - 1.0, "upper": i + 1.0, "state": "normal"} for i in range(150) for d in days])
+    fig = workflow_figure(frame, "incoming")
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [f"wf{i:03d}" for i in range(150 - MULTIPLES_MAX, 150)]

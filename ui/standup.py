@@ -396,11 +396,25 @@ def _column_help(col: str, bad: str) -> str:
     return f"{get_kpi(col).description} {'Up' if bad == 'up' else 'Down'} is bad."
 
 
+#: small multiples beyond this many panels are unreadable (and plotly cannot space 40 rows): the largest win
+MULTIPLES_MAX = 12
+
+
+def largest_workflows(frame: pd.DataFrame, most: int = MULTIPLES_MAX) -> list[str]:
+    """The workflows the small multiples show: all of them, or the ``most`` largest by volume, in data order."""
+    names = list(dict.fromkeys(frame["workflow"]))
+    if len(names) <= most:
+        return names
+    size = frame.groupby("workflow")["observed"].apply(lambda s: s.abs().sum())
+    keep = set(size.sort_values(ascending=False).index[:most])
+    return [n for n in names if n in keep]
+
+
 def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False) -> go.Figure:
     """Small multiples: one panel per workflow, observed line on the expected band, flags marked."""
     spec = get_kpi(kpi)
     frame = clip_band(frame, spec)
-    names = list(dict.fromkeys(frame["workflow"]))
+    names = largest_workflows(frame)
     cols = 4 if len(names) > 6 else 3
     rows = max(1, -(-len(names) // cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(n.replace("_", " ")) for n in names],
@@ -415,7 +429,8 @@ def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False) -> go.Fi
                       row=r, col=c)
         fig.add_trace(go.Scatter(x=part["day"], y=part["observed"], mode="lines", name=spec.label,
                                  line={"color": PALETTE[0], "width": 2}, showlegend=i == 0,
-                                 hovertemplate="%{x|%a %d %b}: %{y:,.1f}<extra>" + name + "</extra>"), row=r, col=c)
+                                 hovertemplate="%{x|%a %d %b}: %{y:,.1f}<extra>" + plot_text(name) + "</extra>"),
+                      row=r, col=c)
         for state, colour in (("bad", BAD), ("good", GOOD)):
             flagged = part[part["state"] == state]
             if len(flagged):
@@ -442,8 +457,11 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
         from ui.chart_panel import chart_meta, chart_panel
     except ImportError:
         chart_panel = None
-    st.caption("Line: the day's value; grey band: the detector's expected range for that day; dots: days it "
-               "flagged (vermillion = bad direction, green = good).")
+    total = frame["workflow"].nunique()
+    shown = f"The {MULTIPLES_MAX} largest of {total} workflows by volume (Trends shows any of them). " \
+        if total > MULTIPLES_MAX else ""
+    st.caption(f"{shown}Line: the day's value; grey band: the detector's expected range for that day; dots: days "
+               "it flagged (vermillion = bad direction, green = good).")
     if tv or chart_panel is None:
         st.plotly_chart(fig, key="standup_multiples", config=config, theme=None)
         return
