@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -86,3 +87,32 @@ def test_one_source_column_may_serve_two_roles(lean):
     assert day["incoming"].iloc[0] == 2 and day["incoming_manual"].iloc[0] == 2
     cases = load_cases(engine, settings=both, filters=Filters(date(2026, 6, 2), date(2026, 6, 2)))
     assert cases["channel"].tolist() == ["email", "email"] and cases["route"].tolist() == ["manual", "manual"]
+
+
+def test_weeks_before_the_first_case_are_not_zeros_in_the_drill_down(tmp_path, monkeypatch):
+    """Four weeks of 10 cases a day, then a day of 20: expected is 10 (not 5, with four empty weeks as 0)."""
+    from streamlit.testing.v1 import AppTest
+
+    from loaders import create_cases_table, write_cases
+    from tests.conftest import visible
+
+    days = pd.date_range("2026-06-02", "2026-06-30", freq="D")
+    rows = [{"case_id": n, "created_at": d + pd.Timedelta(hours=9, minutes=i), "solved_at": None,
+             "workflow": "copyright", "vendor_site": "Manila", "channel": "email", "language": "en",
+             "route": "manual", "handle_time_s": None, "sla_hours": 24.0, "escalated": 0, "reopened": 0,
+             "csat": None, "qa_score": None}
+            for n, (d, i) in enumerate(((d, i) for d in days for i in range(20 if d == days[-1] else 10)), 1)]
+    url = f"sqlite:///{tmp_path / 'young.sqlite'}"
+    engine = make_engine(url)
+    create_cases_table(engine, Settings(url=url))
+    write_cases(engine, pd.DataFrame(rows), settings=Settings(url=url))
+    refresh_rollup(engine, Settings(url=url), full=True)
+    engine.dispose()
+    monkeypatch.setenv("OPS_DB_URL", url)
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.query_params.update({"kpi": "incoming", "day": "2026-06-30"})
+    at.switch_page("pages/drilldown.py").run()
+    assert not at.exception
+    sentence = " ".join(visible(h.value) for h in at.subheader)
+    assert "(20 vs 10)" in sentence, sentence

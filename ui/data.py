@@ -34,6 +34,7 @@ __all__ = [
     "reset_connections",
     "source_engine",
     "volume",
+    "within_data",
 ]
 
 _BUILD_LOCK = threading.Lock()
@@ -249,9 +250,16 @@ def matches_any_case(ctx: DataContext, filters: Filters) -> bool:
     return bool((ever["incoming"].sum() + ever["solved"].sum()) > 0)
 
 
+def within_data(ctx: DataContext, filters: Filters) -> Filters:
+    """The filters' range cut to start at the first day with a case: days before it are not zeros, they are
+    outside the data (a baseline or a warm-up that counted them would expect too little)."""
+    first = bounds(ctx)[0]
+    return filters.with_range(first, filters.end) if filters.start < first <= filters.end else filters
+
+
 def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Daily parts (with backlog) for the filters, split by ``by``."""
-    return _volume(ctx.key, filters, tuple(by), ctx)
+    """Daily parts (with backlog) for the filters, split by ``by``, from the first day of the data on."""
+    return _volume(ctx.key, within_data(ctx, filters), tuple(by), ctx)
 
 
 @st.cache_data(ttl=600, max_entries=128, show_spinner=False)

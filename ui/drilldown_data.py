@@ -15,7 +15,7 @@ from loaders import DIMENSIONS, Filters
 from metrics.anomalies import detect
 from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice, to_params
 from metrics.kpis import get_kpi, kpi_parts
-from ui.data import DataContext, kpi_frame
+from ui.data import DataContext, kpi_frame, within_data
 
 __all__ = [
     "HISTORY_DAYS",
@@ -65,7 +65,7 @@ def analysis(ctx: DataContext, state: DrilldownState, expected_total: float | No
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _analysis(key: str, params: tuple, expected_total: float | None, _ctx: DataContext) -> Analysis:
     state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
-    filters = slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day)
+    filters = within_data(_ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day))
     volume = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=DIMENSIONS)
     opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=DIMENSIONS)
     if volume.empty or not len(volume.index):
