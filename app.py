@@ -52,6 +52,9 @@ def standup(picked: date | None) -> None:
     if tiles is None:
         st.stop()
     su.render_tiles(tiles, per_row=5, tv=on_tv)
+    if missing := live.missing_kpis():
+        st.caption("Not shown, the data has no column for them: " + "; ".join(
+            f"{label} ({', '.join(need)})" for label, need in missing) + ". Map them on the Data page.")
 
     items, total = su.safe(su.day_anomalies, live, filters, day,
                            top=su.TV_ANOMALIES if on_tv else su.TOP_ANOMALIES) or ([], 0)
@@ -77,7 +80,7 @@ def standup(picked: date | None) -> None:
 
     st.subheader("Workflows, last 8 weeks", anchor=False)
     multiples_kpi = st.segmented_control(
-        "KPI", list(TILE_KPIS), default="incoming", format_func=lambda n: get_kpi(n).label,
+        "KPI", [k for k in TILE_KPIS if k in live.kpis], default="incoming", format_func=lambda n: get_kpi(n).label,
         key="standup_multiples_kpi", label_visibility="collapsed") or "incoming"
     frame = su.safe(su.workflow_frame, live, filters, day, multiples_kpi)
     if frame is not None and not frame.empty:

@@ -15,7 +15,15 @@ from loaders.errors import (
     SchemaMismatch,
     SourceUnavailable,
 )
-from loaders.rollup import MEASURES, RefreshResult, RollupState, refresh_rollup, rollup_engine, rollup_state
+from loaders.rollup import (
+    MEASURES,
+    RefreshResult,
+    RollupState,
+    available_measures,
+    refresh_rollup,
+    rollup_engine,
+    rollup_state,
+)
 from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema
 from loaders.settings import (
     CASE_COLUMNS,
@@ -53,6 +61,7 @@ __all__ = [
     "SchemaReport",
     "Settings",
     "SourceUnavailable",
+    "available_measures",
     "case_columns",
     "check_cases_schema",
     "check_volume_schema",

@@ -163,7 +163,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
                 rec["note"] = f"{share_text(empty, n)} empty: rolled up as {NONE_VALUE}"
                 fixes.append(f"`{source}` (for `{c}`) is empty in {share_text(empty, n)}: they count under "
                              f"{NONE_VALUE}; fill it at the source to place them.")
-            elif empty and required and c not in ("solved_at", "handle_time_s"):
+            elif empty and required:
                 rec["ok"] = False
                 rec["note"] = f"{share_text(empty, n)} empty"
                 left_out = " and are left out of every KPI" if c == "created_at" else ""
@@ -198,7 +198,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
             fixes.append(f"{len(values)} {d.replace('_', ' ')} value(s) are not mapped ({', '.join(values[:5])}): "
                          f"they show under their own names. Add them under [values.{d}].")
     bad = None
-    if cases and "created_at" in present and {"route", "handle_time_s", "sla_hours"} <= present:
+    if cases and "created_at" in present:
         # the whole table, not the window: a bad row from last year is missing from last year's numbers
         try:
             bad = find_bad_rows(engine, settings)

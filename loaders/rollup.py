@@ -55,8 +55,8 @@ from loaders.engine import (
     valid_timestamp,
 )
 from loaders.errors import ConfigError, QueryFailed
-from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema
-from loaders.settings import DIMENSIONS, MEASURES, OWNED_TABLE, STATE_TABLE, Settings
+from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema, reflect_columns
+from loaders.settings import DIMENSIONS, MEASURE_INPUTS, MEASURES, OWNED_TABLE, STATE_TABLE, Settings
 
 __all__ = [
     "EARLIEST_DAY",
@@ -66,6 +66,7 @@ __all__ = [
     "BadRows",
     "RefreshResult",
     "RollupState",
+    "available_measures",
     "find_bad_rows",
     "newest_created",
     "owned_table",
@@ -193,6 +194,24 @@ def schema_report(engine: Engine, settings: Settings) -> SchemaReport:
     return _REPORTS[key]
 
 
+def available_measures(engine: Engine, settings: Settings) -> frozenset[str]:
+    """The roll-up measures the source can fill: from the case columns it has (see ``MEASURE_INPUTS``), or
+    the measures a daily volume table has. The others are stored as 0 and no page may show them.
+
+    Raises
+    ------
+    SchemaMismatch, SourceUnavailable
+        If the source does not match the contract or cannot be inspected.
+    """
+    if settings.source_kind == "volume":
+        return frozenset(check_volume_schema(engine, settings)) & frozenset(MEASURES)
+    # from the columns there, without the contract's other checks: a refresh that fails on a missing
+    # dimension must not also hide what the previous roll-up can still show
+    reflected = reflect_columns(engine, settings)
+    present = {c for c, name in settings.columns.items() if name.lower() in reflected}
+    return frozenset(m for m, cols in MEASURE_INPUTS.items() if set(cols) <= present)
+
+
 def row_problems(raw: sa.Table, report: SchemaReport) -> dict[str, sa.ColumnElement]:
     """Why a case row cannot be counted, one condition per reason (true where the row has that problem)."""
     created = raw.c.created_at
@@ -200,8 +219,9 @@ def row_problems(raw: sa.Table, report: SchemaReport) -> dict[str, sa.ColumnElem
         "created_at is empty or not a timestamp": ~valid_timestamp(created),
         f"created_at is before {EARLIEST_DAY:%Y-%m-%d}":
             valid_timestamp(created) & (day_of(created) < sa.literal(EARLIEST_DAY, sa.Date)),
-        "solved_at is not a timestamp": raw.c.solved_at.is_not(None) & ~valid_timestamp(raw.c.solved_at),
     }
+    if "solved_at" not in report.missing_optional:
+        problems["solved_at is not a timestamp"] = raw.c.solved_at.is_not(None) & ~valid_timestamp(raw.c.solved_at)
     for name in _NUMBER_COLUMNS:
         if name not in report.missing_optional:
             problems[f"{name} holds text, not a number"] = ~is_number(raw.c[name])
@@ -273,16 +293,17 @@ def find_bad_rows(engine: Engine, settings: Settings, *, since: datetime | None 
 
 def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None) -> sa.Select:
     """The GROUP BY the database runs: one row per day × dimensions with every measure."""
-    raw = cases_table(settings, absent=report.missing_optional)
+    absent = report.missing_optional
+    raw = cases_table(settings, absent=absent)
     # the mapped, canonical view of the cases: value mapping happens here, grouping happens outside; rows that
-    # cannot be counted are left out here, so no measure ever reads them (as 0 or otherwise)
+    # cannot be counted are left out here, so no measure ever reads them (as 0 or otherwise). A measure whose
+    # column the table lacks is written as 0 and reported unavailable (SchemaReport.measures): no page shows it.
     t = sa.select(
-        *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours")),
+        *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours",
+                                      "escalated", "reopened", "csat", "qa_score") if c not in absent),
         *(_dimension(raw, settings, d).label(d) for d in DIMENSIONS),
-        *(raw.c[c].label(c) for c in ("escalated", "reopened", "csat", "qa_score")
-          if c not in report.missing_optional),
     ).where(*(~problem for problem in row_problems(raw, report).values())).subquery("mapped_cases")
-    manual = t.c.route.in_(settings.route_values["manual"])
+    manual = sa.false() if "route" in absent else t.c.route.in_(settings.route_values["manual"])
     zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
 
     def optional(name: str) -> sa.ColumnElement:
@@ -299,16 +320,21 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
         sa.func.count().label("incoming"), count_if(manual).label("incoming_manual"),
         *(zero_f.label(m) if m in _FLOAT_MEASURES else zero.label(m) for m in MEASURES[2:]),
     ).group_by(created_day, *(t.c[d] for d in DIMENSIONS))
+    if "solved_at" in absent:  # nothing is ever solved, as far as the data says: only the created side
+        if since is not None:
+            created = created.where(t.c.created_at >= since)
+        return created
     age = hours_between(t.c.created_at, t.c.solved_at)
     solved_day = day_of(t.c.solved_at)
     csat, qa = optional("csat"), optional("qa_score")
+    handle = zero_f if "handle_time_s" in absent else sa.func.sum(
+        sa.case((manual & t.c.handle_time_s.is_not(None), t.c.handle_time_s), else_=0.0))
     solved = sa.select(
         solved_day.label("day"), *dims, zero.label("incoming"), zero.label("incoming_manual"),
         sa.func.count().label("solved"), count_if(manual).label("solved_manual"),
-        sa.func.sum(sa.case((manual & t.c.handle_time_s.is_not(None), t.c.handle_time_s), else_=0.0))
-        .label("handle_time_s"),
+        handle.label("handle_time_s"),
         sa.func.sum(age).label("age_at_solve_h"),
-        count_if(age <= t.c.sla_hours).label("solved_in_sla"),
+        (zero if "sla_hours" in absent else count_if(age <= t.c.sla_hours)).label("solved_in_sla"),
         (count_if(optional("escalated") == 1) if "escalated" not in report.missing_optional else zero)
         .label("escalated"),
         (count_if(optional("reopened") == 1) if "reopened" not in report.missing_optional else zero)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from loaders.engine import translate_error
 from loaders.errors import CasesUnavailable, SchemaMismatch
-from loaders.settings import CASE_COLUMNS, DIMENSIONS, VOLUME_COLUMNS, Settings
+from loaders.settings import CASE_COLUMNS, DIMENSIONS, MEASURE_INPUTS, VOLUME_COLUMNS, Settings
 
 __all__ = ["SchemaReport", "check_cases_schema", "check_volume_schema", "reflect_columns", "type_kind"]
 
@@ -22,6 +22,11 @@ class SchemaReport:
     table: str
     missing_optional: frozenset[str]
     column_types: dict[str, str]
+
+    @property
+    def measures(self) -> frozenset[str]:
+        """The roll-up measures the table has every input column of (see :data:`MEASURE_INPUTS`)."""
+        return frozenset(m for m, cols in MEASURE_INPUTS.items() if not set(cols) & self.missing_optional)
 
 
 def type_kind(coltype: sa.types.TypeEngine) -> str:

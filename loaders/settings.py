@@ -46,6 +46,7 @@ __all__ = [
     "CASE_COLUMNS",
     "DIMENSIONS",
     "MEASURES",
+    "MEASURE_INPUTS",
     "PROJECT_ROOT",
     "SAMPLE_DB_PATH",
     "VOLUME_COLUMNS",
@@ -67,14 +68,14 @@ DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site", "channel", "language")
 CASE_COLUMNS: dict[str, tuple[str, bool]] = {
     "case_id": ("id", True),
     "created_at": ("timestamp", True),
-    "solved_at": ("timestamp", True),
+    "solved_at": ("timestamp", False),
     "workflow": ("text", True),
     "vendor_site": ("text", True),
     "channel": ("text", True),
     "language": ("text", True),
-    "route": ("text", True),
-    "handle_time_s": ("number", True),
-    "sla_hours": ("number", True),
+    "route": ("text", False),
+    "handle_time_s": ("number", False),
+    "sla_hours": ("number", False),
     "escalated": ("number", False),
     "reopened": ("number", False),
     "csat": ("number", False),
@@ -86,6 +87,22 @@ MEASURES: tuple[str, ...] = (
     "incoming", "incoming_manual", "solved", "solved_manual", "handle_time_s", "age_at_solve_h",
     "solved_in_sla", "escalated", "reopened", "csat_sum", "csat_n", "qa_sum", "qa_n",
 )
+
+#: the case columns each roll-up measure is computed from: a measure whose columns the table lacks is not
+#: available, and neither is any KPI made from it (the pages say which column would enable it)
+MEASURE_INPUTS: dict[str, tuple[str, ...]] = {
+    "incoming": ("created_at",),
+    "incoming_manual": ("created_at", "route"),
+    "solved": ("solved_at",),
+    "solved_manual": ("solved_at", "route"),
+    "handle_time_s": ("solved_at", "route", "handle_time_s"),
+    "age_at_solve_h": ("solved_at",),
+    "solved_in_sla": ("solved_at", "sla_hours"),
+    "escalated": ("solved_at", "escalated"),
+    "reopened": ("solved_at", "reopened"),
+    "csat_sum": ("solved_at", "csat"), "csat_n": ("solved_at", "csat"),
+    "qa_sum": ("solved_at", "qa_score"), "qa_n": ("solved_at", "qa_score"),
+}
 
 #: canonical column of a daily volume source (``[source] kind = "volume"``) -> required
 VOLUME_COLUMNS: dict[str, bool] = {

@@ -8,7 +8,7 @@ sum of incoming − solved, read at the end of each period.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +20,7 @@ __all__ = [
     "KPI",
     "KPIS",
     "PARTS",
+    "available_kpis",
     "compute_kpis",
     "get_kpi",
     "kpi_parts",
@@ -31,6 +32,10 @@ PARTS: tuple[str, ...] = (
     "incoming", "incoming_manual", "solved", "solved_manual", "handle_time_s", "age_at_solve_h",
     "solved_in_sla", "escalated", "reopened", "csat_sum", "csat_n", "qa_sum", "qa_n",
 )
+
+#: parts computed from others: ``solved_automated = solved - solved_manual``; backlog is a running sum
+_DERIVED: dict[str, tuple[str, ...]] = {"solved_automated": ("solved", "solved_manual"),
+                                        "backlog": ("incoming", "solved")}
 
 #: grain code -> pandas resample rule (weeks start on Monday, months on the 1st)
 GRAINS: dict[str, str] = {"day": "D", "week": "W-MON", "month": "MS"}
@@ -80,6 +85,14 @@ class KPI:
     optional: bool = False
 
     @property
+    def parts(self) -> tuple[str, ...]:
+        """The roll-up measures the KPI is computed from (derived parts expanded)."""
+        out: list[str] = []
+        for part in (self.numerator, self.denominator):
+            out += _DERIVED.get(part, (part,)) if part else ()
+        return tuple(dict.fromkeys(out))
+
+    @property
     def bounds(self) -> tuple[float, float | None]:
         """The values the KPI can take: ``(0, 100)`` for a percentage, ``(0, None)`` for the rest
         (no negative cases, minutes, hours or scores). Expected bands are clipped to it."""
@@ -122,6 +135,18 @@ KPIS: tuple[KPI, ...] = (
 )
 
 _BY_NAME: dict[str, KPI] = {k.name: k for k in KPIS}
+
+
+def available_kpis(measures: Collection[str]) -> tuple[KPI, ...]:
+    """The KPIs the data can state: every roll-up measure they are made of is available.
+
+    Examples
+    --------
+    >>> [k.name for k in available_kpis({"incoming", "solved", "age_at_solve_h"})]
+    ['incoming', 'solved', 'aas', 'backlog']
+    """
+    have = set(measures)
+    return tuple(k for k in KPIS if set(k.parts) <= have)
 
 
 def get_kpi(name: str) -> KPI:

@@ -713,10 +713,11 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
         if bad_counts.max() > 0:
             worst = bad_counts.idxmax()
             off = [f"{SCORECARD_COLUMNS[c][0]} {'above' if _went_up(site_flags.loc[worst, c], c) else 'below'}"
-                   for c in SCORECARD_COLUMNS if site_flags.loc[worst, c] == "bad"]
-            sentences.append(f"{worst} is behind: {', '.join(off)} expected "
-                             f"(SLA {get_kpi('sla_attainment').format(sites.loc[worst, 'sla_attainment'])}).")
-        else:
+                   for c in SCORECARD_COLUMNS if c in site_flags.columns and site_flags.loc[worst, c] == "bad"]
+            sla = (f" (SLA {get_kpi('sla_attainment').format(sites.loc[worst, 'sla_attainment'])})"
+                   if "sla_attainment" in sites.columns else "")
+            sentences.append(f"{worst} is behind: {', '.join(off)} expected{sla}.")
+        elif "sla_attainment" in sites.columns:  # a source without SLA targets has no lowest SLA to name
             sla = sites["sla_attainment"].dropna()
             if len(sla):
                 low = sla.idxmin()

@@ -7,7 +7,7 @@ import streamlit as st
 
 from charts.figures import anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
-from metrics.kpis import KPIS, get_kpi
+from metrics.kpis import get_kpi
 from ui.anomaly_data import anomalies, chosen_row, events, list_table, narrow, series_frame, slice_label
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import dimension_values, newest_complete_day
@@ -20,7 +20,7 @@ st.title("Anomalies")
 with guarded():
     dims = dimension_values(ctx)
     c1, c2, c3, c4 = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
-    pick_kpis = c1.multiselect("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label,
+    pick_kpis = c1.multiselect("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label,
                                key="anomalies_kpi", placeholder="All KPIs")
     pick_wf = c2.multiselect("Workflow", dims["workflow"], key="anomalies_workflow", placeholder="Any workflow")
     pick_site = c3.multiselect("Vendor site", dims["vendor_site"], key="anomalies_site", placeholder="Any site")

@@ -6,7 +6,15 @@ stop on data errors and checks each part on its own.
 
 import streamlit as st
 
-from ui.data_page import render_checks, render_connection, render_import, render_mapping, render_rollup, render_settings
+from ui.data_page import (
+    render_checks,
+    render_connection,
+    render_import,
+    render_kpis,
+    render_mapping,
+    render_rollup,
+    render_settings,
+)
 from ui.shell import page
 
 ctx, filters = page("Data", require_data=False)
@@ -19,5 +27,6 @@ if settings is not None:
     render_mapping(settings)
     if engine is not None:
         render_checks(engine, settings)
+        render_kpis(engine, settings)
         render_rollup(engine, settings, failed=ctx.refresh_problem if ctx is not None else None)
 render_import(settings)

@@ -22,7 +22,7 @@ from metrics.drilldown import (
     selection_to_state,
     to_params,
 )
-from metrics.kpis import KPIS, get_kpi
+from metrics.kpis import get_kpi
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
 from ui.drilldown_data import (
@@ -73,6 +73,10 @@ with guarded():
     try:
         state = current()
         check_state(state, first=first, last=last, values=known_values)
+        if state.kpi not in ctx.kpis:
+            need = dict(ctx.missing_kpis()).get(get_kpi(state.kpi).label, ())
+            raise LinkError(f"{get_kpi(state.kpi).label} cannot be stated from this data: it needs "
+                            f"{', '.join(need) or 'columns'} the source does not have")
     except LinkError as err:
         st.error(f"**This drill-down link cannot be shown:** {md(err)}")
         st.button("Open the newest day instead", key="drilldown_reset", on_click=st.query_params.clear,
@@ -83,7 +87,7 @@ with guarded():
     st.session_state["drilldown_kpi"] = state.kpi
     st.session_state["drilldown_day"] = state.day
     c_kpi, c_day, c_up, c_down = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
-    c_kpi.selectbox("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label, key="drilldown_kpi",
+    c_kpi.selectbox("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label, key="drilldown_kpi",
                     on_change=on_controls)
     c_day.date_input("Day", min_value=first, max_value=last, key="drilldown_day", format="YYYY-MM-DD",
                      on_change=on_controls)

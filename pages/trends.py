@@ -5,7 +5,7 @@ import streamlit as st
 from charts.deck import summarize
 from charts.figures import trend_figure
 from metrics.drilldown import LinkError, point_params
-from metrics.kpis import KPIS, get_kpi
+from metrics.kpis import get_kpi
 from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
@@ -32,7 +32,7 @@ if params := st.session_state.pop(DRILL, None):
 st.title("Trends")
 with guarded():
     left, mid, right = st.columns([2, 2, 3])
-    name = left.selectbox("KPI", [k.name for k in KPIS], format_func=lambda n: get_kpi(n).label, key="trends_kpi")
+    name = left.selectbox("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label, key="trends_kpi")
     split = mid.selectbox("Split by", ["none", *LABELS], format_func=lambda d: LABELS.get(d, "No split"),
                           key="trends_split")
     grain = right.segmented_control("Grain", ["day", "week", "month"], default="day", key="trends_grain") or "day"

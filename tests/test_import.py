@@ -127,7 +127,7 @@ def test_a_failure_mid_file_rolls_back_every_chunk(engine):
 @pytest.mark.parametrize(("content", "match"), [
     (b"", "cannot be read as CSV"),
     ((HEADER + "\n").encode(), "the file has no data rows"),
-    (b"case_id,created_at\n1,2026-01-01\n", "the file has no column\\(s\\) solved_at, workflow"),
+    (b"case_id,created_at\n1,2026-01-01\n", "the file has no column\\(s\\) workflow, vendor_site, channel, language"),
     (b"\x00\x01\x02binary", "cannot be read|no column"),
 ])
 def test_unusable_files_are_refused_whole(engine, content, match):

@@ -45,13 +45,13 @@ def _app(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 def test_a_failed_refresh_leaves_every_page_on_the_previous_roll_up_with_a_banner(copy_db, monkeypatch):
-    with sqlite3.connect(copy_db) as conn:  # the source loses a column the roll-up needs
-        conn.execute("ALTER TABLE cases RENAME COLUMN route TO route_renamed")
+    with sqlite3.connect(copy_db) as conn:  # the source loses a column the roll-up needs (a dimension)
+        conn.execute("ALTER TABLE cases RENAME COLUMN vendor_site TO site_renamed")
     at = _app(f"sqlite:///{copy_db}", monkeypatch).run()
     assert not at.exception
     assert len(at.metric) == 9  # the stand-up's tiles, from the roll-up that was there
     banner = [w for w in _texts(at) if "the latest refresh failed" in w]
-    assert banner and f"up to {SAMPLE_END:%a %d %b %Y}" in banner[0] and "has no column `route`" in banner[0]
+    assert banner and f"up to {SAMPLE_END:%a %d %b %Y}" in banner[0] and "has no column `vendor_site`" in banner[0]
     for script in ("pages/trends.py", "pages/anomalies.py", "pages/data.py"):
         at.switch_page(script).run()
         assert not at.exception, script
@@ -72,10 +72,10 @@ def test_a_failed_refresh_with_no_roll_up_to_fall_back_on_stops_the_pages_with_t
     write_cases(engine, sample_cases.iloc[:100], settings=settings)
     engine.dispose()
     with sqlite3.connect(path) as conn:
-        conn.execute("ALTER TABLE cases RENAME COLUMN route TO route_renamed")
+        conn.execute("ALTER TABLE cases RENAME COLUMN vendor_site TO site_renamed")
     at = _app(f"sqlite:///{path}", monkeypatch).run()
     assert not at.exception and not at.metric
-    assert at.error and any("has no column `route`" in text for text in _texts(at))
+    assert at.error and any("has no column `vendor_site`" in text for text in _texts(at))
 
 
 def _no_copyright_at_krakow(copy_db: Path) -> str:

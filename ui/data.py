@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 
 import loaders
 from loaders import Filters, OpsDataError, RollupState, Settings
-from metrics.kpis import compute_kpis, kpi_parts
+from loaders.settings import MEASURE_INPUTS
+from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts
 
 __all__ = [
     "DataContext",
@@ -28,6 +29,7 @@ __all__ = [
     "current_settings",
     "dimension_values",
     "forget_failed_refresh",
+    "kpi_availability",
     "kpi_frame",
     "matches_any_case",
     "newest_complete_day",
@@ -52,6 +54,17 @@ class DataContext:
     refresh_problem: OpsDataError | None = None
     #: the roll-up the pages read (its newest day and last refresh, for the stale-data banner)
     state: RollupState | None = None
+    #: the roll-up measures the source can fill (its columns hold every input); the others are stored as 0
+    measures: frozenset[str] = frozenset(MEASURE_INPUTS)
+
+    @property
+    def kpis(self) -> tuple[str, ...]:
+        """The KPIs the source can state: the only ones a page offers or shows."""
+        return tuple(k.name for k in available_kpis(self.measures))
+
+    def missing_kpis(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The KPIs the source cannot state, each with the columns that would enable it."""
+        return [(label, need) for label, ok, need in kpi_availability(self.measures, cases=self.has_cases) if not ok]
 
     @property
     def key(self) -> str:
@@ -61,6 +74,21 @@ class DataContext:
     def has_cases(self) -> bool:
         """Whether case rows exist: ``False`` for a daily volume source (drill-down pages say so)."""
         return self.settings.has_cases
+
+
+def kpi_availability(measures: frozenset[str], *, cases: bool = True) -> list[tuple[str, bool, tuple[str, ...]]]:
+    """Every KPI: its label, whether the source can state it, and the columns it lacks for that (the case
+    columns for a cases table, the measure columns for a daily volume table)."""
+    have = {c for m in measures for c in MEASURE_INPUTS[m]}
+    out = []
+    for k in KPIS:
+        parts = [m for m in k.parts if m in MEASURE_INPUTS]
+        if cases:
+            need = tuple(sorted({c for m in parts for c in MEASURE_INPUTS[m]} - have))
+        else:
+            need = tuple(m for m in parts if m not in measures)
+        out.append((k.label, set(k.parts) <= measures, need))
+    return out
 
 
 def _secrets() -> dict:
@@ -198,7 +226,12 @@ def context() -> DataContext:
         raise problem
     version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
     return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
-                       problem, state)
+                       problem, state, _measures(key, settings))
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _measures(settings_key: str, _settings_obj: Settings) -> frozenset[str]:
+    return loaders.available_measures(source_engine(_settings_obj), _settings_obj)
 
 
 def forget_failed_refresh() -> None:

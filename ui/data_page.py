@@ -21,7 +21,7 @@ from charts.export import csv_bytes
 from loaders import ConfigError, OpsDataError, Settings
 from loaders.checks import SourceReport, check_source
 from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
-from ui.data import current_settings, reset_connections, source_engine
+from ui.data import current_settings, kpi_availability, reset_connections, source_engine
 from ui.errors import show_error
 from ui.text import md
 
@@ -31,6 +31,7 @@ __all__ = [
     "render_checks",
     "render_connection",
     "render_import",
+    "render_kpis",
     "render_mapping",
     "render_rollup",
     "render_settings",
@@ -166,6 +167,25 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
     else:
         st.success("Every mapped column is present, typed right and within range.", icon=":material/check:")
     return report
+
+
+def render_kpis(engine: Engine, settings: Settings) -> None:
+    """Per KPI: can the source state it, and which columns would enable it if not."""
+    st.subheader("KPIs")
+    try:
+        measures = loaders.available_measures(engine, settings)
+    except OpsDataError as err:
+        _problem(err, key="kpis")
+        return
+    rows = kpi_availability(measures, cases=settings.has_cases)
+    frame = pd.DataFrame({"KPI": [r[0] for r in rows], "shown": [r[1] for r in rows],
+                          "needs": [", ".join(r[2]) for r in rows]})
+    st.dataframe(frame, hide_index=True, key="data_kpis", height=_fit(len(frame)),
+                 column_config={"shown": st.column_config.CheckboxColumn("shown", help="Every input is mapped"),
+                                "needs": st.column_config.TextColumn("would need", width="large")})
+    if not frame["shown"].all():
+        st.caption("A KPI whose columns the source lacks is shown nowhere (no tile, no chart, no scan); map the "
+                   "column under [columns] in the configuration file to enable it.")
 
 
 def render_rollup(engine: Engine, settings: Settings, *, failed: OpsDataError | None = None) -> None:

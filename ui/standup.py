@@ -31,6 +31,7 @@ from metrics.panel import Panel
 from metrics.standup import (
     HISTORY_DAYS,
     SCORECARD_COLUMNS,
+    TILE_KPIS,
     Freshness,
     Tile,
     assess_freshness,
@@ -146,7 +147,8 @@ def _panel(ctx: DataContext, filters: Filters, day: date) -> Panel:
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _tiles(key: str, filters: Filters, day: date, _ctx: DataContext) -> list[Tile]:
     known = anomaly_data.events(_ctx)
-    return tiles(panel_frame(_panel(_ctx, filters, day).values), day, events=events_for(known, {}))
+    shown = [k for k in TILE_KPIS if k in _ctx.kpis]  # a KPI the source cannot state is no tile at all
+    return tiles(panel_frame(_panel(_ctx, filters, day).values), day, kpis=shown, events=events_for(known, {}))
 
 
 def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
@@ -159,7 +161,17 @@ def _scorecard(key: str, filters: Filters, day: date, _ctx: DataContext) -> tupl
     by_site = panel_frame(_panel(_ctx, filters, day).values, by="vendor_site")
     known = anomaly_data.events(_ctx)
     scoped = {s: events_for(known, {"vendor_site": s}) for s in by_site["vendor_site"].unique()}
-    return scorecard(by_site, day, events=scoped)
+    table, flags = scorecard(by_site, day, events=scoped)
+    # a column the source cannot state is left out, not shown as 0
+    gone = [c for c in SCORECARD_COLUMNS if not set(_scorecard_parts(c)) <= _ctx.measures]
+    trends = {"backlog": "backlog_trend", "sla_attainment": "sla_trend", "incoming": "incoming_trend"}
+    drop = [*gone, *(trends[c] for c in gone if c in trends)]
+    return table.drop(columns=[c for c in drop if c in table.columns]), flags.drop(
+        columns=[c for c in gone if c in flags.columns])
+
+
+def _scorecard_parts(column: str) -> tuple[str, ...]:
+    return ("incoming", "incoming_manual") if column == "manual_share" else get_kpi(column).parts
 
 
 def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -381,8 +393,9 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
     config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk")
     config["abnormal"] = st.column_config.TextColumn("Abnormal today", help="Cells the detector flags (▲ above, "
                                                      "▼ below expected); tinted red when bad, green when good.")
-    order = ["vendor_site", *SCORECARD_COLUMNS, *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"]),
-             "abnormal"]
+    order = [c for c in ["vendor_site", *SCORECARD_COLUMNS,
+                         *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"]), "abnormal"]
+             if c in shown.columns]
     row = 44 if tv else 35  # the TV's larger type needs taller rows
     st.dataframe(styler, column_config=config, column_order=order, hide_index=True, key="standup_scorecard",
                  height=min(row * (len(shown) + 1) + 3, 520), row_height=row)
