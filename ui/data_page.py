@@ -20,6 +20,7 @@ import loaders
 from charts.export import csv_bytes
 from loaders import ConfigError, OpsDataError, Settings
 from loaders.checks import SourceReport, check_source
+from loaders.engine import DEFAULT_SQLITE_BUSY_S, DEFAULT_STATEMENT_TIMEOUT_S
 from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
 from ui.data import current_settings, kpi_availability, reset_connections, source_engine
 from ui.errors import show_error
@@ -112,8 +113,13 @@ def render_connection(settings: Settings) -> Engine | None:
     cols[0].metric("Dialect", info.dialect)
     cols[1].metric("Server version", info.server_version or "–")
     cols[2].metric("Latency", f"{info.latency_ms:.1f} ms")
-    cols[3].metric("Statement timeout",
-                   f"{settings.statement_timeout_s:g} s" if settings.statement_timeout_s else "none")
+    configured = settings.statement_timeout_s
+    if info.dialect == "sqlite":  # SQLite has no statement timeout: it waits this long for another writer's lock
+        cols[3].metric("Lock wait", f"{configured or DEFAULT_SQLITE_BUSY_S:g} s")
+    else:
+        timeout = DEFAULT_STATEMENT_TIMEOUT_S if configured is None else configured
+        cols[3].metric("Statement timeout", f"{timeout:g} s" if timeout else "none",
+                       help="Set [source] statement_timeout_s (0: no limit).")
     return engine
 
 
