@@ -32,6 +32,7 @@ built, and :func:`read_table` maps its columns and values on the fly.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -68,6 +69,7 @@ __all__ = [
     "RollupState",
     "available_measures",
     "find_bad_rows",
+    "mapping_signature",
     "newest_created",
     "owned_table",
     "read_table",
@@ -133,6 +135,9 @@ def state_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.T
         sa.Column("source_max_created", sa.DateTime),
         sa.Column("rows", sa.BigInteger),
         sa.Column("kind", sa.String(16)),
+        # what the roll-up was built from (columns, value maps, the measures the source had): when it changes,
+        # the next refresh rebuilds everything instead of mixing old and new rows
+        sa.Column("mapping", sa.String(64)),
     )
 
 
@@ -383,6 +388,7 @@ class RollupState:
     source_max_created: datetime | None
     rows: int | None
     kind: str | None
+    mapping: str | None = None
 
 
 @dataclass(frozen=True)
@@ -424,17 +430,19 @@ def rollup_state(target: Engine, settings: Settings) -> RollupState:
         raise translate_error(err, doing="reading the roll-up state") from err
     if row is None:
         return RollupState(None, None, None, None, None)
-    return RollupState(row.refreshed_at, row.max_day, row.source_max_created, row.rows, row.kind)
+    return RollupState(row.refreshed_at, row.max_day, row.source_max_created, row.rows, row.kind,
+                       getattr(row, "mapping", None))
 
 
 def _mysql(conn: sa.Connection | Engine) -> bool:
     return conn.dialect.name in ("mysql", "mariadb")
 
 
-def _layout_ok(inspector: sa.Inspector, table: sa.Table) -> bool:
-    """Whether the database's table of that name has exactly the columns the app gives it."""
+def _layout_ok(inspector: sa.Inspector, table: sa.Table, *, legacy: tuple[str, ...] = ()) -> bool:
+    """Whether the database's table of that name has exactly the columns the app gives it (less ``legacy``,
+    the columns a later version added)."""
     found = {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
-    return found == {c.name.lower() for c in table.c}
+    return found == {c.name.lower() for c in table.c} - set(legacy)
 
 
 def _where(settings: Settings) -> str:
@@ -456,6 +464,11 @@ def _claim_rollup(target: Engine, settings: Settings) -> bool:
     rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
     owned = owned_table(settings, metadata)
     inspector = sa.inspect(target)
+    if inspector.has_table(st.name, schema=st.schema) and _layout_ok(inspector, st, legacy=("mapping",)):
+        with target.begin() as conn:  # a state table of an earlier version: ours, one column short
+            conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(st)} "
+                                 "ADD COLUMN mapping VARCHAR(64)"))
+        inspector = sa.inspect(target)
     for support in (owned, st):
         if inspector.has_table(support.name, schema=support.schema) and not _layout_ok(inspector, support):
             raise ConfigError(
@@ -530,14 +543,21 @@ def _long_statements(conn: sa.Connection, settings: Settings) -> Iterator[None]:
         yield
 
 
+def mapping_signature(settings: Settings, report: SchemaReport) -> str:
+    """A short digest of what the roll-up's rows are computed from: when it changes, they must be rebuilt."""
+    parts = (sorted(settings.columns.items()), sorted((d, sorted(m.items())) for d, m in settings.value_maps.items()),
+             sorted(settings.route_values.items()), sorted(report.measures), EARLIEST_DAY.isoformat(), NONE_VALUE)
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
 def _state_values(conn: sa.Connection, table: sa.Table, settings: Settings, newest: datetime | None,
-                  kind: str) -> dict:
+                  kind: str, mapping: str) -> dict:
     max_day, rows = conn.execute(sa.select(sa.func.max(table.c.day), sa.func.count()).select_from(table)).one()
     if isinstance(max_day, str):  # SQLite returns the text it stores
         max_day = date.fromisoformat(max_day)
     return dict(rollup_table=settings.rollup_table,
                 refreshed_at=utcnow().replace(microsecond=0),
-                max_day=max_day, source_max_created=newest, rows=rows, kind=kind)
+                max_day=max_day, source_max_created=newest, rows=rows, kind=kind, mapping=mapping)
 
 
 def _write_state(conn: sa.Connection, st: sa.Table, values: dict) -> None:
@@ -557,7 +577,7 @@ def _fill(source: Engine, conn: sa.Connection, table: sa.Table, select: sa.Selec
 
 
 def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Select, names: list[str], *,
-             exists: bool, newest: datetime | None, say: Callable[[str], None]) -> int:
+             exists: bool, newest: datetime | None, mapping: str, say: Callable[[str], None]) -> int:
     """Build the whole roll-up under a new name and swap it in atomically; return the rows written.
 
     PostgreSQL and SQLite run every step, DDL included, in one transaction: any failure rolls all of it
@@ -591,7 +611,7 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
                 _rename(conn, build, live.name)
                 conn.execute(owned.delete().where(owned.c.table_name == build.name))
                 _register(conn, owned, live.name, "rollup")
-                _write_state(conn, st, _state_values(conn, live, settings, newest, "full"))
+                _write_state(conn, st, _state_values(conn, live, settings, newest, "full", mapping))
         return written
     # MariaDB / MySQL: DDL commits by itself; register first so whatever is left behind is known to be ours
     with target.begin() as conn:
@@ -605,7 +625,7 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
         say("building the new roll-up beside the current one")
         with target.begin() as conn, _long_statements(conn, settings):
             written = _fill(source, conn, build, select, names, settings, incremental=False)
-            values = _state_values(conn, build, settings, newest, "full")
+            values = _state_values(conn, build, settings, newest, "full", mapping)
         say("swapping in the new roll-up")
         with target.begin() as conn:
             quote = conn.dialect.identifier_preparer
@@ -675,23 +695,28 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
     try:
         exists = _claim_rollup(target, settings)
         state = rollup_state(target, settings)
+        mapping = mapping_signature(settings, report)
         since_day: date | None = None
         if exists and not full and state.max_day is not None:
-            since_day = state.max_day - timedelta(days=settings.lookback_days)
+            if state.mapping == mapping:
+                since_day = state.max_day - timedelta(days=settings.lookback_days)
+            else:  # rows built from another mapping (or by an earlier version): refreshing would mix the two
+                say("the mapping changed since the last build: rebuilding everything")
         since = datetime.combine(since_day, datetime.min.time()) if since_day else None
         select = _aggregate(settings, report, since)
         names = ["day", *DIMENSIONS, *MEASURES]
         newest = newest_created(source, settings)
         if since_day is None:
             say("aggregating cases (full build)")
-            written = _rebuild(source, target, settings, select, names, exists=exists, newest=newest, say=say)
+            written = _rebuild(source, target, settings, select, names, exists=exists, newest=newest,
+                               mapping=mapping, say=say)
         else:
             say(f"aggregating cases since {since_day.isoformat()}")
             with target.begin() as conn, _long_statements(conn, settings):
                 conn.execute(rollup.delete().where(rollup.c.day >= since_day))
                 say(f"replacing the days since {since_day.isoformat()}")
                 written = _fill(source, conn, rollup, select, names, settings, incremental=True)
-                _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental"))
+                _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental", mapping))
     except DBAPIError as err:
         found = translate_error(err, doing="refreshing the roll-up", engine=target)
         if type(found) is QueryFailed and not found.hint.startswith("This user"):

@@ -291,3 +291,28 @@ def count(engine: sa.Engine, table: str) -> int:
 
 def qualified(settings: Settings, name: str) -> str:
     return f"{settings.schema}.{name}" if settings.schema else name
+
+
+def test_a_changed_mapping_rebuilds_everything_instead_of_mixing_old_and_new_rows(built):
+    engine, settings = built
+    assert refresh_rollup(engine, settings).kind == "incremental"  # same mapping: the recent days only
+    renamed = replace_rollup(settings, settings.rollup_table)
+    from dataclasses import replace
+
+    renamed = replace(renamed, value_maps={"workflow": {"dmca": ("copyright",)}})
+    result = refresh_rollup(engine, renamed)
+    assert result.kind == "full"
+    with engine.connect() as conn:
+        names = set(conn.execute(sa.select(rollup_table(renamed).c.workflow).distinct()).scalars())
+    assert "dmca" in names and "copyright" not in names  # every day, not only the last few
+
+
+def test_a_state_table_of_an_earlier_version_is_adopted_and_the_next_refresh_rebuilds(built):
+    engine, settings = built
+    st = state_table(settings)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(st)} DROP COLUMN mapping"))
+    result = refresh_rollup(engine, settings)
+    assert result.kind == "full"  # its rows' mapping is unknown
+    assert "mapping" in {c["name"] for c in sa.inspect(engine).get_columns(st.name)}
+    assert refresh_rollup(engine, settings).kind == "incremental"
