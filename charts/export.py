@@ -229,8 +229,10 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
         height=height,
         font={"size": base},
         title={
-            "text": meta.title,
-            "subtitle": {"text": meta.subtitle, "font": {"size": sub_size}},
+            # title and subtitle are plain text (slice and filter values from the data): plotly must not read
+            # markup in them
+            "text": theme.plot_text(meta.title),
+            "subtitle": {"text": theme.plot_text(meta.subtitle), "font": {"size": sub_size}},
             "font": {"size": title_size},
             # Title, subtitle, legend and footnote all start at the plot area's left edge.
             "x": 0.0,
@@ -250,7 +252,7 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
         out.layout.yaxis.title.text = axis_title
     if note:
         out.add_annotation(
-            text=note,
+            text=theme.plot_text(note),
             x=0.0,
             xref="paper",
             xanchor="left",

@@ -116,7 +116,7 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
                                  line={"color": PALETTE[0], "width": 2.5}))
     if flags is not None and len(flags):
         _add_flags(fig, flags, kpi)
-    fig.update_layout(template=TEMPLATE_NAME, title=title or kpi.label, hovermode="x unified",
+    fig.update_layout(template=TEMPLATE_NAME, title=plot_text(title or kpi.label), hovermode="x unified",
                       margin=_MARGIN, height=460, title_y=_TITLE_Y, title_yanchor="top", title_yref="container")
     fig.update_yaxes(title_text=kpi.unit, rangemode="tozero" if kpi.unit == "cases" else "normal",
                      **axis_format(kpi))
@@ -161,7 +161,7 @@ def anomaly_figure(detected: pd.DataFrame, kpi: KPI, *, title: str | None = None
                           annotation={"font": {"size": 11, "color": MUTED}, "textangle": -90})
     if highlight is not None:
         fig.add_vline(x=pd.Timestamp(highlight), line={"color": BAD, "width": 1, "dash": "dot"})
-    fig.update_layout(template=TEMPLATE_NAME, title=title or kpi.label, hovermode="x unified",
+    fig.update_layout(template=TEMPLATE_NAME, title=plot_text(title or kpi.label), hovermode="x unified",
                       margin=_MARGIN, height=460, title_y=_TITLE_Y, title_yanchor="top", title_yref="container")
     fig.update_yaxes(title_text=kpi.unit, rangemode="tozero" if kpi.unit == "cases" else "normal",
                      **axis_format(kpi))

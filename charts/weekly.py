@@ -36,7 +36,7 @@ import plotly.graph_objects as go
 import loaders
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
-from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME
+from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.kpis import KPI, compute_kpis, get_kpi, kpi_parts
 
 __all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
@@ -205,11 +205,12 @@ def _trend(data: WeeklyData, kpi: KPI) -> tuple[go.Figure, pd.DataFrame]:
 def _bars(current: pd.Series, previous: pd.Series, kpi: KPI, dim_label: str) -> tuple[go.Figure, pd.DataFrame]:
     order = current.sort_values(ascending=True).index  # largest at the top of a horizontal bar chart
     frame = pd.DataFrame({"Previous 7 days": previous.reindex(order), "Last 7 days": current.reindex(order)})
-    frame.index = pd.Index([_nice(v) for v in order], name=dim_label)
+    frame.index = pd.Index([plot_text(_nice(v)) for v in order], name=dim_label)
     fig = go.Figure([
-        go.Bar(y=frame.index, x=frame["Previous 7 days"], name="Previous 7 days", orientation="h",
-               marker_color="#B8B8B8"),
-        go.Bar(y=frame.index, x=frame["Last 7 days"], name="Last 7 days", orientation="h", marker_color=PALETTE[0]),
+        go.Bar(y=[plot_text(v) for v in frame.index], x=frame["Previous 7 days"], name="Previous 7 days",
+               orientation="h", marker_color="#B8B8B8"),
+        go.Bar(y=[plot_text(v) for v in frame.index], x=frame["Last 7 days"], name="Last 7 days", orientation="h",
+               marker_color=PALETTE[0]),
     ])
     fig.update_layout(template=TEMPLATE_NAME, barmode="group", yaxis_title=dim_label, xaxis_title=kpi.label,
                       legend={"traceorder": "reversed"})

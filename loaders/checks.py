@@ -97,8 +97,13 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
     cases = settings.source_kind == "cases"
     wanted = {c: req for c, (_, req) in CASE_COLUMNS.items()} if cases else dict(VOLUME_COLUMNS)
     present = {c for c in wanted if settings.columns[c].lower() in reflected}
-    table = sa.Table(settings.cases_table, sa.MetaData(),
-                     *(sa.Column(settings.columns[c], key=c) for c in sorted(present)), schema=settings.schema)
+    # one Column per source column (a column may serve two roles), each role reading it under its own key
+    source_cols: dict[str, sa.Column] = {}
+    for c in sorted(present):
+        source_cols.setdefault(settings.columns[c].lower(), sa.Column(settings.columns[c], key=c))
+    base = sa.Table(settings.cases_table, sa.MetaData(), *source_cols.values(), schema=settings.schema)
+    table = sa.select(*(base.c[source_cols[settings.columns[c].lower()].key].label(c) for c in sorted(present))) \
+        .subquery("checked") if len(source_cols) < len(present) else base
     where: list[sa.ColumnElement] = []
     window = "all rows"
     top = None
@@ -184,8 +189,8 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
             except (TypeError, ValueError):
                 pass
             if c in ("created_at", "solved_at", "day") and rec["max"] is not None:
-                top = pd.to_datetime(rec["max"], errors="coerce")
-                if top is not pd.NaT and top > pd.Timestamp(now) + pd.Timedelta(days=1):
+                latest = pd.to_datetime(rec["max"], errors="coerce")
+                if latest is not pd.NaT and latest > pd.Timestamp(now) + pd.Timedelta(days=1):
                     rec["ok"] = False
                     rec["note"] = f"values in the future (max {rec['max']})"
                     fixes.append(f"`{source}` (for `{c}`) has values in the future: are they UTC?")

@@ -262,19 +262,28 @@ def _validate_cases(chunk: pd.DataFrame, *, now: datetime, settings: Settings,
     check.flag(_blank(ids), lambda _v: "case_id is empty", ids)
     out["case_id"] = ids.astype("str").str.strip()
     out["created_at"] = check.timestamp("created_at", required=True, now=now)
-    out["solved_at"] = check.timestamp("solved_at", required=False, now=now)
-    check.flag(out["solved_at"] < out["created_at"], lambda v: f"solved_at {v} is before created_at",
-               chunk["solved_at"])
+    # an optional column the file lacks is written empty (its KPIs are then not shown), never guessed
+    if "solved_at" in chunk:
+        out["solved_at"] = check.timestamp("solved_at", required=False, now=now)
+        check.flag(out["solved_at"] < out["created_at"], lambda v: f"solved_at {v} is before created_at",
+                   chunk["solved_at"])
+    else:
+        out["solved_at"] = pd.NaT
     for d in DIMENSIONS:
         out[d] = check.category(d, known.get(d), hint=f" (not among the known {d.replace('_', ' ')} values; "
                                 "map it with [values." + d + "] or untick strict checking)")
     route_of = {v: ours for ours, theirs in settings.route_values.items() for v in theirs}
     route_of.update({"manual": "manual", "automated": "automated"})
-    route = check.category("route", route_of, hint=" (expected manual or automated, or a value "
-                           "listed under [values.route])")
-    out["route"] = route.map(route_of)
-    out["handle_time_s"] = check.number("handle_time_s", required=False, low=0)
-    out["sla_hours"] = check.number("sla_hours", required=True, low=0, low_open=True)
+    if "route" in chunk:
+        route = check.category("route", route_of, hint=" (expected manual or automated, or a value "
+                               "listed under [values.route])")
+        out["route"] = route.map(route_of)
+    else:
+        out["route"] = None
+    out["handle_time_s"] = check.number("handle_time_s", required=False, low=0) if "handle_time_s" in chunk \
+        else np.nan
+    out["sla_hours"] = check.number("sla_hours", required=True, low=0, low_open=True) if "sla_hours" in chunk \
+        else np.nan
     for flag in ("escalated", "reopened"):
         out[flag] = check.flag01(flag) if flag in chunk else 0
     out["csat"] = check.number("csat", required=False, low=1, high=5) if "csat" in chunk else np.nan

@@ -52,6 +52,7 @@ from loaders.engine import (
     is_number,
     make_engine,
     mapped_value,
+    redact,
     translate_error,
     valid_timestamp,
 )
@@ -424,8 +425,11 @@ def rollup_state(target: Engine, settings: Settings) -> RollupState:
             return RollupState(None, max_day, None, int(rows), "volume")
         if not sa.inspect(target).has_table(st.name, schema=st.schema):
             return RollupState(None, None, None, None, None)
+        # an earlier version's state table has no `mapping` column until the next refresh adds it
+        there = {c["name"].lower() for c in sa.inspect(target).get_columns(st.name, schema=st.schema)}
         with target.connect() as conn:
-            row = conn.execute(sa.select(st).where(st.c.rollup_table == settings.rollup_table)).first()
+            row = conn.execute(sa.select(*(c for c in st.c if c.name in there))
+                               .where(st.c.rollup_table == settings.rollup_table)).first()
     except DBAPIError as err:
         raise translate_error(err, doing="reading the roll-up state") from err
     if row is None:
@@ -545,7 +549,8 @@ def _long_statements(conn: sa.Connection, settings: Settings) -> Iterator[None]:
 
 def mapping_signature(settings: Settings, report: SchemaReport) -> str:
     """A short digest of what the roll-up's rows are computed from: when it changes, they must be rebuilt."""
-    parts = (sorted(settings.columns.items()), sorted((d, sorted(m.items())) for d, m in settings.value_maps.items()),
+    parts = (redact(settings.url), settings.schema, settings.cases_table,
+             sorted(settings.columns.items()), sorted((d, sorted(m.items())) for d, m in settings.value_maps.items()),
              sorted(settings.route_values.items()), sorted(report.measures), EARLIEST_DAY.isoformat(), NONE_VALUE)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
@@ -748,8 +753,9 @@ def newest_created(engine: Engine | sa.Connection, settings: Settings) -> dateti
 
 
 def _readable(values: list) -> list[datetime]:
-    stamps = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed").dropna()
-    return [s.to_pydatetime() for s in stamps if s.year >= EARLIEST_DAY.year]
+    # zoned and naive texts side by side (SQLite keeps whatever was written): all read as UTC, naive out
+    stamps = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed", utc=True).dropna()
+    return [s.tz_localize(None).to_pydatetime() for s in stamps if s.year >= EARLIEST_DAY.year]
 
 
 def _copy_rows(source: Engine, conn: sa.Connection, select: sa.Select, rollup: sa.Table,

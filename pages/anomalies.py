@@ -69,7 +69,7 @@ with guarded():
 left, right = st.columns([3, 1])
 with left:
     shown_span = detected.dropna(subset=["expected"]).iloc[-150:]
-    title = f"{kpi.label}, {where}: observed vs expected"
+    title = f"{kpi.label}, {where}: observed vs expected"  # plain text: the figure and the export escape it
     span_filters = filters.with_range(shown_span.index[0].date(), shown_span.index[-1].date()).narrowed(
         **row["slice"])
     chart_panel(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day), title=title),

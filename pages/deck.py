@@ -78,8 +78,8 @@ for i, item in enumerate(items):
         chart, edit, buttons = st.columns([4, 6, 1], vertical_alignment="top")
         chart.plotly_chart(_preview(item), key=f"deck_preview_{item.item_id}", theme=None,
                            config={"displayModeBar": False, "staticPlot": True})
-        edit.markdown(f"**Slide {i + 2}** · {item.meta.title}")
-        edit.caption(item.meta.subtitle or "No filters recorded")
+        edit.markdown(f"**Slide {i + 2}** · {md(item.meta.title)}")
+        edit.caption(md(item.meta.subtitle) if item.meta.subtitle else "No filters recorded")
         edit.text_input("Takeaway (the slide title)", value=item.takeaway, key=f"deck_takeaway_{item.item_id}",
                         on_change=_set_takeaway, args=(item.item_id,), placeholder=item.meta.title,
                         max_chars=140)

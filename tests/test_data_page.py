@@ -75,7 +75,7 @@ def test_unmapped_columns_are_listed_with_the_fix(sample_db: Path, monkeypatch, 
                       f'local_path = "{tmp_path / "cache.sqlite"}"\n', encoding="utf-8")
     at = _data_page(monkeypatch, f"sqlite:///{sample_db}", config)
     assert not at.exception
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(visible(m.value) for m in at.markdown)
     assert "Map `created_at`: add `created_at = \"<your column>\"` under [columns]" in text
 
 

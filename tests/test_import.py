@@ -273,3 +273,16 @@ def test_bad_rows_csv_defuses_formulas_from_the_file(engine):
     assert back[3]["reasons"] == "handle_time_s -5 must be >= 0 (negative)"
     numbers = pd.read_csv(io.BytesIO(csv_bytes(report.bad_rows.assign(handle_time_s=[0, 0, 0, -5]))))
     assert numbers["handle_time_s"].tolist() == [0, 0, 0, -5]
+
+
+def test_a_cases_file_without_the_optional_columns_imports_them_empty(tmp_path):
+    path = tmp_path / "lean.csv"
+    path.write_text("case_id,created_at,workflow,vendor_site,channel,language\n"
+                    "a1,2026-06-01 09:00,copyright,Manila,email,en\n", encoding="utf-8")
+    engine = make_engine(f"sqlite:///{tmp_path / 'lean.sqlite'}")
+    report = import_file(path, engine, kind="cases", now=datetime(2026, 6, 2))
+    assert report.loaded == 1 and len(report.bad_rows) == 0
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT solved_at, route, handle_time_s, sla_hours FROM cases")).one()
+    assert tuple(row) == (None, None, None, None)
+    engine.dispose()

@@ -166,3 +166,14 @@ def test_every_page_works_on_a_table_with_only_an_id_a_created_time_and_dimensio
         kpis = next(d.value for d in at.dataframe if "KPI" in d.value.columns).set_index("KPI")
         assert kpis.loc["Incoming", "shown"] and not kpis.loc["AHT", "shown"]
         assert kpis.loc["AHT", "needs"] == "handle_time_s, route, solved_at"
+
+
+def test_column_checks_work_with_one_column_in_two_roles_and_name_the_newest_created_case(lean):
+    from loaders.checks import check_source
+
+    engine, settings = lean
+    both = replace(settings, columns={**settings.columns, "route": "channel"},
+                   route_values={"manual": ("email",), "automated": ("bot",)})
+    report = check_source(engine, both, now=datetime(2026, 6, 5))
+    assert report.newest == datetime(2026, 6, 2, 10)  # the newest created case, not the newest solve (4 June)
+    assert set(report.columns["column"]) >= {"channel", "route"}

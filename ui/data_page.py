@@ -169,7 +169,7 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
     for d, values in report.unknown.items():
         st.warning(f"Unmapped {d.replace('_', ' ')} values: {md(', '.join(values))}", icon=":material/help:")
     if report.fixes:
-        st.markdown("**What to change**\n" + "\n".join(f"1. {f}" for f in report.fixes))
+        st.markdown("**What to change**\n" + "\n".join(f"1. {md(f, code=True)}" for f in report.fixes))
     else:
         st.success("Every mapped column is present, typed right and within range.", icon=":material/check:")
     return report
