@@ -512,7 +512,11 @@ def _register(conn: sa.Connection, owned: sa.Table, name: str, purpose: str) -> 
 def _drop_leftovers(conn: sa.Connection, settings: Settings, owned: sa.Table) -> None:
     """Drop tables a killed rebuild left behind (registered as building or retired, so they are ours)."""
     inspector = sa.inspect(conn)
-    names = conn.execute(sa.select(owned.c.table_name).where(owned.c.purpose.in_(("building", "retired")))).scalars()
+    # only this roll-up's: another roll-up's build may be running beside it
+    prefix = f"{settings.rollup_table[:44]}__"
+    names = conn.execute(sa.select(owned.c.table_name).where(owned.c.purpose.in_(("building", "retired")),
+                                                             owned.c.table_name.startswith(prefix, autoescape=True))
+                         ).scalars()
     for name in list(names):
         if inspector.has_table(name, schema=owned.schema):
             sa.Table(name, sa.MetaData(), schema=owned.schema).drop(conn)
@@ -625,6 +629,9 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
         _drop_leftovers(conn, settings, owned)
         _register(conn, owned, build.name, "building")
         _register(conn, owned, retired.name, "retired")
+        # the live name too, before the rename makes it so: a kill right after the rename leaves a table the
+        # next refresh knows as its own
+        _register(conn, owned, live.name, "rollup")
     try:
         build.create(target)
         say("building the new roll-up beside the current one")
@@ -694,6 +701,7 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
         say("done: the source is a daily volume table, nothing to build")
         return RefreshResult("none", None, 0, time.perf_counter() - began)
     report = check_cases_schema(source, settings)
+    _REPORTS[(str(source.url), repr(settings))] = report  # case lists follow what this refresh saw
     target = target or rollup_engine(source, settings)
     metadata = sa.MetaData()
     rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
