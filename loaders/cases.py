@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from loaders.engine import cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
-from loaders.rollup import NONE_VALUE, newest_created, row_problems, schema_report
+from loaders.rollup import NONE_VALUE, dimension_value, newest_created, row_problems, schema_report
 from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
 from loaders.volume import Filters, _run
 
@@ -122,8 +122,7 @@ def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: 
 def _canonical(t: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
     """A case column as our names and values (dimension and route values mapped, NULL as "(none)")."""
     if name in DIMENSIONS:
-        return sa.func.coalesce(sa.func.nullif(mapped_value(t.c[name], settings.value_maps.get(name)), ""),
-                                sa.literal(NONE_VALUE, sa.String))
+        return dimension_value(t, settings, name)
     if name == "route":
         return mapped_value(t.c.route, {k: tuple(v) for k, v in settings.route_values.items()})
     return t.c[name]

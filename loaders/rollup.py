@@ -69,6 +69,7 @@ __all__ = [
     "RefreshResult",
     "RollupState",
     "available_measures",
+    "dimension_value",
     "find_bad_rows",
     "mapping_signature",
     "newest_created",
@@ -183,7 +184,7 @@ def rollup_engine(source: Engine, settings: Settings) -> Engine:
     return make_engine(f"sqlite:///{settings.local_cache_path}")
 
 
-def _dimension(raw: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
+def dimension_value(raw: sa.FromClause, settings: Settings, name: str) -> sa.ColumnElement:
     """A dimension as the roll-up holds it: mapped to our values, NULL or empty as :data:`NONE_VALUE`."""
     mapped = mapped_value(raw.c[name], settings.value_maps.get(name))
     return sa.func.coalesce(sa.func.nullif(mapped, ""), sa.literal(NONE_VALUE, sa.String))
@@ -307,7 +308,7 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
     t = sa.select(
         *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours",
                                       "escalated", "reopened", "csat", "qa_score") if c not in absent),
-        *(_dimension(raw, settings, d).label(d) for d in DIMENSIONS),
+        *(dimension_value(raw, settings, d).label(d) for d in DIMENSIONS),
     ).where(*(~problem for problem in row_problems(raw, report).values())).subquery("mapped_cases")
     manual = sa.false() if "route" in absent else t.c.route.in_(settings.route_values["manual"])
     zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
