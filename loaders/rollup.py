@@ -71,6 +71,7 @@ __all__ = [
     "available_measures",
     "dimension_value",
     "find_bad_rows",
+    "forget_schemas",
     "mapping_signature",
     "newest_created",
     "owned_table",
@@ -193,12 +194,22 @@ def dimension_value(raw: sa.FromClause, settings: Settings, name: str) -> sa.Col
 _REPORTS: dict[tuple[str, str], SchemaReport] = {}
 
 
+def _report_key(engine: Engine, settings: Settings) -> tuple[str, str]:
+    return str(engine.url), repr(settings)
+
+
 def schema_report(engine: Engine, settings: Settings) -> SchemaReport:
-    """:func:`check_cases_schema`, remembered per database and mapping (case lists ask it on every page)."""
-    key = (str(engine.url), repr(settings))
+    """:func:`check_cases_schema`, remembered per database and mapping (case lists ask it on every page);
+    every refresh renews it, :func:`forget_schemas` drops it."""
+    key = _report_key(engine, settings)
     if key not in _REPORTS:
         _REPORTS[key] = check_cases_schema(engine, settings)
     return _REPORTS[key]
+
+
+def forget_schemas() -> None:
+    """Read every table's columns again on the next use (after the source or the configuration changed)."""
+    _REPORTS.clear()
 
 
 def available_measures(engine: Engine, settings: Settings) -> frozenset[str]:
@@ -702,7 +713,7 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
         say("done: the source is a daily volume table, nothing to build")
         return RefreshResult("none", None, 0, time.perf_counter() - began)
     report = check_cases_schema(source, settings)
-    _REPORTS[(str(source.url), repr(settings))] = report  # case lists follow what this refresh saw
+    _REPORTS[_report_key(source, settings)] = report  # case lists follow what this refresh saw
     target = target or rollup_engine(source, settings)
     metadata = sa.MetaData()
     rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)

@@ -141,6 +141,7 @@ def reset_connections() -> None:
     """Forget engines, settings and cached frames (after the configuration or the server changed)."""
     for cached in (_engine, _rollup_engine, _settings_for):
         cached.clear()
+    loaders.rollup.forget_schemas()
     st.cache_data.clear()
     forget_failed_refresh()
 
@@ -224,9 +225,15 @@ def context() -> DataContext:
             _FAILED[key] = (time.monotonic(), err, state)
     if problem is not None and not state.rows:
         raise problem
+    try:
+        measures = _measures(key, settings)
+    except OpsDataError:
+        if problem is None:
+            raise
+        measures = frozenset(MEASURE_INPUTS)  # the source cannot be inspected: show what the roll-up holds
     version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
     return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
-                       problem, state, _measures(key, settings))
+                       problem, state, measures)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
