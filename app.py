@@ -16,7 +16,7 @@ from ui import standup as su
 from ui.data import bounds, context, newest_complete_day
 from ui.errors import guarded
 from ui.shell import page, tv_mode
-from ui.sidebar import LABELS
+from ui.text import md
 
 tv = tv_mode()
 ctx, filters = page("Stand-up")
@@ -41,11 +41,10 @@ def standup(picked: date | None) -> None:
         fresh = su.freshness(live)
     on_tv = tv is not None
     st.title(f"Stand-up · {day_phrase(day, today=su.utcnow().date(), fresh=not fresh.is_late)}")
-    dims = "; ".join(f"{LABELS[d].lower()}: {', '.join(v)}" for d, v in filters.dimension_filters.items())
     if not on_tv:
         st.caption(f"Each tile compares the day with the same weekday last week ({day - timedelta(days=7):%a %d %b}), "
                    f"the median of the last four, and the detector's expected range. "
-                   f"{'Filters: ' + dims if dims else 'All workflows, sites, channels and languages'}.")
+                   f"Filters: {md(live.describe(filters, dates=False))}.")
     su.render_freshness(fresh, day)
 
     tiles = su.safe(su.standup_tiles, live, filters, day)
@@ -63,22 +62,23 @@ def standup(picked: date | None) -> None:
     left, right = st.columns([2, 3] if on_tv else [3, 2], gap="large")
     with left:
         st.subheader("What is abnormal today", anchor=False)
-        su.render_anomalies(items, total, day, tv=on_tv)
+        su.render_anomalies(items, total, day, tv=on_tv,
+                            scope=" and ".join(live.label(d).lower() for d in live.scan_dims))
     if on_tv:
         if sites is not None:
             with right:
-                st.subheader("Vendor sites", anchor=False)
-                su.render_scorecard(sites, flags, tv=True)
+                st.subheader(live.plural(live.site_dim), anchor=False)
+                su.render_scorecard(sites, flags, tv=True, label=live.label(live.site_dim))
         return
     with right:
         st.subheader("Summary", anchor=False)
         if sites is not None:
             su.render_narrative(su.standup_narrative(day, tiles, items, total, sites, flags, fresh))
     if sites is not None:
-        st.subheader("Vendor sites", anchor=False)
-        su.render_scorecard(sites, flags)
+        st.subheader(live.plural(live.site_dim), anchor=False)
+        su.render_scorecard(sites, flags, label=live.label(live.site_dim))
 
-    st.subheader("Workflows, last 8 weeks", anchor=False)
+    st.subheader(f"{live.plural(live.main_dim)}, last 8 weeks", anchor=False)
     multiples_kpi = st.segmented_control(
         "KPI", [k for k in TILE_KPIS if k in live.kpis], default="incoming", format_func=lambda n: get_kpi(n).label,
         key="standup_multiples_kpi", label_visibility="collapsed") or "incoming"

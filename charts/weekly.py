@@ -62,6 +62,13 @@ class WeeklyData:
     by_site: pd.DataFrame
     source: str
     as_of: date | None
+    #: the dimensions ``by_workflow`` and ``by_site`` are split by (the configured first and second), and
+    #: their labels
+    main_dim: str = "workflow"
+    site_dim: str = "vendor_site"
+    main_label: str = "Workflow"
+    site_label: str = "Vendor site"
+    everything: str = "all workflows, vendor sites, channels and languages"
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -234,12 +241,12 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
         Six KPI trends, incoming by workflow, solved and SLA attainment by vendor site.
     """
     cur_w, prev_w = _windows(data.end)
-    subtitle = f"{data.start:%d %b %Y} – {data.end:%d %b %Y} · all workflows, sites, channels and languages"
+    subtitle = f"{data.start:%d %b %Y} – {data.end:%d %b %Y} · {data.everything}"
     compare = (f"Week over week compares {cur_w[0]:%d %b} – {cur_w[1]:%d %b %Y} with "
                f"{prev_w[0]:%d %b} – {prev_w[1]:%d %b %Y}.")
-    drivers = {"incoming": ("workflow", data.by_workflow), "solved": ("vendor_site", data.by_site),
-               "backlog": ("workflow", data.by_workflow), "aht": ("vendor_site", data.by_site),
-               "aas": ("vendor_site", data.by_site), "sla_attainment": ("workflow", data.by_workflow)}
+    main, site = (data.main_dim, data.by_workflow), (data.site_dim, data.by_site)
+    drivers = {"incoming": main, "solved": site, "backlog": main, "aht": site, "aas": site, "sla_attainment": main}
+    main_word, site_word = data.main_label.lower(), data.site_label.lower()
 
     def meta(title: str, unit: str, note: str = "") -> ChartMeta:
         return ChartMeta(title, subtitle=subtitle + note, unit=unit, source=data.source, as_of=data.as_of)
@@ -255,21 +262,21 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
                               f"{compare} The shaded band is the last 7 days.", origin=f"weekly_{name}"))
 
     incoming = get_kpi("incoming")
-    now = _window_value(data.by_workflow, incoming, cur_w, by="workflow")
-    before = _window_value(data.by_workflow, incoming, prev_w, by="workflow").reindex(now.index).fillna(0.0)
-    fig, _ = _bars(now, before, incoming, "Workflow")
+    now = _window_value(data.by_workflow, incoming, cur_w, by=data.main_dim)
+    before = _window_value(data.by_workflow, incoming, prev_w, by=data.main_dim).reindex(now.index).fillna(0.0)
+    fig, _ = _bars(now, before, incoming, data.main_label)
     top = now.idxmax()
     share = now[top] / now.sum() * 100 if now.sum() else 0.0
-    takeaway = f"{_nice(top).capitalize()} is the largest workflow: {share:.0f} % of incoming in the last 7 days"
+    takeaway = f"{_nice(top).capitalize()} is the largest {main_word}: {share:.0f} % of incoming in the last 7 days"
     numbers = tuple((_nice(k), f"{v:,.0f}") for k, v in now.sort_values(ascending=False).head(3).items())
-    items.append(DeckItem(fig.to_json(), meta("Incoming cases by workflow, last 7 days vs the 7 before", "cases"),
+    items.append(DeckItem(fig.to_json(), meta(f"Incoming cases by {main_word}, last 7 days vs the 7 before", "cases"),
                           ("incoming",), takeaway, numbers, compare, origin="weekly_incoming_by_workflow"))
 
     for name, unit_title in (("solved", "Solved cases"), ("sla_attainment", "SLA attainment")):
         kpi = get_kpi(name)
-        now = _window_value(data.by_site, kpi, cur_w, by="vendor_site").dropna()
-        before = _window_value(data.by_site, kpi, prev_w, by="vendor_site").reindex(now.index)
-        fig, _ = _bars(now, before, kpi, "Vendor site")
+        now = _window_value(data.by_site, kpi, cur_w, by=data.site_dim).dropna()
+        before = _window_value(data.by_site, kpi, prev_w, by=data.site_dim).reindex(now.index)
+        fig, _ = _bars(now, before, kpi, data.site_label)
         if kpi.unit == "%":
             fig.update_xaxes(ticksuffix=" %", range=[max(0.0, float(np.nanmin([now.min(), before.min()])) - 5), 100])
         best, worst = now.idxmax(), now.idxmin()
@@ -277,10 +284,10 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
             takeaway = (f"{_nice(best)} solved the most cases in the last 7 days ({now[best]:,.0f}); "
                         f"{_nice(worst)} the fewest ({now[worst]:,.0f})")
         else:
-            takeaway = (f"SLA attainment by vendor site: lowest at {_nice(worst)} ({kpi.format(now[worst])}), "
+            takeaway = (f"SLA attainment by {site_word}: lowest at {_nice(worst)} ({kpi.format(now[worst])}), "
                         f"highest at {_nice(best)} ({kpi.format(now[best])})")
         ranked = now.sort_values(ascending=name != "solved").head(3)
-        title = f"{unit_title} by vendor site, last 7 days vs the 7 before"
+        title = f"{unit_title} by {site_word}, last 7 days vs the 7 before"
         numbers = tuple((_nice(k), kpi.format(float(v))) for k, v in ranked.items())
         items.append(DeckItem(fig.to_json(), meta(title, kpi.unit), (name,), takeaway, numbers,
                               compare, origin=f"weekly_{name}_by_site"))
@@ -330,10 +337,13 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
             opening = loaders.load_opening_balance(rollup, settings=settings, filters=filters, by=by)
             return kpi_parts(volume, by=by, opening=opening if by else float(opening.iloc[0]))
 
-        total, by_workflow, by_site = parts(()), parts(("workflow",)), parts(("vendor_site",))
+        dims = settings.dimension_keys
+        main, site = dims[0], dims[1] if len(dims) > 1 else dims[0]
+        total, by_workflow, by_site = parts(()), parts((main,)), parts((site,))
     finally:
         source.dispose()
-    return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1])
+    return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1],
+                      main, site, settings.label(main), settings.label(site), settings.everything)
 
 
 def build_weekly_deck(data: WeeklyData, *, title: str = "Identity Ops weekly review",

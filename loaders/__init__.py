@@ -27,9 +27,10 @@ from loaders.rollup import (
 from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema
 from loaders.settings import (
     CASE_COLUMNS,
-    DIMENSIONS,
     SAMPLE_DB_PATH,
+    SAMPLE_DIMENSIONS,
     VOLUME_COLUMNS,
+    Dimension,
     Settings,
     load_settings,
     validate_identifier,
@@ -44,13 +45,14 @@ from loaders.volume import (
 
 __all__ = [
     "CASE_COLUMNS",
-    "DIMENSIONS",
     "MEASURES",
     "SAMPLE_DB_PATH",
+    "SAMPLE_DIMENSIONS",
     "VOLUME_COLUMNS",
     "CasesUnavailable",
     "ConfigError",
     "ConnectionInfo",
+    "Dimension",
     "Filters",
     "ImportRejected",
     "OpsDataError",

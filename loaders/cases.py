@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from loaders.engine import cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
 from loaders.rollup import NONE_VALUE, dimension_value, newest_created, row_problems, schema_report
-from loaders.settings import CASE_COLUMNS, DIMENSIONS, Settings
+from loaders.settings import Settings
 from loaders.volume import Filters, _run
 
 __all__ = ["case_columns", "count_cases", "create_cases_table", "load_cases", "newest_case", "write_cases"]
@@ -46,8 +46,11 @@ def write_cases(engine: Engine, frame: pd.DataFrame, *, settings: Settings) -> i
     SQLite: DBAPI ``executemany``; PostgreSQL: ``COPY … FROM STDIN``; others: SQLAlchemy ``executemany``.
     Returns the number of rows written.
     """
-    columns = list(CASE_COLUMNS)
-    frame = frame[columns]
+    columns = list(settings.case_columns)
+    required = [c for c, (_, req) in settings.case_columns.items() if req]
+    if missing := [c for c in required if c not in frame.columns]:
+        raise ValueError(f"case rows lack column(s) {', '.join(missing)}")
+    frame = frame.reindex(columns=columns)  # an optional column not given is written empty
     mapped = [settings.columns[c] for c in columns]
     if engine.dialect.name == "postgresql":
         buf = io.StringIO()
@@ -121,7 +124,7 @@ def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: 
 
 def _canonical(t: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
     """A case column as our names and values (dimension and route values mapped, NULL as "(none)")."""
-    if name in DIMENSIONS:
+    if name in settings.dimension_keys:
         return dimension_value(t, settings, name)
     if name == "route":
         return mapped_value(t.c.route, {k: tuple(v) for k, v in settings.route_values.items()})
@@ -152,8 +155,8 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
     CasesUnavailable
         If the source is a daily volume table.
     """
-    if order_by not in CASE_COLUMNS:
-        raise ValueError(f"`order_by` must be one of {', '.join(CASE_COLUMNS)}, got {order_by!r}")
+    if order_by not in settings.case_columns:
+        raise ValueError(f"`order_by` must be one of {', '.join(settings.case_columns)}, got {order_by!r}")
     if side not in ("created", "solved"):
         raise ValueError(f"`side` must be 'created' or 'solved', got {side!r}")
     if not 0 < limit <= 10_000 or offset < 0:
@@ -164,12 +167,12 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
         raise ValueError(f"`order_by` {order_by!r} is not mapped to a column of the cases table")
     key = t.c[order_by].desc() if descending else t.c[order_by].asc()
     # an optional column the table lacks reads as empty, never as a query on a column that is not there
-    shown = [(sa.null() if c in absent else _canonical(t, settings, c)).label(c) for c in CASE_COLUMNS]
+    shown = [(sa.null() if c in absent else _canonical(t, settings, c)).label(c) for c in settings.case_columns]
     stmt = sa.select(*shown).where(*where).order_by(key, t.c.case_id).limit(limit).offset(offset)
     frame = _run(engine, stmt, doing="reading case rows")
-    for c in ("created_at", "solved_at"):
+    for c in ("created_at", "solved_at", "sla_due_at"):
         frame[c] = pd.to_datetime(frame[c])
-    for c in DIMENSIONS:
+    for c in settings.dimension_keys:
         frame[c] = frame[c].astype("str")
     return frame
 
@@ -178,7 +181,7 @@ def case_columns(engine: Engine, *, settings: Settings) -> tuple[str, ...]:
     """The canonical case columns the mapped table has (an optional one it lacks is left out)."""
     _require_cases(settings)
     absent = schema_report(engine, settings).missing_optional
-    return tuple(c for c in CASE_COLUMNS if c not in absent)
+    return tuple(c for c in settings.case_columns if c not in absent)
 
 
 def count_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,

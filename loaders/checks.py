@@ -21,7 +21,7 @@ from loaders.engine import translate_error
 from loaders.errors import SchemaMismatch
 from loaders.rollup import NONE_VALUE, BadRows, find_bad_rows
 from loaders.schema import reflect_columns, type_kind
-from loaders.settings import CASE_COLUMNS, DIMENSIONS, VOLUME_COLUMNS, Settings
+from loaders.settings import Settings
 
 __all__ = ["SourceReport", "check_source"]
 
@@ -59,8 +59,9 @@ def share_text(count: int, total: int) -> str:
 
 def _expected(settings: Settings, name: str) -> str:
     if settings.source_kind == "cases":
-        return {"id": "any", "timestamp": "timestamp", "number": "number", "text": "text"}[CASE_COLUMNS[name][0]]
-    return "date" if name == "day" else "text" if name in DIMENSIONS else "number"
+        kind = settings.case_columns[name][0]
+        return {"id": "any", "timestamp": "timestamp", "number": "number", "text": "text"}[kind]
+    return "date" if name == "day" else "text" if name in settings.dimension_keys else "number"
 
 
 def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: datetime | None = None,
@@ -95,7 +96,8 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
     now = now or utcnow()
     reflected = reflect_columns(engine, settings)
     cases = settings.source_kind == "cases"
-    wanted = {c: req for c, (_, req) in CASE_COLUMNS.items()} if cases else dict(VOLUME_COLUMNS)
+    wanted = {c: req for c, (_, req) in settings.case_columns.items()} if cases else settings.volume_columns
+    dims = settings.dimension_keys
     present = {c for c in wanted if settings.columns[c].lower() in reflected}
     # one Column per source column (a column may serve two roles), each role reading it under its own key
     source_cols: dict[str, sa.Column] = {}
@@ -116,7 +118,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
     stats: list[sa.ColumnElement] = [sa.func.count().label("n")]
     for c in sorted(present):
         stats.append(sa.func.count(table.c[c]).label(f"nn_{c}"))
-        if c not in DIMENSIONS and c not in ("route", "case_id"):
+        if c not in dims and c not in ("route", "case_id"):
             stats += [sa.func.min(table.c[c]).label(f"lo_{c}"), sa.func.max(table.c[c]).label(f"hi_{c}")]
     newest_col = "created_at" if cases else "day"
     try:
@@ -126,7 +128,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
             newest = (conn.execute(sa.select(sa.func.max(table.c[newest_col]))).scalar()
                       if newest_col in present else None)
             unknown: dict[str, list[str]] = {}
-            for d in (*DIMENSIONS, "route"):
+            for d in (*dims, "route"):
                 mapping = (settings.route_values if d == "route" else settings.value_maps.get(d))
                 if d not in present or not mapping:
                     continue
@@ -149,7 +151,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
             rec["ok"] = not required
             rec["note"] = "missing" + ("" if required else " (optional: its measures read as empty)")
             if required:
-                fixes.append(f"Map `{c}`: add `{c} = \"<your column>\"` under [columns] in the configuration file.")
+                fixes.append(f"Map `{c}`: add {settings.mapping_line(c)} in the configuration file.")
             records.append(rec)
             continue
         kind = type_kind(col["type"])
@@ -164,7 +166,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
         if n:
             empty = n - int(row[f"nn_{c}"])
             rec["null_share"] = empty / n
-            if empty and c in DIMENSIONS:
+            if empty and c in dims:
                 rec["note"] = f"{share_text(empty, n)} empty: rolled up as {NONE_VALUE}"
                 fixes.append(f"`{source}` (for `{c}`) is empty in {share_text(empty, n)}: they count under "
                              f"{NONE_VALUE}; fill it at the source to place them.")

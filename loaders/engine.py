@@ -368,17 +368,16 @@ def _is_number_sqlite(element, compiler, **kw):
 
 # --- the mapped cases table ------------------------------------------------------------------------
 
+#: the SQL type of each canonical case column; a configured dimension is text (see ``_type``)
 _TYPES = {
     "case_id": sa.BigInteger,
     "created_at": sa.DateTime,
     "solved_at": sa.DateTime,
-    "workflow": lambda: sa.String(64),
-    "vendor_site": lambda: sa.String(64),
-    "channel": lambda: sa.String(64),
     "language": lambda: sa.String(16),
     "route": lambda: sa.String(16),
     "handle_time_s": sa.Float,
     "sla_hours": sa.Float,
+    "sla_due_at": sa.DateTime,
     "escalated": sa.SmallInteger,
     "reopened": sa.SmallInteger,
     "csat": sa.Float,
@@ -397,16 +396,17 @@ def cases_table(settings: Settings, metadata: sa.MetaData | None = None, *,
     leaves out the optional columns named in ``absent`` (the table does not have them).
     """
     metadata = metadata if metadata is not None else sa.MetaData()
+    names = list(settings.case_columns)
     first: dict[str, str] = {}  # source column (lower-cased) -> the first canonical name mapped to it
-    for name in _TYPES:
+    for name in names:
         first.setdefault(settings.columns[name].lower(), name)
     cols = [
-        sa.Column(settings.columns[name], _TYPES[name](), key=name, primary_key=(name == "case_id"),
-                  autoincrement=False)
-        for name in _TYPES if first[settings.columns[name].lower()] == name
+        sa.Column(settings.columns[name], _TYPES.get(name, lambda: sa.String(64))(), key=name,
+                  primary_key=(name == "case_id"), autoincrement=False)
+        for name in names if first[settings.columns[name].lower()] == name
     ]
     table = sa.Table(settings.cases_table, metadata, *cols, schema=settings.schema)
-    if len(cols) == len(_TYPES):
+    if len(cols) == len(names):
         return table
-    return sa.select(*(table.c[first[settings.columns[name].lower()]].label(name) for name in _TYPES
+    return sa.select(*(table.c[first[settings.columns[name].lower()]].label(name) for name in names
                        if name not in absent)).subquery(f"{settings.cases_table}_roles")

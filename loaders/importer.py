@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 
 from loaders.engine import cases_table
 from loaders.errors import ImportRejected
-from loaders.settings import CASE_COLUMNS, DIMENSIONS, MEASURES, PROJECT_ROOT, VOLUME_COLUMNS, Settings
+from loaders.settings import MEASURES, PROJECT_ROOT, Settings
 
 __all__ = [
     "EARLIEST_ACCEPTED",
@@ -97,23 +97,30 @@ class RowsRejected(ImportRejected):
         self.bad_rows = bad_rows
 
 
-def import_frame_columns(kind: Literal["cases", "volume"]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Required and optional columns of an import file of ``kind``."""
+def import_frame_columns(kind: Literal["cases", "volume"], settings: Settings | None = None
+                         ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Required and optional columns of an import file of ``kind`` (with ``settings``' dimensions)."""
+    settings = settings or Settings(url="sqlite://")
     if kind == "cases":
-        return (tuple(c for c, (_, req) in CASE_COLUMNS.items() if req),
-                tuple(c for c, (_, req) in CASE_COLUMNS.items() if not req))
-    return (tuple(c for c, req in VOLUME_COLUMNS.items() if req),
-            tuple(c for c, req in VOLUME_COLUMNS.items() if not req))
+        return (tuple(c for c, (_, req) in settings.case_columns.items() if req),
+                tuple(c for c, (_, req) in settings.case_columns.items() if not req))
+    return (tuple(c for c, req in settings.volume_columns.items() if req),
+            tuple(c for c, req in settings.volume_columns.items() if not req))
 
 
-def cases_import_table(metadata: sa.MetaData | None = None) -> sa.Table:
+def _canonical_settings(settings: Settings | None) -> Settings:
+    """Our own names for ``settings``' columns: an imported file uses them, whatever the source calls them."""
+    return Settings(url="sqlite://", dimensions=(settings or Settings(url="sqlite://")).dimensions)
+
+
+def cases_import_table(metadata: sa.MetaData | None = None, settings: Settings | None = None) -> sa.Table:
     """The embedded cases table filled by case imports: the canonical cases table with ``case_id`` as TEXT.
 
     A BIGINT id column has INTEGER affinity in SQLite, which stores the text ``07`` as the number 7 (and
     ``7.0`` too): ids would be merged behind the user's back. TEXT keeps them as the file spells them.
     """
     metadata = metadata if metadata is not None else sa.MetaData()
-    canonical = cases_table(Settings(url="sqlite://"), sa.MetaData())
+    canonical = cases_table(_canonical_settings(settings), sa.MetaData())
     table = sa.Table(
         IMPORT_TABLES["cases"], metadata,
         *(sa.Column(c.name, sa.Text() if c.key == "case_id" else c.type, primary_key=c.primary_key,
@@ -125,13 +132,13 @@ def cases_import_table(metadata: sa.MetaData | None = None) -> sa.Table:
     return table
 
 
-def volume_import_table(metadata: sa.MetaData | None = None) -> sa.Table:
+def volume_import_table(metadata: sa.MetaData | None = None, settings: Settings | None = None) -> sa.Table:
     """The embedded daily volume table filled by volume imports (read with ``[source] kind = "volume"``)."""
     metadata = metadata if metadata is not None else sa.MetaData()
     return sa.Table(
         IMPORT_TABLES["volume"], metadata,
         sa.Column("day", sa.Date, primary_key=True),
-        *(sa.Column(d, sa.String(64), primary_key=True) for d in DIMENSIONS),
+        *(sa.Column(d, sa.String(64), primary_key=True) for d in _canonical_settings(settings).dimension_keys),
         *(sa.Column(m, sa.BigInteger if m in _COUNTS else sa.Float, nullable=False, default=0) for m in MEASURES),
     )
 
@@ -203,7 +210,8 @@ class _Checker:
         for i in idx:
             self.reasons[i].append(message(raw[i]))
 
-    def timestamp(self, name: str, *, required: bool, now: datetime) -> pd.Series:
+    def timestamp(self, name: str, *, required: bool, now: datetime | None) -> pd.Series:
+        """Parse a timestamp column (naive UTC); ``now=None`` allows the future (a due time)."""
         col = self.frame[name]
         blank = _blank(col)
         if pd.api.types.is_datetime64_any_dtype(col):
@@ -215,7 +223,8 @@ class _Checker:
             self.flag(blank, lambda _v: f"{name} is empty", col)
         self.flag(~blank & parsed.isna(),
                   lambda v: f"{name} {v!r} is not a timestamp (use ISO 8601, e.g. 2026-03-01 14:05:00)", col)
-        self.flag(parsed > now, lambda v: f"{name} {v} is in the future", col)
+        if now is not None:
+            self.flag(parsed > now, lambda v: f"{name} {v} is in the future", col)
         self.flag(parsed < EARLIEST_ACCEPTED,
                   lambda v: f"{name} {v} is before {EARLIEST_ACCEPTED:%Y-%m-%d} (the earliest date accepted)", col)
         return parsed.astype("datetime64[s]")
@@ -269,8 +278,8 @@ def _validate_cases(chunk: pd.DataFrame, *, now: datetime, settings: Settings,
                    chunk["solved_at"])
     else:
         out["solved_at"] = pd.NaT
-    for d in DIMENSIONS:
-        out[d] = check.category(d, known.get(d), hint=f" (not among the known {d.replace('_', ' ')} values; "
+    for d in settings.dimension_keys:
+        out[d] = check.category(d, known.get(d), hint=f" (not among the known {settings.label(d).lower()} values; "
                                 "map it with [values." + d + "] or untick strict checking)")
     route_of = {v: ours for ours, theirs in settings.route_values.items() for v in theirs}
     route_of.update({"manual": "manual", "automated": "automated"})
@@ -288,7 +297,11 @@ def _validate_cases(chunk: pd.DataFrame, *, now: datetime, settings: Settings,
         out[flag] = check.flag01(flag) if flag in chunk else 0
     out["csat"] = check.number("csat", required=False, low=1, high=5) if "csat" in chunk else np.nan
     out["qa_score"] = check.number("qa_score", required=False, low=0, high=100) if "qa_score" in chunk else np.nan
-    return out[list(CASE_COLUMNS)], check.reasons
+    if "sla_due_at" in chunk:
+        out["sla_due_at"] = check.timestamp("sla_due_at", required=False, now=None)
+    else:
+        out["sla_due_at"] = pd.NaT
+    return out[list(_canonical_settings(settings).case_columns)], check.reasons
 
 
 def _validate_volume(chunk: pd.DataFrame, *, now: datetime, settings: Settings,
@@ -298,8 +311,8 @@ def _validate_volume(chunk: pd.DataFrame, *, now: datetime, settings: Settings,
     day = check.timestamp("day", required=True, now=now)
     check.flag(day.notna() & (day != day.dt.floor("D")), lambda v: f"day {v!r} is not a date", chunk["day"])
     out["day"] = day.dt.floor("D")
-    for d in DIMENSIONS:
-        out[d] = check.category(d, known.get(d), hint=f" (not among the known {d.replace('_', ' ')} values)") \
+    for d in settings.dimension_keys:
+        out[d] = check.category(d, known.get(d), hint=f" (not among the known {settings.label(d).lower()} values)") \
             if d in chunk else "all"
     for m in MEASURES:
         if m not in chunk:
@@ -421,6 +434,17 @@ def _sql_values(frame: pd.DataFrame) -> list[tuple]:
     return list(zip(*cols, strict=True))
 
 
+def _add_new_columns(engine: Engine, table: sa.Table) -> None:
+    """Give an import table made by an earlier version the optional columns added since (an embedded table
+    the importer owns; existing rows read them as empty)."""
+    have = {c["name"].lower() for c in sa.inspect(engine).get_columns(table.name)}
+    with engine.begin() as conn:
+        for col in table.columns:
+            if col.name.lower() not in have and not col.primary_key:
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {col.name} "
+                                     f"{col.type.compile(engine.dialect)}"))
+
+
 def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
     rest = [c for c in columns if c not in keys]
     sets = ", ".join(f"{c} = excluded.{c}" for c in rest)
@@ -512,15 +536,16 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
     settings = settings or Settings(url=str(engine.url))
     now = now or datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
     known = {d: list(v) for d, v in (known_values or {}).items()}
-    required, optional = import_frame_columns(kind)
+    required, optional = import_frame_columns(kind, settings)
     say = progress or (lambda _f, _m: None)
     validate = _validate_cases if kind == "cases" else _validate_volume
     table = IMPORT_TABLES[kind]
-    keys = ["case_id"] if kind == "cases" else ["day", *DIMENSIONS]
+    keys = ["case_id"] if kind == "cases" else ["day", *settings.dimension_keys]
 
     metadata = sa.MetaData()
-    (cases_import_table if kind == "cases" else volume_import_table)(metadata)
+    target = (cases_import_table if kind == "cases" else volume_import_table)(metadata, settings)
     metadata.create_all(engine)
+    _add_new_columns(engine, target)
 
     bad: list[pd.DataFrame] = []
     why: Counter[str] = Counter()

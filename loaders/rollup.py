@@ -58,7 +58,7 @@ from loaders.engine import (
 )
 from loaders.errors import ConfigError, QueryFailed
 from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema, reflect_columns
-from loaders.settings import DIMENSIONS, MEASURE_INPUTS, MEASURES, OWNED_TABLE, STATE_TABLE, Settings
+from loaders.settings import MEASURE_INPUTS, MEASURES, OWNED_TABLE, STATE_TABLE, Settings
 
 __all__ = [
     "EARLIEST_DAY",
@@ -104,10 +104,10 @@ def rollup_table(settings: Settings, metadata: sa.MetaData | None = None, *, nam
     return _app_table(
         settings, metadata, name,
         sa.Column("day", sa.Date),
-        *(sa.Column(d, sa.String(64)) for d in DIMENSIONS),
+        *(sa.Column(d, sa.String(64)) for d in settings.dimension_keys),
         *(sa.Column(m, sa.Float if m in _FLOAT_MEASURES else sa.BigInteger, nullable=False, default=0)
           for m in MEASURES),
-        sa.PrimaryKeyConstraint("day", *DIMENSIONS, name=f"pk_{name}"[:63]),
+        sa.PrimaryKeyConstraint("day", *settings.dimension_keys, name=f"pk_{name}"[:63]),
     )
 
 
@@ -150,10 +150,11 @@ def volume_source_table(settings: Settings, present: frozenset[str] | None = Non
     ``present`` (canonical names found in the database) limits the columns; by default all are assumed.
     """
     cols = []
-    for name in ("day", *DIMENSIONS, *MEASURES):
+    dims = settings.dimension_keys
+    for name in ("day", *dims, *MEASURES):
         if present is not None and name not in present:
             continue
-        coltype = sa.Date() if name == "day" else sa.String(64) if name in DIMENSIONS else sa.Float()
+        coltype = sa.Date() if name == "day" else sa.String(64) if name in dims else sa.Float()
         cols.append(sa.Column(settings.columns[name], coltype, key=name))
     return sa.Table(settings.cases_table, sa.MetaData(), *cols, schema=settings.schema)
 
@@ -169,7 +170,7 @@ def read_table(settings: Settings, present: frozenset[str] | None = None) -> sa.
     t = volume_source_table(settings, present)
     names = set(t.c.keys())
     cols = [t.c.day.label("day")]
-    for d in DIMENSIONS:
+    for d in settings.dimension_keys:
         raw = t.c[d] if d in names else sa.literal("all", sa.String)
         cols.append(mapped_value(raw, settings.value_maps.get(d)).label(d))
     for m in MEASURES:
@@ -295,7 +296,7 @@ def find_bad_rows(engine: Engine, settings: Settings, *, since: datetime | None 
     where = [raw.c.created_at >= since] if since is not None else []
     counts = [sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0) for cond in problems.values()]
     empties = [sa.func.coalesce(sa.func.sum(sa.case(
-        (sa.or_(raw.c[d].is_(None), raw.c[d] == ""), 1), else_=0)), 0) for d in DIMENSIONS]
+        (sa.or_(raw.c[d].is_(None), raw.c[d] == ""), 1), else_=0)), 0) for d in settings.dimension_keys]
     try:
         with engine.connect() as conn:
             row = conn.execute(sa.select(sa.func.count(), *counts, *empties).select_from(raw).where(*where)).one()
@@ -305,7 +306,7 @@ def find_bad_rows(engine: Engine, settings: Settings, *, since: datetime | None 
                    for reason in found}
     except DBAPIError as err:
         raise translate_error(err, doing="counting rows that cannot be rolled up", engine=engine) from err
-    nones = {d: int(n) for d, n in zip(DIMENSIONS, row[1 + len(problems):], strict=True) if n}
+    nones = {d: int(n) for d, n in zip(settings.dimension_keys, row[1 + len(problems):], strict=True) if n}
     return BadRows(int(row[0]), found, ids, nones)
 
 
@@ -319,7 +320,7 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
     t = sa.select(
         *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours",
                                       "escalated", "reopened", "csat", "qa_score") if c not in absent),
-        *(dimension_value(raw, settings, d).label(d) for d in DIMENSIONS),
+        *(dimension_value(raw, settings, d).label(d) for d in settings.dimension_keys),
     ).where(*(~problem for problem in row_problems(raw, report).values())).subquery("mapped_cases")
     manual = sa.false() if "route" in absent else t.c.route.in_(settings.route_values["manual"])
     zero, zero_f = sa.literal_column("0"), sa.literal_column("0.0")
@@ -331,13 +332,14 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
     def count_if(cond: sa.ColumnElement) -> sa.ColumnElement:
         return sa.func.sum(sa.case((cond, 1), else_=0))
 
-    dims = [t.c[d].label(d) for d in DIMENSIONS]
+    keys = settings.dimension_keys
+    dims = [t.c[d].label(d) for d in keys]
     created_day = day_of(t.c.created_at)
     created = sa.select(
         created_day.label("day"), *dims,
         sa.func.count().label("incoming"), count_if(manual).label("incoming_manual"),
         *(zero_f.label(m) if m in _FLOAT_MEASURES else zero.label(m) for m in MEASURES[2:]),
-    ).group_by(created_day, *(t.c[d] for d in DIMENSIONS))
+    ).group_by(created_day, *(t.c[d] for d in keys))
     if "solved_at" in absent:  # nothing is ever solved, as far as the data says: only the created side
         if since is not None:
             created = created.where(t.c.created_at >= since)
@@ -359,16 +361,16 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
         .label("reopened"),
         sa.func.coalesce(sa.func.sum(csat), 0.0).label("csat_sum"), sa.func.count(csat).label("csat_n"),
         sa.func.coalesce(sa.func.sum(qa), 0.0).label("qa_sum"), sa.func.count(qa).label("qa_n"),
-    ).where(t.c.solved_at.is_not(None)).group_by(solved_day, *(t.c[d] for d in DIMENSIONS))
+    ).where(t.c.solved_at.is_not(None)).group_by(solved_day, *(t.c[d] for d in keys))
     if since is not None:
         created = created.where(t.c.created_at >= since)
         solved = solved.where(t.c.solved_at >= since)
     both = sa.union_all(created, solved).subquery("sides")
     return sa.select(
-        both.c.day, *(both.c[d] for d in DIMENSIONS),
+        both.c.day, *(both.c[d] for d in keys),
         *(sa.cast(sa.func.sum(both.c[m]), sa.Float if m in _FLOAT_MEASURES else sa.BigInteger).label(m)
           for m in MEASURES),
-    ).group_by(both.c.day, *(both.c[d] for d in DIMENSIONS))
+    ).group_by(both.c.day, *(both.c[d] for d in keys))
 
 
 # Transaction-local planner settings for the aggregate, measured at 30 M cases on PostgreSQL 15:
@@ -729,7 +731,7 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
                 say("the mapping changed since the last build: rebuilding everything")
         since = datetime.combine(since_day, datetime.min.time()) if since_day else None
         select = _aggregate(settings, report, since)
-        names = ["day", *DIMENSIONS, *MEASURES]
+        names = ["day", *settings.dimension_keys, *MEASURES]
         newest = newest_created(source, settings)
         if since_day is None:
             say("aggregating cases (full build)")

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from loaders.engine import translate_error
 from loaders.errors import CasesUnavailable, SchemaMismatch
-from loaders.settings import CASE_COLUMNS, DIMENSIONS, MEASURE_INPUTS, VOLUME_COLUMNS, Settings
+from loaders.settings import MEASURE_INPUTS, Settings
 
 __all__ = ["SchemaReport", "check_cases_schema", "check_volume_schema", "reflect_columns", "type_kind"]
 
@@ -93,16 +93,16 @@ def check_volume_schema(engine: Engine, settings: Settings) -> frozenset[str]:
     where = f"{settings.schema}.{settings.cases_table}" if settings.schema else settings.cases_table
     present: set[str] = set()
     problems: list[str] = []
-    for canonical, required in VOLUME_COLUMNS.items():
+    for canonical, required in settings.volume_columns.items():
         actual = settings.columns[canonical]
         col = reflected.get(actual.lower())
         if col is None:
             if required:
                 problems.append(f"table `{where}` has no column `{actual}` for `{canonical}` "
-                                f"(map it in the configuration file: [columns] {canonical} = \"<your column>\")")
+                                f"(map it in the configuration file: {settings.mapping_line(canonical)})")
             continue
         found = type_kind(col["type"])
-        want = "date" if canonical == "day" else "text" if canonical in DIMENSIONS else "number"
+        want = "date" if canonical == "day" else "text" if canonical in settings.dimension_keys else "number"
         ok = found == want or (want == "date" and found in ("timestamp", "text")) or want == "text"
         if not ok:
             problems.append(f"column `{actual}` (for `{canonical}`) has type {col['type']}, expected "
@@ -145,14 +145,14 @@ def check_cases_schema(engine: Engine, settings: Settings) -> SchemaReport:
     missing_optional: set[str] = set()
     types: dict[str, str] = {}
     sqlite = engine.dialect.name == "sqlite"
-    for canonical, (kind, required) in CASE_COLUMNS.items():
+    for canonical, (kind, required) in settings.case_columns.items():
         actual = settings.columns[canonical]
         col = reflected.get(actual.lower())
         if col is None:
             if required:
                 problems.append(
                     f"table `{where}` has no column `{actual}` for `{canonical}` "
-                    f"(map it in the configuration file: [columns] {canonical} = \"<your column>\")"
+                    f"(map it in the configuration file: {settings.mapping_line(canonical)})"
                 )
             else:
                 missing_optional.add(canonical)

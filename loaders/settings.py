@@ -39,19 +39,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from loaders.errors import ConfigError
 
 __all__ = [
     "CASE_COLUMNS",
     "DIMENSIONS",
+    "MAX_DIMENSIONS",
     "MEASURES",
     "MEASURE_INPUTS",
     "PROJECT_ROOT",
     "SAMPLE_DB_PATH",
+    "SAMPLE_DIMENSIONS",
     "VOLUME_COLUMNS",
+    "Dimension",
     "Settings",
     "config_file",
+    "default_label",
     "load_settings",
     "locate_key",
     "settings_from_mapping",
@@ -62,20 +67,46 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DB_PATH = PROJECT_ROOT / "sample_data" / "ops_sample.sqlite"
 LOCAL_CACHE_PATH = PROJECT_ROOT / ".cache" / "rollup.sqlite"
 
+#: the sample's dimensions, and every deployment's that declares no ``[dimensions]`` of its own
 DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site", "channel", "language")
 
-#: canonical column -> (kind, required); kind is what validation checks the database type against.
+#: how many dimensions a deployment may declare (each is a column of the roll-up's primary key)
+MAX_DIMENSIONS = 6
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One way to split the cases: ``key`` names it in the roll-up, URLs and filters; ``label`` is what a
+    reader sees. The source column is ``Settings.columns[key]``; value mapping lives in ``[values.<key>]``.
+
+    Examples
+    --------
+    >>> Dimension("request_type", "Request type").label
+    'Request type'
+    """
+
+    key: str
+    label: str
+
+
+def default_label(key: str) -> str:
+    """``"vendor_site"`` -> ``"Vendor site"``."""
+    return key.replace("_", " ").capitalize()
+
+
+SAMPLE_DIMENSIONS: tuple[Dimension, ...] = tuple(Dimension(d, default_label(d)) for d in DIMENSIONS)
+
+#: canonical case column -> (kind, required), without the dimensions (each configured dimension is a required
+#: text column, placed after ``solved_at``: see :meth:`Settings.case_columns`); kind is what validation checks
+#: the database type against.
 CASE_COLUMNS: dict[str, tuple[str, bool]] = {
     "case_id": ("id", True),
     "created_at": ("timestamp", True),
     "solved_at": ("timestamp", False),
-    "workflow": ("text", True),
-    "vendor_site": ("text", True),
-    "channel": ("text", True),
-    "language": ("text", True),
     "route": ("text", False),
     "handle_time_s": ("number", False),
     "sla_hours": ("number", False),
+    "sla_due_at": ("timestamp", False),
     "escalated": ("number", False),
     "reopened": ("number", False),
     "csat": ("number", False),
@@ -97,17 +128,17 @@ MEASURE_INPUTS: dict[str, tuple[str, ...]] = {
     "solved_manual": ("solved_at", "route"),
     "handle_time_s": ("solved_at", "route", "handle_time_s"),
     "age_at_solve_h": ("solved_at",),
-    "solved_in_sla": ("solved_at", "sla_hours"),
+    "solved_in_sla": ("solved_at", "sla_hours"),  # or sla_due_at, or [sla] targets: see Settings.sla_inputs
     "escalated": ("solved_at", "escalated"),
     "reopened": ("solved_at", "reopened"),
     "csat_sum": ("solved_at", "csat"), "csat_n": ("solved_at", "csat"),
     "qa_sum": ("solved_at", "qa_score"), "qa_n": ("solved_at", "qa_score"),
 }
 
-#: canonical column of a daily volume source (``[source] kind = "volume"``) -> required
+#: canonical column of a daily volume source (``[source] kind = "volume"``) -> required, without the
+#: dimensions (each configured one is optional: a report without it reads as one value "all")
 VOLUME_COLUMNS: dict[str, bool] = {
     "day": True,
-    **dict.fromkeys(DIMENSIONS, False),  # a report without a dimension reads as one value "all"
     **{m: m in ("incoming", "solved") for m in MEASURES},  # other measures read as 0 when absent
 }
 
@@ -180,10 +211,67 @@ class Settings:
     statement_timeout_s: float | None = None
     #: the roll-up refresh's own statements may run this long (a full build of tens of millions of cases)
     refresh_timeout_s: float = 1800.0
+    #: the ways to split the cases, in order: the first is the main split (small multiples, SLA targets), the
+    #: first two are the scanned slices, the second (or the only one) is the scorecard's rows
+    dimensions: tuple[Dimension, ...] = SAMPLE_DIMENSIONS
+    #: SLA targets from configuration: hours per value of ``sla_dimension``, and for values not listed
+    sla_hours_by: Mapping[str, float] = field(default_factory=dict)
+    sla_dimension: str | None = None
+    sla_default_hours: float | None = None
+    #: the team's time zone: it decides what a day is (the roll-up's days, the stand-up's "yesterday")
+    business_timezone: str = "UTC"
+    #: how naive timestamps in the source are meant: "UTC", or "local" (already in the business time zone)
+    naive_timestamps: Literal["UTC", "local"] = "UTC"
 
     def __post_init__(self) -> None:
-        wanted = CASE_COLUMNS if self.source_kind == "cases" else VOLUME_COLUMNS
+        wanted = self.case_columns if self.source_kind == "cases" else self.volume_columns
         object.__setattr__(self, "columns", {c: dict(self.columns).get(c, c) for c in wanted})
+
+    @property
+    def dimension_keys(self) -> tuple[str, ...]:
+        """The configured dimensions' keys, in order (the roll-up's primary key after ``day``)."""
+        return tuple(d.key for d in self.dimensions)
+
+    def label(self, key: str) -> str:
+        """A dimension's display label (``"vendor_site"`` -> ``"Vendor site"``); any other key reads as itself."""
+        return next((d.label for d in self.dimensions if d.key == key), default_label(key))
+
+    @property
+    def case_columns(self) -> dict[str, tuple[str, bool]]:
+        """Canonical case column -> (kind, required), the configured dimensions included."""
+        base = list(CASE_COLUMNS.items())
+        return dict([*base[:3], *((d, ("text", True)) for d in self.dimension_keys), *base[3:]])
+
+    @property
+    def volume_columns(self) -> dict[str, bool]:
+        """Canonical column of a daily volume source -> required, the configured dimensions included."""
+        return {"day": True, **dict.fromkeys(self.dimension_keys, False),
+                **{k: v for k, v in VOLUME_COLUMNS.items() if k != "day"}}
+
+    def plural(self, key: str) -> str:
+        """``"Vendor sites"``: a dimension's label for several of its values (headings, "all …")."""
+        label = self.label(key)
+        return label if label.endswith("s") else f"{label}s"
+
+    @property
+    def everything(self) -> str:
+        """No dimension filter, in words: ``"all workflows, vendor sites, channels and languages"``."""
+        names = [self.plural(d).lower() for d in self.dimension_keys]
+        return "all " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+
+    def mapping_line(self, canonical: str) -> str:
+        """The configuration line that maps ``canonical`` to a column, for messages."""
+        if canonical in self.dimension_keys and self.dimensions != SAMPLE_DIMENSIONS:
+            return f'[dimensions] {canonical} = "<your column>"'
+        if canonical in self.dimension_keys:
+            return (f'[columns] {canonical} = "<your column>", or declare the dimensions your table has under '
+                    '[dimensions]')
+        return f'[columns] {canonical} = "<your column>"'
+
+    @property
+    def sla_from_config(self) -> bool:
+        """Whether ``[sla]`` gives targets (used where a case has neither a due time nor a target column)."""
+        return bool(self.sla_hours_by) or self.sla_default_hours is not None
 
     @property
     def is_sample(self) -> bool:
@@ -302,8 +390,9 @@ def _value_list(vals: Any, *, key: str) -> tuple[str, ...]:
     return tuple(vals)
 
 
-def _value_maps(values: Mapping[str, Any]) -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, tuple[str, ...]]]]:
-    _only(values, "values", ("route", *DIMENSIONS))
+def _value_maps(values: Mapping[str, Any], dims: tuple[str, ...]
+                ) -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, tuple[str, ...]]]]:
+    _only(values, "values", ("route", *dims))
     route_values: dict[str, tuple[str, ...]] = {"manual": ("manual",), "automated": ("automated",)}
     for key, vals in _section(values, "route", path="values.route").items():
         if key not in route_values:
@@ -315,7 +404,7 @@ def _value_maps(values: Mapping[str, Any]) -> tuple[dict[str, tuple[str, ...]], 
         raise ConfigError(f"[values.route] value(s) {', '.join(sorted(clash))} listed as both manual and automated",
                           key="values.route")
     maps: dict[str, dict[str, tuple[str, ...]]] = {}
-    for dim in DIMENSIONS:
+    for dim in dims:
         section = _section(values, dim, path=f"values.{dim}")
         seen: dict[str, str] = {}
         mapping: dict[str, tuple[str, ...]] = {}
@@ -332,6 +421,93 @@ def _value_maps(values: Mapping[str, Any]) -> tuple[dict[str, tuple[str, ...]], 
         if mapping:
             maps[dim] = mapping
     return route_values, maps
+
+
+_RESERVED_KEYS = frozenset({"day", "kpi", "split", "grain", "page", "start", "end", "all", "other", "route"})
+
+
+def _dimensions(doc: Mapping[str, Any], kind: str) -> tuple[tuple[Dimension, ...], dict[str, str]]:
+    """``[dimensions]``: ``key = "source column"`` or ``key = {column = "…", label = "…"}``, in order.
+
+    Without the section the sample's four dimensions apply, their columns mapped under ``[columns]``.
+    Returns the dimensions and their source columns (key -> column).
+    """
+    if "dimensions" not in doc:
+        return SAMPLE_DIMENSIONS, {}
+    section = _section(doc, "dimensions")
+    if not section or len(section) > MAX_DIMENSIONS:
+        raise ConfigError(f"[dimensions] must declare 1 to {MAX_DIMENSIONS} dimensions, got {len(section)}",
+                          hint="One line per way to split the cases, e.g. request_type = { column = "
+                          "\"service_name\", label = \"Request type\" }.", key="dimensions")
+    taken = set(CASE_COLUMNS) | set(MEASURES) | set(VOLUME_COLUMNS) | _RESERVED_KEYS
+    dims: list[Dimension] = []
+    columns: dict[str, str] = {}
+    for key, spec in section.items():
+        where = f"dimensions.{key}"
+        validate_identifier(key, what=where)
+        if key.lower() in taken or key.startswith("ops_"):
+            raise ConfigError(f"[dimensions] key {key!r} is a name the dashboard uses for something else",
+                              hint="Choose another key (the label is what readers see).", key=where)
+        if isinstance(spec, str):
+            spec = {"column": spec}
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"`{where}` must be a column name or {{ column = \"…\", label = \"…\" }}, "
+                              f"got {spec!r}", key=where)
+        _only(spec, where, ("column", "label"))
+        label = spec.get("label", default_label(key))
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"`{where}.label` must be a non-empty string, got {label!r}", key=where)
+        dims.append(Dimension(key, label.strip()))
+        columns[key] = validate_identifier(spec.get("column", key), what=f"{where}.column")
+    keys = [d.key.lower() for d in dims]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("[dimensions] declares a key twice (keys are compared without case)", key="dimensions")
+    labels = [d.label.lower() for d in dims]
+    if len(set(labels)) != len(labels):
+        raise ConfigError("[dimensions] gives two dimensions the same label", key="dimensions")
+    return tuple(dims), columns
+
+
+def _number(section: Mapping[str, Any], key: str, *, where: str, positive: bool = True) -> float | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or (positive and value <= 0):
+        raise ConfigError(f"`{where}` must be a number{' > 0' if positive else ''}, got {value!r}", key=where)
+    return float(value)
+
+
+def _sla(doc: Mapping[str, Any], dims: tuple[str, ...]) -> tuple[dict[str, float], str | None, float | None]:
+    """``[sla]``: targets in hours per value of one dimension (``[sla.hours]``), and ``default_hours``."""
+    sla = _section(doc, "sla")
+    _only(sla, "sla", ("dimension", "default_hours", "hours"))
+    default = _number(sla, "default_hours", where="sla.default_hours")
+    hours_cfg = _section(sla, "hours", path="sla.hours")
+    dimension = sla.get("dimension", dims[0] if hours_cfg else None)
+    if dimension is not None and dimension not in dims:
+        raise ConfigError(f"`sla.dimension` must be one of the dimensions ({', '.join(dims)}), got {dimension!r}",
+                          key="sla.dimension")
+    hours = {str(v): _number(hours_cfg, v, where=f"sla.hours.{v}") for v in hours_cfg}
+    return {k: v for k, v in hours.items() if v is not None}, dimension, default
+
+
+def _time(doc: Mapping[str, Any]) -> tuple[str, str]:
+    """``[time]``: the business time zone (an IANA name) and how the source's naive timestamps are meant."""
+    time = _section(doc, "time")
+    _only(time, "time", ("timezone", "naive_timestamps"))
+    zone = time.get("timezone", "UTC")
+    try:
+        if not isinstance(zone, str):
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"`time.timezone` must be an IANA time zone such as \"Europe/Dublin\" or \"UTC\", "
+                          f"got {zone!r}", key="time.timezone") from None
+    naive = time.get("naive_timestamps", "UTC")
+    if naive not in ("UTC", "local"):
+        raise ConfigError(f"`time.naive_timestamps` must be \"UTC\" or \"local\" (in time.timezone), got {naive!r}",
+                          key="time.naive_timestamps")
+    return zone, naive
 
 
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,
@@ -364,7 +540,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     ...     "created_at"]
     'opened_ts'
     """
-    known = ("source", "columns", "values", "rollup", "freshness")
+    known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
@@ -376,16 +552,27 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     kind = source.get("kind", "cases")
     if kind not in ("cases", "volume"):
         raise ConfigError(f"`source.kind` must be 'cases' or 'volume', got {kind!r}", key="source.kind")
-    wanted = CASE_COLUMNS if kind == "cases" else VOLUME_COLUMNS
+    dimensions, dim_columns = _dimensions(doc, kind)
+    keys = tuple(d.key for d in dimensions)
+    shape = Settings(url="", source_kind=kind, dimensions=dimensions)
+    wanted = shape.case_columns if kind == "cases" else shape.volume_columns
     columns_cfg = _section(doc, "columns")
+    declared = [c for c in columns_cfg if c in dim_columns]
+    if declared:
+        raise ConfigError(f"[columns] maps {declared[0]!r}, a dimension declared under [dimensions]",
+                          hint="Give its column once, in [dimensions].", key=f"columns.{declared[0]}")
     bad = [c for c in columns_cfg if c not in wanted]
     if bad:
         raise ConfigError(
             f"[columns] names unknown canonical column(s) for a {kind!r} source: {', '.join(bad)}",
-            hint=f"Canonical columns are: {', '.join(wanted)}.", key=f"columns.{bad[0]}",
+            hint=f"Canonical columns are: {', '.join(c for c in wanted if c not in dim_columns)}"
+            + ("; dimensions are declared under [dimensions]." if dim_columns else "."), key=f"columns.{bad[0]}",
         )
-    columns = {c: validate_identifier(columns_cfg.get(c, c), what=f"columns.{c}") for c in wanted}
-    route_values, value_maps = _value_maps(_section(doc, "values"))
+    columns = {c: validate_identifier(dim_columns.get(c) or columns_cfg.get(c, c), what=f"columns.{c}")
+               for c in wanted}
+    route_values, value_maps = _value_maps(_section(doc, "values"), keys)
+    sla_hours, sla_dimension, sla_default = _sla(doc, keys)
+    zone, naive = _time(doc)
 
     rollup = _section(doc, "rollup")
     _only(rollup, "rollup", ("mode", "table", "lookback_days", "local_path", "statement_timeout_s"))
@@ -442,6 +629,12 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         value_maps=value_maps,
         statement_timeout_s=float(timeout) if timeout is not None else None,
         refresh_timeout_s=float(refresh_timeout),
+        dimensions=dimensions,
+        sla_hours_by=sla_hours,
+        sla_dimension=sla_dimension,
+        sla_default_hours=sla_default,
+        business_timezone=zone,
+        naive_timestamps=naive,
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from loaders.engine import translate_error
 from loaders.rollup import MEASURES, read_table
 from loaders.schema import check_volume_schema
-from loaders.settings import DIMENSIONS, Settings
+from loaders.settings import Settings
 
 __all__ = [
     "Filters",
@@ -24,9 +25,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Filters:
-    """The date range and dimension filters every page shares (empty tuple = all values).
+    """The date range and dimension filters every page shares (a dimension not restricted: all values).
+
+    Dimensions are whatever the configuration declares: ``Filters(start, end, workflow=("copyright",))``
+    or ``Filters(start, end, {"request_type": ("Pothole",)})``. Only restricted dimensions are kept, in the
+    order given, so two filters meaning the same thing compare (and cache) equal.
 
     Examples
     --------
@@ -36,52 +41,62 @@ class Filters:
 
     start: date
     end: date
-    workflow: tuple[str, ...] = ()
-    vendor_site: tuple[str, ...] = ()
-    channel: tuple[str, ...] = ()
-    language: tuple[str, ...] = ()
+    dims: tuple[tuple[str, tuple[str, ...]], ...]
 
-    def __post_init__(self) -> None:
-        if self.start > self.end:
-            raise ValueError(f"the date range is empty: start {self.start} is after end {self.end}")
-        for f in fields(self)[2:]:
-            value = getattr(self, f.name)
-            if isinstance(value, str) or not isinstance(value, tuple):
-                object.__setattr__(self, f.name, tuple([value] if isinstance(value, str) else value))
+    def __init__(self, start: date, end: date, dims: Mapping[str, str | Iterable[str]] | None = None,
+                 **by: str | Iterable[str]) -> None:
+        if start > end:
+            raise ValueError(f"the date range is empty: start {start} is after end {end}")
+        pairs = []
+        for d, value in {**(dims or {}), **by}.items():
+            values = (value,) if isinstance(value, str) else tuple(value)
+            if values:
+                pairs.append((d, values))
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "dims", tuple(sorted(pairs)))
 
     @property
     def dimension_filters(self) -> dict[str, tuple[str, ...]]:
         """Only the dimensions that are restricted."""
-        return {d: getattr(self, d) for d in DIMENSIONS if getattr(self, d)}
+        return dict(self.dims)
+
+    def get(self, dimension: str) -> tuple[str, ...]:
+        """The values ``dimension`` is restricted to (``()``: all)."""
+        return self.dimension_filters.get(dimension, ())
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def describe(self) -> str:
+    def describe(self, labels: Callable[[str], str] | None = None) -> str:
+        """The range and filters in words; ``labels`` names a dimension (default: its key in words)."""
+        label = labels or (lambda d: d.replace("_", " "))
         parts = [f"{self.start.isoformat()} – {self.end.isoformat()}"]
-        parts += [f"{d.replace('_', ' ')}: {', '.join(v)}" for d, v in self.dimension_filters.items()]
+        parts += [f"{label(d)}: {', '.join(v)}" for d, v in self.dims]
         return " · ".join(parts)
 
     def with_range(self, start: date, end: date) -> Filters:
-        return Filters(start, end, self.workflow, self.vendor_site, self.channel, self.language)
+        return Filters(start, end, self.dimension_filters)
 
     def narrowed(self, **dims: str | tuple[str, ...]) -> Filters:
         """A copy with some dimensions restricted further (``narrowed(vendor_site="Manila")``)."""
-        values = {d: getattr(self, d) for d in DIMENSIONS}
-        for d, v in dims.items():
-            if d not in DIMENSIONS:
-                raise ValueError(f"unknown dimension {d!r}; expected one of {', '.join(DIMENSIONS)}")
-            values[d] = (v,) if isinstance(v, str) else tuple(v)
-        return Filters(self.start, self.end, **values)
+        return Filters(self.start, self.end, {**self.dimension_filters, **dims})
 
 
-def _check_by(by: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def _check_by(by: tuple[str, ...] | list[str], settings: Settings) -> tuple[str, ...]:
     by = tuple(by)
-    unknown = [b for b in by if b not in DIMENSIONS]
+    dims = settings.dimension_keys
+    unknown = [b for b in by if b not in dims]
     if unknown:
-        raise ValueError(f"`by` must name dimensions from {', '.join(DIMENSIONS)}, got {', '.join(unknown)}")
+        raise ValueError(f"`by` must name dimensions from {', '.join(dims)}, got {', '.join(unknown)}")
     return by
+
+
+def _check_filters(filters: Filters, settings: Settings) -> None:
+    unknown = [d for d in filters.dimension_filters if d not in settings.dimension_keys]
+    if unknown:
+        raise ValueError(f"unknown dimension {unknown[0]!r}; expected one of {', '.join(settings.dimension_keys)}")
 
 
 def _where(table: sa.FromClause, filters: Filters, settings: Settings | None = None) -> list[sa.ColumnElement]:
@@ -139,7 +154,8 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
     --------
     >>> frame = load_daily_volume(engine, settings=s, filters=f, by=["workflow"])  # doctest: +SKIP
     """
-    by = _check_by(by)
+    by = _check_by(by, settings)
+    _check_filters(filters, settings)
     t = _table(engine, settings)
     stmt = (
         sa.select(t.c.day.label("day"), *(t.c[b].label(b) for b in by),
@@ -168,7 +184,8 @@ def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters
 
     Returns a scalar-valued Series (index ``()`` → single value named ``backlog``) or one value per group.
     """
-    by = _check_by(by)
+    by = _check_by(by, settings)
+    _check_filters(filters, settings)
     t = _table(engine, settings)
     stmt = (
         sa.select(*(t.c[b].label(b) for b in by),
@@ -189,7 +206,7 @@ def load_dimension_values(engine: Engine, *, settings: Settings) -> dict[str, li
     """Distinct values of each dimension in the roll-up, sorted."""
     t = _table(engine, settings)
     out: dict[str, list[str]] = {}
-    for d in DIMENSIONS:
+    for d in settings.dimension_keys:
         frame = _run(engine, sa.select(t.c[d].label(d)).distinct().order_by(t.c[d]))
         out[d] = [str(v) for v in frame[d].tolist()]
     return out

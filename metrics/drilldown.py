@@ -42,7 +42,6 @@ from metrics.kpis import KPI, KPIS, get_kpi
 from metrics.root_cause import explain, mix_rate
 
 __all__ = [
-    "DIMENSIONS",
     "Analysis",
     "DrilldownState",
     "LinkError",
@@ -62,8 +61,8 @@ __all__ = [
     "to_params",
 ]
 
-#: the roll-up's dimensions, in their canonical order (same as ``loaders.DIMENSIONS``)
-DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site", "channel", "language")
+#: query parameters of a drill-down link that are not dimensions
+_NOT_DIMENSIONS = frozenset({"kpi", "day", "page"})
 _CREATED_SIDE = {"incoming", "incoming_manual"}
 _RATE_PRIOR = 5.0
 
@@ -94,11 +93,11 @@ class DrilldownState:
         return replace(self, slice=tuple((str(d), str(v)) for d, v in filters.items()))
 
 
-def _check_slice(filters: Mapping[str, Any]) -> dict[str, str]:
+def _check_slice(filters: Mapping[str, Any], dimensions: Sequence[str] | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
     for d, v in filters.items():
-        if d not in DIMENSIONS:
-            raise LinkError(f"unknown dimension {d!r}; expected one of {', '.join(DIMENSIONS)}")
+        if dimensions is not None and d not in dimensions:
+            raise LinkError(f"unknown dimension {d!r}; expected one of {', '.join(dimensions)}")
         if v is None or str(v) == "":
             raise LinkError(f"dimension `{d}` needs a value, got an empty one")
         out[d] = str(v)
@@ -131,7 +130,7 @@ def drilldown_params(kpi: str, day: date | str, slice: Mapping[str, str] | None 
     >>> drilldown_params("incoming", date(2026, 6, 30), {"channel": "web_form"})
     {'kpi': 'incoming', 'day': '2026-06-30', 'channel': 'web_form'}
     """
-    state = parse_params({"kpi": kpi, "day": str(day)}, default_day=date.min)
+    state = parse_params({"kpi": kpi, "day": str(day)}, default_day=date.min, dimensions=())
     return to_params(replace(state, slice=tuple(_check_slice(slice or {}).items())))
 
 
@@ -162,7 +161,7 @@ def _parse_day(text: str) -> date:
 
 
 def parse_params(params: Mapping[str, Any], *, default_kpi: str = "incoming",
-                 default_day: date) -> DrilldownState:
+                 default_day: date, dimensions: Sequence[str]) -> DrilldownState:
     """Read a state from query parameters; missing ones take the defaults, unknown keys are ignored.
 
     Parameters
@@ -171,6 +170,8 @@ def parse_params(params: Mapping[str, Any], *, default_kpi: str = "incoming",
         Query parameters (``st.query_params.to_dict()``); a list value uses its last item.
     default_kpi : str, keyword-only
     default_day : datetime.date, keyword-only
+    dimensions : sequence of str, keyword-only
+        The configured dimensions: only these parameters form the slice (others, e.g. ``utm``, are ignored).
 
     Returns
     -------
@@ -183,7 +184,8 @@ def parse_params(params: Mapping[str, Any], *, default_kpi: str = "incoming",
 
     Examples
     --------
-    >>> parse_params({"kpi": "aht", "vendor_site": "Krakow"}, default_day=date(2026, 6, 30))
+    >>> parse_params({"kpi": "aht", "vendor_site": "Krakow"}, default_day=date(2026, 6, 30),
+    ...              dimensions=("workflow", "vendor_site"))
     DrilldownState(kpi='aht', day=datetime.date(2026, 6, 30), slice=(('vendor_site', 'Krakow'),))
     """
     def value(key: str) -> str | None:
@@ -197,7 +199,7 @@ def parse_params(params: Mapping[str, Any], *, default_kpi: str = "incoming",
         raise LinkError(f"unknown KPI {kpi!r} in the link; known: {', '.join(k.name for k in KPIS)}")
     day_text = value("day")
     day = _parse_day(day_text) if day_text else default_day
-    slice_ = _check_slice({k: value(k) for k in params if k in DIMENSIONS})
+    slice_ = _check_slice({k: value(k) for k in params if k in dimensions})
     return DrilldownState(kpi, day, tuple(slice_.items()))
 
 
@@ -270,7 +272,7 @@ def selection_to_state(event: Any, state: DrilldownState) -> DrilldownState | No
     updates = dict(parse_qsl(custom)) if isinstance(custom, str) and "=" in custom else {}
     new = state
     if "kpi" in updates:
-        new = replace(new, kpi=parse_params({"kpi": updates["kpi"]}, default_day=state.day).kpi)
+        new = replace(new, kpi=parse_params({"kpi": updates["kpi"]}, default_day=state.day, dimensions=()).kpi)
     if "day" in updates:
         new = replace(new, day=_parse_day(updates["day"]))
     else:
@@ -285,7 +287,8 @@ def selection_to_state(event: Any, state: DrilldownState) -> DrilldownState | No
 
 
 def point_params(event: Any, *, kpi: str, split: str | None = None, traces: Sequence[str | None] = (),
-                 slice: Mapping[str, str] | None = None) -> dict[str, str] | None:
+                 slice: Mapping[str, str] | None = None,
+                 dimensions: Sequence[str] | None = None) -> dict[str, str] | None:
     """Drill-down query parameters for a click on a point of a daily KPI chart, or ``None``.
 
     The first selected point decides: its ``x`` is the day and, on a chart split by ``split``, the
@@ -322,9 +325,9 @@ def point_params(event: Any, *, kpi: str, split: str | None = None, traces: Sequ
     >>> point_params(event, kpi="incoming", split="workflow", traces=["copyright", "brand_impersonation"])
     {'kpi': 'incoming', 'day': '2026-06-30', 'workflow': 'brand_impersonation'}
     """
-    narrowed = _check_slice(dict(slice or {}))
-    if split is not None and split not in DIMENSIONS:
-        raise LinkError(f"unknown dimension {split!r} to split by; expected one of {', '.join(DIMENSIONS)}")
+    narrowed = _check_slice(dict(slice or {}), dimensions)
+    if split is not None and dimensions is not None and split not in dimensions:
+        raise LinkError(f"unknown dimension {split!r} to split by; expected one of {', '.join(dimensions)}")
     points = _points(event)
     if not points:
         return None
@@ -371,23 +374,28 @@ def finer(state: DrilldownState, causes: Sequence[Mapping[str, str]]) -> Drilldo
     """
     current = state.filters
     for cause in causes[:1]:
-        for d in DIMENSIONS:  # canonical order: workflow first, language last
-            if d in cause and d not in current:
+        for d in cause:  # in the order the search ranks dimensions
+            if d not in current:
                 return state.with_filters({**current, d: cause[d]})
     return None
 
 
-def describe_slice(filters: Mapping[str, str]) -> str:
+def describe_slice(filters: Mapping[str, str], order: Sequence[str] = ()) -> str:
     """A slice in words: ``"brand impersonation × web form at Manila"``; ``"all cases"`` when empty.
+
+    Values read in ``order`` (the configured dimensions), then in the order given; a vendor site reads as
+    the place ("at Manila"), a language is named as one.
 
     Examples
     --------
     >>> describe_slice({"vendor_site": "Manila", "workflow": "brand_impersonation", "channel": "web_form"})
     'brand impersonation × web form at Manila'
+    >>> describe_slice({"department": "Parks", "request_type": "Pothole"}, order=("request_type", "department"))
+    'Pothole × Parks'
     """
-    words = [str(filters[d]).replace("_", " ") for d in ("workflow", "channel") if d in filters]
-    if "language" in filters:
-        words.append(f"language {filters['language']}")
+    keys = [*(d for d in order if d in filters), *(d for d in filters if d not in order)]
+    words = [f"language {filters[d]}" if d == "language" else str(filters[d]).replace("_", " ")
+             for d in keys if d != "vendor_site"]
     text = " × ".join(words)
     if "vendor_site" in filters:
         text = f"{text} at {filters['vendor_site']}" if text else str(filters["vendor_site"])
@@ -492,19 +500,21 @@ def summary_sentence(kpi: KPI, *, actual: float, expected: float, causes: pd.Dat
     return f"{head}; {_named_causes(causes, kpi=kpi, total=actual - expected, of=' of the rate change')}"
 
 
-def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, slice: Mapping[str, str] | None = None,
-            weeks: int = 8, min_weeks: int = 4, expected_total: float | None = None,
-            **explain_options: Any) -> Analysis:
+def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, dimensions: Sequence[str],
+            slice: Mapping[str, str] | None = None, weeks: int = 8, min_weeks: int = 4,
+            expected_total: float | None = None, **explain_options: Any) -> Analysis:
     """Leaves, baseline, root-cause set (and mix/rate for ratios) for one KPI on one day.
 
     Parameters
     ----------
     volume : pandas.DataFrame
-        Daily parts per leaf (``DatetimeIndex``, the :data:`DIMENSIONS` columns, the KPI's parts — see
+        Daily parts per leaf (``DatetimeIndex``, the ``dimensions`` columns, the KPI's parts — see
         :func:`measures_for`; ``backlog`` from ``metrics.kpis.kpi_parts`` for the stock) of the slice,
         covering ``day`` and the ``weeks`` weeks before it.
     kpi : KPI or str
     day : datetime.date
+    dimensions : sequence of str, keyword-only
+        The dimensions ``volume`` is split by (the configured ones).
     slice : mapping, optional
         The slice ``volume`` is restricted to; its dimensions are left out of the search.
     weeks, min_weeks : int, keyword-only
@@ -526,18 +536,19 @@ def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, slice: Mapping[s
     """
     spec = get_kpi(kpi) if isinstance(kpi, str) else kpi
     fixed = dict(slice or {})
-    dims = [d for d in DIMENSIONS if d not in fixed]
+    dimensions = list(dimensions)
+    dims = [d for d in dimensions if d not in fixed]
     measures = measures_for(spec)
     totals = {measures[0]: float(expected_total)} if (
         expected_total is not None and spec.kind != "ratio" and np.isfinite(expected_total)) else None
-    table = leaf_baseline(volume, day, by=list(DIMENSIONS), measures=measures, weeks=weeks,
+    table = leaf_baseline(volume, day, by=dimensions, measures=measures, weeks=weeks,
                           min_weeks=min_weeks, totals=totals)
     weeks_used = tuple(table.attrs["weeks"])
     explain_dims = [d for d in dims if table[d].nunique() > 1] or dims
     mix = None
     if spec.kind != "ratio":
         m = measures[0]
-        leaves = table[[*DIMENSIONS]].assign(actual=table[m].clip(lower=0),
+        leaves = table[dimensions].assign(actual=table[m].clip(lower=0),
                                              expected=table[f"{m}_expected"].clip(lower=0))
         actual, expected = float(leaves["actual"].sum()), float(leaves["expected"].sum())
     else:
@@ -556,14 +567,14 @@ def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, slice: Mapping[s
         # fits sums of per-case values such as handle time or age at solve.
         unit = big_r0 if np.isfinite(big_r0) and big_r0 > 0 else 1.0
         explain_options.setdefault("counts", True)
-        leaves = table[[*DIMENSIONS]].assign(actual=n1 / unit, expected=d1 * r0 / unit,
+        leaves = table[dimensions].assign(actual=n1 / unit, expected=d1 * r0 / unit,
                                              numerator_actual=n1, denominator_actual=d1,
                                              numerator_expected=n0, denominator_expected=d0)
     causes = explain(leaves, explain_dims, **explain_options) if explain_dims else explain(
-        leaves.iloc[:0], list(DIMENSIONS))
+        leaves.iloc[:0], dimensions)
     if spec.kind == "ratio" and np.isfinite(actual) and np.isfinite(expected):
         by = list(causes["dimensions"].iloc[0]) if len(causes) else [
-            "vendor_site" if "vendor_site" in dims else (dims or list(DIMENSIONS))[0]]
+            "vendor_site" if "vendor_site" in dims else (explain_dims or dimensions)[0]]
         mix = mix_rate(leaves, by)
     sentence = summary_sentence(spec, actual=actual, expected=expected, causes=causes, mix=mix)
     return Analysis(spec, actual, expected, leaves, causes, mix, sentence, weeks_used)

@@ -155,8 +155,12 @@ def _available(kpis: Sequence[str] | None, sums: Mapping[str, float]) -> list:
     return out
 
 
-def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Panel:
+def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
+              by: Sequence[str] = SLICE_DIMENSIONS) -> Panel:
     """Every KPI × (total, each workflow, each site, each workflow × site) daily series.
+
+    ``by`` names the one or two dimensions the slices are made of (the sample's workflow and vendor site by
+    default; a deployment's first two configured dimensions).
 
     Parameters
     ----------
@@ -168,6 +172,8 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Pane
     kpis : sequence of str, optional, keyword-only
         KPI names from the registry; by default every KPI, except optional ones (CSAT, QA) whose
         parts are zero throughout.
+    by : sequence of str, keyword-only
+        The slice dimensions (1 or 2), columns of ``parts``.
 
     Returns
     -------
@@ -191,11 +197,14 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Pane
     """
     if not isinstance(parts.index, pd.DatetimeIndex):
         raise ValueError(f"`parts` must have a DatetimeIndex, got {type(parts.index).__name__}")
-    needed = [*SLICE_DIMENSIONS, *PARTS, "solved_automated", "backlog"]
+    by = tuple(by)
+    if not 1 <= len(by) <= 2:
+        raise ValueError(f"`by` must name one or two dimensions, got {len(by)}")
+    needed = [*by, *PARTS, "solved_automated", "backlog"]
     missing = [c for c in needed if c not in parts.columns]
     if missing:
         raise ValueError(f"`parts` lacks column(s) {', '.join(missing)} (pass the volume split by "
-                         f"{' and '.join(SLICE_DIMENSIONS)})")
+                         f"{' and '.join(by)})")
     if parts.empty:
         raise ValueError("no cases match these filters: clear a filter or widen the date range")
     measure_cols = [*PARTS, "solved_automated"]
@@ -207,11 +216,11 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Pane
     specs = _available(kpis, sums_all.to_dict())
 
     # leaves: one per workflow × site pair present; cube = day × leaf × part
-    keyed = frame.set_index(list(SLICE_DIMENSIONS), append=True)
-    keyed = keyed.groupby(level=[0, 1, 2], sort=True)[[*measure_cols, "backlog"]].agg(
+    keyed = frame.set_index(list(by), append=True)
+    keyed = keyed.groupby(level=list(range(len(by) + 1)), sort=True)[[*measure_cols, "backlog"]].agg(
         {**{c: "sum" for c in measure_cols}, "backlog": "last"})
     leaves = keyed.index.droplevel(0).unique().sort_values()
-    wide = keyed.unstack(list(SLICE_DIMENSIONS)).reindex(days)
+    wide = keyed.unstack(list(by)).reindex(days)
     n_days, n_leaves = len(days), len(leaves)
     cube = np.empty((n_days, n_leaves, len(measure_cols) + 1))
     for j, col in enumerate(measure_cols):
@@ -224,16 +233,24 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None) -> Pane
     cube[:, :, -1] = stock.ffill().fillna(opening).fillna(0.0).to_numpy()
 
     # membership matrix leaf -> slice (total, each workflow, each site, each pair)
+    def leaf_dict(leaf: Any) -> dict[str, str]:
+        return dict(zip(by, map(str, leaf if isinstance(leaf, tuple) else (leaf,)), strict=True))
+
+    # total, then each value of each dimension (the leaves holding it summed), then each pair (a leaf)
     slices: list[dict[str, str]] = [{}]
-    for d in SLICE_DIMENSIONS:
-        slices += [{d: str(v)} for v in sorted(leaves.get_level_values(d).unique())]
-    slices += [dict(zip(SLICE_DIMENSIONS, map(str, leaf), strict=True)) for leaf in leaves]
-    member = np.zeros((n_leaves, len(slices)))
-    leaf_dicts = [dict(zip(SLICE_DIMENSIONS, map(str, leaf), strict=True)) for leaf in leaves]
-    for s, sl in enumerate(slices):
-        for i, leaf in enumerate(leaf_dicts):
-            member[i, s] = all(leaf[d] == v for d, v in sl.items())
-    summed = np.einsum("dlp,ls->dsp", cube, member)  # day × slice × part
+    blocks = [cube.sum(axis=1, keepdims=True)]
+    for d in by:
+        level = pd.Index(leaves.get_level_values(d).astype(str)) if n_leaves else pd.Index([], dtype=str)
+        codes, values_d = pd.factorize(level, sort=True)
+        slices += [{d: str(v)} for v in values_d]
+        order = np.argsort(codes, kind="stable")
+        starts = np.searchsorted(codes[order], np.arange(len(values_d)))
+        blocks.append(np.add.reduceat(cube[:, order, :], starts, axis=1) if len(values_d)
+                      else np.zeros((n_days, 0, cube.shape[2])))
+    if len(by) > 1:
+        slices += [leaf_dict(leaf) for leaf in leaves]
+        blocks.append(cube)
+    summed = np.concatenate(blocks, axis=1)  # day × slice × part
     part_pos = {c: j for j, c in enumerate([*measure_cols, "backlog"])}
 
     keys = [slice_key(sl) for sl in slices]

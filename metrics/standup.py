@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.anomalies import InsufficientHistoryError, detect, scan
+from metrics.drilldown import describe_slice
 from metrics.kpis import KPI, get_kpi
 
 __all__ = [
@@ -375,7 +376,7 @@ def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, e
 
 
 def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend_days: int = 28,
-              events: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+              events: Mapping[str, Any] | None = None, by: str = "vendor_site") -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per vendor site on ``day``, with 4-week trends and the cells the detector flags.
 
     Parameters
@@ -390,6 +391,8 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
         Length of the trend lists.
     events : mapping, optional, keyword-only
         Site -> the known events that apply to it (as ``detect`` takes them).
+    by : str, keyword-only
+        The dimension whose values are the rows (the vendor site in the sample).
 
     Returns
     -------
@@ -405,7 +408,7 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
     ValueError
         If ``by_site`` lacks ``vendor_site`` or a KPI column, or ``day`` is not in it.
     """
-    need = ["vendor_site", "incoming", "manual_incoming", *[c for c in SCORECARD_COLUMNS if c != "manual_share"]]
+    need = [by, "incoming", "manual_incoming", *[c for c in SCORECARD_COLUMNS if c != "manual_share"]]
     missing = [c for c in need if c not in by_site.columns]
     if missing:
         raise ValueError(f"`by_site` lacks column(s): {', '.join(missing)}")
@@ -413,11 +416,11 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
     frame = by_site[by_site.index <= stamp].copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         frame["manual_share"] = (frame["manual_incoming"] / frame["incoming"].where(frame["incoming"] > 0)) * 100
-    sites = sorted(frame["vendor_site"].astype(str).unique())
+    sites = sorted(frame[by].astype(str).unique())
     grid = pd.date_range(frame.index.min(), stamp, freq="D")
-    per_site = {s: g.drop(columns="vendor_site").reindex(grid) for s, g in frame.groupby("vendor_site", sort=True)}
+    per_site = {str(s): g.drop(columns=by).reindex(grid) for s, g in frame.groupby(by, sort=True)}
     table = pd.DataFrame({c: [_clean(per_site[s][c].iloc[-1]) for s in sites] for c in SCORECARD_COLUMNS},
-                         index=pd.Index(sites, name="vendor_site"), dtype=float)
+                         index=pd.Index(sites, name=by), dtype=float)
     for col, name in (("incoming", "incoming_trend"), ("backlog", "backlog_trend"), ("sla_attainment", "sla_trend")):
         table[name] = [[round(float(v), 2) for v in per_site[s][col].iloc[-trend_days:].fillna(0.0)] for s in sites]
     found = {s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s)) for s in sites}
@@ -436,7 +439,8 @@ def _went_up(state: str, column: str) -> bool:
 
 
 def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int = 8,
-                   threshold: float = 4.0, events: Mapping[str, Any] | None = None) -> pd.DataFrame:
+                   threshold: float = 4.0, events: Mapping[str, Any] | None = None,
+                   by: str = "workflow") -> pd.DataFrame:
     """The last ``weeks`` weeks of one KPI per workflow with the detector's expected band.
 
     Parameters
@@ -452,6 +456,8 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
     threshold : float, keyword-only
     events : mapping, optional, keyword-only
         Workflow -> the known events that apply to it.
+    by : str, keyword-only
+        The dimension split by (the workflow in the sample); the frame's first column is named after it.
 
     Returns
     -------
@@ -467,12 +473,12 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
     if weeks < 1:
         raise ValueError(f"`weeks` must be >= 1, got {weeks}")
     spec = get_kpi(kpi)
-    if "workflow" not in by_workflow.columns or kpi not in by_workflow.columns:
-        raise ValueError(f"`by_workflow` must have columns `workflow` and `{kpi}`")
+    if by not in by_workflow.columns or kpi not in by_workflow.columns:
+        raise ValueError(f"`by_workflow` must have columns `{by}` and `{kpi}`")
     stamp = _check_day_index(by_workflow, day, name="by_workflow")
     start = stamp - pd.Timedelta(days=7 * weeks - 1)
     parts = []
-    for name, group in by_workflow[by_workflow.index <= stamp].groupby("workflow", sort=True):
+    for name, group in by_workflow[by_workflow.index <= stamp].groupby(by, sort=True):
         series = group[kpi].astype(float)
         try:
             frame = detect(series, 7, kind=_KINDS[spec.kind], engine="fast", threshold=threshold,
@@ -482,13 +488,13 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
                                   "is_anomaly": False, "direction": ""}, index=series.index)
         frame = frame.loc[start:stamp]
         parts.append(pd.DataFrame({
-            "workflow": str(name), "day": frame.index, "observed": frame["observed"].to_numpy(),
+            by: str(name), "day": frame.index, "observed": frame["observed"].to_numpy(),
             "expected": frame["expected"].to_numpy(), "lower": frame["lower"].to_numpy(),
             "upper": frame["upper"].to_numpy(), "is_anomaly": frame["is_anomaly"].to_numpy(dtype=bool),
             "state": [tile_state(bool(a), str(d), spec.bad_direction) for a, d in
                       zip(frame["is_anomaly"], frame["direction"], strict=True)],
         }))
-    columns = ["workflow", "day", "observed", "expected", "lower", "upper", "is_anomaly", "state"]
+    columns = [by, "day", "observed", "expected", "lower", "upper", "is_anomaly", "state"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
@@ -605,14 +611,11 @@ def day_phrase(day: date, *, today: date, fresh: bool) -> str:
 
 
 def _slice_text(slice_: Mapping[str, str] | None) -> str:
-    """``"brand impersonation at Manila"`` (workflow, channel, language, then the site), ``"overall"`` if empty."""
+    """``"brand impersonation at Manila"`` (see ``describe_slice``), ``"overall"`` if empty."""
     if not slice_:
         return "overall"
-    words = [str(slice_[d]).replace("_", " ") for d in ("workflow", "channel", "language") if d in slice_]
-    text = " × ".join(words)
-    if "vendor_site" in slice_:
-        text = f"{text} at {slice_['vendor_site']}" if text else f"at {slice_['vendor_site']}"
-    return text
+    text = describe_slice(slice_)
+    return f"at {text}" if set(slice_) == {"vendor_site"} else text
 
 
 def _moved(kpi: KPI, observed: float, expected: float) -> str:

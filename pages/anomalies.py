@@ -19,12 +19,13 @@ ctx, filters = page("Anomalies")
 st.title("Anomalies")
 with guarded():
     dims = dimension_values(ctx)
-    c1, c2, c3, c4 = st.columns([3, 3, 3, 2], vertical_alignment="bottom")
-    pick_kpis = c1.multiselect("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label,
-                               key="anomalies_kpi", placeholder="All KPIs")
-    pick_wf = c2.multiselect("Workflow", dims["workflow"], key="anomalies_workflow", placeholder="Any workflow")
-    pick_site = c3.multiselect("Vendor site", dims["vendor_site"], key="anomalies_site", placeholder="Any site")
-    bad_only = c4.toggle("Bad direction only", value=False, key="anomalies_bad_only")
+    cols = st.columns([3, *([3] * len(ctx.scan_dims)), 2], vertical_alignment="bottom")
+    pick_kpis = cols[0].multiselect("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label,
+                                    key="anomalies_kpi", placeholder="All KPIs")
+    picked = {d: tuple(col.multiselect(ctx.label(d), dims[d], key=f"anomalies_{d}",
+                                       placeholder=f"Any {ctx.label(d).lower()}"))
+              for d, col in zip(ctx.scan_dims, cols[1:], strict=False)}
+    bad_only = cols[-1].toggle("Bad direction only", value=False, key="anomalies_bad_only")
     day = min(filters.end, newest_complete_day(ctx))
     days = max(1, (day - filters.start).days + 1)
     try:
@@ -32,12 +33,11 @@ with guarded():
     except InsufficientHistoryError as err:
         st.info(f"Not enough history to judge these days yet: {md(err)}.", icon=":material/hourglass_empty:")
         st.stop()
-    shown = narrow(found, kpis=tuple(pick_kpis), workflows=tuple(pick_wf), sites=tuple(pick_site),
-                   bad_only=bad_only).reset_index(drop=True)
+    shown = narrow(found, kpis=tuple(pick_kpis), chosen=picked, bad_only=bad_only).reset_index(drop=True)
 
 span = f"{filters.start:%d %b %Y} – {day:%d %b %Y}"
 if shown.empty:
-    narrowed = " for the chosen KPIs and slices" if (pick_kpis or pick_wf or pick_site or bad_only) else ""
+    narrowed = " for the chosen KPIs and slices" if (pick_kpis or any(picked.values()) or bad_only) else ""
     st.success(f"Nothing is abnormal between {span}{narrowed}: every series stayed inside its expected range.",
                icon=":material/check_circle:")
     st.stop()
@@ -94,4 +94,4 @@ same = shown[(shown["incident"] == row["incident"]) & (shown.index != row.name)]
 if len(same):
     with st.expander(f"{len(same)} more points in incident {row['incident']}"):
         st.dataframe(list_table(same), hide_index=True, key="anomalies_incident")
-st.caption(f"{kpi.description} Filters: {md(filters.describe())}.")
+st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}.")

@@ -47,7 +47,7 @@ with guarded():
 
 
 def current() -> DrilldownState:
-    return parse_params(st.query_params.to_dict(), default_day=newest)
+    return parse_params(st.query_params.to_dict(), default_day=newest, dimensions=ctx.dimensions)
 
 
 def go(state: DrilldownState) -> None:

@@ -11,7 +11,6 @@ from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
 from ui.errors import guarded
 from ui.shell import page
-from ui.sidebar import LABELS
 from ui.text import md
 
 PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
@@ -21,7 +20,8 @@ DRILL = "trends_drill"  # session key: drill-down query parameters of the point 
 def on_point(kpi: str, split: str | None, traces: list[str | None], fixed: dict[str, str]) -> None:
     try:
         st.session_state[DRILL] = point_params(st.session_state.get("trends_chart"), kpi=kpi, split=split,
-                                               traces=traces, slice=fixed)
+                                               traces=traces, slice=fixed,
+                                               dimensions=ctx.dimensions)
     except LinkError:  # a trace name that is no dimension value: nothing to open
         st.session_state.pop(DRILL, None)
 
@@ -33,8 +33,8 @@ st.title("Trends")
 with guarded():
     left, mid, right = st.columns([2, 2, 3])
     name = left.selectbox("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label, key="trends_kpi")
-    split = mid.selectbox("Split by", ["none", *LABELS], format_func=lambda d: LABELS.get(d, "No split"),
-                          key="trends_split")
+    split = mid.selectbox("Split by", ["none", *ctx.dimensions],
+                          format_func=lambda d: "No split" if d == "none" else ctx.label(d), key="trends_split")
     grain = right.segmented_control("Grain", ["day", "week", "month"], default="day", key="trends_grain") or "day"
     by = () if split == "none" else (split,)
     frame = kpi_frame(ctx, filters, grain=grain, by=by)
@@ -42,10 +42,11 @@ with guarded():
 
 kpi = get_kpi(name)
 if frame.empty or frame[kpi.name].isna().all():
-    st.warning(f"No {kpi.label.lower()} values for {md(filters.describe())}. Widen the date range or clear a filter.")
+    st.warning(f"No {kpi.label.lower()} values for {md(ctx.describe(filters))}. Widen the date range or clear "
+               "a filter.")
     st.stop()
 
-title = f"{kpi.label} by {grain}" + (f", split by {LABELS[split].lower()}" if by else "")
+title = f"{kpi.label} by {grain}" + (f", split by {ctx.label(split).lower()}" if by else "")
 table = frame.reset_index().pivot_table(index="day", columns=split, values=kpi.name) if by else frame[[kpi.name]]
 table = table.round(kpi.decimals + 1).rename_axis(PERIOD_LABEL[grain])
 # The slide's default takeaway speaks for the whole selection, also when the chart is split.
@@ -68,7 +69,7 @@ if grain == "day":
              "selection_mode": "points"}
 chart_panel(fig, key="trends_chart", meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table,
             kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=key_numbers, **drill)
-st.caption(f"{kpi.description} Filters: {md(filters.describe())}." + (" Click a day to open its drill-down."
+st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}." + (" Click a day to open its drill-down."
                                                                    if drill else ""))
 # Periods are days: show dates, not midnight timestamps.
 shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)

@@ -63,7 +63,7 @@ def test_page_filters_narrow_the_list(app: AppTest) -> None:
     app.multiselect(key="anomalies_kpi").select("incoming").run()
     only_incoming = app.dataframe[0].value
     assert set(only_incoming["KPI"]) == {"Incoming"} and 0 < len(only_incoming) < len(everything)
-    app.multiselect(key="anomalies_site").select("Manila").run()
+    app.multiselect(key="anomalies_vendor_site").select("Manila").run()
     manila = app.dataframe[0].value
     assert all(s.endswith("Manila") for s in manila["Slice"]) and len(manila) < len(only_incoming)
     app.multiselect(key="anomalies_kpi").unselect("incoming").run()

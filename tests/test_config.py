@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from examples.support_tickets import CONFIG_PATH, example_settings, write_support_tickets
 from loaders import (
-    DIMENSIONS,
     MEASURES,
     CasesUnavailable,
     ConfigError,
@@ -31,7 +30,7 @@ from loaders import (
     rollup_state,
     write_cases,
 )
-from loaders.settings import locate_key
+from loaders.settings import DIMENSIONS, locate_key
 from tests.conftest import SAMPLE_END
 
 WINDOW = Filters(SAMPLE_END - timedelta(days=30), SAMPLE_END)

@@ -76,7 +76,7 @@ def test_unmapped_columns_are_listed_with_the_fix(sample_db: Path, monkeypatch, 
     at = _data_page(monkeypatch, f"sqlite:///{sample_db}", config)
     assert not at.exception
     text = " ".join(visible(m.value) for m in at.markdown)
-    assert "Map `created_at`: add `created_at = \"<your column>\"` under [columns]" in text
+    assert "Map `created_at`: add [columns] created_at = \"<your column>\" in the configuration file" in text
 
 
 @pytest.fixture()

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from loaders.settings import DIMENSIONS
 from metrics.drilldown import (
-    DIMENSIONS,
     DrilldownState,
     LinkError,
     analyse,
@@ -41,7 +41,7 @@ def state(**filters: str) -> DrilldownState:
 # ------------------------------------------------------------------------------------------ URL
 def test_url_round_trip_keeps_kpi_day_and_slice_order():
     s = DrilldownState("aht", DAY, (("vendor_site", "Krakow"), ("workflow", "copyright")))
-    assert parse_params(to_params(s), default_day=date(2000, 1, 1)) == s
+    assert parse_params(to_params(s), default_day=date(2000, 1, 1), dimensions=DIMENSIONS) == s
     assert list(to_params(s)) == ["kpi", "day", "vendor_site", "workflow"]
 
 
@@ -49,15 +49,15 @@ def test_drilldown_link_is_relative_and_parses_back():
     link = drilldown_link("manual_incoming", DAY, {"workflow": "brand_impersonation", "channel": "web_form"})
     assert link == "drilldown?kpi=manual_incoming&day=2026-06-30&workflow=brand_impersonation&channel=web_form"
     params = dict(parse_qsl(link.split("?", 1)[1]))
-    back = parse_params(params, default_day=date(2000, 1, 1))
+    back = parse_params(params, default_day=date(2000, 1, 1), dimensions=DIMENSIONS)
     assert back == DrilldownState("manual_incoming", DAY).with_filters(
         {"workflow": "brand_impersonation", "channel": "web_form"})
     assert drilldown_params("incoming", "2026-06-30") == {"kpi": "incoming", "day": "2026-06-30"}
 
 
 def test_missing_params_take_the_defaults_and_lists_use_the_last_value():
-    assert parse_params({}, default_day=DAY) == DrilldownState("incoming", DAY)
-    assert parse_params({"kpi": ["aht", "aas"], "utm": "x"}, default_day=DAY).kpi == "aas"
+    assert parse_params({}, default_day=DAY, dimensions=DIMENSIONS) == DrilldownState("incoming", DAY)
+    assert parse_params({"kpi": ["aht", "aas"], "utm": "x"}, default_day=DAY, dimensions=DIMENSIONS).kpi == "aas"
 
 
 @pytest.mark.parametrize(("params", "message"), [
@@ -67,12 +67,16 @@ def test_missing_params_take_the_defaults_and_lists_use_the_last_value():
 ])
 def test_bad_links_raise_a_message_naming_the_rule(params, message):
     with pytest.raises(LinkError, match=message):
-        parse_params(params, default_day=DAY)
+        parse_params(params, default_day=DAY, dimensions=DIMENSIONS)
 
 
-def test_link_builder_refuses_unknown_dimensions():
+def test_a_click_on_an_unknown_dimension_is_refused_and_links_keep_only_configured_ones():
     with pytest.raises(LinkError, match="unknown dimension 'region'"):
-        drilldown_link("incoming", DAY, {"region": "EMEA"})
+        point_params({"selection": {"points": [{"x": "2026-06-30"}]}}, kpi="incoming", slice={"region": "EMEA"},
+                     dimensions=DIMENSIONS)
+    link = drilldown_link("incoming", DAY, {"region": "EMEA", "workflow": "copyright"})
+    assert parse_params(dict(parse_qsl(link.split("?", 1)[1])), default_day=DAY,
+                        dimensions=DIMENSIONS).filters == {"workflow": "copyright"}
 
 
 def test_check_state_against_the_data():
@@ -134,7 +138,8 @@ def test_finer_adds_the_top_causes_next_dimension():
 def test_describe_slice_reads_like_a_sentence():
     assert describe_slice(SPIKE) == "brand impersonation × web form at Manila"
     assert describe_slice({"vendor_site": "Krakow"}) == "Krakow"
-    assert describe_slice({"language": "de", "channel": "api"}) == "api × language de"
+    assert describe_slice({"language": "de", "channel": "api"}, order=DIMENSIONS) == "api × language de"
+    assert describe_slice({"language": "de", "channel": "api"}) == "language de × api"  # as given
     assert describe_slice({}) == "all cases"
 
 
@@ -208,7 +213,7 @@ def cube(*, spike: dict[str, str] | None = None, lift: float = 0.0, rate_site: s
 
 def test_analysis_finds_a_planted_flow_spike_and_leaves_add_up():
     result = analyse(cube(spike={"workflow": "brand_impersonation", "channel": "web_form"}, lift=1.5),
-                     "incoming", DAY)
+                     "incoming", DAY, dimensions=DIMENSIONS)
     assert result.causes["filters"].iloc[0] == {"workflow": "brand_impersonation", "channel": "web_form"}
     assert result.leaves["expected"].sum() == pytest.approx(result.expected)
     assert result.actual > result.expected
@@ -218,13 +223,13 @@ def test_analysis_finds_a_planted_flow_spike_and_leaves_add_up():
 
 
 def test_analysis_allocates_a_given_expected_total():
-    result = analyse(cube(), "incoming", DAY, expected_total=1234.0)
+    result = analyse(cube(), "incoming", DAY, dimensions=DIMENSIONS, expected_total=1234.0)
     assert result.expected == pytest.approx(1234.0)
     assert result.leaves["expected"].sum() == pytest.approx(1234.0)
 
 
 def test_analysis_of_a_ratio_splits_mix_and_rate_and_localises_the_rate():
-    result = analyse(cube(rate_site="Dublin"), "aht", DAY)
+    result = analyse(cube(rate_site="Dublin"), "aht", DAY, dimensions=DIMENSIONS)
     assert result.causes["filters"].iloc[0] == {"vendor_site": "Dublin"}
     overall = result.mix.attrs["overall"]
     assert abs(overall["rate_effect"]) > 5 * abs(overall["mix_effect"])
@@ -233,7 +238,7 @@ def test_analysis_of_a_ratio_splits_mix_and_rate_and_localises_the_rate():
 
 
 def test_analysis_of_a_quiet_day_names_no_cause():
-    result = analyse(cube(seed=3), "incoming", DAY)
+    result = analyse(cube(seed=3), "incoming", DAY, dimensions=DIMENSIONS)
     assert result.causes.empty
     assert "no slice stands out" in result.sentence
 
@@ -250,7 +255,7 @@ def test_a_click_on_a_split_line_opens_that_lines_slice_on_that_day():
     assert params == {"kpi": "incoming", "day": "2026-06-30", "vendor_site": "Manila",
                       "workflow": "brand_impersonation"}
     # the link reads back as the view the drill-down page will show
-    assert parse_params(params, default_day=date(2000, 1, 1)) == DrilldownState(
+    assert parse_params(params, default_day=date(2000, 1, 1), dimensions=DIMENSIONS) == DrilldownState(
         "incoming", DAY, (("vendor_site", "Manila"), ("workflow", "brand_impersonation")))
 
 
@@ -273,7 +278,7 @@ def test_an_empty_selection_or_a_non_date_point_opens_nothing():
 
 def test_a_click_link_breaking_a_rule_says_which():
     with pytest.raises(LinkError, match="unknown dimension 'site' to split by"):
-        point_params(click("2026-06-30"), kpi="incoming", split="site", traces=["Manila"])
+        point_params(click("2026-06-30"), kpi="incoming", split="site", traces=["Manila"], dimensions=DIMENSIONS)
     with pytest.raises(LinkError, match="unknown KPI 'nope'"):
         point_params(click("2026-06-30"), kpi="nope")
     with pytest.raises(LinkError, match="dimension `channel` needs a value"):

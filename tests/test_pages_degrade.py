@@ -97,7 +97,7 @@ def test_filters_that_match_no_case_say_so_instead_of_raising(copy_db, monkeypat
     at.multiselect(key="sidebar_vendor_site").set_value(["Krakow"]).run()
     assert not at.exception
     assert any("No cases match these filters" in visible(i.value)
-               and "workflow: copyright × vendor site: Krakow" in visible(i.value) for i in at.info)
+               and "Workflow: copyright × Vendor site: Krakow" in visible(i.value) for i in at.info)
 
 
 def test_a_locked_database_on_the_drill_down_is_a_message_without_sql(copy_db, tmp_path, monkeypatch):

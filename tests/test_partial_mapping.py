@@ -24,10 +24,10 @@ from loaders import (
     make_engine,
     refresh_rollup,
 )
-from loaders.engine import _TYPES
+from loaders.engine import cases_table
 from ui.data_page import format_value
 
-OPTIONAL = ("escalated", "reopened", "csat", "qa_score")
+OPTIONAL = ("escalated", "reopened", "csat", "qa_score", "sla_due_at")
 
 
 @pytest.fixture()
@@ -37,8 +37,8 @@ def lean(db_url: str) -> tuple[sa.Engine, Settings]:
     settings = Settings(url=db_url, cases_table=f"lean_{tag}", rollup_table=f"lean_daily_{tag}")
     engine = make_engine(db_url)
     table = sa.Table(settings.cases_table, sa.MetaData(),
-                     *(sa.Column(c, t(), primary_key=c == "case_id", autoincrement=False)
-                       for c, t in _TYPES.items() if c not in OPTIONAL))
+                     *(sa.Column(c.name, c.type, primary_key=c.primary_key, autoincrement=False)
+                       for c in cases_table(settings).columns if c.key not in OPTIONAL))
     table.create(engine)
     base = {"workflow": "copyright", "vendor_site": "Manila", "channel": "email", "language": "en",
             "route": "manual", "handle_time_s": 300.0, "sla_hours": 48.0}
@@ -124,7 +124,8 @@ def minimal_db(tmp_path) -> str:
     """Only what is certain, plus the dimensions: case_id and created_at, 90 days, no solves, no routes."""
     url = f"sqlite:///{tmp_path / 'minimal.sqlite'}"
     engine = make_engine(url)
-    table = sa.Table("cases", sa.MetaData(), *(sa.Column(c, _TYPES[c](), primary_key=c == "case_id")
+    full = cases_table(Settings(url=url))
+    table = sa.Table("cases", sa.MetaData(), *(sa.Column(c, full.c[c].type, primary_key=c == "case_id")
                                                for c in ("case_id", "created_at", "workflow", "vendor_site",
                                                          "channel", "language")))
     table.create(engine)

@@ -50,7 +50,12 @@ __all__ = [
 ]
 
 #: columns of the events frame
-EVENT_COLUMNS = ("start", "end", "name", *SLICE_DIMENSIONS)
+EVENT_COLUMNS = ("start", "end", "name", *SLICE_DIMENSIONS)  # the sample's; a deployment's: event_columns()
+
+
+def event_columns(dims: tuple[str, ...]) -> tuple[str, ...]:
+    """The events frame's columns: dates, name, and one scope column per scanned dimension."""
+    return ("start", "end", "name", *dims)
 
 
 def anomaly_link(kpi: str, day: date, slice_: dict[str, str]) -> str:
@@ -71,8 +76,9 @@ def anomaly_link(kpi: str, day: date, slice_: dict[str, str]) -> str:
     return drilldown_link(kpi, day, slice_)
 
 
-def read_events_csv(path: Path) -> pd.DataFrame:
-    """Read an events CSV into the events frame (columns :data:`EVENT_COLUMNS`).
+def read_events_csv(path: Path, dims: tuple[str, ...] = SLICE_DIMENSIONS) -> pd.DataFrame:
+    """Read an events CSV into the events frame (columns ``event_columns(dims)``; a scope column the file
+    lacks means everywhere).
 
     Raises
     ------
@@ -95,9 +101,9 @@ def read_events_csv(path: Path) -> pd.DataFrame:
         bad = raw.loc[(end < start).to_numpy(), "name"].iloc[0]
         raise ValueError(f"events file {path.name}: `end` must be on or after `start` (event {bad!r})")
     out = pd.DataFrame({"start": start, "end": end, "name": raw["name"].fillna("event")})
-    for d in SLICE_DIMENSIONS:
+    for d in dims:
         out[d] = raw[d].str.strip().replace("", None) if d in raw.columns else None
-    return out[list(EVENT_COLUMNS)]
+    return out[list(event_columns(dims))]
 
 
 def _sample_db(ctx: DataContext) -> bool:
@@ -129,12 +135,13 @@ def _events(key: str, path: str | None, mtime: float | None, _ctx: DataContext) 
 
         first, last = bounds(_ctx)
         frames.append(holiday_events(holidays(SampleConfig(end=last, days=max(60, (last - first).days + 1)))))
+    columns = list(event_columns(_ctx.scan_dims))
     if path is not None:
-        frames.append(read_events_csv(Path(path)))
+        frames.append(read_events_csv(Path(path), _ctx.scan_dims))
     if not frames:
         return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in ("start", "end") else object)
-                             for c in EVENT_COLUMNS})
-    out = pd.concat(frames, ignore_index=True)[list(EVENT_COLUMNS)]
+                             for c in columns})
+    out = pd.concat(frames, ignore_index=True).reindex(columns=columns)
     return out.sort_values("start", kind="stable").reset_index(drop=True)
 
 
@@ -144,7 +151,8 @@ def events(ctx: DataContext) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        Columns ``start, end, name, workflow, vendor_site`` (scope columns null = everywhere).
+        Columns ``start, end, name`` and one per scanned dimension (``workflow, vendor_site`` in the
+        sample; null = everywhere).
 
     Raises
     ------
@@ -163,8 +171,8 @@ def events(ctx: DataContext) -> pd.DataFrame:
 def _panel(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Panel:
     first, _last = bounds(_ctx)
     start = max(first, end - timedelta(days=history_days - 1))
-    parts = volume(_ctx, dims.with_range(start, end), by=SLICE_DIMENSIONS)
-    return kpi_panel(parts)
+    parts = volume(_ctx, dims.with_range(start, end), by=_ctx.scan_dims)
+    return kpi_panel(parts, by=_ctx.scan_dims)
 
 
 def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 730) -> Panel:
@@ -261,8 +269,9 @@ def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[st
 
 
 def slice_label(slice_: dict[str, Any]) -> str:
-    """``"brand_impersonation · Manila"`` for a slice, ``"All"`` for the total."""
-    return " · ".join(str(slice_[d]) for d in SLICE_DIMENSIONS if d in slice_) or "All"
+    """``"brand_impersonation · Manila"`` for a slice (values in the panel's dimension order), ``"All"``
+    for the total."""
+    return " · ".join(str(v) for v in slice_.values()) or "All"
 
 
 def list_table(found: pd.DataFrame) -> pd.DataFrame:
@@ -288,19 +297,20 @@ def list_table(found: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
-def narrow(found: pd.DataFrame, *, kpis: tuple[str, ...] = (), workflows: tuple[str, ...] = (),
-           sites: tuple[str, ...] = (), bad_only: bool = False) -> pd.DataFrame:
+def narrow(found: pd.DataFrame, *, kpis: tuple[str, ...] = (),
+           chosen: dict[str, tuple[str, ...]] | None = None, bad_only: bool = False) -> pd.DataFrame:
     """Keep the flags of the chosen KPIs and slices (empty choice = all).
 
-    A workflow (site) choice keeps the series of that workflow (site), split or not by the other
-    dimension; the totals and the other dimension's slices are dropped.
+    ``chosen`` maps a dimension to the values kept: a workflow (site) choice keeps the series of that
+    workflow (site), split or not by the other dimension; the totals and the other dimension's slices are
+    dropped.
     """
     keep = pd.Series(True, index=found.index)
     if kpis:
         keep &= found["kpi"].isin(kpis)
-    for dim, chosen in (("workflow", workflows), ("vendor_site", sites)):
-        if chosen:
-            keep &= pd.Series([s.get(dim) in chosen for s in found["slice"]], index=found.index)
+    for dim, chosen_values in (chosen or {}).items():
+        if chosen_values:
+            keep &= pd.Series([s.get(dim) in chosen_values for s in found["slice"]], index=found.index)
     if bad_only:
         keep &= found["bad"]
     return found[keep]

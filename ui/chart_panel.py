@@ -30,7 +30,6 @@ from charts.deck import DeckItem
 from charts.export import ChartMeta, browser_status, to_csv, to_png, to_svg
 from loaders import Filters
 from ui.data import DataContext, bounds
-from ui.sidebar import LABELS
 from ui.text import md
 
 __all__ = [
@@ -108,12 +107,6 @@ def export_files(fig: go.Figure, meta: ChartMeta, *, data: pd.DataFrame | None =
     }
 
 
-def _describe(filters: Filters) -> str:
-    days = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y}"
-    dims = [f"{LABELS.get(d, d)}: {', '.join(v)}" for d, v in filters.dimension_filters.items()]
-    return " · ".join([days, *(dims or ["all workflows, sites, channels and languages"])])
-
-
 def chart_meta(ctx: DataContext, filters: Filters, *, title: str, unit: str = "", note: str = "") -> ChartMeta:
     """Export metadata for a chart of this page: filters as subtitle, the roll-up as source.
 
@@ -134,7 +127,7 @@ def chart_meta(ctx: DataContext, filters: Filters, *, title: str, unit: str = ""
     -------
     ChartMeta
     """
-    subtitle = _describe(filters) + (f" · {note}" if note else "")
+    subtitle = ctx.describe(filters) + (f" · {note}" if note else "")
     try:
         as_of: dt.date | None = bounds(ctx)[1]
     except ValueError:

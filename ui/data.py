@@ -71,6 +71,51 @@ class DataContext:
         return f"{self.settings!r}|{self.version}"
 
     @property
+    def dimensions(self) -> tuple[str, ...]:
+        """The configured dimensions' keys, in order."""
+        return self.settings.dimension_keys
+
+    @property
+    def scan_dims(self) -> tuple[str, ...]:
+        """The dimensions the scored slices are made of: the first two configured (or the only one)."""
+        return self.dimensions[:2]
+
+    @property
+    def main_dim(self) -> str:
+        """The main split (the workflow in the sample): small multiples, the weekly deck's drivers."""
+        return self.dimensions[0]
+
+    @property
+    def site_dim(self) -> str:
+        """The scorecard's rows (the vendor site in the sample): the second dimension, else the only one."""
+        return self.dimensions[1] if len(self.dimensions) > 1 else self.dimensions[0]
+
+    def label(self, dimension: str) -> str:
+        """A dimension's display label."""
+        return self.settings.label(dimension)
+
+    def plural(self, dimension: str) -> str:
+        """A dimension's label for several of its values (``"Vendor sites"``)."""
+        return self.settings.plural(dimension)
+
+    @property
+    def everything(self) -> str:
+        """No dimension filter, in words (``"all workflows, vendor sites, channels and languages"``)."""
+        return self.settings.everything
+
+    def describe(self, filters: Filters, *, dates: bool = True) -> str:
+        """The filters in words, with the dimensions' labels: the one wording every page, export subtitle and
+        message uses (``"02 Oct 2026 – 01 Dec 2026 · Workflow: copyright × Vendor site: Krakow"``).
+
+        ``dates=False`` leaves out the range; no dimension filter reads as :attr:`everything`.
+        """
+        chosen = filters.dimension_filters
+        dims = " × ".join(f"{self.label(d)}: {', '.join(chosen[d])}" for d in self.dimensions if d in chosen)
+        days = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y}"
+        words = dims or self.everything
+        return f"{days} · {words}" if dates else words
+
+    @property
     def has_cases(self) -> bool:
         """Whether case rows exist: ``False`` for a daily volume source (drill-down pages say so)."""
         return self.settings.has_cases

@@ -11,7 +11,7 @@ import streamlit as st
 
 import loaders
 from charts.export import csv_bytes
-from loaders import DIMENSIONS, Filters
+from loaders import Filters
 from metrics.anomalies import detect
 from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice, to_params
 from metrics.kpis import get_kpi, kpi_parts
@@ -66,12 +66,14 @@ def analysis(ctx: DataContext, state: DrilldownState, expected_total: float | No
 def _analysis(key: str, params: tuple, expected_total: float | None, _ctx: DataContext) -> Analysis:
     state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
     filters = within_data(_ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day))
-    volume = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=DIMENSIONS)
-    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=DIMENSIONS)
+    dims = _ctx.dimensions
+    volume = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims)
+    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims)
     if volume.empty or not len(volume.index):
         raise ValueError(f"no data for {describe_slice(state.filters)} around {state.day}")
-    parts = kpi_parts(volume, by=DIMENSIONS, opening=opening)
-    return analyse(parts, state.kpi, state.day, slice=state.filters, weeks=WEEKS, expected_total=expected_total)
+    parts = kpi_parts(volume, by=dims, opening=opening)
+    return analyse(parts, state.kpi, state.day, dimensions=dims, slice=state.filters, weeks=WEEKS,
+                   expected_total=expected_total)
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)

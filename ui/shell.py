@@ -20,7 +20,7 @@ import streamlit as st
 from loaders import Filters, OpsDataError
 from ui.data import DataContext, context, matches_any_case
 from ui.errors import guarded
-from ui.sidebar import LABELS, render_sidebar
+from ui.sidebar import render_sidebar
 from ui.text import md
 
 __all__ = ["NAVIGATION", "TVMode", "page", "parse_tv", "tv_mode"]
@@ -208,15 +208,10 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
             matched = matches_any_case(ctx, filters)
         if not matched:
             st.title(title)
-            st.info(f"**No cases match these filters** ({md(describe_dimensions(filters))}): no day in the data "
+            st.info(f"**No cases match these filters** ({md(ctx.describe(filters, dates=False))}): no day in the data "
                     "has a case with all of them. Clear a filter in the sidebar.", icon=":material/filter_alt_off:")
             st.stop()
     return ctx, filters
-
-
-def describe_dimensions(filters: Filters) -> str:
-    """The dimension filters in words (``workflow: copyright × vendor site: Krakow``)."""
-    return " × ".join(f"{LABELS[d].lower()}: {', '.join(v)}" for d, v in filters.dimension_filters.items())
 
 
 def stale_banner(ctx: DataContext) -> None:

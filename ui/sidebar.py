@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import streamlit as st
 
-from loaders import DIMENSIONS, Filters
+from loaders import Filters
 from ui.data import DataContext, bounds, dimension_values, newest_complete_day
 
-__all__ = ["LABELS", "render_sidebar"]
+__all__ = ["render_sidebar"]
 
-LABELS = {"workflow": "Workflow", "vendor_site": "Vendor site", "channel": "Channel", "language": "Language"}
 _STATE = "ops_filters"
 
 
@@ -30,12 +29,12 @@ def render_sidebar(ctx: DataContext, *, show: bool = True) -> Filters | None:
         picked = st.date_input("Date range", value=default, min_value=first, max_value=last,
                                key="sidebar_range", format="YYYY-MM-DD")
         values = dimension_values(ctx)
-        chosen = {d: tuple(st.multiselect(LABELS[d], values[d], key=f"sidebar_{d}", placeholder="All"))
-                  for d in DIMENSIONS}
+        chosen = {d: tuple(st.multiselect(ctx.label(d), values[d], key=f"sidebar_{d}", placeholder="All"))
+                  for d in ctx.dimensions}
     if not isinstance(picked, tuple | list) or len(picked) != 2:
         return st.session_state.get(_STATE)
     start, end = picked
-    filters = Filters(start, end, **chosen)
+    filters = Filters(start, end, chosen)
     st.session_state[_STATE] = filters
     return filters
 

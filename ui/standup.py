@@ -9,7 +9,6 @@ carries the drill-down's one-line root-cause sentence and a link that opens the 
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,8 @@ from plotly.subplots import make_subplots
 import loaders
 from charts.figures import clip_band
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
-from loaders import DIMENSIONS, Filters, OpsDataError, clock
+from loaders import Filters, OpsDataError, clock
+from metrics import drilldown as dd
 from metrics.anomalies import events_for
 from metrics.kpis import get_kpi, kpi_parts
 from metrics.panel import Panel
@@ -43,6 +43,7 @@ from metrics.standup import (
     workflow_bands,
 )
 from ui import anomaly_data
+from ui.chart_panel import chart_meta, chart_panel
 from ui.data import DataContext, volume
 from ui.text import md
 
@@ -158,10 +159,11 @@ def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _scorecard(key: str, filters: Filters, day: date, _ctx: DataContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-    by_site = panel_frame(_panel(_ctx, filters, day).values, by="vendor_site")
+    site = _ctx.site_dim
+    by_site = panel_frame(_panel(_ctx, filters, day).values, by=site)
     known = anomaly_data.events(_ctx)
-    scoped = {s: events_for(known, {"vendor_site": s}) for s in by_site["vendor_site"].unique()}
-    table, flags = scorecard(by_site, day, events=scoped)
+    scoped = {s: events_for(known, {site: s}) for s in by_site[site].unique()}
+    table, flags = scorecard(by_site, day, events=scoped, by=site)
     # a column the source cannot state is left out, not shown as 0
     gone = [c for c in SCORECARD_COLUMNS if not set(_scorecard_parts(c)) <= _ctx.measures]
     trends = {"backlog": "backlog_trend", "sla_attainment": "sla_trend", "incoming": "incoming_trend"}
@@ -181,10 +183,11 @@ def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.Da
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _workflows(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> pd.DataFrame:
-    by_workflow = panel_frame(_panel(_ctx, filters, day).values, by="workflow")
+    main = _ctx.main_dim
+    by_workflow = panel_frame(_panel(_ctx, filters, day).values, by=main)
     known = anomaly_data.events(_ctx)
-    scoped = {w: events_for(known, {"workflow": w}) for w in by_workflow["workflow"].unique()}
-    return workflow_bands(by_workflow, kpi, day, events=scoped)
+    scoped = {w: events_for(known, {main: w}) for w in by_workflow[main].unique()}
+    return workflow_bands(by_workflow, kpi, day, events=scoped, by=main)
 
 
 def workflow_frame(ctx: DataContext, filters: Filters, day: date, kpi: str) -> pd.DataFrame:
@@ -195,7 +198,7 @@ def workflow_frame(ctx: DataContext, filters: Filters, day: date, kpi: str) -> p
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _workflow_chart(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> go.Figure:
     # building ~30 validated plotly traces costs more than every cached frame of the page together
-    return workflow_figure(_workflows(key, filters, day, kpi, _ctx), kpi)
+    return workflow_figure(_workflows(key, filters, day, kpi, _ctx), kpi, by=_ctx.main_dim)
 
 
 def workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> go.Figure:
@@ -221,31 +224,21 @@ class AnomalyItem:
     link: str | None  # drill-down relative URL
 
 
-def _drilldown() -> Any | None:
-    try:
-        return importlib.import_module("metrics.drilldown")
-    except ImportError:
-        return None
-
-
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContext) -> tuple[list[AnomalyItem], int]:
     flags = anomaly_data.anomalies(_ctx, filters, day=day, days=1, history_days=HISTORY_DAYS)
     if flags.empty:
         return [], 0
     head = flags.drop_duplicates("incident").head(top)
-    dd = _drilldown()
     items = []
     for row in head.to_dict("records"):
         slice_ = {str(k): str(v) for k, v in dict(row.get("slice") or {}).items()}
-        explanation = params = link = None
-        if dd is not None:
-            explanation = _explain(dd, _ctx, filters, row, slice_, day)
-            try:
-                params = dd.drilldown_params(str(row["kpi"]), day, slice_)
-                link = dd.drilldown_link(str(row["kpi"]), day, slice_)
-            except ValueError:
-                params = link = None
+        explanation = _explain(_ctx, filters, row, slice_, day)
+        try:
+            params = dd.drilldown_params(str(row["kpi"]), day, slice_)
+            link = dd.drilldown_link(str(row["kpi"]), day, slice_)
+        except ValueError:
+            params = link = None
         items.append(AnomalyItem(str(row["kpi"]), slice_, float(row["observed"]), float(row["expected"]),
                                  float(row["lower"]), float(row["upper"]), float(row["severity"]), bool(row["bad"]),
                                  str(row["direction"]), explanation, params, link))
@@ -255,19 +248,17 @@ def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContex
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _leaves(key: str, filters: Filters, stock: bool, _ctx: DataContext) -> pd.DataFrame:
     if stock:  # backlog needs each leaf's opening balance; that read scans the roll-up's whole past
-        return volume(_ctx, filters, by=DIMENSIONS)
-    return kpi_parts(loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=DIMENSIONS),
-                     by=DIMENSIONS)
+        return volume(_ctx, filters, by=_ctx.dimensions)
+    return kpi_parts(loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters,
+                                               by=_ctx.dimensions), by=_ctx.dimensions)
 
 
-def _explain(dd: Any, ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, str], day: date) -> str | None:
+def _explain(ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, str], day: date) -> str | None:
     """The drill-down's one-line root cause for a flagged point (its leaves: the slice, 8 weeks of same weekdays)."""
-    if not hasattr(dd, "analyse"):
-        return None
     window = filters.with_range(day - timedelta(days=56), day).narrowed(**slice_)
     try:
         leaves = _leaves(ctx.key, window, get_kpi(str(row["kpi"])).kind == "stock", ctx)
-        return str(dd.analyse(leaves, str(row["kpi"]), day, slice=slice_,
+        return str(dd.analyse(leaves, str(row["kpi"]), day, dimensions=ctx.dimensions, slice=slice_,
                               expected_total=float(row["expected"])).sentence)
     except ValueError:  # too few weeks of history, or a slice with no leaves left
         return None
@@ -327,18 +318,20 @@ def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> No
 
 def _anomaly_title(item: AnomalyItem) -> str:
     kpi = get_kpi(item.kpi)
-    dd = _drilldown()
-    where = dd.describe_slice(item.slice) if dd is not None and hasattr(dd, "describe_slice") else (
-        " × ".join(item.slice.values()) or "all cases")
+    where = dd.describe_slice(item.slice)
     arrow = "▲" if item.direction == "spike" else "▼"
     return (f"**{kpi.label}** · {md(where)} — {arrow} {kpi.format(item.observed)} vs "
             f"{kpi.format(item.expected)} expected")
 
 
-def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: bool = False) -> None:
-    """The ranked list, each line with its explanation and a drill-down link; the quiet state said plainly."""
+def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: bool = False,
+                     scope: str = "workflow and vendor site") -> None:
+    """The ranked list, each line with its explanation and a drill-down link; the quiet state said plainly.
+
+    ``scope`` names what was scanned besides the total (the scanned dimensions' labels).
+    """
     if not items:
-        st.success(f"Nothing is abnormal on {day:%A %d %B}: every KPI, workflow and vendor site stayed within "
+        st.success(f"Nothing is abnormal on {day:%A %d %B}: every KPI, {md(scope)} stayed within "
                    "its expected range.", icon=":material/check_circle:")
         return
     has_page = (_ROOT / DRILLDOWN_PAGE).exists()
@@ -360,7 +353,8 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
         st.caption(f"{total} flagged series in all, grouped into incidents; the most severe of each is listed.")
 
 
-def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = False) -> None:
+def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = False, label: str = "Vendor site"
+                     ) -> None:
     """The site table: sortable numbers, trend sparklines, abnormal cells tinted and listed in words.
 
     A TV cannot scroll the table: it shows at most :data:`TV_SITES` sites, those with a flagged cell first
@@ -384,7 +378,8 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
         return out
 
     styler = shown.style.apply(style, axis=None)
-    config: dict[str, Any] = {"vendor_site": st.column_config.TextColumn("Vendor site")}
+    site = str(table.index.name)
+    config: dict[str, Any] = {site: st.column_config.TextColumn(label)}
     for col, (label, unit, bad, _kind) in SCORECARD_COLUMNS.items():
         fmt = {"cases": "localized", "%": "%.1f %%", "minutes": "%.1f min", "hours": "%.1f h"}[unit]
         config[col] = st.column_config.NumberColumn(label, format=fmt, help=_column_help(col, bad))
@@ -393,7 +388,7 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
     config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk")
     config["abnormal"] = st.column_config.TextColumn("Abnormal today", help="Cells the detector flags (▲ above, "
                                                      "▼ below expected); tinted red when bad, green when good.")
-    order = [c for c in ["vendor_site", *SCORECARD_COLUMNS,
+    order = [c for c in [site, *SCORECARD_COLUMNS,
                          *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"]), "abnormal"]
              if c in shown.columns]
     row = 44 if tv else 35  # the TV's larger type needs taller rows
@@ -413,27 +408,27 @@ def _column_help(col: str, bad: str) -> str:
 MULTIPLES_MAX = 12
 
 
-def largest_workflows(frame: pd.DataFrame, most: int = MULTIPLES_MAX) -> list[str]:
+def largest_workflows(frame: pd.DataFrame, most: int = MULTIPLES_MAX, *, by: str = "workflow") -> list[str]:
     """The workflows the small multiples show: all of them, or the ``most`` largest by volume, in data order."""
-    names = list(dict.fromkeys(frame["workflow"]))
+    names = list(dict.fromkeys(frame[by]))
     if len(names) <= most:
         return names
-    size = frame.groupby("workflow")["observed"].apply(lambda s: s.abs().sum())
+    size = frame.groupby(by)["observed"].apply(lambda s: s.abs().sum())
     keep = set(size.sort_values(ascending=False).index[:most])
     return [n for n in names if n in keep]
 
 
-def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False) -> go.Figure:
-    """Small multiples: one panel per workflow, observed line on the expected band, flags marked."""
+def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str = "workflow") -> go.Figure:
+    """Small multiples: one panel per workflow (value of ``by``), observed line on the expected band, flags marked."""
     spec = get_kpi(kpi)
     frame = clip_band(frame, spec)
-    names = largest_workflows(frame)
+    names = largest_workflows(frame, by=by)
     cols = 4 if len(names) > 6 else 3
     rows = max(1, -(-len(names) // cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(n.replace("_", " ")) for n in names],
                         horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
     for i, name in enumerate(names):
-        part = frame[frame["workflow"] == name]
+        part = frame[frame[by] == name]
         r, c = i // cols + 1, i % cols + 1
         fig.add_trace(go.Scatter(x=part["day"], y=part["upper"], mode="lines", line={"width": 0},
                                  hoverinfo="skip", showlegend=False), row=r, col=c)
@@ -466,21 +461,18 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
                      kpi: str, tv: bool = False) -> None:
     """The small multiples, with the shared export buttons on a desk (plain chart on a TV)."""
     config = {"displayModeBar": False} if tv else {"displaylogo": False}
-    try:
-        from ui.chart_panel import chart_meta, chart_panel
-    except ImportError:
-        chart_panel = None
-    total = frame["workflow"].nunique()
-    shown = f"The {MULTIPLES_MAX} largest of {total} workflows by volume (Trends shows any of them). " \
-        if total > MULTIPLES_MAX else ""
+    main = ctx.main_dim
+    total = frame[main].nunique()
+    shown = f"The {MULTIPLES_MAX} largest of {total} {ctx.label(main).lower()} values by volume (Trends shows " \
+        "any of them). " if total > MULTIPLES_MAX else ""
     st.caption(f"{shown}Line: the day's value; grey band: the detector's expected range for that day; dots: days "
                "it flagged (vermillion = bad direction, green = good).")
-    if tv or chart_panel is None:
+    if tv:
         st.plotly_chart(fig, key="standup_multiples", config=config, theme=None)
         return
     spec = get_kpi(kpi)
     meta = chart_meta(ctx, filters.with_range(day - timedelta(days=55), day),
-                      title=f"{spec.label} per workflow, last 8 weeks", unit=spec.unit,
+                      title=f"{spec.label} per {ctx.label(main).lower()}, last 8 weeks", unit=spec.unit,
                       note="grey band: expected range")
     chart_panel(fig, key="standup_multiples", meta=meta, data=frame, kpi_names=(kpi,), config=config)
 
