@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+from loaders import clock
 from metrics.kpis import get_kpi
 from metrics.standup import TILE_KPIS, day_phrase
 from ui import standup as su
@@ -40,7 +41,7 @@ def standup(picked: date | None) -> None:
         day = picked or newest_complete_day(live)
         fresh = su.freshness(live)
     on_tv = tv is not None
-    st.title(f"Stand-up · {day_phrase(day, today=su.utcnow().date(), fresh=not fresh.is_late)}")
+    st.title(f"Stand-up · {day_phrase(day, today=clock.today(live.settings), fresh=not fresh.is_late)}")
     if not on_tv:
         st.caption(f"Each tile compares the day with the same weekday last week ({day - timedelta(days=7):%a %d %b}), "
                    f"the median of the last four, and the detector's expected range. "

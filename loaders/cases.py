@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from loaders.clock import day_start
 from loaders.engine import cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
 from loaders.rollup import NONE_VALUE, dimension_value, newest_created, row_problems, schema_report
@@ -110,8 +111,8 @@ def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: 
     t = cases_table(settings, absent=report.missing_optional)
     col = t.c.created_at if side == "created" else t.c.solved_at
     start, end = (day, day) if day else (filters.start, filters.end)
-    lo = datetime.combine(start, datetime.min.time())
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    # the team's days, as the source writes timestamps: a case list holds the cases its day counted
+    lo, hi = day_start(settings, start), day_start(settings, end + timedelta(days=1))
     dims = []
     for d, ours in filters.dimension_filters.items():
         # case rows hold the source's values: ours widened to theirs keeps the filter an indexable IN

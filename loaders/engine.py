@@ -28,6 +28,7 @@ __all__ = [
     "make_engine",
     "mapped_value",
     "redact",
+    "shifted",
     "translate_error",
     "valid_timestamp",
 ]
@@ -110,13 +111,16 @@ def make_engine(url: str, *, statement_timeout_s: float | None = None, must_exis
         busy = statement_timeout_s if statement_timeout_s else DEFAULT_SQLITE_BUSY_S
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy}
     elif backend == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": 5}
+        # zoned timestamps (timestamptz) read and cast to dates in UTC, whatever the server's default zone
+        kwargs["connect_args"] = {"connect_timeout": 5, "options": "-c TimeZone=UTC"}
         if timeout:
-            kwargs["connect_args"]["options"] = f"-c statement_timeout={round(timeout * 1000)}"
+            kwargs["connect_args"]["options"] += f" -c statement_timeout={round(timeout * 1000)}"
     elif backend in ("mysql", "mariadb"):
-        kwargs["connect_args"] = {"connect_timeout": 5}
+        # a TIMESTAMP column (stored in UTC) reads in UTC, not in the server's system zone
+        init = "SET SESSION time_zone = '+00:00'"
         if timeout:
-            kwargs["connect_args"]["init_command"] = f"SET SESSION max_statement_time={timeout}"
+            init += f", SESSION max_statement_time={timeout}"
+        kwargs["connect_args"] = {"connect_timeout": 5, "init_command": init}
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as err:
@@ -277,8 +281,34 @@ def mapped_value(column: sa.ColumnElement, mapping: dict[str, tuple[str, ...]] |
 # --- portable expressions -------------------------------------------------------------------------
 
 
+class shifted(FunctionElement):  # noqa: N801 - reads like SQL
+    """A timestamp moved by a number of seconds (``shifted(ts, 3600)``: one hour later)."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+
+
+@compiles(shifted)
+def _shifted_default(element, compiler, **kw):
+    ts, secs = _pair(element, compiler, **kw)
+    return f"({ts} + ({secs}) * INTERVAL '1 second')"
+
+
+@compiles(shifted, "sqlite")
+def _shifted_sqlite(element, compiler, **kw):
+    ts, secs = _pair(element, compiler, **kw)
+    return f"datetime({ts}, ({secs}) || ' seconds')"
+
+
+@compiles(shifted, "mysql")
+@compiles(shifted, "mariadb")
+def _shifted_mysql(element, compiler, **kw):
+    ts, secs = _pair(element, compiler, **kw)
+    return f"TIMESTAMPADD(SECOND, {secs}, {ts})"
+
+
 class day_of(FunctionElement):  # noqa: N801 - reads like SQL
-    """The UTC calendar day of a timestamp column."""
+    """The calendar day of a timestamp column, as written (see ``loaders.rollup.local_day`` for the team's)."""
 
     type = sa.Date()
     inherit_cache = True

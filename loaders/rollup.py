@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from loaders.clock import utcnow
+from loaders.clock import day_start, utc_offsets, utcnow
 from loaders.engine import (
     cases_table,
     day_of,
@@ -53,12 +53,13 @@ from loaders.engine import (
     make_engine,
     mapped_value,
     redact,
+    shifted,
     translate_error,
     valid_timestamp,
 )
 from loaders.errors import ConfigError, QueryFailed
 from loaders.schema import SchemaReport, check_cases_schema, check_volume_schema, reflect_columns
-from loaders.settings import MEASURE_INPUTS, MEASURES, OWNED_TABLE, STATE_TABLE, Settings
+from loaders.settings import MEASURES, OWNED_TABLE, STATE_TABLE, Settings, measures_from_columns
 
 __all__ = [
     "EARLIEST_DAY",
@@ -92,6 +93,27 @@ NONE_VALUE = "(none)"
 #: a case created before this day is taken for a bad row (0001-01-01, a zero date), not for history
 EARLIEST_DAY = date(1990, 1, 1)
 _NUMBER_COLUMNS = ("handle_time_s", "sla_hours", "escalated", "reopened", "csat", "qa_score")
+#: how far past now the time zone's offsets are written out (cases are never created in the future; a solve
+#: time a little ahead of the clock still finds its offset)
+_OFFSETS_AHEAD = timedelta(days=400)
+
+
+def local_day(ts: sa.ColumnElement, settings: Settings, since: datetime | None = None) -> sa.ColumnElement:
+    """The team's calendar day of a timestamp column: in ``[time] timezone``.
+
+    Naive timestamps meant as UTC are moved by the zone's offset at that instant (a ``CASE`` over the zone's
+    changes, newest first, every instant and offset a bound parameter); local ones, or a UTC business day, are
+    read as written. ``since`` (naive UTC) limits the changes written out to those an incremental refresh reads.
+    """
+    if settings.naive_timestamps == "local" or settings.business_timezone == "UTC":
+        return day_of(ts)
+    start = since - timedelta(days=1) if since is not None else datetime.combine(EARLIEST_DAY, datetime.min.time())
+    steps = utc_offsets(settings.business_timezone, start, utcnow() + _OFFSETS_AHEAD)
+    if len(steps) == 1:
+        return day_of(shifted(ts, sa.literal(steps[0][1], sa.Integer)))
+    offset = sa.case(*((ts >= sa.literal(at, sa.DateTime), sa.literal(secs, sa.Integer))
+                       for at, secs in reversed(steps[1:])), else_=sa.literal(steps[0][1], sa.Integer))
+    return day_of(shifted(ts, offset))
 
 
 def rollup_table(settings: Settings, metadata: sa.MetaData | None = None, *, name: str | None = None) -> sa.Table:
@@ -228,7 +250,7 @@ def available_measures(engine: Engine, settings: Settings) -> frozenset[str]:
     # dimension must not also hide what the previous roll-up can still show
     reflected = reflect_columns(engine, settings)
     present = {c for c, name in settings.columns.items() if name.lower() in reflected}
-    return frozenset(m for m, cols in MEASURE_INPUTS.items() if set(cols) <= present)
+    return measures_from_columns(present, sla_from_config=settings.sla_from_config)
 
 
 def row_problems(raw: sa.Table, report: SchemaReport) -> dict[str, sa.ColumnElement]:
@@ -241,6 +263,8 @@ def row_problems(raw: sa.Table, report: SchemaReport) -> dict[str, sa.ColumnElem
     }
     if "solved_at" not in report.missing_optional:
         problems["solved_at is not a timestamp"] = raw.c.solved_at.is_not(None) & ~valid_timestamp(raw.c.solved_at)
+    if "sla_due_at" not in report.missing_optional:
+        problems["sla_due_at is not a timestamp"] = raw.c.sla_due_at.is_not(None) & ~valid_timestamp(raw.c.sla_due_at)
     for name in _NUMBER_COLUMNS:
         if name not in report.missing_optional:
             problems[f"{name} holds text, not a number"] = ~is_number(raw.c[name])
@@ -317,9 +341,12 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
     # the mapped, canonical view of the cases: value mapping happens here, grouping happens outside; rows that
     # cannot be counted are left out here, so no measure ever reads them (as 0 or otherwise). A measure whose
     # column the table lacks is written as 0 and reported unavailable (SchemaReport.measures): no page shows it.
+    has = {c: c not in absent for c in ("sla_hours", "sla_due_at")}
+    target = _sla_target(raw, settings, has["sla_hours"])
     t = sa.select(
-        *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_hours",
+        *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_due_at",
                                       "escalated", "reopened", "csat", "qa_score") if c not in absent),
+        *((target.label("sla_target"),) if target is not None else ()),
         *(dimension_value(raw, settings, d).label(d) for d in settings.dimension_keys),
     ).where(*(~problem for problem in row_problems(raw, report).values())).subquery("mapped_cases")
     manual = sa.false() if "route" in absent else t.c.route.in_(settings.route_values["manual"])
@@ -334,7 +361,7 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
 
     keys = settings.dimension_keys
     dims = [t.c[d].label(d) for d in keys]
-    created_day = day_of(t.c.created_at)
+    created_day = local_day(t.c.created_at, settings, since)
     created = sa.select(
         created_day.label("day"), *dims,
         sa.func.count().label("incoming"), count_if(manual).label("incoming_manual"),
@@ -345,7 +372,7 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
             created = created.where(t.c.created_at >= since)
         return created
     age = hours_between(t.c.created_at, t.c.solved_at)
-    solved_day = day_of(t.c.solved_at)
+    solved_day = local_day(t.c.solved_at, settings, since)
     csat, qa = optional("csat"), optional("qa_score")
     handle = zero_f if "handle_time_s" in absent else sa.func.sum(
         sa.case((manual & t.c.handle_time_s.is_not(None), t.c.handle_time_s), else_=0.0))
@@ -354,7 +381,7 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
         sa.func.count().label("solved"), count_if(manual).label("solved_manual"),
         handle.label("handle_time_s"),
         sa.func.sum(age).label("age_at_solve_h"),
-        (zero if "sla_hours" in absent else count_if(age <= t.c.sla_hours)).label("solved_in_sla"),
+        _in_sla(t, age, due=has["sla_due_at"], target=target is not None).label("solved_in_sla"),
         (count_if(optional("escalated") == 1) if "escalated" not in report.missing_optional else zero)
         .label("escalated"),
         (count_if(optional("reopened") == 1) if "reopened" not in report.missing_optional else zero)
@@ -371,6 +398,33 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
         *(sa.cast(sa.func.sum(both.c[m]), sa.Float if m in _FLOAT_MEASURES else sa.BigInteger).label(m)
           for m in MEASURES),
     ).group_by(both.c.day, *(both.c[d] for d in keys))
+
+
+def _sla_target(raw: sa.FromClause, settings: Settings, column: bool) -> sa.ColumnElement | None:
+    """A case's SLA target in hours: its own ``sla_hours``, else the ``[sla]`` target of its value of the SLA
+    dimension, else ``[sla] default_hours``; ``None`` when nothing gives one."""
+    configured = None
+    if settings.sla_hours_by and settings.sla_dimension:
+        value = dimension_value(raw, settings, settings.sla_dimension)
+        configured = sa.case(*((value == sa.literal(v, sa.String), sa.literal(h, sa.Float))
+                               for v, h in settings.sla_hours_by.items()),
+                             else_=sa.literal(settings.sla_default_hours, sa.Float))
+    elif settings.sla_default_hours is not None:
+        configured = sa.literal(settings.sla_default_hours, sa.Float)
+    if column and configured is not None:
+        return sa.func.coalesce(raw.c.sla_hours, configured)
+    return raw.c.sla_hours if column else configured
+
+
+def _in_sla(t: sa.Subquery, age: sa.ColumnElement, *, due: bool, target: bool) -> sa.ColumnElement:
+    """Cases solved within their SLA: by the due time where a case has one, else within the target hours."""
+    by_target = age <= t.c.sla_target if target else sa.false()
+    if due:
+        cond = sa.or_(sa.and_(t.c.sla_due_at.is_not(None), t.c.solved_at <= t.c.sla_due_at),
+                      sa.and_(t.c.sla_due_at.is_(None), by_target))
+    else:
+        cond = by_target
+    return sa.func.sum(sa.case((cond, 1), else_=0)) if (due or target) else sa.literal_column("0")
 
 
 # Transaction-local planner settings for the aggregate, measured at 30 M cases on PostgreSQL 15:
@@ -569,7 +623,9 @@ def mapping_signature(settings: Settings, report: SchemaReport) -> str:
     """A short digest of what the roll-up's rows are computed from: when it changes, they must be rebuilt."""
     parts = (redact(settings.url), settings.schema, settings.cases_table,
              sorted(settings.columns.items()), sorted((d, sorted(m.items())) for d, m in settings.value_maps.items()),
-             sorted(settings.route_values.items()), sorted(report.measures), EARLIEST_DAY.isoformat(), NONE_VALUE)
+             sorted(settings.route_values.items()), sorted(report.measures), EARLIEST_DAY.isoformat(), NONE_VALUE,
+             settings.dimension_keys, sorted(settings.sla_hours_by.items()), settings.sla_dimension,
+             settings.sla_default_hours, settings.business_timezone, settings.naive_timestamps)
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
@@ -729,7 +785,7 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
                 since_day = state.max_day - timedelta(days=settings.lookback_days)
             else:  # rows built from another mapping (or by an earlier version): refreshing would mix the two
                 say("the mapping changed since the last build: rebuilding everything")
-        since = datetime.combine(since_day, datetime.min.time()) if since_day else None
+        since = day_start(settings, since_day) if since_day else None
         select = _aggregate(settings, report, since)
         names = ["day", *settings.dimension_keys, *MEASURES]
         newest = newest_created(source, settings)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from loaders.engine import translate_error
 from loaders.errors import CasesUnavailable, SchemaMismatch
-from loaders.settings import MEASURE_INPUTS, Settings
+from loaders.settings import ALTERNATIVE_INPUTS, MEASURE_INPUTS, Settings, measures_from_columns
 
 __all__ = ["SchemaReport", "check_cases_schema", "check_volume_schema", "reflect_columns", "type_kind"]
 
@@ -22,11 +22,15 @@ class SchemaReport:
     table: str
     missing_optional: frozenset[str]
     column_types: dict[str, str]
+    #: whether ``[sla]`` gives targets (an SLA then needs no column of its own)
+    sla_from_config: bool = False
 
     @property
     def measures(self) -> frozenset[str]:
-        """The roll-up measures the table has every input column of (see :data:`MEASURE_INPUTS`)."""
-        return frozenset(m for m, cols in MEASURE_INPUTS.items() if not set(cols) & self.missing_optional)
+        """The roll-up measures the table has every input column of (see ``MEASURE_INPUTS``)."""
+        inputs = {c for cols in MEASURE_INPUTS.values() for c in cols} | {a for alt in ALTERNATIVE_INPUTS.values()
+                                                                         for a in alt}
+        return measures_from_columns(inputs - self.missing_optional, sla_from_config=self.sla_from_config)
 
 
 def type_kind(coltype: sa.types.TypeEngine) -> str:
@@ -172,4 +176,4 @@ def check_cases_schema(engine: Engine, settings: Settings) -> SchemaReport:
             hint="Fix the mapping in the configuration file ([columns] section); see docs/configuration.md.",
             problems=tuple(problems),
         )
-    return SchemaReport(where, frozenset(missing_optional), types)
+    return SchemaReport(where, frozenset(missing_optional), types, settings.sla_from_config)

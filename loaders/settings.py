@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from loaders.errors import ConfigError
 
 __all__ = [
+    "ALTERNATIVE_INPUTS",
     "CASE_COLUMNS",
     "DIMENSIONS",
     "MAX_DIMENSIONS",
@@ -59,6 +60,7 @@ __all__ = [
     "default_label",
     "load_settings",
     "locate_key",
+    "measures_from_columns",
     "settings_from_mapping",
     "validate_identifier",
 ]
@@ -134,6 +136,22 @@ MEASURE_INPUTS: dict[str, tuple[str, ...]] = {
     "csat_sum": ("solved_at", "csat"), "csat_n": ("solved_at", "csat"),
     "qa_sum": ("solved_at", "qa_score"), "qa_n": ("solved_at", "qa_score"),
 }
+
+#: columns that can stand in for an input of MEASURE_INPUTS: an SLA is judged from a target in hours, a due time,
+#: or the ``[sla]`` targets of the configuration
+ALTERNATIVE_INPUTS: dict[str, tuple[str, ...]] = {"sla_hours": ("sla_due_at",)}
+
+
+def measures_from_columns(present: Collection[str], *, sla_from_config: bool = False) -> frozenset[str]:
+    """The roll-up measures a cases table with the canonical columns ``present`` can fill (see MEASURE_INPUTS)."""
+    have = set(present)
+    for column, alternatives in ALTERNATIVE_INPUTS.items():
+        if have & set(alternatives):
+            have.add(column)
+    if sla_from_config:
+        have.add("sla_hours")
+    return frozenset(m for m, cols in MEASURE_INPUTS.items() if set(cols) <= have)
+
 
 #: canonical column of a daily volume source (``[source] kind = "volume"``) -> required, without the
 #: dimensions (each configured one is optional: a report without it reads as one value "all")

@@ -500,13 +500,14 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
 
 @dataclass(frozen=True)
 class Freshness:
-    """How fresh the numbers are (see :func:`assess_freshness`)."""
+    """How fresh the numbers are (see :func:`assess_freshness`); times naive, in the time zone ``zone``."""
 
     newest_case: datetime | None
     refreshed_at: datetime | None
     rollup_day: date | None
     now: datetime
     stale_after_hours: float
+    zone: str = "UTC"
 
     @property
     def age_hours(self) -> float | None:
@@ -540,7 +541,7 @@ class Freshness:
         if self.newest_case is None:
             problems.append("the cases table has no cases")
         elif self.age_hours is not None and self.age_hours > self.stale_after_hours:
-            problems.append(f"the newest case is from {self.newest_case:%a %d %b %Y %H:%M} UTC, "
+            problems.append(f"the newest case is from {self.newest_case:%a %d %b %Y %H:%M} {self.zone}, "
                             f"{_hours(self.age_hours)} ago (the limit is {self.stale_after_hours:g} h)")
         if self.rollup_behind and self.newest_case is not None:
             through = f"{self.rollup_day:%a %d %b}" if self.rollup_day else "nothing"
@@ -559,21 +560,23 @@ def _hours(hours: float) -> str:
 
 
 def assess_freshness(*, newest_case: datetime | None, refreshed_at: datetime | None, rollup_day: date | None,
-                     now: datetime, stale_after_hours: float) -> Freshness:
+                     now: datetime, stale_after_hours: float, zone: str = "UTC") -> Freshness:
     """Judge whether the data is fresh enough to be called yesterday's.
 
     Parameters
     ----------
     newest_case : datetime or None
-        Newest ``created_at`` in the source (UTC, naive).
+        Newest ``created_at`` in the source (naive, in ``zone``).
     refreshed_at : datetime or None
-        The roll-up's last refresh (UTC, naive).
+        The roll-up's last refresh (naive, in ``zone``).
     rollup_day : date or None
-        The last day in the roll-up.
+        The last day in the roll-up (a day of the team's calendar).
     now : datetime
-        The current time (UTC, naive).
+        The current time (naive, in ``zone``).
     stale_after_hours : float
         The configured limit (``freshness.stale_after_hours``), > 0.
+    zone : str, keyword-only
+        The business time zone the times are in (named in messages).
 
     Returns
     -------
@@ -593,7 +596,7 @@ def assess_freshness(*, newest_case: datetime | None, refreshed_at: datetime | N
     """
     if not stale_after_hours > 0:
         raise ValueError(f"`stale_after_hours` must be > 0, got {stale_after_hours}")
-    return Freshness(newest_case, refreshed_at, rollup_day, now, float(stale_after_hours))
+    return Freshness(newest_case, refreshed_at, rollup_day, now, float(stale_after_hours), zone)
 
 
 def day_phrase(day: date, *, today: date, fresh: bool) -> str:
@@ -682,7 +685,7 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
     by = {t.kpi.name: t for t in tiles_ if t.value is not None}
     sentences = []
     if freshness is not None and freshness.is_late:
-        newest = f"{freshness.newest_case:%a %d %b %H:%M} UTC" if freshness.newest_case else "none"
+        newest = f"{freshness.newest_case:%a %d %b %H:%M} {freshness.zone}" if freshness.newest_case else "none"
         sentences.append(f"Caution: the data is late (newest case {newest}), so these are not yesterday's numbers.")
     first = f"On {day:%A %d %B %Y}"
     if "incoming" in by:

@@ -306,7 +306,7 @@ def bounds(ctx: DataContext) -> tuple[date, date]:
 
 def newest_complete_day(ctx: DataContext, *, today: date | None = None) -> date:
     """The newest day in the data that has ended (UTC)."""
-    today = today or loaders.clock.utcnow().date()
+    today = today or loaders.clock.today(ctx.settings)
     return min(bounds(ctx)[1], today - timedelta(days=1))
 
 

@@ -136,8 +136,10 @@ def _freshness_inputs(key: str, _ctx: DataContext) -> tuple[datetime | None, dat
 def freshness(ctx: DataContext, *, now: datetime | None = None) -> Freshness:
     """Newest case, the roll-up's last refresh and whether that is late (cached for a minute)."""
     newest, refreshed, max_day = _freshness_inputs(ctx.key, ctx)
-    return assess_freshness(newest_case=newest, refreshed_at=refreshed, rollup_day=max_day, now=now or utcnow(),
-                            stale_after_hours=ctx.settings.stale_after_hours)
+    s = ctx.settings  # every time on the team's clock: the roll-up's days are the team's days
+    return assess_freshness(newest_case=clock.local(s, newest, stored=True), refreshed_at=clock.local(s, refreshed),
+                            rollup_day=max_day, now=clock.local(s, now or utcnow()),
+                            stale_after_hours=s.stale_after_hours, zone=s.business_timezone)
 
 
 def _panel(ctx: DataContext, filters: Filters, day: date) -> Panel:
@@ -282,11 +284,11 @@ def render_freshness(fresh: Freshness, day: date) -> None:
     if message:
         st.error(message, icon=":material/schedule:")
     elif not fresh.day_complete(day):
-        st.warning(f"{day:%A %d %B} is not complete yet: cases up to {fresh.newest_case:%H:%M} UTC only.",
+        st.warning(f"{day:%A %d %B} is not complete yet: cases up to {fresh.newest_case:%H:%M} {fresh.zone} only.",
                    icon=":material/hourglass_top:")
-    newest = f"{fresh.newest_case:%a %d %b %H:%M} UTC" if fresh.newest_case else "none"
+    newest = f"{fresh.newest_case:%a %d %b %H:%M} {fresh.zone}" if fresh.newest_case else "none"
     age = f" ({fresh.age_hours:,.0f} h ago)" if fresh.age_hours is not None and fresh.age_hours < 72 else ""
-    refreshed = f"{fresh.refreshed_at:%a %d %b %H:%M} UTC" if fresh.refreshed_at else "never"
+    refreshed = f"{fresh.refreshed_at:%a %d %b %H:%M} {fresh.zone}" if fresh.refreshed_at else "never"
     st.caption(f":material/database: Newest case {newest}{age} · roll-up refreshed {refreshed} · "
                f"late after {fresh.stale_after_hours:g} h")
 
