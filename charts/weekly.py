@@ -37,7 +37,7 @@ import loaders
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.kpis import KPI, compute_kpis, get_kpi, kpi_parts
+from metrics.kpis import KPI, compute_kpis, get_kpi, kpi_parts, top_values
 
 __all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
 
@@ -339,7 +339,9 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
 
         dims = settings.dimension_keys
         main, site = dims[0], dims[1] if len(dims) > 1 else dims[0]
-        total, by_workflow, by_site = parts(()), parts((main,)), parts((site,))
+        # a slide has room for a dozen bars: the largest values, the rest as "other"
+        total = parts(())
+        by_workflow, by_site = top_values(parts((main,)), main), top_values(parts((site,)), site)
     finally:
         source.dispose()
     return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1],

@@ -203,6 +203,43 @@ def kpi_parts(volume: pd.DataFrame, *, by: Sequence[str] = (),
     return out
 
 
+#: what the values beyond a chart's largest ones are folded into
+OTHER = "other"
+#: how many values of a dimension a chart shows as their own lines or bars (the rest: "other")
+TOP_VALUES = 10
+
+
+def top_values(parts: pd.DataFrame, by: str, *, most: int = TOP_VALUES, size: str = "incoming") -> pd.DataFrame:
+    """The parts with every value of ``by`` beyond the ``most`` largest (by total ``size``) folded into
+    :data:`OTHER`, their parts summed: a chart of 150 lines is unreadable, and "other" keeps the total whole.
+
+    Ratios computed afterwards stay right (sums of parts, never averages of ratios); so does the backlog,
+    a sum of stocks. A dimension with at most ``most + 1`` values is returned unchanged.
+
+    Examples
+    --------
+    >>> idx = pd.to_datetime(["2026-01-01"] * 3)
+    >>> p = pd.DataFrame({"w": ["a", "b", "c"], "incoming": [5.0, 1.0, 2.0]}, index=idx)
+    >>> top_values(p, "w", most=1)["w"].tolist()
+    ['a', 'other']
+    """
+    totals = parts.groupby(by, sort=False)[size].sum()
+    if len(totals) <= most + 1:
+        return parts
+    keep = set(totals.sort_values(ascending=False, kind="stable").index[:most])
+    label = parts[by].where(parts[by].isin(keep), OTHER)
+    numbers = [c for c in parts.columns if c != by and pd.api.types.is_numeric_dtype(parts[c])]
+    others = [c for c in parts.columns if c not in numbers and c != by]
+    folded = parts.assign(**{by: label}).groupby([parts.index, by, *others], sort=False)[numbers].sum()
+    out = folded.reset_index(level=[by, *others])
+    out.index.name = parts.index.name
+    order = [*(v for v in totals.sort_values(ascending=False, kind="stable").index[:most]), OTHER]
+    out[by] = pd.Categorical(out[by], categories=order)
+    out = out.sort_values(by, kind="stable").sort_index(kind="stable")
+    out[by] = out[by].astype(str)
+    return out[parts.columns]
+
+
 def _evaluate(sums: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
     result = {}
     for k in kpis:

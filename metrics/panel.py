@@ -26,10 +26,13 @@ from metrics.anomalies import scan
 from metrics.kpis import KPIS, PARTS, get_kpi
 
 __all__ = [
+    "JUDGED_WINDOW",
+    "MIN_DAILY_CASES",
     "SLICE_DIMENSIONS",
     "TOTAL",
     "Panel",
     "holiday_events",
+    "judged",
     "kpi_panel",
     "parse_slice_key",
     "scan_panel",
@@ -42,6 +45,11 @@ SLICE_DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site")
 TOTAL = "all"
 
 SeriesId = tuple[str, str]
+
+#: a slice with fewer cases a day than this (on average over :data:`JUDGED_WINDOW` days) is not judged: a day
+#: of 0 or 3 there is no evidence of anything, and with 150+ values in a dimension most pairs are that small
+MIN_DAILY_CASES = 1.0
+JUDGED_WINDOW = 56
 
 
 @dataclass(frozen=True)
@@ -215,22 +223,35 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
     sums_all = frame[measure_cols].sum()
     specs = _available(kpis, sums_all.to_dict())
 
-    # leaves: one per workflow × site pair present; cube = day × leaf × part
-    keyed = frame.set_index(list(by), append=True)
-    keyed = keyed.groupby(level=list(range(len(by) + 1)), sort=True)[[*measure_cols, "backlog"]].agg(
-        {**{c: "sum" for c in measure_cols}, "backlog": "last"})
-    leaves = keyed.index.droplevel(0).unique().sort_values()
-    wide = keyed.unstack(list(by)).reindex(days)
+    # leaves: one per workflow × site pair present; cube = day × leaf × part, filled by position (a
+    # groupby + unstack of every row costs seconds at 150 workflows × 20 sites × 2 years)
+    day_pos = days.get_indexer(frame.index)
+    codes, uniques = zip(*(pd.factorize(frame[d].astype(str), sort=True) for d in by), strict=True)
+    sizes = [len(u) for u in uniques]
+    combined = codes[0].astype(np.int64) * (sizes[1] if len(by) > 1 else 1) + (codes[1] if len(by) > 1 else 0)
+    leaf_ids, leaf_pos = np.unique(combined, return_inverse=True)  # sorted: by the first dimension, then the second
+    leaves = pd.MultiIndex.from_arrays(
+        [np.asarray(uniques[0])[leaf_ids // (sizes[1] if len(by) > 1 else 1)],
+         *([np.asarray(uniques[1])[leaf_ids % sizes[1]]] if len(by) > 1 else [])], names=list(by))
     n_days, n_leaves = len(days), len(leaves)
+    flat = day_pos * n_leaves + leaf_pos
+    # only the parts the KPIs read (the cube is days × leaves × parts: hundreds of MB at 3,000 leaves × 2 years)
+    used = {p for k in specs for p in (k.numerator, k.denominator, k.volume) if p}
+    measure_cols = [c for c in measure_cols if c in used or c in ("incoming", "solved")]
     cube = np.empty((n_days, n_leaves, len(measure_cols) + 1))
-    for j, col in enumerate(measure_cols):
-        cube[:, :, j] = wide[col].reindex(columns=leaves).fillna(0.0).to_numpy()
-    stock = wide["backlog"].reindex(columns=leaves)
+    for j, col in enumerate(measure_cols):  # two rows for one day and leaf add up
+        cube[:, :, j] = np.bincount(flat, weights=frame[col].to_numpy(dtype=float),
+                                    minlength=n_days * n_leaves).reshape(n_days, n_leaves)
     # a missing day leaves a stock where it was; before a pair's first row, its opening balance
-    first_net = (wide["incoming"] - wide["solved"]).reindex(columns=leaves)
-    opening = stock.bfill().iloc[0] - first_net.where(stock.notna()).bfill().iloc[0].fillna(0.0) \
-        if n_days else stock.iloc[:0].sum()
-    cube[:, :, -1] = stock.ffill().fillna(opening).fillna(0.0).to_numpy()
+    stock = np.full((n_days, n_leaves), np.nan)
+    stock[day_pos, leaf_pos] = frame["backlog"].to_numpy(dtype=float)  # the last row of a day and leaf wins
+    present = ~np.isnan(stock)
+    first = present.argmax(axis=0) if n_days else np.zeros(n_leaves, dtype=int)
+    cols = np.arange(n_leaves)
+    inc, sol = measure_cols.index("incoming"), measure_cols.index("solved")
+    opening = stock[first, cols] - (cube[first, cols, inc] - cube[first, cols, sol]) if n_days else np.zeros(0)
+    filled = pd.DataFrame(stock).ffill().to_numpy()
+    cube[:, :, -1] = np.nan_to_num(np.where(np.isnan(filled), opening[None, :], filled))
 
     # membership matrix leaf -> slice (total, each workflow, each site, each pair)
     def leaf_dict(leaf: Any) -> dict[str, str]:
@@ -254,8 +275,8 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
     part_pos = {c: j for j, c in enumerate([*measure_cols, "backlog"])}
 
     keys = [slice_key(sl) for sl in slices]
-    values: dict[SeriesId, np.ndarray] = {}
-    volume: dict[SeriesId, np.ndarray] = {}
+    ids: list[SeriesId] = []
+    value_blocks, volume_blocks = [], []
     kinds: dict[SeriesId, str] = {}
     bad: dict[SeriesId, str] = {}
     slice_of: dict[SeriesId, dict[str, str]] = {}
@@ -268,28 +289,37 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
                 val = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) * k.scale
             else:
                 val = num
-            vol = summed[:, :, part_pos[k.volume]]
+            value_blocks.append(val)
+            volume_blocks.append(summed[:, :, part_pos[k.volume]])
             kind = {"flow": "count", "ratio": "ratio", "stock": "level"}[k.kind]
             if k.kind == "ratio" and k.unit == "%" and k.scale == 100.0 and k.volume == k.denominator:
                 kind = "share"  # a percentage of the cases counted in its volume part
-            for s, key in enumerate(keys):
+            for key, sl in zip(keys, slices, strict=True):
                 sid = (k.name, key)
-                values[sid] = val[:, s]
-                volume[sid] = vol[:, s]
+                ids.append(sid)
                 kinds[sid] = kind
                 bad[sid] = k.bad_direction
-                slice_of[sid] = dict(slices[s])
+                slice_of[sid] = sl
                 kpi_of[sid] = k.name
-    columns = pd.Index(list(values), tupleize_cols=False, dtype=object)
-    values_frame = pd.DataFrame(np.column_stack(list(values.values())) if values else np.empty((n_days, 0)),
-                                index=days, columns=columns)
-    volume_frame = pd.DataFrame(np.column_stack(list(volume.values())) if volume else np.empty((n_days, 0)),
-                                index=days, columns=columns)
+    columns = pd.Index(ids, tupleize_cols=False, dtype=object)
+    values_frame = pd.DataFrame(np.hstack(value_blocks) if ids else np.empty((n_days, 0)), index=days,
+                                columns=columns)
+    volume_frame = pd.DataFrame(np.hstack(volume_blocks) if ids else np.empty((n_days, 0)), index=days,
+                                columns=columns)
     return Panel(values_frame, volume_frame, kinds, bad, slice_of, kpi_of)
 
 
+def judged(panel: Panel, *, min_daily_cases: float = MIN_DAILY_CASES, window: int = JUDGED_WINDOW) -> list[SeriesId]:
+    """The series of a panel big enough to judge: the total always, any other slice whose volume part (the
+    cases behind the KPI) averages at least ``min_daily_cases`` a day over the last ``window`` days."""
+    recent = panel.volume.iloc[-window:]
+    mean = recent.mean(axis=0) if len(recent) else pd.Series(0.0, index=panel.volume.columns)
+    return [sid for sid, m in zip(panel.volume.columns, mean.to_numpy(), strict=True)
+            if sid[1] == TOTAL or m >= min_daily_cases]
+
+
 def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
-               **options: Any) -> pd.DataFrame:
+               min_daily_cases: float = MIN_DAILY_CASES, **options: Any) -> pd.DataFrame:
     """Scan every series of a panel in one pass; the ranked flags with KPI and slice attached.
 
     Parameters
@@ -301,6 +331,8 @@ def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
         scopes a row to the series of that value and the series containing it.
     days : int, optional, keyword-only
         Keep only flags on the newest ``days`` days (scores are causal, so unchanged).
+    min_daily_cases : float, keyword-only
+        Slices smaller than this are not judged (see :func:`judged`); ``0`` judges every series.
     **options
         Any other keyword option of ``metrics.anomalies.scan`` (``threshold``, ``only_bad`` ...).
 
@@ -308,15 +340,20 @@ def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
     -------
     pd.DataFrame
         The scan's columns plus ``slice`` (dict), ``slice_key``, ``kpi_label``, ``unit`` and
-        ``decimals``; ranked by severity.
+        ``decimals``; ranked by severity. ``attrs``: ``judged`` and ``not_judged`` (series counts) and
+        ``min_daily_cases``, for the pages to state what was left out.
 
     Raises
     ------
     metrics.anomalies.AnomalyInputError
         As ``scan`` (e.g. ``InsufficientHistoryError`` for less than ~5 weeks of data).
     """
-    flags = scan(panel.values, volume=panel.volume, kinds=panel.kinds,
-                 bad_direction=panel.bad_direction, events=events, days=days, **options)
+    keep = judged(panel, min_daily_cases=min_daily_cases) if min_daily_cases > 0 else panel.ids
+    wanted = set(keep)
+    pos = [i for i, sid in enumerate(panel.values.columns) if sid in wanted]
+    flags = scan(panel.values.iloc[:, pos], volume=panel.volume.iloc[:, pos],
+                 kinds={sid: panel.kinds[sid] for sid in keep},
+                 bad_direction={sid: panel.bad_direction[sid] for sid in keep}, events=events, days=days, **options)
     specs = {n: get_kpi(n) for n in set(panel.kpi.values())}
     flags["slice"] = pd.Series([dict(panel.slices[sid]) for sid in flags["series"]],
                                index=flags.index, dtype=object)
@@ -324,6 +361,8 @@ def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
     flags["kpi_label"] = pd.Series([specs[k].label for k in flags["kpi"]], index=flags.index, dtype=str)
     flags["unit"] = pd.Series([specs[k].unit for k in flags["kpi"]], index=flags.index, dtype=str)
     flags["decimals"] = pd.Series([specs[k].decimals for k in flags["kpi"]], index=flags.index, dtype=int)
+    flags.attrs.update(judged=len(keep), not_judged=panel.values.shape[1] - len(keep),
+                       min_daily_cases=min_daily_cases)
     return flags
 
 

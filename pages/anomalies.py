@@ -8,7 +8,16 @@ import streamlit as st
 from charts.figures import anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
 from metrics.kpis import get_kpi
-from ui.anomaly_data import anomalies, chosen_row, events, list_table, narrow, series_frame, slice_label
+from ui.anomaly_data import (
+    anomalies,
+    chosen_row,
+    events,
+    list_table,
+    narrow,
+    not_judged_text,
+    series_frame,
+    slice_label,
+)
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import dimension_values, newest_complete_day
 from ui.errors import guarded
@@ -40,10 +49,12 @@ if shown.empty:
     narrowed = " for the chosen KPIs and slices" if (pick_kpis or any(picked.values()) or bad_only) else ""
     st.success(f"Nothing is abnormal between {span}{narrowed}: every series stayed inside its expected range.",
                icon=":material/check_circle:")
+    st.caption(not_judged_text(found))
     st.stop()
 
 st.caption(f"{len(shown)} abnormal points in {shown['incident'].nunique()} incidents, {span}, ranked by severity "
-           "(surprise × cases affected). Each day is judged with only the data up to it. Select a row to see it.")
+           "(surprise × cases affected). Each day is judged with only the data up to it. Select a row to see it. "
+           + not_judged_text(found))
 table = list_table(shown)
 event = st.dataframe(
     table, key="anomalies_table", on_select="rerun", selection_mode="single-row", hide_index=True,

@@ -5,7 +5,7 @@ import streamlit as st
 from charts.deck import summarize
 from charts.figures import trend_figure
 from metrics.drilldown import LinkError, point_params
-from metrics.kpis import get_kpi
+from metrics.kpis import OTHER, TOP_VALUES, get_kpi
 from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
@@ -37,7 +37,7 @@ with guarded():
                           format_func=lambda d: "No split" if d == "none" else ctx.label(d), key="trends_split")
     grain = right.segmented_control("Grain", ["day", "week", "month"], default="day", key="trends_grain") or "day"
     by = () if split == "none" else (split,)
-    frame = kpi_frame(ctx, filters, grain=grain, by=by)
+    frame = kpi_frame(ctx, filters, grain=grain, by=by, top=TOP_VALUES)
     total = kpi_frame(ctx, filters, grain=grain) if by else frame
 
 kpi = get_kpi(name)
@@ -64,13 +64,15 @@ if grain == "day":
     if by:
         fig.update_layout(hovermode="closest")
     fixed = {d: v[0] for d, v in filters.dimension_filters.items() if len(v) == 1}
-    traces = [t.meta if by else None for t in fig.data]
+    traces = [t.meta if by and t.meta != OTHER else None for t in fig.data]  # "other" opens the whole slice
     drill = {"on_select": lambda: on_point(kpi.name, split if by else None, traces, fixed),
              "selection_mode": "points"}
 chart_panel(fig, key="trends_chart", meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table,
             kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=key_numbers, **drill)
-st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}." + (" Click a day to open its drill-down."
-                                                                   if drill else ""))
+folded = " ".join([f"The {TOP_VALUES} largest {ctx.plural(split).lower()} by incoming have a line each, the "
+                   f"rest one line \"{OTHER}\"."] if by and OTHER in set(frame[split]) else [])
+st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}. {folded}"
+           + (" Click a day to open its drill-down." if drill else ""))
 # Periods are days: show dates, not midnight timestamps.
 shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)
 st.dataframe(shown, key="trends_table")

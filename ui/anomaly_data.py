@@ -30,7 +30,16 @@ import streamlit as st
 
 from loaders import Filters
 from metrics.anomalies import detect, events_for
-from metrics.panel import SLICE_DIMENSIONS, Panel, holiday_events, kpi_panel, scan_panel, slice_key
+from metrics.panel import (
+    JUDGED_WINDOW,
+    MIN_DAILY_CASES,
+    SLICE_DIMENSIONS,
+    Panel,
+    holiday_events,
+    kpi_panel,
+    scan_panel,
+    slice_key,
+)
 from ui.data import DataContext, bounds, sa_url_path, volume
 
 __all__ = [
@@ -272,6 +281,17 @@ def slice_label(slice_: dict[str, Any]) -> str:
     """``"brand_impersonation · Manila"`` for a slice (values in the panel's dimension order), ``"All"``
     for the total."""
     return " · ".join(str(v) for v in slice_.values()) or "All"
+
+
+def not_judged_text(found: pd.DataFrame) -> str:
+    """What the scan left out, in words ("" when it judged every series)."""
+    n = int(found.attrs.get("not_judged", 0))
+    if not n:
+        return ""
+    floor = float(found.attrs.get("min_daily_cases", MIN_DAILY_CASES))
+    return (f"{n:,} of {n + int(found.attrs.get('judged', 0)):,} series were not judged: their slice had fewer than "
+            f"{floor:g} case{'s' if floor != 1 else ''} a day over the last {JUDGED_WINDOW // 7} weeks, too few to "
+            "tell a spike from chance; their parent slices were judged.")
 
 
 def list_table(found: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 import loaders
 from loaders import Filters, OpsDataError, RollupState, Settings
 from loaders.settings import MEASURE_INPUTS
-from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts
+from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts, top_values
 
 __all__ = [
     "DataContext",
@@ -348,10 +348,16 @@ def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = ()) -> pd.D
 
 
 @st.cache_data(ttl=600, max_entries=128, show_spinner=False)
-def _kpi_frame(key: str, filters: Filters, grain: str, by: tuple[str, ...], _ctx: DataContext) -> pd.DataFrame:
-    return compute_kpis(volume(_ctx, filters, by), grain=grain, by=by)
+def _kpi_frame(key: str, filters: Filters, grain: str, by: tuple[str, ...], top: int | None,
+               _ctx: DataContext) -> pd.DataFrame:
+    parts = volume(_ctx, filters, by)
+    if top is not None and len(by) == 1:
+        parts = top_values(parts, by[0], most=top)
+    return compute_kpis(parts, grain=grain, by=by)
 
 
-def kpi_frame(ctx: DataContext, filters: Filters, *, grain: str = "day", by: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Every KPI at ``grain`` for the filters, split by ``by``."""
-    return _kpi_frame(ctx.key, filters, grain, tuple(by), ctx)
+def kpi_frame(ctx: DataContext, filters: Filters, *, grain: str = "day", by: tuple[str, ...] = (),
+              top: int | None = None) -> pd.DataFrame:
+    """Every KPI at ``grain`` for the filters, split by ``by``; with ``top`` (one dimension), its values
+    beyond the ``top`` largest by incoming are one line "other" (see ``metrics.kpis.top_values``)."""
+    return _kpi_frame(ctx.key, filters, grain, tuple(by), top, ctx)
