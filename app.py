@@ -64,7 +64,7 @@ def standup(picked: date | None) -> None:
     with left:
         st.subheader("What is abnormal today", anchor=False)
         su.render_anomalies(items, total, day, tv=on_tv,
-                            scope=" and ".join(live.label(d).lower() for d in live.scan_dims))
+                            scope=su.scanned_words(live))
     if on_tv:
         if sites is not None:
             with right:
@@ -74,7 +74,7 @@ def standup(picked: date | None) -> None:
     with right:
         st.subheader("Summary", anchor=False)
         if sites is not None:
-            su.render_narrative(su.standup_narrative(day, tiles, items, total, sites, flags, fresh))
+            su.render_narrative(su.standup_narrative(day, tiles, items, total, sites, flags, fresh, ctx=live))
     if sites is not None:
         st.subheader(live.plural(live.site_dim), anchor=False)
         su.render_scorecard(sites, flags, label=live.label(live.site_dim))

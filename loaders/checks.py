@@ -119,7 +119,10 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
     for c in sorted(present):
         stats.append(sa.func.count(table.c[c]).label(f"nn_{c}"))
         if c not in dims and c not in ("route", "case_id"):
-            stats += [sa.func.min(table.c[c]).label(f"lo_{c}"), sa.func.max(table.c[c]).label(f"hi_{c}")]
+            # PostgreSQL has no min()/max() of a boolean (a 0/1 flag such as IsEscalated): read it as 0/1
+            boolean = isinstance(reflected[settings.columns[c].lower()]["type"], sa.Boolean)
+            value = sa.cast(table.c[c], sa.Integer) if boolean else table.c[c]
+            stats += [sa.func.min(value).label(f"lo_{c}"), sa.func.max(value).label(f"hi_{c}")]
     newest_col = "created_at" if cases else "day"
     try:
         with engine.connect() as conn:
@@ -192,6 +195,8 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
                 pass
             if c in ("created_at", "solved_at", "day") and rec["max"] is not None:
                 latest = pd.to_datetime(rec["max"], errors="coerce")
+                if latest is not pd.NaT and latest.tzinfo is not None:  # a zoned column (timestamptz): as UTC
+                    latest = latest.tz_convert("UTC").tz_localize(None)
                 if latest is not pd.NaT and latest > pd.Timestamp(now) + pd.Timedelta(days=1):
                     rec["ok"] = False
                     rec["note"] = f"values in the future (max {rec['max']})"

@@ -19,7 +19,7 @@ from loaders.errors import ConfigError
 if TYPE_CHECKING:
     from loaders.settings import Settings
 
-__all__ = ["day_start", "local", "source_now", "today", "utc_offsets", "utcnow"]
+__all__ = ["day_start", "local", "source_now", "today", "utc_offsets", "utcnow", "zone_label"]
 
 
 def utcnow() -> datetime:
@@ -56,6 +56,12 @@ def local(settings: Settings, moment: datetime | None, *, stored: bool = False) 
     if moment is None or (stored and settings.naive_timestamps == "local"):
         return moment
     return moment.replace(tzinfo=UTC).astimezone(_zone(settings.business_timezone)).replace(tzinfo=None)
+
+
+def zone_label(settings: Settings) -> str:
+    """The business time zone's short name now (``"CST"``, ``"IST"``; ``"UTC"``), for times shown on pages."""
+    name = utcnow().replace(tzinfo=UTC).astimezone(_zone(settings.business_timezone)).tzname() or ""
+    return name if name and name[0] not in "+-" else settings.business_timezone
 
 
 def today(settings: Settings) -> date:

@@ -344,8 +344,8 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
     has = {c: c not in absent for c in ("sla_hours", "sla_due_at")}
     target = _sla_target(raw, settings, has["sla_hours"])
     t = sa.select(
-        *(raw.c[c].label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_due_at",
-                                      "escalated", "reopened", "csat", "qa_score") if c not in absent),
+        *(_flag(raw, report, c).label(c) for c in ("created_at", "solved_at", "route", "handle_time_s", "sla_due_at",
+                                                   "escalated", "reopened", "csat", "qa_score") if c not in absent),
         *((target.label("sla_target"),) if target is not None else ()),
         *(dimension_value(raw, settings, d).label(d) for d in settings.dimension_keys),
     ).where(*(~problem for problem in row_problems(raw, report).values())).subquery("mapped_cases")
@@ -398,6 +398,13 @@ def _aggregate(settings: Settings, report: SchemaReport, since: datetime | None)
         *(sa.cast(sa.func.sum(both.c[m]), sa.Float if m in _FLOAT_MEASURES else sa.BigInteger).label(m)
           for m in MEASURES),
     ).group_by(both.c.day, *(both.c[d] for d in keys))
+
+
+def _flag(raw: sa.FromClause, report: SchemaReport, name: str) -> sa.ColumnElement:
+    """A case column for the aggregate; a 0/1 flag stored as a boolean (Salesforce's ``IsEscalated``) read as 0/1,
+    since PostgreSQL has no ``boolean = integer`` (other columns, and flags stored as numbers, unchanged)."""
+    boolean = name in ("escalated", "reopened") and report.column_types.get(name, "").upper().startswith("BOOL")
+    return sa.cast(raw.c[name], sa.Integer) if boolean else raw.c[name]
 
 
 def _sla_target(raw: sa.FromClause, settings: Settings, column: bool) -> sa.ColumnElement | None:

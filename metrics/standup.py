@@ -650,7 +650,8 @@ def _range_phrase(t: Tile) -> str:
 
 def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites: pd.DataFrame,
               site_flags: pd.DataFrame, freshness: Freshness | None, *,
-              explanations: Mapping[int, str] | None = None, flagged: int | None = None) -> str:
+              explanations: Mapping[int, str] | None = None, flagged: int | None = None,
+              scope: str = "workflow and vendor site", site: str = "vendor site") -> str:
     """A 3–5 sentence summary of the day, for chat or e-mail.
 
     Parameters
@@ -670,6 +671,8 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
         Row position in ``anomalies`` -> the drill-down's one-line sentence (its "why" half is used).
     flagged : int, optional, keyword-only
         How many series were flagged in all (default: the rows of ``anomalies``).
+    scope, site : str, keyword-only
+        The scanned dimensions and the scorecard's rows in words (the configured labels, lower case).
 
     Returns
     -------
@@ -699,7 +702,7 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
         first += f"; the backlog closed at {by['backlog'].kpi.format(by['backlog'].value)}"
     sentences.append(first + ".")
     if anomalies is None or anomalies.empty:
-        sentences.append("Nothing was abnormal: every KPI, workflow and vendor site stayed within its expected range.")
+        sentences.append(f"Nothing was abnormal: every KPI, {scope} stayed within its expected range.")
     else:
         rows = anomalies.reset_index(drop=True)
         n = len(rows)
@@ -727,6 +730,6 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
             sla = sites["sla_attainment"].dropna()
             if len(sla):
                 low = sla.idxmin()
-                sentences.append(f"No vendor site had an abnormal figure; the lowest SLA was {low}'s "
+                sentences.append(f"No {site} had an abnormal figure; the lowest SLA was {low}'s "
                                  f"{get_kpi('sla_attainment').format(sla.loc[low])}.")
     return " ".join(sentences[:5])

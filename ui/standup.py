@@ -63,6 +63,7 @@ __all__ = [
     "render_scorecard",
     "render_tiles",
     "safe",
+    "scanned_words",
     "site_scorecard",
     "standup_narrative",
     "standup_tiles",
@@ -139,7 +140,7 @@ def freshness(ctx: DataContext, *, now: datetime | None = None) -> Freshness:
     s = ctx.settings  # every time on the team's clock: the roll-up's days are the team's days
     return assess_freshness(newest_case=clock.local(s, newest, stored=True), refreshed_at=clock.local(s, refreshed),
                             rollup_day=max_day, now=clock.local(s, now or utcnow()),
-                            stale_after_hours=s.stale_after_hours, zone=s.business_timezone)
+                            stale_after_hours=s.stale_after_hours, zone=clock.zone_label(s))
 
 
 def _panel(ctx: DataContext, filters: Filters, day: date) -> Panel:
@@ -480,12 +481,18 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
 
 
 def standup_narrative(day: date, tiles_: list[Tile], items: list[AnomalyItem], flagged: int, sites: pd.DataFrame,
-                      flags: pd.DataFrame, fresh: Freshness | None) -> str:
+                      flags: pd.DataFrame, fresh: Freshness | None, *, ctx: DataContext) -> str:
     """The day's summary (see :func:`metrics.standup.narrative`) from what the page already drew."""
     flat = pd.DataFrame([{"kpi": i.kpi, "slice": i.slice, "observed": i.observed, "expected": i.expected,
                           "bad": i.bad} for i in items])
     lead = {0: items[0].explanation} if items and items[0].explanation else None
-    return narrative(day, tiles_, flat, sites, flags, fresh, explanations=lead, flagged=flagged)
+    return narrative(day, tiles_, flat, sites, flags, fresh, explanations=lead, flagged=flagged,
+                     scope=scanned_words(ctx), site=ctx.label(ctx.site_dim).lower())
+
+
+def scanned_words(ctx: DataContext) -> str:
+    """The scanned dimensions in words: ``"workflow and vendor site"``."""
+    return " and ".join(ctx.label(d).lower() for d in ctx.scan_dims)
 
 
 def render_narrative(text: str, *, tv: bool = False) -> None:
