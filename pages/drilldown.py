@@ -157,7 +157,7 @@ with guarded():
                                        for c in ("actual", "expected", "delta")}})
     if result.mix is not None:
         dims = [c for c in result.mix.columns if c in known_values]
-        st.markdown(f"**Mix and rate by {', '.join(d.replace('_', ' ') for d in dims)}** ({kpi.unit}) — mix: more "
+        st.markdown(f"**Mix and rate by {', '.join(ctx.label(d).lower() for d in dims)}** ({kpi.unit}) — mix: more "
                     "cases from a slice with a different rate; rate: the slice's own rate moved")
         mix = result.mix[[*dims, "share_expected", "share_actual", "rate_expected", "rate_actual", "mix_effect",
                           "rate_effect", "total_effect"]].copy()

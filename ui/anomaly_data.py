@@ -23,13 +23,13 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
 from loaders import Filters
 from metrics.anomalies import detect, events_for
+from metrics.drilldown import drilldown_link
 from metrics.panel import (
     JUDGED_WINDOW,
     MIN_DAILY_CASES,
@@ -45,7 +45,6 @@ from ui.data import DataContext, bounds, sa_url_path, volume
 __all__ = [
     "EVENT_COLUMNS",
     "anomalies",
-    "anomaly_link",
     "chosen_row",
     "events",
     "expected_band",
@@ -65,24 +64,6 @@ EVENT_COLUMNS = ("start", "end", "name", *SLICE_DIMENSIONS)  # the sample's; a d
 def event_columns(dims: tuple[str, ...]) -> tuple[str, ...]:
     """The events frame's columns: dates, name, and one scope column per scanned dimension."""
     return ("start", "end", "name", *dims)
-
-
-def anomaly_link(kpi: str, day: date, slice_: dict[str, str]) -> str:
-    """Relative URL of the drill-down for one flagged point.
-
-    Uses ``metrics.drilldown.drilldown_link`` when that module exists, else builds
-    ``drilldown?kpi=<name>&day=<YYYY-MM-DD>&<dim>=<value>…`` itself.
-
-    Examples
-    --------
-    >>> anomaly_link("incoming", date(2026, 6, 30), {"workflow": "copyright"})  # doctest: +SKIP
-    'drilldown?kpi=incoming&day=2026-06-30&workflow=copyright'
-    """
-    try:
-        from metrics.drilldown import drilldown_link
-    except ImportError:
-        return "drilldown?" + urlencode({"kpi": kpi, "day": f"{day:%Y-%m-%d}", **slice_})
-    return drilldown_link(kpi, day, slice_)
 
 
 def read_events_csv(path: Path, dims: tuple[str, ...] = SLICE_DIMENSIONS) -> pd.DataFrame:
@@ -196,7 +177,7 @@ def _anomalies(key: str, dims: Filters, day: date, days: int, history_days: int,
                _ctx: DataContext) -> pd.DataFrame:
     data = panel(_ctx, dims, end=day, history_days=history_days)
     found = scan_panel(data, events=events(_ctx), days=days)
-    found["link"] = pd.Series([anomaly_link(k, d.date(), s) for k, d, s in
+    found["link"] = pd.Series([drilldown_link(k, d.date(), s) for k, d, s in
                                zip(found["kpi"], found["day"], found["slice"], strict=True)],
                               index=found.index, dtype=str)
     return found

@@ -167,7 +167,8 @@ def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
                      "note": st.column_config.TextColumn("note", width="large"),
                  })
     for d, values in report.unknown.items():
-        st.warning(f"Unmapped {d.replace('_', ' ')} values: {md(', '.join(values))}", icon=":material/help:")
+        what = "route" if d == "route" else settings.label(d).lower()
+        st.warning(f"Unmapped {what} values: {md(', '.join(values))}", icon=":material/help:")
     if report.fixes:
         st.markdown("**What to change**\n" + "\n".join(f"1. {md(f, code=True)}" for f in report.fixes))
     else:
