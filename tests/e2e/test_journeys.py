@@ -95,7 +95,8 @@ def click_point(tab, chart: str, trace: str, day: date) -> None:
     """A real mouse click on a plotted point (plotly's drag layer swallows locator clicks)."""
     # a chart being redrawn briefly holds two plots: wait for one
     tab.locator(f".st-key-{chart} .js-plotly-plot .scatterlayer").first.wait_for(timeout=SLOW)
-    tab.locator(f".st-key-{chart}").scroll_into_view_if_needed()
+    # during a rerun Streamlit keeps the stale element beside the new one: scroll to the current one
+    tab.locator(f'.st-key-{chart}:not([data-stale="true"])').first.scroll_into_view_if_needed()
     tab.wait_for_function(f"args => ({POINT_JS})(args) !== null", arg=[chart, trace, day.isoformat()],
                           timeout=SLOW)
     point = tab.evaluate(POINT_JS, [chart, trace, day.isoformat()])
