@@ -14,12 +14,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 from loaders.errors import ConfigError
 
 if TYPE_CHECKING:
     from loaders.settings import Settings
 
-__all__ = ["day_start", "local", "source_now", "today", "utc_offsets", "utcnow", "zone_label"]
+__all__ = ["day_start", "local", "local_column", "source_now", "today", "utc_offsets", "utcnow", "zone_label"]
 
 
 def utcnow() -> datetime:
@@ -56,6 +58,15 @@ def local(settings: Settings, moment: datetime | None, *, stored: bool = False) 
     if moment is None or (stored and settings.naive_timestamps == "local"):
         return moment
     return moment.replace(tzinfo=UTC).astimezone(_zone(settings.business_timezone)).replace(tzinfo=None)
+
+
+def local_column(settings: Settings, values: pd.Series) -> pd.Series:
+    """A column of timestamps as the source writes them, on the team's clock (naive): case lists show the
+    times that put a case on its day."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    if settings.naive_timestamps == "local" or settings.business_timezone == "UTC":
+        return stamps
+    return stamps.dt.tz_localize("UTC").dt.tz_convert(settings.business_timezone).dt.tz_localize(None)
 
 
 def zone_label(settings: Settings) -> str:

@@ -93,6 +93,20 @@ class KPI:
         return tuple(dict.fromkeys(out))
 
     @property
+    def series_kind(self) -> Literal["count", "share", "ratio", "level"]:
+        """How the anomaly detector reads this KPI's daily series — the one mapping every screen uses:
+        a flow is a ``count`` of cases (a day without cases is 0; Poisson noise floor), a percentage of the
+        cases in its volume part a ``share`` (binomial noise floor), another ratio a ``ratio``, the backlog
+        a ``level``."""
+        if self.kind == "flow":
+            return "count"
+        if self.kind == "stock":
+            return "level"
+        if self.unit == "%" and self.scale == 100.0 and self.volume == self.denominator:
+            return "share"
+        return "ratio"
+
+    @property
     def bounds(self) -> tuple[float, float | None]:
         """The values the KPI can take: ``(0, 100)`` for a percentage, ``(0, None)`` for the rest
         (no negative cases, minutes, hours or scores). Expected bands are clipped to it."""

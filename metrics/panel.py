@@ -22,20 +22,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import scan
+from metrics.anomalies import Scores, rank, rank_empty, score_frame
 from metrics.kpis import KPIS, PARTS, get_kpi
 
 __all__ = [
+    "HISTORY_DAYS",
     "JUDGED_WINDOW",
     "MIN_DAILY_CASES",
     "SLICE_DIMENSIONS",
     "TOTAL",
     "Panel",
+    "Scored",
     "holiday_events",
     "judged",
     "kpi_panel",
     "parse_slice_key",
     "scan_panel",
+    "score_panel",
     "slice_key",
 ]
 
@@ -50,6 +53,10 @@ SeriesId = tuple[str, str]
 #: of 0 or 3 there is no evidence of anything, and with 150+ values in a dimension most pairs are that small
 MIN_DAILY_CASES = 1.0
 JUDGED_WINDOW = 56
+#: days of history a judged series is built from, ending at the day judged: the detector's values on a day depend
+#: on the ~120 days before it, so every screen showing up to 8 weeks before its day reads the same numbers from a
+#: panel this long (the stand-up, the Anomalies page, the Trends band, the drill-down)
+HISTORY_DAYS = 240
 
 
 @dataclass(frozen=True)
@@ -291,9 +298,7 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
                 val = num
             value_blocks.append(val)
             volume_blocks.append(summed[:, :, part_pos[k.volume]])
-            kind = {"flow": "count", "ratio": "ratio", "stock": "level"}[k.kind]
-            if k.kind == "ratio" and k.unit == "%" and k.scale == 100.0 and k.volume == k.denominator:
-                kind = "share"  # a percentage of the cases counted in its volume part
+            kind = k.series_kind
             for key, sl in zip(keys, slices, strict=True):
                 sid = (k.name, key)
                 ids.append(sid)
@@ -318,30 +323,66 @@ def judged(panel: Panel, *, min_daily_cases: float = MIN_DAILY_CASES, window: in
             if sid[1] == TOTAL or m >= min_daily_cases]
 
 
-def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
-               min_daily_cases: float = MIN_DAILY_CASES, **options: Any) -> pd.DataFrame:
-    """Scan every series of a panel in one pass; the ranked flags with KPI and slice attached.
+@dataclass(frozen=True, eq=False)
+class Scored:
+    """A panel judged once: every screen that states an expected value, a band or a flag reads it here.
+
+    Only the series big enough to judge (:func:`judged`) are scored; the others have no expected value
+    (a screen says "too small to judge") and are never flagged.
+    """
+
+    panel: Panel
+    scores: Scores | None
+    not_judged: int
+    min_daily_cases: float
+
+    def has(self, sid: SeriesId) -> bool:
+        """Whether ``sid`` was judged."""
+        if self.scores is None:
+            return False
+        try:
+            self.scores.position(sid)
+        except KeyError:
+            return False
+        return True
+
+    def series(self, sid: SeriesId) -> pd.DataFrame:
+        """One series as ``metrics.anomalies.detect`` returns it; ``KeyError`` for one not judged."""
+        if self.scores is None:
+            raise KeyError(f"series {sid!r} was not scored")
+        return self.scores.frame(sid)
+
+    def flags(self, *, days: int | None = None, only_bad: bool = False) -> pd.DataFrame:
+        """The ranked flags (of the newest ``days`` days) with KPI and slice attached (see :func:`scan_panel`)."""
+        flags = rank(self.scores, bad_direction=self.panel.bad_direction, days=days, only_bad=only_bad) \
+            if self.scores is not None else rank_empty()
+        specs = {n: get_kpi(n) for n in set(self.panel.kpi.values())}
+        flags["slice"] = pd.Series([dict(self.panel.slices[sid]) for sid in flags["series"]],
+                                   index=flags.index, dtype=object)
+        flags["slice_key"] = pd.Series([sid[1] for sid in flags["series"]], index=flags.index, dtype=str)
+        flags["kpi_label"] = pd.Series([specs[k].label for k in flags["kpi"]], index=flags.index, dtype=str)
+        flags["unit"] = pd.Series([specs[k].unit for k in flags["kpi"]], index=flags.index, dtype=str)
+        flags["decimals"] = pd.Series([specs[k].decimals for k in flags["kpi"]], index=flags.index, dtype=int)
+        judged_n = len(self.scores.columns) if self.scores is not None else 0
+        flags.attrs.update(judged=judged_n, not_judged=self.not_judged, min_daily_cases=self.min_daily_cases)
+        return flags
+
+
+def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
+                min_daily_cases: float = MIN_DAILY_CASES) -> Scored:
+    """Judge every series of a panel big enough to judge, on every day, in one vectorised pass.
 
     Parameters
     ----------
     panel : Panel
         From :func:`kpi_panel`.
     events : optional, keyword-only
-        Known events (see ``metrics.anomalies.scan``); a ``vendor_site`` / ``workflow`` column
-        scopes a row to the series of that value and the series containing it.
-    days : int, optional, keyword-only
-        Keep only flags on the newest ``days`` days (scores are causal, so unchanged).
+        Known events (see ``metrics.anomalies.scan``); a dimension column scopes a row to the series of
+        that value and the series containing it.
+    threshold : float, keyword-only
+        Flag when the score (robust standard deviations) exceeds it.
     min_daily_cases : float, keyword-only
         Slices smaller than this are not judged (see :func:`judged`); ``0`` judges every series.
-    **options
-        Any other keyword option of ``metrics.anomalies.scan`` (``threshold``, ``only_bad`` ...).
-
-    Returns
-    -------
-    pd.DataFrame
-        The scan's columns plus ``slice`` (dict), ``slice_key``, ``kpi_label``, ``unit`` and
-        ``decimals``; ranked by severity. ``attrs``: ``judged`` and ``not_judged`` (series counts) and
-        ``min_daily_cases``, for the pages to state what was left out.
 
     Raises
     ------
@@ -351,19 +392,28 @@ def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
     keep = judged(panel, min_daily_cases=min_daily_cases) if min_daily_cases > 0 else panel.ids
     wanted = set(keep)
     pos = [i for i, sid in enumerate(panel.values.columns) if sid in wanted]
-    flags = scan(panel.values.iloc[:, pos], volume=panel.volume.iloc[:, pos],
-                 kinds={sid: panel.kinds[sid] for sid in keep},
-                 bad_direction={sid: panel.bad_direction[sid] for sid in keep}, events=events, days=days, **options)
-    specs = {n: get_kpi(n) for n in set(panel.kpi.values())}
-    flags["slice"] = pd.Series([dict(panel.slices[sid]) for sid in flags["series"]],
-                               index=flags.index, dtype=object)
-    flags["slice_key"] = pd.Series([sid[1] for sid in flags["series"]], index=flags.index, dtype=str)
-    flags["kpi_label"] = pd.Series([specs[k].label for k in flags["kpi"]], index=flags.index, dtype=str)
-    flags["unit"] = pd.Series([specs[k].unit for k in flags["kpi"]], index=flags.index, dtype=str)
-    flags["decimals"] = pd.Series([specs[k].decimals for k in flags["kpi"]], index=flags.index, dtype=int)
-    flags.attrs.update(judged=len(keep), not_judged=panel.values.shape[1] - len(keep),
-                       min_daily_cases=min_daily_cases)
-    return flags
+    scores = score_frame(panel.values.iloc[:, pos], volume=panel.volume.iloc[:, pos],
+                         kinds={sid: panel.kinds[sid] for sid in keep}, events=events, threshold=threshold,
+                         bad_direction={sid: panel.bad_direction[sid] for sid in keep}) if pos else None
+    return Scored(panel, scores, panel.values.shape[1] - len(pos), min_daily_cases)
+
+
+def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
+               min_daily_cases: float = MIN_DAILY_CASES, threshold: float = 4.0,
+               only_bad: bool = False) -> pd.DataFrame:
+    """Scan every series of a panel in one pass; the ranked flags with KPI and slice attached.
+
+    ``score_panel(panel, …).flags(days=…)``: see :func:`score_panel` for the options.
+
+    Returns
+    -------
+    pd.DataFrame
+        The scan's columns plus ``slice`` (dict), ``slice_key``, ``kpi_label``, ``unit`` and
+        ``decimals``; ranked by severity. ``attrs``: ``judged`` and ``not_judged`` (series counts) and
+        ``min_daily_cases``, for the pages to state what was left out.
+    """
+    return score_panel(panel, events=events, threshold=threshold, min_daily_cases=min_daily_cases).flags(
+        days=days, only_bad=only_bad)
 
 
 def holiday_events(holidays: pd.DataFrame, *, catch_up_days: int = 1) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import pandas as pd
 from metrics.anomalies import InsufficientHistoryError, detect, scan
 from metrics.drilldown import describe_slice
 from metrics.kpis import KPI, get_kpi
+from metrics.panel import HISTORY_DAYS
 
 __all__ = [
     "HISTORY_DAYS",
@@ -51,7 +52,6 @@ TILE_KPIS: tuple[str, ...] = ("incoming", "manual_incoming", "solved", "manual_s
                               "aas", "backlog", "sla_attainment")
 #: days of history read before the stand-up day: the detector's warm-up (~33 days), a full residual
 #: window (56) and the 8 weeks the small multiples show all fit
-HISTORY_DAYS = 150
 #: scorecard column -> (label, unit, bad direction, detector kind); ``manual_share`` is not a registry KPI
 SCORECARD_COLUMNS: dict[str, tuple[str, str, str, str]] = {
     "incoming": ("Incoming", "cases", "up", "count"),
@@ -62,7 +62,6 @@ SCORECARD_COLUMNS: dict[str, tuple[str, str, str, str]] = {
     "backlog": ("Backlog", "cases", "up", "level"),
     "sla_attainment": ("SLA", "%", "down", "ratio"),
 }
-_KINDS = {"flow": "count", "ratio": "ratio", "stock": "level"}
 State = Literal["bad", "good", "normal", "unknown"]
 
 
@@ -243,7 +242,7 @@ def _clean(value: float) -> float | None:
 
 
 def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, threshold: float = 4.0,
-          trend_days: int = 28, events: Any = None) -> list[Tile]:
+          trend_days: int = 28, events: Any = None, judged: Mapping[str, pd.DataFrame] | None = None) -> list[Tile]:
     """The headline tiles of one day.
 
     Parameters
@@ -262,6 +261,9 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
         Length of the sparkline, ending on ``day``.
     events : optional, keyword-only
         Known events (holidays…) as ``detect`` takes them: masked from the fit, never flagged.
+    judged : mapping, optional, keyword-only
+        KPI -> its total series as the scored panel judged it (``metrics.panel.Scored.series``): the tiles then
+        state exactly what every other screen states. Without it each KPI is judged here by the same detector.
 
     Returns
     -------
@@ -295,7 +297,8 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
         expected = lower = upper = score = None
         abnormal, direction = False, ""
         try:
-            frame = detect(series, 7, kind=_KINDS[kpi.kind], engine="fast", threshold=threshold, events=events)
+            frame = judged[kpi.name] if judged is not None and kpi.name in judged else detect(
+                series, 7, kind=kpi.series_kind, engine="fast", threshold=threshold, events=events)
             row = frame.loc[stamp]
             if np.isfinite(row["score"]):
                 expected, lower, upper, score = (_clean(row[c]) for c in ("expected", "lower", "upper", "score"))
@@ -376,7 +379,8 @@ def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, e
 
 
 def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend_days: int = 28,
-              events: Mapping[str, Any] | None = None, by: str = "vendor_site") -> tuple[pd.DataFrame, pd.DataFrame]:
+              events: Mapping[str, Any] | None = None, by: str = "vendor_site",
+              states: Mapping[str, Mapping[str, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per vendor site on ``day``, with 4-week trends and the cells the detector flags.
 
     Parameters
@@ -393,6 +397,9 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
         Site -> the known events that apply to it (as ``detect`` takes them).
     by : str, keyword-only
         The dimension whose values are the rows (the vendor site in the sample).
+    states : mapping, optional, keyword-only
+        Site -> column -> ``"bad"`` / ``"good"``: the scored panel's flags on ``day`` (the same the anomaly list
+        holds). Without it each site is judged here by the same detector.
 
     Returns
     -------
@@ -423,7 +430,8 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
                          index=pd.Index(sites, name=by), dtype=float)
     for col, name in (("incoming", "incoming_trend"), ("backlog", "backlog_trend"), ("sla_attainment", "sla_trend")):
         table[name] = [[round(float(v), 2) for v in per_site[s][col].iloc[-trend_days:].fillna(0.0)] for s in sites]
-    found = {s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s)) for s in sites}
+    found = {s: dict((states or {}).get(s, {})) for s in sites} if states is not None else {
+        s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s)) for s in sites}
     flags = pd.DataFrame({c: [found[s].get(c, "") for s in sites] for c in SCORECARD_COLUMNS}, index=table.index)
     table["abnormal"] = [", ".join(SCORECARD_COLUMNS[c][0] + (" ▲" if _went_up(flags.loc[s, c], c) else " ▼")
                                    for c in SCORECARD_COLUMNS if flags.loc[s, c]) for s in sites]
@@ -440,7 +448,7 @@ def _went_up(state: str, column: str) -> bool:
 
 def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int = 8,
                    threshold: float = 4.0, events: Mapping[str, Any] | None = None,
-                   by: str = "workflow") -> pd.DataFrame:
+                   by: str = "workflow", judged: Mapping[str, pd.DataFrame | None] | None = None) -> pd.DataFrame:
     """The last ``weeks`` weeks of one KPI per workflow with the detector's expected band.
 
     Parameters
@@ -458,6 +466,9 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
         Workflow -> the known events that apply to it.
     by : str, keyword-only
         The dimension split by (the workflow in the sample); the frame's first column is named after it.
+    judged : mapping, optional, keyword-only
+        Workflow -> its series as the scored panel judged it (``None``: too small to judge, no band); without
+        it each workflow is judged here by the same detector.
 
     Returns
     -------
@@ -481,8 +492,14 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
     for name, group in by_workflow[by_workflow.index <= stamp].groupby(by, sort=True):
         series = group[kpi].astype(float)
         try:
-            frame = detect(series, 7, kind=_KINDS[spec.kind], engine="fast", threshold=threshold,
-                           events=(events or {}).get(str(name)))
+            if judged is not None:
+                frame = judged.get(str(name))
+                if frame is None:
+                    raise InsufficientHistoryError("not judged", needed=0, got=0)
+                frame = frame.reindex(series.index)
+            else:
+                frame = detect(series, 7, kind=spec.series_kind, engine="fast", threshold=threshold,
+                               events=(events or {}).get(str(name)))
         except InsufficientHistoryError:
             frame = pd.DataFrame({"observed": series, "expected": np.nan, "lower": np.nan, "upper": np.nan,
                                   "is_anomaly": False, "direction": ""}, index=series.index)

@@ -6,6 +6,7 @@ restores it; every control and chart click writes the URL, and the page reads on
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -103,10 +104,11 @@ with guarded():
     except ValueError as err:  # too little history for the detector: the rest of the page still works
         st.warning(f"No decomposition for this slice: {md(err)}")
 
+    # the "why" allocates the same expected value the flag and the stand-up state (one judgment)
+    stamp = pd.Timestamp(state.day)
+    judged = float(history.loc[stamp, "expected"]) if history is not None and stamp in history.index else None
     try:
-        # Expected total = same-weekday median (bench_rootcause_sample: better than the detector's
-        # expected, which absorbs a multi-day incident into its level).
-        result = analysis(ctx, state, None)
+        result = analysis(ctx, state, judged if judged is not None and np.isfinite(judged) else None)
     except ValueError as err:
         st.warning(f"Nothing to explain for {md(describe_slice(state.filters))} on {state.day}: {md(err)}. "
                    "Step to a coarser slice or pick another day.")
@@ -184,7 +186,7 @@ with guarded():
                           help="Every case behind this view (up to 10,000), in this order")
     if total:
         cases = case_page(ctx, state, order_by=order_by, descending=descending, limit=size, offset=(number - 1) * size)
-        shown, config = case_table(cases)
+        shown, config = case_table(cases, zone=ctx.zone)
         st.dataframe(shown, key="drilldown_cases", hide_index=True, column_config=config, placeholder="")
         st.caption(f"{total:,} cases · page {number} of {pages}" + (" · the CSV holds the first 10,000"
                                                                       if total > 10_000 else ""))

@@ -550,3 +550,18 @@ def test_incidents_join_nested_slices_not_siblings_or_unrelated_totals() -> None
     assert incident[keys[0]] == incident[keys[2]]
     assert incident[keys[1]] != incident[keys[0]]
     assert incident[keys[3]] not in (incident[keys[0]], incident[keys[1]])
+
+
+@pytest.mark.parametrize(("rows", "window", "min_periods", "start"),
+                         [(200, 56, 28, 0), (200, 5, 5, 40), (40, 56, 10, 0), (10, 56, 1, 0), (3, 5, 1, 0),
+                          (60, 7, 7, 59)])
+@pytest.mark.parametrize("how", ["median", "mean"])
+def test_the_vectorised_trailing_window_equals_pandas_rolling(rows, window, min_periods, start, how):
+    from metrics.anomalies import _rolling
+
+    rng = np.random.default_rng(rows + window)
+    a = rng.normal(size=(rows, 12))
+    a[rng.random(a.shape) < 0.2] = np.nan
+    want = np.full(a.shape, np.nan)
+    want[start:] = getattr(pd.DataFrame(a[start:]).shift(1).rolling(window, min_periods=min_periods), how)().to_numpy()
+    np.testing.assert_allclose(_rolling(a, window, how, min_periods, start), want, rtol=1e-9, atol=1e-12)

@@ -30,14 +30,17 @@ import streamlit as st
 from loaders import Filters
 from metrics.anomalies import detect, events_for
 from metrics.drilldown import drilldown_link
+from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
+    HISTORY_DAYS,
     JUDGED_WINDOW,
     MIN_DAILY_CASES,
     SLICE_DIMENSIONS,
     Panel,
+    Scored,
     holiday_events,
     kpi_panel,
-    scan_panel,
+    score_panel,
     slice_key,
 )
 from ui.data import DataContext, bounds, sa_url_path, volume
@@ -172,11 +175,32 @@ def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 
     return _panel(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
 
 
+PANEL_HISTORY_DAYS = HISTORY_DAYS
+
+
+def history_for(days: int) -> int:
+    """The panel history that judges ``days`` days up to an end day like every other screen does."""
+    return max(PANEL_HISTORY_DAYS, int(days) + PANEL_HISTORY_DAYS - 56)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _scored(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Scored:
+    return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx))
+
+
+def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int = PANEL_HISTORY_DAYS) -> Scored:
+    """The one judgment: every KPI × slice series under the filters, judged on every day up to ``end``.
+
+    Every screen that states an expected value, a band or a flag reads it from here (see
+    ``metrics.panel.score_panel``). Cached across sessions per data version, filters and end day.
+    """
+    return _scored(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
+
+
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def _anomalies(key: str, dims: Filters, day: date, days: int, history_days: int,
                _ctx: DataContext) -> pd.DataFrame:
-    data = panel(_ctx, dims, end=day, history_days=history_days)
-    found = scan_panel(data, events=events(_ctx), days=days)
+    found = scored(_ctx, dims, end=day, history_days=history_days).flags(days=days)
     found["link"] = pd.Series([drilldown_link(k, d.date(), s) for k, d, s in
                                zip(found["kpi"], found["day"], found["slice"], strict=True)],
                               index=found.index, dtype=str)
@@ -184,7 +208,7 @@ def _anomalies(key: str, dims: Filters, day: date, days: int, history_days: int,
 
 
 def anomalies(ctx: DataContext, filters: Filters, *, day: date, days: int = 1,
-              history_days: int = 730) -> pd.DataFrame:
+              history_days: int | None = None) -> pd.DataFrame:
     """The ranked flags on ``[day - days + 1, day]``, every KPI × slice scored causally.
 
     Parameters
@@ -197,7 +221,7 @@ def anomalies(ctx: DataContext, filters: Filters, *, day: date, days: int = 1,
     days : int, keyword-only
         How many days up to ``day`` to report (>= 1).
     history_days : int, keyword-only
-        History the series are built from, ending at ``day``.
+        History the series are built from, ending at ``day`` (default: :func:`history_for` ``days``).
 
     Returns
     -------
@@ -214,48 +238,56 @@ def anomalies(ctx: DataContext, filters: Filters, *, day: date, days: int = 1,
     """
     if days < 1:
         raise ValueError(f"`days` must be >= 1, got {days}")
-    return _anomalies(ctx.key, filters.with_range(day, day), day, int(days), int(history_days), ctx)
-
-
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def _series_frame(key: str, dims: Filters, kpi: str, skey: str, end: date, history_days: int,
-                  _ctx: DataContext, _slice: dict[str, str]) -> pd.DataFrame:
-    data = panel(_ctx, dims, end=end, history_days=history_days)
-    sid = (kpi, skey)
-    if sid not in data.kinds:
-        raise ValueError(f"no {kpi} series for {skey} in the data (a filter may exclude it)")
-    return detect(data.values[sid], 7, kind=data.kinds[sid], engine="fast", volume=data.volume[sid],
-                  events=events_for(events(_ctx), _slice))
+    history = history_for(days) if history_days is None else int(history_days)
+    return _anomalies(ctx.key, filters.with_range(day, day), day, int(days), history, ctx)
 
 
 def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[str, str],
-                 end: date, history_days: int = 365) -> pd.DataFrame:
-    """``metrics.anomalies.detect`` output for one KPI × slice series (the scan's model, for charts).
+                 end: date, history_days: int = PANEL_HISTORY_DAYS) -> pd.DataFrame:
+    """The judged series of one KPI × slice (the scan's own numbers, for charts).
 
-    Parameters
-    ----------
-    kpi : str
-        KPI name.
-    slice : dict
-        ``{dimension: value}`` (``{}`` for the total).
-    end : date
-        Last day of the series.
-    history_days : int
-        Days of history ending at ``end``.
+    A slice of the scanned dimensions is read from :func:`scored`; any other slice (the drill-down can narrow
+    by a third dimension) is judged alone by the same detector, with the KPI's series kind, its volume and
+    the known events that apply to it.
 
     Returns
     -------
     pd.DataFrame
         ``observed, expected, trend, seasonal, resid, lower, upper, score, is_anomaly, direction,
-        event`` on the daily index; the resolved ``DetectorConfig`` in ``attrs["config"]``.
+        event`` on the daily index.
 
     Raises
     ------
     ValueError
-        If the series does not exist under the filters, or is too short to be scored.
+        If the series does not exist under the filters, is too short to be scored, or too small to judge.
     """
-    return _series_frame(ctx.key, filters.with_range(end, end), kpi, slice_key(slice), end, int(history_days),
-                         ctx, dict(slice))
+    sid = (kpi, slice_key(slice))
+    if set(slice) <= set(ctx.scan_dims):
+        data = scored(ctx, filters, end=end, history_days=history_days)
+        if data.has(sid):
+            return data.series(sid)
+        if sid in data.panel.kinds:
+            raise ValueError(f"{slice_label(slice)} is too small to judge: fewer than "
+                             f"{data.min_daily_cases:g} case a day over the last {JUDGED_WINDOW // 7} weeks")
+        raise ValueError(f"no {kpi} series for {slice_label(slice)} in the data (a filter may exclude it)")
+    return _alone(ctx.key, filters.with_range(end, end).narrowed(**slice), kpi, end, int(history_days), ctx,
+                  dict(slice))
+
+
+@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
+def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, _ctx: DataContext,
+           _slice: dict[str, str]) -> pd.DataFrame:
+    first, _last = bounds(_ctx)
+    start = max(first, end - timedelta(days=history_days - 1))
+    parts = volume(_ctx, narrowed.with_range(start, end))
+    spec = get_kpi(kpi)
+    size = parts[spec.volume].iloc[-JUDGED_WINDOW:].mean() if len(parts) else 0.0
+    if not size >= MIN_DAILY_CASES:
+        raise ValueError(f"{slice_label(_slice)} is too small to judge: fewer than {MIN_DAILY_CASES:g} case a day "
+                         f"over the last {JUDGED_WINDOW // 7} weeks")
+    values = compute_kpis(parts, kpis=[kpi])[kpi]
+    return detect(values, 7, kind=spec.series_kind, engine="fast", volume=parts[spec.volume],
+                  events=events_for(events(_ctx), _slice))
 
 
 def slice_label(slice_: dict[str, Any]) -> str:
@@ -336,7 +368,7 @@ def expected_band(ctx: DataContext, filters: Filters, *, kpi: str,
     """
     try:
         detected = series_frame(ctx, filters, kpi=kpi, slice=slice or {}, end=filters.end,
-                                history_days=filters.days + 120)
+                                history_days=history_for(filters.days))
     except ValueError:
         return None, None
     shown = detected.loc[pd.Timestamp(filters.start):]

@@ -94,6 +94,11 @@ class DataContext:
         """A dimension's display label."""
         return self.settings.label(dimension)
 
+    @property
+    def zone(self) -> str:
+        """The team's time zone, as times on the pages name it (``"CST"``)."""
+        return loaders.clock.zone_label(self.settings)
+
     def plural(self, dimension: str) -> str:
         """A dimension's label for several of its values (``"Vendor sites"``)."""
         return self.settings.plural(dimension)

@@ -12,13 +12,12 @@ import streamlit as st
 import loaders
 from charts.export import csv_bytes
 from loaders import Filters
-from metrics.anomalies import detect
 from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice, to_params
 from metrics.kpis import get_kpi, kpi_parts
-from ui.data import DataContext, kpi_frame, within_data
+from ui.anomaly_data import series_frame
+from ui.data import DataContext, within_data
 
 __all__ = [
-    "HISTORY_DAYS",
     "WEEKS",
     "analysis",
     "case_count",
@@ -29,9 +28,7 @@ __all__ = [
     "slice_filters",
 ]
 
-HISTORY_DAYS = 364  # ~1 year of the slice's daily KPI for the decomposition
 WEEKS = 8  # same weekdays in the baseline and the overlay
-_KIND = {"flow": "count", "ratio": "ratio", "stock": "level"}
 
 
 def slice_filters(state: DrilldownState, start: date, end: date) -> Filters:
@@ -44,17 +41,10 @@ def _key(state: DrilldownState) -> tuple[tuple[str, str], ...]:
 
 
 def decomposition(ctx: DataContext, state: DrilldownState, first: date) -> pd.DataFrame:
-    """``detect`` on the slice's daily KPI up to the day (observed, trend, seasonal, resid, expected…)."""
-    return _decomposition(ctx.key, _key(state), first, ctx)
-
-
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _decomposition(key: str, params: tuple, first: date, _ctx: DataContext) -> pd.DataFrame:
-    state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
-    kpi = get_kpi(state.kpi)
-    frame = kpi_frame(_ctx, slice_filters(state, max(first, state.day - timedelta(days=HISTORY_DAYS)), state.day))
-    # engine="fast": the robust median decomposition, ~5 ms for a year; STL refits cost ~0.3 s here.
-    return detect(frame[kpi.name], period=7, kind=_KIND[kpi.kind], engine="fast")
+    """The slice's judged series up to the day (observed, trend, seasonal, resid, expected, band, flags): the
+    one judgment the stand-up and the Anomalies page state (``ui.anomaly_data.series_frame``), not a second
+    model. The sidebar's filters do not apply: the slice is the whole selection."""
+    return series_frame(ctx, Filters(first, state.day), kpi=state.kpi, slice=state.filters, end=state.day)
 
 
 def analysis(ctx: DataContext, state: DrilldownState, expected_total: float | None) -> Analysis:
@@ -80,9 +70,14 @@ def _analysis(key: str, params: tuple, expected_total: float | None, _ctx: DataC
 def _cases(key: str, params: tuple, order_by: str, descending: bool, limit: int, offset: int,
            _ctx: DataContext) -> pd.DataFrame:
     state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
-    return loaders.load_cases(_ctx.source, settings=_ctx.settings, filters=slice_filters(state, state.day, state.day),
-                              day=state.day, side=case_side(get_kpi(state.kpi)), order_by=order_by,
-                              descending=descending, limit=limit, offset=offset)
+    cases = loaders.load_cases(_ctx.source, settings=_ctx.settings, filters=slice_filters(state, state.day, state.day),
+                               day=state.day, side=case_side(get_kpi(state.kpi)), order_by=order_by,
+                               descending=descending, limit=limit, offset=offset)
+    # times on the team's clock, the one that put each case on this day (the list and its CSV alike)
+    for col in ("created_at", "solved_at", "sla_due_at"):
+        if col in cases.columns:
+            cases[col] = loaders.clock.local_column(_ctx.settings, cases[col])
+    return cases
 
 
 def case_page(ctx: DataContext, state: DrilldownState, *, order_by: str, descending: bool, limit: int,
@@ -114,7 +109,7 @@ def cases_csv(ctx: DataContext, state: DrilldownState, *, order_by: str, descend
     return csv_bytes(frame)
 
 
-def case_table(cases: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+def case_table(cases: pd.DataFrame, *, zone: str = "UTC") -> tuple[pd.DataFrame, dict[str, Any]]:
     """One page of cases as shown: column config with units, an age column, flags as ticks.
 
     Raw floats (``494.6231`` seconds) and "None" read as noise in a stakeholder review: times are
@@ -144,8 +139,9 @@ def case_table(cases: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
         "case_id": st.column_config.NumberColumn("case_id", format="%d")
         if pd.api.types.is_numeric_dtype(shown.get("case_id", pd.Series(dtype="int64")))
         else st.column_config.TextColumn("case_id"),
-        "created_at": st.column_config.DatetimeColumn("created_at", format=when, help="UTC"),
-        "solved_at": st.column_config.DatetimeColumn("solved_at", format=when, help="UTC; blank while open"),
+        "created_at": st.column_config.DatetimeColumn("created_at", format=when, help=f"On the team's clock ({zone})"),
+        "solved_at": st.column_config.DatetimeColumn("solved_at", format=when,
+                                                     help=f"On the team's clock ({zone}); blank while open"),
         "age_h": st.column_config.NumberColumn("age (h)", format="%.1f h",
                                                help="Hours from created to solved; blank while open"),
         "handle_time_s": st.column_config.NumberColumn("handle_time_s", format="%.0f s",

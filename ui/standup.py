@@ -25,11 +25,9 @@ from charts.figures import clip_band
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
-from metrics.anomalies import events_for
 from metrics.kpis import get_kpi, kpi_parts
-from metrics.panel import Panel
+from metrics.panel import Scored, slice_key
 from metrics.standup import (
-    HISTORY_DAYS,
     SCORECARD_COLUMNS,
     TILE_KPIS,
     Freshness,
@@ -143,16 +141,23 @@ def freshness(ctx: DataContext, *, now: datetime | None = None) -> Freshness:
                             stale_after_hours=s.stale_after_hours, zone=clock.zone_label(s))
 
 
-def _panel(ctx: DataContext, filters: Filters, day: date) -> Panel:
-    # one roll-up read (workflow × site, HISTORY_DAYS) feeds the tiles, the scorecard, the multiples and the scan
-    return anomaly_data.panel(ctx, filters, end=day, history_days=HISTORY_DAYS)
+def _scored(ctx: DataContext, filters: Filters, day: date) -> Scored:
+    # one roll-up read and one judgment feed the tiles, the scorecard, the multiples and the anomaly list
+    return anomaly_data.scored(ctx, filters, end=day)
+
+
+def _judged(scored: Scored, kpi: str, slice_: dict[str, str]) -> pd.DataFrame | None:
+    """One series as the panel judged it; ``None`` when it was too small to judge."""
+    sid = (kpi, slice_key(slice_))
+    return scored.series(sid) if scored.has(sid) else None
 
 
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _tiles(key: str, filters: Filters, day: date, _ctx: DataContext) -> list[Tile]:
-    known = anomaly_data.events(_ctx)
     shown = [k for k in TILE_KPIS if k in _ctx.kpis]  # a KPI the source cannot state is no tile at all
-    return tiles(panel_frame(_panel(_ctx, filters, day).values), day, kpis=shown, events=events_for(known, {}))
+    data = _scored(_ctx, filters, day)
+    judged = {k: frame for k in shown if (frame := _judged(data, k, {})) is not None}
+    return tiles(panel_frame(data.panel.values), day, kpis=shown, judged=judged)
 
 
 def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
@@ -163,10 +168,18 @@ def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _scorecard(key: str, filters: Filters, day: date, _ctx: DataContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     site = _ctx.site_dim
-    by_site = panel_frame(_panel(_ctx, filters, day).values, by=site)
-    known = anomaly_data.events(_ctx)
-    scoped = {s: events_for(known, {site: s}) for s in by_site[site].unique()}
-    table, flags = scorecard(by_site, day, events=scoped, by=site)
+    data = _scored(_ctx, filters, day)
+    by_site = panel_frame(data.panel.values, by=site)
+    stamp = pd.Timestamp(day)
+    states: dict[str, dict[str, str]] = {}
+    for value in by_site[site].unique():
+        for column in SCORECARD_COLUMNS:
+            frame = _judged(data, column, {site: str(value)}) if column in _ctx.kpis else None
+            if frame is not None and stamp in frame.index and bool(frame.loc[stamp, "is_anomaly"]):
+                up = frame.loc[stamp, "direction"] == "spike"
+                bad = (SCORECARD_COLUMNS[column][2] == "up") == up
+                states.setdefault(str(value), {})[column] = "bad" if bad else "good"
+    table, flags = scorecard(by_site, day, by=site, states=states)
     # a column the source cannot state is left out, not shown as 0
     gone = [c for c in SCORECARD_COLUMNS if not set(_scorecard_parts(c)) <= _ctx.measures]
     trends = {"backlog": "backlog_trend", "sla_attainment": "sla_trend", "incoming": "incoming_trend"}
@@ -187,10 +200,10 @@ def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.Da
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _workflows(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> pd.DataFrame:
     main = _ctx.main_dim
-    by_workflow = panel_frame(_panel(_ctx, filters, day).values, by=main)
-    known = anomaly_data.events(_ctx)
-    scoped = {w: events_for(known, {main: w}) for w in by_workflow[main].unique()}
-    return workflow_bands(by_workflow, kpi, day, events=scoped, by=main)
+    data = _scored(_ctx, filters, day)
+    by_workflow = panel_frame(data.panel.values, by=main)
+    judged = {str(w): _judged(data, kpi, {main: str(w)}) for w in by_workflow[main].unique()}
+    return workflow_bands(by_workflow, kpi, day, by=main, judged=judged)
 
 
 def workflow_frame(ctx: DataContext, filters: Filters, day: date, kpi: str) -> pd.DataFrame:
@@ -229,7 +242,7 @@ class AnomalyItem:
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContext) -> tuple[list[AnomalyItem], int]:
-    flags = anomaly_data.anomalies(_ctx, filters, day=day, days=1, history_days=HISTORY_DAYS)
+    flags = anomaly_data.anomalies(_ctx, filters, day=day, days=1)
     if flags.empty:
         return [], 0
     head = flags.drop_duplicates("incident").head(top)
