@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from loaders.clock import day_start
-from loaders.engine import cases_table, mapped_value, translate_error
+from loaders.engine import at_or_after, before, cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
 from loaders.rollup import NONE_VALUE, dimension_value, newest_created, row_problems, schema_report
 from loaders.settings import Settings
@@ -120,7 +120,7 @@ def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: 
         dims.append(sa.or_(theirs, t.c[d].is_(None), t.c[d] == "") if NONE_VALUE in ours else theirs)
     # only the rows the roll-up counts: the case list then adds up to the number it explains
     counted = [~problem for problem in row_problems(t, report).values()]
-    return t, [col >= lo, col < hi, *dims, *counted]
+    return t, [at_or_after(col, lo), before(col, hi), *dims, *counted]
 
 
 def _canonical(t: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:

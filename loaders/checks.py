@@ -64,6 +64,16 @@ def _expected(settings: Settings, name: str) -> str:
     return "date" if name == "day" else "text" if name in settings.dimension_keys else "number"
 
 
+def _without(name: str, present: set[str], settings: Settings) -> str:
+    """What an absent optional column means: its measures read as empty, unless the SLA is judged another way."""
+    other = {"sla_hours": "sla_due_at", "sla_due_at": "sla_hours"}.get(name)
+    if other in present:
+        return f"the SLA is judged by {other}"
+    if other and settings.sla_from_config:
+        return "the SLA is judged by the [sla] targets"
+    return "its measures read as empty"
+
+
 def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: datetime | None = None,
                  max_values: int = 50) -> SourceReport:
     """Check every mapped column of the source and list what to change.
@@ -152,7 +162,7 @@ def check_source(engine: Engine, settings: Settings, *, days: int = 35, now: dat
                "null_share": None, "min": None, "max": None, "ok": True, "note": ""}
         if col is None:
             rec["ok"] = not required
-            rec["note"] = "missing" + ("" if required else " (optional: its measures read as empty)")
+            rec["note"] = "missing" + ("" if required else f" (optional: {_without(c, present, settings)})")
             if required:
                 fixes.append(f"Map `{c}`: add {settings.mapping_line(c)} in the configuration file.")
             records.append(rec)

@@ -64,6 +64,8 @@ def local_column(settings: Settings, values: pd.Series) -> pd.Series:
     """A column of timestamps as the source writes them, on the team's clock (naive): case lists show the
     times that put a case on its day."""
     stamps = pd.to_datetime(values, errors="coerce")
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):  # zoned (timestamptz, or text with Z or an offset): instants
+        return stamps.dt.tz_convert(settings.business_timezone).dt.tz_localize(None)
     if settings.naive_timestamps == "local" or settings.business_timezone == "UTC":
         return stamps
     return stamps.dt.tz_localize("UTC").dt.tz_convert(settings.business_timezone).dt.tz_localize(None)

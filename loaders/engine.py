@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,6 +20,8 @@ from loaders.settings import Settings
 
 __all__ = [
     "ConnectionInfo",
+    "at_or_after",
+    "before",
     "cases_table",
     "connection_info",
     "day_of",
@@ -373,6 +376,71 @@ def _valid_ts_default(element, compiler, **kw):
 @compiles(valid_timestamp, "sqlite")
 def _valid_ts_sqlite(element, compiler, **kw):
     return f"(julianday({compiler.process(element.clauses, **kw)}) IS NOT NULL)"
+
+
+class _since(FunctionElement):  # noqa: N801
+    """``ts >= bound`` (see :func:`at_or_after`)."""
+
+    type = sa.types.NullType()  # a condition, rendered as is (a Boolean gets `= 1` appended on MariaDB)
+    inherit_cache = True
+
+
+class _until(FunctionElement):  # noqa: N801
+    """``ts < bound`` (see :func:`before`)."""
+
+    type = sa.types.NullType()  # a condition, rendered as is (a Boolean gets `= 1` appended on MariaDB)
+    inherit_cache = True
+
+
+def _bounds(ts: sa.ColumnElement, bound: datetime, days: int) -> tuple[sa.ColumnElement, ...]:
+    wide = (bound.date() + timedelta(days=days)).isoformat()
+    return ts, sa.literal(bound, sa.DateTime), sa.literal(wide, sa.String)
+
+
+def at_or_after(ts: sa.ColumnElement, bound: datetime) -> sa.ColumnElement:
+    """``ts >= bound`` for a timestamp column, whatever text SQLite holds in it.
+
+    SQLite stores timestamps as text and compares text: ``2026-03-08T05:30:00Z`` (ISO 8601 as an export writes it)
+    sorts after the bound ``2026-03-08 08:00:00``. There the test reads the parsed instant (``datetime(ts)``: the
+    ``T``, a ``Z`` or an offset understood; to the second, as the bounds are), behind a text range a day wider than
+    the bound so that the column's index still finds the rows. Other databases have typed columns: a plain comparison.
+
+    Examples
+    --------
+    >>> from sqlalchemy.dialects import sqlite
+    >>> str(at_or_after(sa.column("created_at"), datetime(2026, 3, 8, 8)).compile(dialect=sqlite.dialect()))
+    '(created_at >= ? AND datetime(created_at) >= datetime(?))'
+    """
+    return _since(*_bounds(ts, bound, -1))
+
+
+def before(ts: sa.ColumnElement, bound: datetime) -> sa.ColumnElement:
+    """``ts < bound`` for a timestamp column, whatever text SQLite holds in it (see :func:`at_or_after`)."""
+    return _until(*_bounds(ts, bound, 2))
+
+
+@compiles(_since)
+def _since_default(element, compiler, **kw):
+    ts, bound = (compiler.process(c, **kw) for c in list(element.clauses)[:2])  # typed: no text range needed
+    return f"({ts} >= {bound})"
+
+
+@compiles(_until)
+def _until_default(element, compiler, **kw):
+    ts, bound = (compiler.process(c, **kw) for c in list(element.clauses)[:2])  # typed: no text range needed
+    return f"({ts} < {bound})"
+
+
+@compiles(_since, "sqlite")
+def _since_sqlite(element, compiler, **kw):
+    ts, bound, wide = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({ts} >= {wide} AND datetime({ts}) >= datetime({bound}))"
+
+
+@compiles(_until, "sqlite")
+def _until_sqlite(element, compiler, **kw):
+    ts, bound, wide = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({ts} < {wide} AND datetime({ts}) < datetime({bound}))"
 
 
 class is_number(FunctionElement):  # noqa: N801

@@ -267,9 +267,13 @@ class Settings:
                 **{k: v for k, v in VOLUME_COLUMNS.items() if k != "day"}}
 
     def plural(self, key: str) -> str:
-        """``"Vendor sites"``: a dimension's label for several of its values (headings, "all …")."""
+        """``"Vendor sites"``, ``"Priorities"``: a dimension's label for several of its values (headings, "all …")."""
         label = self.label(key)
-        return label if label.endswith("s") else f"{label}s"
+        if label.endswith("s"):
+            return label
+        if len(label) > 1 and label[-1] == "y" and label[-2].lower() not in "aeiou":
+            return f"{label[:-1]}ies"  # a consonant and y: priority -> priorities, category -> categories
+        return f"{label}s"
 
     @property
     def everything(self) -> str:
@@ -441,7 +445,9 @@ def _value_maps(values: Mapping[str, Any], dims: tuple[str, ...]
     return route_values, maps
 
 
-_RESERVED_KEYS = frozenset({"day", "kpi", "split", "grain", "page", "start", "end", "all", "other", "route"})
+#: names a dimension key may not take: URL parameters, chart words, and the roll-up aggregate's own labels
+_RESERVED_KEYS = frozenset({"day", "kpi", "split", "grain", "page", "start", "end", "all", "other", "route",
+                            "sla_target", "sides", "mapped_cases"})
 
 
 def _dimensions(doc: Mapping[str, Any], kind: str) -> tuple[tuple[Dimension, ...], dict[str, str]]:

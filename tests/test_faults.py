@@ -161,7 +161,7 @@ def _fingerprint(url: str) -> dict[str, int]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         names = sa.inspect(conn).get_table_names()
-        out = {n: conn.execute(sa.text(f"SELECT COUNT(*) FROM {n}")).scalar() for n in names}
+        out = {n: conn.execute(sa.select(sa.func.count()).select_from(sa.table(n))).scalar() for n in names}
     engine.dispose()
     return out
 

@@ -145,15 +145,15 @@ def test_load_cases_rejects_unknown_sort_column(loaded):
 
 def test_mapped_table_with_other_names_gives_the_same_rollup(db_url, sample_cases, loaded):
     engine, canonical = loaded
-    doc = {"source": {"table": "tickets"},
+    doc = {"source": {"table": "renamed_cases"},
            "columns": {"created_at": "opened_ts", "solved_at": "closed_ts", "workflow": "queue_name",
                        "vendor_site": "site"},
-           "rollup": {"table": "tickets_daily"}}
+           "rollup": {"table": "renamed_daily"}}
     settings = settings_from_mapping(doc, url=db_url, url_source="test")
     create_cases_table(engine, settings, drop=True)
     write_cases(engine, sample_cases, settings=settings)
     refresh_rollup(engine, settings, full=True)
-    columns = {c["name"] for c in sa.inspect(engine).get_columns("tickets")}
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("renamed_cases")}
     assert {"opened_ts", "closed_ts", "queue_name", "site"} <= columns and "created_at" not in columns
     window = Filters(SAMPLE_END - timedelta(days=20), SAMPLE_END)
     mapped = load_daily_volume(engine, settings=settings, filters=window, by=["workflow"])

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +35,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on the small sample; yield its base URL."""
+@contextmanager
+def running_app(env: dict[str, str], log: Path) -> Iterator[str]:
+    """``streamlit run app.py`` with ``env`` on a free port until the block ends; yields its base URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = dict(os.environ, OPS_DB_URL=f"sqlite:///{sample_db}")
-    env.pop("OPS_CONFIG", None)
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -65,6 +63,15 @@ def app_url(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start ``streamlit run app.py`` on the small sample; yield its base URL."""
+    env = dict(os.environ, OPS_DB_URL=f"sqlite:///{sample_db}")
+    env.pop("OPS_CONFIG", None)
+    with running_app(env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
