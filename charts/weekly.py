@@ -37,7 +37,7 @@ import loaders
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.kpis import KPI, compute_kpis, get_kpi, kpi_parts, top_values
+from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
 
 __all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
 
@@ -265,10 +265,11 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
     now = _window_value(data.by_workflow, incoming, cur_w, by=data.main_dim)
     before = _window_value(data.by_workflow, incoming, prev_w, by=data.main_dim).reindex(now.index).fillna(0.0)
     fig, _ = _bars(now, before, incoming, data.main_label)
-    top = now.idxmax()
+    named = now.drop(OTHER, errors="ignore")  # the folded rest is a bar, never "the largest"
+    top = named.idxmax()
     share = now[top] / now.sum() * 100 if now.sum() else 0.0
     takeaway = f"{_nice(top).capitalize()} is the largest {main_word}: {share:.0f} % of incoming in the last 7 days"
-    numbers = tuple((_nice(k), f"{v:,.0f}") for k, v in now.sort_values(ascending=False).head(3).items())
+    numbers = tuple((_nice(k), f"{v:,.0f}") for k, v in named.sort_values(ascending=False).head(3).items())
     items.append(DeckItem(fig.to_json(), meta(f"Incoming cases by {main_word}, last 7 days vs the 7 before", "cases"),
                           ("incoming",), takeaway, numbers, compare, origin="weekly_incoming_by_workflow"))
 
@@ -279,14 +280,15 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
         fig, _ = _bars(now, before, kpi, data.site_label)
         if kpi.unit == "%":
             fig.update_xaxes(ticksuffix=" %", range=[max(0.0, float(np.nanmin([now.min(), before.min()])) - 5), 100])
-        best, worst = now.idxmax(), now.idxmin()
+        named = now.drop(OTHER, errors="ignore")
+        best, worst = named.idxmax(), named.idxmin()
         if name == "solved":
             takeaway = (f"{_nice(best)} solved the most cases in the last 7 days ({now[best]:,.0f}); "
                         f"{_nice(worst)} the fewest ({now[worst]:,.0f})")
         else:
             takeaway = (f"SLA attainment by {site_word}: lowest at {_nice(worst)} ({kpi.format(now[worst])}), "
                         f"highest at {_nice(best)} ({kpi.format(now[best])})")
-        ranked = now.sort_values(ascending=name != "solved").head(3)
+        ranked = named.sort_values(ascending=name != "solved").head(3)
         title = f"{unit_title} by {site_word}, last 7 days vs the 7 before"
         numbers = tuple((_nice(k), kpi.format(float(v))) for k, v in ranked.items())
         items.append(DeckItem(fig.to_json(), meta(title, kpi.unit), (name,), takeaway, numbers,

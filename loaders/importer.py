@@ -438,14 +438,21 @@ def _add_new_columns(engine: Engine, table: sa.Table) -> None:
     """Give an import table made by an earlier version the optional columns added since (an embedded table
     the importer owns; existing rows read them as empty)."""
     have = {c["name"].lower() for c in sa.inspect(engine).get_columns(table.name)}
+    q = engine.dialect.identifier_preparer.quote  # a dimension key may be a keyword (`group`, `order`)
     with engine.begin() as conn:
         for col in table.columns:
             if col.name.lower() not in have and not col.primary_key:
-                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {col.name} "
+                conn.execute(sa.text(f"ALTER TABLE {q(table.name)} ADD COLUMN {q(col.name)} "
                                      f"{col.type.compile(engine.dialect)}"))
 
 
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _upsert_sql(table: str, columns: list[str], keys: list[str]) -> str:
+    # SQLite identifiers in double quotes: a dimension key may be a keyword (`group`, `order`)
+    table, columns, keys = _quoted(table), [_quoted(c) for c in columns], [_quoted(k) for k in keys]
     rest = [c for c in columns if c not in keys]
     sets = ", ".join(f"{c} = excluded.{c}" for c in rest)
     changed = " OR ".join(f"{c} IS NOT excluded.{c}" for c in rest)
@@ -583,8 +590,8 @@ def import_file(source: str | Path | IO[bytes], engine: Engine, *, kind: Literal
                     _check_case_ids(chunk["case_id"], reasons, seen=seen, line0=line0, stored=stored,
                                     numeric_column=numeric_ids)
                 else:
-                    key = clean[keys].astype("str").agg("|".join, axis=1)
-                    for i, k in enumerate(key.tolist()):
+                    key = list(clean[keys].astype("str").itertuples(index=False, name=None))
+                    for i, k in enumerate(key):
                         if reasons[i]:
                             continue
                         if k in seen:

@@ -447,7 +447,11 @@ def _value_maps(values: Mapping[str, Any], dims: tuple[str, ...]
 
 #: names a dimension key may not take: URL parameters, chart words, and the roll-up aggregate's own labels
 _RESERVED_KEYS = frozenset({"day", "kpi", "split", "grain", "page", "start", "end", "all", "other", "route",
-                            "sla_target", "sides", "mapped_cases"})
+                            "sla_target", "sides", "mapped_cases",
+                            # columns of the frames the screens build beside the dimensions' own
+                            "name", "state", "observed", "expected", "lower", "upper", "score", "is_anomaly",
+                            "direction", "event", "series", "slice", "slice_key", "incident", "severity", "impact",
+                            "bad", "abnormal", "link"})
 
 
 def _dimensions(doc: Mapping[str, Any], kind: str) -> tuple[tuple[Dimension, ...], dict[str, str]]:

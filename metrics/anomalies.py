@@ -81,6 +81,7 @@ import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import bottleneck as bn
 import numpy as np
@@ -96,9 +97,11 @@ __all__ = [
     "events_for",
     "infer_period",
     "min_points",
+    "quote_value",
     "regularize",
     "scan",
     "scan_last",
+    "unquote_value",
 ]
 
 Kind = Literal["count", "ratio", "level"]
@@ -427,13 +430,28 @@ def _event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
     return labels
 
 
+#: characters a slice key's value may not hold as such: they separate its pieces
+_KEY_CHARS = {"%": "%25", "|": "%7C", "=": "%3D", ",": "%2C", "&": "%26"}
+
+
+def quote_value(value: object) -> str:
+    """A dimension value as a slice key holds it (``"Streets | Sanitation"`` -> ``"Streets %7C Sanitation"``):
+    the separators of the key are percent-encoded, so any value round-trips (:func:`unquote_value`)."""
+    return "".join(_KEY_CHARS.get(ch, ch) for ch in str(value))
+
+
+def unquote_value(text: str) -> str:
+    """The inverse of :func:`quote_value`."""
+    return unquote(text)
+
+
 def _slice_of(sid: Hashable) -> dict[str, str]:
     """``{dimension: value}`` of a series id's ``dim=value`` pieces (other pieces ignored)."""
     out: dict[str, str] = {}
     for piece in _kpi_and_slice(sid)[1]:
         dim, sep, value = piece.partition("=")
         if sep:
-            out[dim.strip()] = value.strip()
+            out[dim.strip()] = unquote_value(value.strip())
     return out
 
 

@@ -218,7 +218,7 @@ def kpi_parts(volume: pd.DataFrame, *, by: Sequence[str] = (),
 
 
 #: what the values beyond a chart's largest ones are folded into
-OTHER = "other"
+OTHER = "(other)"  # in brackets like "(none)": a real value of that spelling is not expected
 #: how many values of a dimension a chart shows as their own lines or bars (the rest: "other")
 TOP_VALUES = 10
 
@@ -235,7 +235,7 @@ def top_values(parts: pd.DataFrame, by: str, *, most: int = TOP_VALUES, size: st
     >>> idx = pd.to_datetime(["2026-01-01"] * 3)
     >>> p = pd.DataFrame({"w": ["a", "b", "c"], "incoming": [5.0, 1.0, 2.0]}, index=idx)
     >>> top_values(p, "w", most=1)["w"].tolist()
-    ['a', 'other']
+    ['a', '(other)']
     """
     totals = parts.groupby(by, sort=False)[size].sum()
     if len(totals) <= most + 1:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import Scores, rank, rank_empty, score_frame
+from metrics.anomalies import Scores, quote_value, rank, rank_empty, score_frame, unquote_value
 from metrics.kpis import KPIS, PARTS, get_kpi
 
 __all__ = [
@@ -109,10 +109,13 @@ def slice_key(slice_: Mapping[str, str]) -> str:
     -------
     str
 
+    Values are percent-encoded where they hold a separator (``|``, ``=``, ``,``, ``&``, ``%``), so any value
+    round-trips through :func:`parse_slice_key`.
+
     Raises
     ------
     ValueError
-        If a value contains ``"|"`` or a dimension contains ``"="`` (the key would not parse back).
+        If a dimension is not a plain name (a configured key always is).
 
     Examples
     --------
@@ -125,11 +128,9 @@ def slice_key(slice_: Mapping[str, str]) -> str:
         return TOTAL
     order = [d for d in SLICE_DIMENSIONS if d in slice_] + sorted(d for d in slice_ if d not in SLICE_DIMENSIONS)
     for d in order:
-        if "=" in d or "|" in d:
-            raise ValueError(f"a slice dimension must not contain '=' or '|', got {d!r}")
-        if "|" in str(slice_[d]):
-            raise ValueError(f"a slice value must not contain '|', got {slice_[d]!r}")
-    return "|".join(f"{d}={slice_[d]}" for d in order)
+        if quote_value(d) != d:
+            raise ValueError(f"a slice dimension must be a plain name, got {d!r}")
+    return "|".join(f"{d}={quote_value(slice_[d])}" for d in order)
 
 
 def parse_slice_key(key: str) -> dict[str, str]:
@@ -154,7 +155,7 @@ def parse_slice_key(key: str) -> dict[str, str]:
         dim, sep, value = piece.partition("=")
         if not sep or not dim:
             raise ValueError(f"a slice key piece must be 'dimension=value', got {piece!r} in {key!r}")
-        out[dim] = value
+        out[dim] = unquote_value(value)
     return out
 
 

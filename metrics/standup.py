@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import InsufficientHistoryError, detect, scan
+from metrics.anomalies import InsufficientHistoryError, detect, quote_value, scan, unquote_value
 from metrics.drilldown import describe_slice
 from metrics.kpis import KPI, get_kpi
 from metrics.panel import HISTORY_DAYS
@@ -355,8 +355,8 @@ def panel_frame(values: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
         out.index.name = "day"
         return out
     parts = []
-    for value in dict.fromkeys(c[1][len(prefix):] for c in wanted):
-        cols = [c for c in wanted if c[1] == f"{prefix}{value}"]
+    for value in dict.fromkeys(unquote_value(c[1][len(prefix):]) for c in wanted):
+        cols = [c for c in wanted if c[1] == f"{prefix}{quote_value(value)}"]
         part = pd.DataFrame({c[0]: values[c] for c in cols}, index=values.index)
         part.insert(0, by, value)
         parts.append(part)

@@ -286,3 +286,22 @@ def test_a_cases_file_without_the_optional_columns_imports_them_empty(tmp_path):
         row = conn.execute(sa.text("SELECT solved_at, route, handle_time_s, sla_hours FROM cases")).one()
     assert tuple(row) == (None, None, None, None)
     engine.dispose()
+
+
+def test_a_dimension_keyed_like_an_sql_keyword_imports(engine):
+    from loaders.settings import settings_from_mapping
+
+    settings = settings_from_mapping({"dimensions": {"group": "group", "order": "order"}}, url="sqlite://",
+                                     url_source="test")
+    rows = ["1,2026-06-01 10:00:00,Billing | Refunds,first", "2,2026-06-01 11:00:00,Billing,second"]
+    report = import_file(_csv(*rows, header="case_id,created_at,group,order"), engine, settings=settings, now=NOW)
+    assert report.inserted == 2
+    again = import_file(_csv(*rows, header="case_id,created_at,group,order"), engine, settings=settings, now=NOW)
+    assert again.inserted == 0
+
+
+def test_volume_rows_whose_joined_keys_would_match_are_not_duplicates(engine):
+    header = "day,workflow,vendor_site,incoming,solved"
+    report = import_file(_csv("2026-06-01,a|b,c,3,1", "2026-06-01,a,b|c,4,2", header=header), engine,
+                         kind="volume", now=NOW)
+    assert report.inserted == 2 and report.bad_rows.empty

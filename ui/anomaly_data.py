@@ -175,12 +175,11 @@ def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 
     return _panel(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
 
 
-PANEL_HISTORY_DAYS = HISTORY_DAYS
 
 
 def history_for(days: int) -> int:
     """The panel history that judges ``days`` days up to an end day like every other screen does."""
-    return max(PANEL_HISTORY_DAYS, int(days) + PANEL_HISTORY_DAYS - 56)
+    return max(HISTORY_DAYS, int(days) + HISTORY_DAYS - JUDGED_WINDOW)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -188,7 +187,7 @@ def _scored(key: str, dims: Filters, end: date, history_days: int, _ctx: DataCon
     return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx))
 
 
-def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int = PANEL_HISTORY_DAYS) -> Scored:
+def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int = HISTORY_DAYS) -> Scored:
     """The one judgment: every KPI × slice series under the filters, judged on every day up to ``end``.
 
     Every screen that states an expected value, a band or a flag reads it from here (see
@@ -243,7 +242,7 @@ def anomalies(ctx: DataContext, filters: Filters, *, day: date, days: int = 1,
 
 
 def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[str, str],
-                 end: date, history_days: int = PANEL_HISTORY_DAYS) -> pd.DataFrame:
+                 end: date, history_days: int = HISTORY_DAYS) -> pd.DataFrame:
     """The judged series of one KPI × slice (the scan's own numbers, for charts).
 
     A slice of the scanned dimensions is read from :func:`scored`; any other slice (the drill-down can narrow
