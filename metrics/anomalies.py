@@ -4,48 +4,37 @@ Two public entry points:
 
 * :func:`detect` scores one series (any regular frequency) and returns a frame with the
   expected value, its band, a robust score and a flag for every point.
-* :func:`scan` scores a whole frame of daily series in one vectorised pass and returns a
-  ranked long frame of flagged points grouped into incidents; :func:`scan_last` is the
-  stand-up shortcut that keeps only the newest day(s).
+* :func:`score_frame` scores a whole frame of daily series in one vectorised pass (the product's scored
+  panel reads it); :func:`rank` turns its flags into a ranked long frame grouped into incidents, and
+  :func:`scan` / :func:`scan_last` do both.
 
-How a point is judged (both entry points)
------------------------------------------
-Every point is scored **causally**: the expected value for point ``t`` is built from the
-points before ``t`` only, and the residual scale from residuals before ``t``.  So the score
-of the newest point is exactly the score it will keep once more data arrives, and the
-newest point never suffers from the end-of-series effect of a two-sided fit (a spike on
-the last day pulling the trend towards itself and hiding).  ``detect(s).score.iloc[k - 1]
-== detect(s.iloc[:k]).score.iloc[-1]`` for any ``k`` past the warm-up when the period is
-given (with ``period=None`` the inferred period may depend on the history length).
+How a point is judged (both entry points, default ``engine="hw"``)
+--------------------------------------------------------------------
+Every point is scored **causally**: the expected value for point ``t`` is built from the points before
+``t`` only.  So the score of the newest point is exactly the score it will keep once more data arrives.
 
-1. **Seasonal component** (weekly pattern on daily data).  ``engine="stl"`` refits a
-   statsmodels STL on the last ``seasonal_cycles`` cycles before every refit point (every
-   ``refit`` steps, anchored at the first point so that truncating the series never changes
-   the schedule) and carries the last fitted cycle forward.  ``engine="fast"`` takes, per
-   point, the median over the last ``seasonal_cycles`` same-phase values of the series
-   detrended by a centred moving average: a robust classical decomposition that vectorises
-   across series and across time (this is what :func:`scan` uses).  ``engine="auto"`` picks
-   STL for periods up to 52 and the fast engine beyond (an STL fit on 8 weekly cycles of
-   hourly data costs ~0.1 s, far too slow to refit through a long history).  With STL the
-   pattern is the per-phase median of the STL-detrended window (STL's own seasonal is
-   noisy in its newest cycle, which is the one a forecast would carry forward).
-2. **Level** (the trend): the median of the last ``level_window`` de-seasonalised points.
-   A level shift is therefore absorbed into the trend once half of that window lies after
-   the shift: with the default ``level_window=5`` only the first three points after a
-   shift are flagged, and a one- or two-point spike never moves the level.
-3. **Score**: ``|observed - expected| / scale`` where ``scale`` is 1.4826 x the median
-   absolute residual over the last ``scale_window`` residuals (event points excluded),
-   falling back to 1.2533 x the mean absolute residual when that median is zero
-   (quantised or mostly constant series), and never below a floor: ``sqrt(max(expected, 1))``
-   for count series (Poisson noise, so a 0 -> 2 on a zero-inflated series is not a
-   surprise) and a tiny relative epsilon otherwise (so a constant series scores 0).
-   The score is unit-free and comparable across series of any scale.
-4. **Flag**: ``score > threshold`` (``method="mad"``), or the point is one of the outliers
-   found by a generalized ESD test with median/MAD statistics (Twitter's Seasonal Hybrid
-   ESD) over its causal window of residuals (``method="esd"``, significance ``alpha``,
-   at most ``max_anoms`` of the window).  Points inside events, missing observations and
-   the warm-up are never flagged.  ``lower``/``upper`` are ``expected -/+ threshold x
-   scale`` (for ``method="esd"`` the first-stage ESD critical value replaces the threshold).
+1. **Expected value**: statsmodels' Holt-Winters (``ExponentialSmoothing``, level + seasonal, fixed
+   smoothing) one step ahead, made robust by cleaning each observation to within 2 robust standard
+   deviations of its prediction before it updates the state (``metrics.holt_winters``, whose tests show
+   the values equal statsmodels' ``fittedvalues`` on the cleaned series).  The weekly pattern is
+   multiplicative for counts and stocks and additive for rates.  A shift confirmed by three days in a row
+   beyond the clip on one side re-anchors the level (so a lasting step is flagged for about three days, then
+   is the new normal); an outage (a count under a tenth of its expected value) never does.
+   ``engine="stl"`` (statsmodels STL refits) and ``engine="fast"`` (a median decomposition) remain for
+   comparison (``bench/bench_accuracy.py``).
+2. **Scale**: the robust running standard deviation of past residuals (days beyond 2 sd do not widen
+   it), never below the noise a series of its kind must have: ``sqrt(expected)`` for counts and stocks
+   (Poisson: a backlog going from 1 to 2 is no surprise), the binomial ``sqrt(p (100 - p) / n)`` for a
+   percentage of ``n`` cases, 1 % of the level otherwise.  So the score is a number of robust standard
+   deviations, comparable across series, and never 1e6.
+3. **Score**: the strongest of the day alone (``|residual| / scale``) and the runs of 2-14 days ending on it
+   (:func:`run_scores`): a climb no single day betrays (a ramp, a slow drift) is judged on the same
+   threshold.  ``run`` says how many days the judgment spans (1 = the day alone).
+4. **Flag**: score above ``threshold`` (default 4) **and** a deviation of at least the minimum practical
+   effect (:func:`min_effect`: 3 cases and 5 % for counts, 5 % for rates, 3 cases' worth for a percentage),
+   outside known events, missing observations and the warm-up.  ``lower``/``upper`` are
+   ``expected ± max(threshold x scale, minimum effect)``: a day judged alone is flagged exactly when it
+   lies outside them.
 
 Regularisation rule
 -------------------
@@ -80,13 +69,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote
 
 import bottleneck as bn
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from metrics.holt_winters import smooth
 
 __all__ = [
     "AnomalyInputError",
@@ -104,14 +95,15 @@ __all__ = [
     "unquote_value",
 ]
 
-Kind = Literal["count", "ratio", "level"]
 _KIND_ALIASES = {"count": "count", "flow": "count", "ratio": "ratio", "share": "share", "level": "level",
-                 "stock": "level"}
-_ENGINES = ("auto", "stl", "fast")
+                 "stock": "stock"}
+_ENGINES = ("hw", "auto", "stl", "fast")
 _METHODS = ("mad", "esd")
 _MAD_TO_SIGMA = 1.4826
 _MEANABS_TO_SIGMA = 1.2533
 _STL_MAX_PERIOD = 52
+MIN_CASES = 3.0     # the minimum practical effect: nothing is abnormal less than 3 cases away from expected …
+MIN_CHANGE = 0.05   # … or less than 5 % away from it
 
 
 class AnomalyInputError(ValueError):
@@ -159,6 +151,11 @@ class DetectorConfig:
         seas = f"period {self.period} ({self.engine})" if self.period else "no seasonality"
         rule = (f"score > {self.threshold:g}" if self.method == "mad"
                 else f"generalized ESD, alpha {self.alpha:g}")
+        if self.engine == "hw":
+            return (f"Expected = robust Holt-Winters one step ahead (statsmodels' level + seasonal, {seas}), "
+                    f"from the data before each point; score = robust standard deviations of the day, or of "
+                    f"the run of days ending on it; flagged when {rule} and the change reaches the minimum "
+                    f"practical effect.")
         return (f"Expected = median level of the last {self.level_window} points + seasonal "
                 f"pattern ({seas}), fitted on data before each point; score = |residual| / "
                 f"robust scale of the last {self.scale_window} residuals; flagged when {rule}.")
@@ -667,6 +664,115 @@ def _score_core(y: np.ndarray, *, period: int | None, engine: str, cycles: int,
             "scale": scale, "score": score}
 
 
+def _noise_floor(kinds: np.ndarray, share_n: np.ndarray | None):
+    """The smallest scale a day may be judged with, by kind: a count (or a stock of cases) cannot be steadier
+    than Poisson (``sqrt(expected)``), a percentage of ``n`` cases than a binomial (``sqrt(p (100 - p) / n)``,
+    add-one smoothed so a rate that is usually 0 % still has one), any other series than 1 % of its level."""
+    poisson = np.isin(kinds, ("count", "stock"))
+    share = kinds == "share"
+
+    def floor(t: int, expected: np.ndarray, level: np.ndarray) -> np.ndarray:
+        out = np.where(poisson, np.sqrt(np.maximum(expected, 1.0)), 0.01 * np.abs(expected) + 1e-9)
+        if share_n is not None and share.any():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                n_t = np.where(share_n[t] > 0, share_n[t], np.nan)
+                p_adj = (np.clip(expected, 0, 100) * n_t + 100.0) / (n_t + 2.0)
+                binom = np.sqrt(p_adj * (100.0 - p_adj) / n_t)
+            out = np.where(share & ~np.isnan(binom), np.maximum(out, binom), out)
+        return out
+
+    return floor
+
+
+def _score_hw(y: np.ndarray, *, period: int | None, kinds: np.ndarray, masked: np.ndarray,
+              share_n: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Causal expected value, level, seasonal, residual and scale from robust Holt-Winters
+    (``metrics.holt_winters``): multiplicative weekly pattern for counts and stocks, additive otherwise."""
+    mul = np.isin(kinds, ("count", "stock")) & (np.nan_to_num(np.nanmin(np.where(np.isnan(y), 0, y), axis=0)) >= 0) \
+        if y.size else np.zeros(y.shape[1], dtype=bool)
+    fit = smooth(y, period=period, usable=~masked & ~np.isnan(y), mul=mul, floor=_noise_floor(kinds, share_n))
+    resid = y - fit.expected
+    return {"expected": fit.expected, "trend": fit.level, "seasonal": fit.seasonal, "resid": resid,
+            "scale": fit.scale, "score": np.abs(resid) / fit.scale}
+
+
+def _judge(y: np.ndarray, *, period: int | None, engine: str, kinds: np.ndarray, masked: np.ndarray,
+           share_n: np.ndarray | None, cycles: int, level_window: int, scale_window: int, refit: int,
+           robust: bool, report_from: int = 0) -> dict[str, np.ndarray]:
+    """The engine's causal expected value, trend, seasonal, residual, scale and score (NaN in the warm-up)."""
+    if engine == "hw":
+        core = _score_hw(y, period=period, kinds=kinds, masked=masked, share_n=share_n)
+        warm = _warmup(period, level_window)
+        core["expected"][:warm] = np.nan
+        core["score"][:warm] = np.nan
+        return core
+    return _score_core(y, period=period, engine=engine, cycles=cycles, level_window=level_window,
+                       scale_window=scale_window, refit=refit, robust=robust, count=kinds == "count",
+                       masked=masked, report_from=report_from, share_n=share_n)
+
+
+RUN_WINDOWS = (2, 3, 4, 5, 7, 10, 14)  # the runs of days judged together, besides the day alone
+RUN_CLIP = 2.5  # a day counts at most 2.5 sd in a run: one spike never makes a run abnormal
+
+
+def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The strongest run of days ending on each day (day x series): its score, its length (1 = the day
+    alone) and its mean residual (what the minimum practical effect is checked against).
+
+    A run of ``w`` days (``RUN_WINDOWS``) scores ``sum(clip(z, ±2.5)) / sqrt(w)``, ``z`` each day's residual
+    in robust standard deviations: under the model it is again a standard normal, so it is judged on the
+    same threshold as a single day, while ``w`` days each 2 sd off (none abnormal alone) score ``2 sqrt(w)``
+    and one spike never makes the days after it a run. A run counts only if it deviates in the direction
+    of its last day; a run crossing a known event or a missing day is not a run.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = resid / scale
+    best = np.abs(z)
+    length = np.ones(z.shape, dtype=np.int8)
+    mean = resid.copy()
+    gap = np.isnan(z)
+
+    def csum(a: np.ndarray) -> np.ndarray:
+        return np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
+
+    cz = csum(np.where(gap, 0.0, np.clip(z, -RUN_CLIP, RUN_CLIP)))
+    cr = csum(np.where(gap, 0.0, resid))
+    cg = csum(gap.astype(float))
+    for w in RUN_WINDOWS:
+        if w > z.shape[0]:
+            break
+        s_w = np.full(z.shape, np.nan)
+        m_w = np.full(z.shape, np.nan)
+        whole = (cg[w:] - cg[:-w]) == 0
+        s_w[w - 1:] = np.where(whole, (cz[w:] - cz[:-w]) / np.sqrt(w), np.nan)
+        m_w[w - 1:] = (cr[w:] - cr[:-w]) / w
+        with np.errstate(invalid="ignore"):
+            ok = (np.sign(s_w) == np.sign(z)) & (np.abs(s_w) > best)
+        best = np.where(ok, np.abs(s_w), best)
+        length = np.where(ok, w, length)
+        mean = np.where(ok, m_w, mean)
+    return best, length, mean
+
+
+def min_effect(expected: np.ndarray, kinds: np.ndarray, share_n: np.ndarray | None = None, *,
+               min_cases: float = MIN_CASES, min_change: float = MIN_CHANGE) -> np.ndarray:
+    """The smallest deviation from ``expected`` that may be called abnormal (the minimum practical effect).
+
+    ``min_change`` of the expected value for every series; for counts and stocks also ``min_cases`` cases,
+    for a percentage of ``n`` cases also the change that ``min_cases`` of those cases make
+    (``100 x min_cases / n`` points).
+    """
+    rel = min_change * np.abs(expected)
+    cases = np.isin(kinds, ("count", "stock"))
+    out = np.where(cases[None, :], np.maximum(rel, min_cases), rel)
+    if share_n is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pts = np.where(share_n > 0, 100.0 * min_cases / share_n, np.nan)
+        share = (kinds == "share")[None, :] & ~np.isnan(pts)
+        out = np.where(share, np.maximum(out, pts), out)
+    return out
+
+
 def _esd_flags(resid: np.ndarray, masked: np.ndarray, score: np.ndarray, *, window: int,
                alpha: float, max_anoms: float, start: int) -> tuple[np.ndarray, np.ndarray]:
     """Generalized ESD (median/MAD) on each point's causal window; flag if the point is an outlier.
@@ -739,12 +845,13 @@ def _resolve_engine(engine: str, period: int | None) -> str:
 
 
 def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
-           threshold: float = 4.0, method: str = "mad", engine: str = "auto",
+           threshold: float = 4.0, method: str = "mad", engine: str = "hw",
            events: Any = None, freq: str | pd.Timedelta | None = None,
            alpha: float = 0.01, max_anoms: float = 0.1, seasonal_cycles: int = 8,
            level_window: int = 5, scale_window: int | None = None,
            refit: int | None = None, robust: bool = True,
-           volume: pd.Series | None = None) -> pd.DataFrame:
+           volume: pd.Series | None = None, min_cases: float = MIN_CASES,
+           min_change: float = MIN_CHANGE) -> pd.DataFrame:
     """Score every point of a regular time series causally and flag the abnormal ones.
 
     See the module docstring for the model, the regularisation rule and the period table.
@@ -833,19 +940,26 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
         if not isinstance(volume, pd.Series):
             raise AnomalyInputError(f"`volume` must be a pandas Series, got {type(volume).__name__}")
         share_n = regularize(volume, kind="count", freq=freq).reindex(reg.index).to_numpy()[:, None]
-    core = _score_core(y, period=per, engine=eng, cycles=seasonal_cycles,
-                       level_window=level_window, scale_window=sw, refit=rf, robust=robust,
-                       count=np.array([kind == "count"]), masked=in_event[:, None], share_n=share_n)
+    kinds = np.array([kind])
+    core = _judge(y, period=per, engine=eng, kinds=kinds, masked=in_event[:, None], share_n=share_n,
+                  cycles=seasonal_cycles, level_window=level_window, scale_window=sw, refit=rf, robust=robust)
     col = {k: v[:, 0] for k, v in core.items()}
     warm = _warmup(per, level_window)
-    width = np.full(n, float(threshold))
+    floor = min_effect(col["expected"][:, None], kinds, share_n, min_cases=min_cases, min_change=min_change)[:, 0]
+    width = np.maximum(threshold * col["scale"], floor)
+    scoreable = ~np.isnan(col["score"])
+    run = np.ones(n, dtype=np.int8)
     if method == "esd":
         flags, lam1 = _esd_flags(col["resid"], in_event | np.isnan(col["resid"]), col["score"],
                                  window=sw, alpha=alpha, max_anoms=max_anoms, start=warm)
-        width = lam1
+        width = np.maximum(lam1 * col["scale"], floor)
+        flags = flags & (np.abs(col["resid"]) >= floor)
     else:
-        flags = col["score"] > threshold
-    scoreable = ~np.isnan(col["score"])
+        best, run, mean = (a[:, 0] for a in run_scores(np.where(in_event, np.nan, col["resid"])[:, None],
+                                                         col["scale"][:, None]))
+        col["score"] = np.where(scoreable, best, np.nan)
+        with np.errstate(invalid="ignore"):
+            flags = (col["score"] > threshold) & (np.abs(mean) >= floor)
     flags = flags & scoreable & ~in_event
     expected = col["expected"]
     out = pd.DataFrame({
@@ -854,11 +968,12 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
         "trend": np.where(np.isnan(expected), np.nan, col["trend"]),
         "seasonal": np.where(np.isnan(expected), np.nan, col["seasonal"]),
         "resid": col["resid"],
-        "lower": expected - width * col["scale"],
-        "upper": expected + width * col["scale"],
+        "lower": expected - width,
+        "upper": expected + width,
         "score": col["score"],
         "is_anomaly": flags,
         "direction": np.where(flags, np.where(col["resid"] > 0, "spike", "drop"), ""),
+        "run": np.where(flags, run, 0).astype(int),
         "event": labels.astype(str),
     }, index=reg.index)
     out.loc[np.arange(n) < warm, "resid"] = np.nan
@@ -1077,8 +1192,10 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
 class Scores:
     """Every series of a frame scored on every day: arrays day × series, columns in ``columns`` order.
 
-    ``flagged`` is the detector's verdict (score above ``threshold``, outside known events); ``lower`` and
-    ``upper`` the expected band (``expected ± threshold × scale``); ``event`` the known event of a day ("" if
+    ``flagged`` is the detector's verdict (score above ``threshold`` and a deviation of at least the minimum
+    practical effect, outside known events); ``lower`` and ``upper`` the band inside which a day is not
+    abnormal (``expected ± width``, ``width = max(threshold × scale, minimum effect)``); ``run`` the days the
+    judgment spans (1 = the day alone, see :func:`run_scores`); ``event`` the known event of a day ("" if
     none). Rows before the warm-up hold NaN expected values and scores.
     """
 
@@ -1098,14 +1215,16 @@ class Scores:
     threshold: float
     kinds: dict
     config: dict
+    width: np.ndarray
+    run: np.ndarray
 
     @property
     def lower(self) -> np.ndarray:
-        return self.expected - self.threshold * self.scale
+        return self.expected - self.width
 
     @property
     def upper(self) -> np.ndarray:
-        return self.expected + self.threshold * self.scale
+        return self.expected + self.width
 
     def position(self, sid: Hashable) -> int:
         """The column of series ``sid``; ``KeyError`` if it was not scored."""
@@ -1135,11 +1254,12 @@ class Scores:
             "lower": self.lower[:, j], "upper": self.upper[:, j], "score": self.score[:, j],
             "is_anomaly": flags,
             "direction": np.where(flags, np.where(self.resid[:, j] > 0, "spike", "drop"), ""),
+            "run": np.where(flags, self.run[:, j], 0).astype(int),
             "event": self.event[:, j],
         }, index=self.index)
         c = self.config
         out.attrs["config"] = DetectorConfig(
-            period=c["period"], period_source="given", freq="D", kind=self.kinds[sid], engine="fast", method="mad",
+            period=c["period"], period_source="given", freq="D", kind=self.kinds[sid], engine=c["engine"], method="mad",
             threshold=self.threshold, alpha=0.01, max_anoms=0.1, seasonal_cycles=c["seasonal_cycles"],
             level_window=c["level_window"], scale_window=c["scale_window"], refit=c["period"] or 1, robust=False,
             warmup=_warmup(c["period"], c["level_window"]), n_points=len(self.index),
@@ -1151,7 +1271,8 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
                 kinds: Mapping[Hashable, str] | None = None, events: Any = None, period: int | None = 7,
                 threshold: float = 4.0, seasonal_cycles: int = 8, level_window: int = 5,
                 scale_window: int | None = None, days: int | None = None,
-                bad_direction: Mapping[Hashable, str] | None = None) -> Scores:
+                bad_direction: Mapping[Hashable, str] | None = None, engine: str = "hw",
+                min_cases: float = MIN_CASES, min_change: float = MIN_CHANGE) -> Scores:
     """Score every daily series of a frame on every day, in one vectorised pass (the first half of
     :func:`scan`; its options mean the same). ``days`` limits the rows guaranteed to the newest ones.
 
@@ -1166,9 +1287,11 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     if not isinstance(values.index, pd.DatetimeIndex):
         raise AnomalyInputError(
             f"`values` must have a DatetimeIndex, got {type(values.index).__name__}")
-    _check_options(period=period, threshold=threshold, engine="fast", method="mad",
+    _check_options(period=period, threshold=threshold, engine=engine, method="mad",
                    alpha=0.01, max_anoms=0.1, seasonal_cycles=seasonal_cycles,
                    level_window=level_window, scale_window=scale_window, refit=None)
+    if engine not in ("hw", "fast"):
+        raise AnomalyInputError(f"`engine` must be 'hw' or 'fast' for a frame of series, got {engine!r}")
     if days_opt is not None and days_opt < 1:
         raise AnomalyInputError(f"`days` must be >= 1, got {days_opt}")
     kinds = dict(kinds or {})
@@ -1217,19 +1340,24 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     share_cols = np.array([kind_of[c] == "share" for c in cols])
     share_n = np.where(share_cols[None, :], vol_arr, np.nan) \
         if vol_arr is not None and share_cols.any() else None
-    core = _score_core(arr, period=period, engine="fast", cycles=seasonal_cycles,
-                       level_window=level_window, scale_window=sw, refit=period or 1,
-                       robust=False, count=count_cols, masked=in_event,
-                       report_from=max(0, n - days) if days is not None else 0, share_n=share_n)
-    score = core["score"]
-    flagged = (score > threshold) & ~in_event & ~np.isnan(score)
+    kinds_arr = np.array([kind_of[c] for c in cols], dtype=object)
+    core = _judge(arr, period=period, engine=engine, kinds=kinds_arr, masked=in_event, share_n=share_n,
+                  cycles=seasonal_cycles, level_window=level_window, scale_window=sw, refit=period or 1,
+                  robust=False, report_from=max(0, n - days) if days is not None else 0)
+    floor = min_effect(core["expected"], kinds_arr, share_n, min_cases=min_cases, min_change=min_change)
+    width = np.maximum(threshold * core["scale"], floor)
+    score, run, mean = run_scores(np.where(in_event, np.nan, core["resid"]), core["scale"])
+    score = np.where(np.isnan(core["score"]), np.nan, score)
+    with np.errstate(invalid="ignore"):
+        flagged = (score > threshold) & ~in_event & ~np.isnan(score) & (np.abs(mean) >= floor)
     return Scores(index=full, columns=cols, observed=arr, expected=core["expected"], scale=core["scale"],
                   score=score, resid=core["resid"], trend=core["trend"], seasonal=core["seasonal"],
                   flagged=flagged, event=labels.astype(str), count=count_cols, volume=vol_arr,
-                  threshold=float(threshold), kinds={c: kind_of[c] for c in cols},
-                  config={"period": period, "threshold": threshold, "engine": "fast",
+                  threshold=float(threshold), kinds={c: kind_of[c] for c in cols}, width=width, run=run,
+                  config={"period": period, "threshold": threshold, "engine": engine,
                           "seasonal_cycles": seasonal_cycles, "level_window": level_window,
-                          "scale_window": sw, "days": days_opt, "n_series": len(cols), "n_days": n})
+                          "scale_window": sw, "days": days_opt, "n_series": len(cols), "n_days": n,
+                          "min_cases": min_cases, "min_change": min_change})
 
 
 def rank(scores: Scores, *, bad_direction: Mapping[Hashable, str] | None = None, days: int | None = None,
@@ -1254,7 +1382,6 @@ def rank(scores: Scores, *, bad_direction: Mapping[Hashable, str] | None = None,
         return _empty_scan()
     exp = scores.expected[ti, si]
     obs = arr[ti, si]
-    sc = scores.scale[ti, si]
     vol_pts = vol_arr[ti, si] if vol_arr is not None else np.where(count_cols[si], np.abs(obs), 100.0)
     # a count's deviation is already in cases; for a rate, the relative change (capped at
     # 100 %: a rate going from 0.01 % to 33 % on 3 cases concerns 3 cases, not 10,000) x cases
@@ -1273,8 +1400,8 @@ def rank(scores: Scores, *, bad_direction: Mapping[Hashable, str] | None = None,
         "day": full[ti],
         "observed": obs,
         "expected": exp,
-        "lower": exp - threshold * sc,
-        "upper": exp + threshold * sc,
+        "lower": scores.lower[ti, si],
+        "upper": scores.upper[ti, si],
         "score": score[ti, si],
         "direction": direction,
         "impact": impact,

@@ -93,15 +93,15 @@ class KPI:
         return tuple(dict.fromkeys(out))
 
     @property
-    def series_kind(self) -> Literal["count", "share", "ratio", "level"]:
+    def series_kind(self) -> Literal["count", "share", "ratio", "stock"]:
         """How the anomaly detector reads this KPI's daily series — the one mapping every screen uses:
         a flow is a ``count`` of cases (a day without cases is 0; Poisson noise floor), a percentage of the
         cases in its volume part a ``share`` (binomial noise floor), another ratio a ``ratio``, the backlog
-        a ``level``."""
+        a ``stock`` (a level of cases: Poisson noise floor, so a backlog going from 1 to 2 is no surprise)."""
         if self.kind == "flow":
             return "count"
         if self.kind == "stock":
-            return "level"
+            return "stock"
         if self.unit == "%" and self.scale == 100.0 and self.volume == self.denominator:
             return "share"
         return "ratio"

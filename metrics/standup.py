@@ -298,7 +298,7 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
         abnormal, direction = False, ""
         try:
             frame = judged[kpi.name] if judged is not None and kpi.name in judged else detect(
-                series, 7, kind=kpi.series_kind, engine="fast", threshold=threshold, events=events)
+                series, 7, kind=kpi.series_kind, threshold=threshold, events=events)
             row = frame.loc[stamp]
             if np.isfinite(row["score"]):
                 expected, lower, upper, score = (_clean(row[c]) for c in ("expected", "lower", "upper", "score"))
@@ -498,7 +498,7 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
                     raise InsufficientHistoryError("not judged", needed=0, got=0)
                 frame = frame.reindex(series.index)
             else:
-                frame = detect(series, 7, kind=spec.series_kind, engine="fast", threshold=threshold,
+                frame = detect(series, 7, kind=spec.series_kind, threshold=threshold,
                                events=(events or {}).get(str(name)))
         except InsufficientHistoryError:
             frame = pd.DataFrame({"observed": series, "expected": np.nan, "lower": np.nan, "upper": np.nan,

@@ -76,15 +76,18 @@ def test_detect_returns_the_documented_columns_on_the_regular_index() -> None:
     series = weekly()
     frame = detect(series)
     assert list(frame.columns) == ["observed", "expected", "trend", "seasonal", "resid", "lower",
-                                   "upper", "score", "is_anomaly", "direction", "event"]
+                                   "upper", "score", "is_anomaly", "direction", "run", "event"]
     pd.testing.assert_index_equal(frame.index, series.index, check_names=False, exact=False)
     scored = frame.dropna(subset=["score"])
     np.testing.assert_allclose(scored["expected"], scored["trend"] + scored["seasonal"])
     np.testing.assert_allclose(scored["resid"], scored["observed"] - scored["expected"])
     assert (scored["score"] >= 0).all()
-    # the flag is exactly "outside the band"
+    # a day judged alone is flagged exactly when it is outside the band; a run (days judged together) is
+    # flagged on its last day, which may lie inside the band, and says how many days it spans
     outside = (scored["observed"] > scored["upper"]) | (scored["observed"] < scored["lower"])
-    pd.testing.assert_series_equal(outside, scored["is_anomaly"], check_names=False)
+    alone = scored["run"] <= 1
+    pd.testing.assert_series_equal(outside[alone], scored["is_anomaly"][alone], check_names=False)
+    assert (scored.loc[scored["is_anomaly"], "run"] >= 1).all()
 
 
 def test_score_is_comparable_across_scales() -> None:
@@ -97,22 +100,30 @@ def test_score_is_comparable_across_scales() -> None:
     assert stl_big.iloc[-1] == pytest.approx(stl_small.iloc[-1], rel=0.05)
 
 
-@pytest.mark.parametrize("engine", ["stl", "fast"])
-def test_level_shift_is_absorbed_after_the_first_days(engine: str) -> None:
-    series = weekly(112, seed=3)
+@pytest.mark.parametrize("engine", ["hw", "stl", "fast"])
+def test_level_shift_is_flagged_from_its_first_day_and_then_absorbed(engine: str) -> None:
+    series = weekly(140, seed=3)
     series.iloc[80:] += 30  # a permanent step up of ~15 noise sd
     frame = detect(series, engine=engine)
     flags = flagged_positions(frame)
     assert flags and flags[0] == 80
-    assert max(flags) <= 80 + 5 // 2  # only the first level_window // 2 + 1 days
-    assert not frame["is_anomaly"].iloc[90:].any()
+    assert not frame["is_anomaly"].iloc[80 + 28:].any()  # four weeks on, it is the new normal
 
 
-def test_trend_change_is_followed_without_flags() -> None:
+def test_slow_growth_is_followed_without_flags() -> None:
+    series = weekly(280, seed=4)
+    growth = np.arange(280) * 0.1  # +0.1 a day on ~100: about +36 % a year
+    assert not detect(series + growth)["is_anomaly"].any()
+
+
+def test_a_ramp_that_no_single_day_betrays_is_flagged_as_a_run() -> None:
     series = weekly(140, seed=4)
-    ramp = np.clip(np.arange(140) - 70, 0, None) * 0.8  # slope appears on day 70
+    ramp = np.clip(np.arange(140) - 70, 0, 21) * 1.5  # +1.5 a day for three weeks (noise sd 2)
     frame = detect(series + ramp)
-    assert not frame["is_anomaly"].any()
+    flags = frame[frame["is_anomaly"]]
+    assert len(flags) and flags.index[0] <= series.index[70 + 14]
+    assert (flags["direction"] == "spike").all()
+    assert (flags["run"] > 1).any()
 
 
 def test_holiday_event_is_masked_reported_and_not_flagged() -> None:
@@ -155,14 +166,31 @@ def test_nans_are_never_flagged_and_do_not_disturb_the_rest() -> None:
     assert flagged_positions(detect(series)) == [83]
 
 
-def test_constant_series_scores_zero_and_a_step_off_it_flags() -> None:
+def test_constant_series_scores_zero_and_a_practical_step_off_it_flags() -> None:
     idx = pd.date_range("2024-01-01", periods=60, freq="D")
     flat = pd.Series(50.0, index=idx)
     frame = detect(flat)
     assert not frame["is_anomaly"].any()
     assert frame["score"].dropna().max() < 1e-6
-    flat.iloc[-1] = 51.0
-    assert detect(flat)["is_anomaly"].iloc[-1]
+    flat.iloc[-1] = 51.0  # 2 %: below the minimum practical effect (5 %), and a bounded score
+    small = detect(flat)
+    assert not small["is_anomaly"].iloc[-1]
+    assert small["score"].iloc[-1] == pytest.approx(2.0, rel=0.01)  # 1 % of the level is the floor
+    flat.iloc[-1] = 60.0
+    big = detect(flat)
+    assert big["is_anomaly"].iloc[-1]
+    assert big["score"].iloc[-1] < 100  # robust standard deviations, never 1e6
+
+
+def test_a_backlog_going_from_one_to_two_is_not_a_million_sigma() -> None:
+    idx = pd.date_range("2024-01-01", periods=90, freq="D")
+    backlog = pd.Series(1.0, index=idx)
+    backlog.iloc[-1] = 2.0
+    frame = detect(backlog, kind="stock")
+    assert frame["score"].iloc[-1] < 2  # a stock of cases is at least Poisson-noisy
+    assert not frame["is_anomaly"].iloc[-1]  # and one case is below the minimum effect (3 cases)
+    counts = detect(pd.Series(np.r_[np.zeros(89), 2.0], index=idx), kind="count")
+    assert counts["score"].iloc[-1] < 3 and not counts["is_anomaly"].iloc[-1]
 
 
 @pytest.mark.parametrize("n", [5, 32])
@@ -225,10 +253,10 @@ def test_period_inference_is_recorded_in_the_config() -> None:
     config = detect(series).attrs["config"]
     assert isinstance(config, DetectorConfig)
     assert (config.period, config.period_source, config.engine, config.freq) == (168, "inferred",
-                                                                                 "fast", "h")
+                                                                                 "hw", "h")
     assert "period 168" in config.describe()
     given = detect(series, 24).attrs["config"]
-    assert (given.period, given.period_source, given.engine) == (24, "given", "stl")
+    assert (given.period, given.period_source, given.engine) == (24, "given", "hw")
 
 
 def test_irregular_counts_are_regularised_with_missing_days_as_zero() -> None:
@@ -324,13 +352,13 @@ def _frame(columns: dict[object, pd.Series]) -> pd.DataFrame:
     return frame
 
 
-def test_scan_scores_each_column_exactly_like_detect_fast() -> None:
+def test_scan_scores_each_column_exactly_like_detect() -> None:
     a, b = weekly(84, seed=11), weekly(84, seed=12) * 30
     a.iloc[70] += 40
     b.iloc[-1] -= 1500
     result = scan(pd.DataFrame({"a": a, "b": b}), threshold=4.0)
     for sid, series in (("a", a), ("b", b)):
-        ref = detect(series, 7, engine="fast", threshold=4.0)
+        ref = detect(series, 7, threshold=4.0)
         ref = ref[ref["is_anomaly"]]
         mine = result[result["series"] == sid].sort_values("day")
         assert mine["day"].tolist() == ref.index.tolist()

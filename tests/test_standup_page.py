@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import loaders
 from loaders import Filters
-from metrics.kpis import kpi_parts
+from metrics.kpis import KPIS, kpi_parts
 from metrics.panel import kpi_panel, scan_panel
 from metrics.standup import HISTORY_DAYS
 from sample_data import SampleConfig, holidays
@@ -87,7 +87,8 @@ def test_normal_day_shows_tiles_the_spike_with_its_why_and_a_drilldown_link(fres
     links = at.get("page_link")
     if (APP.parent / "pages" / "drilldown.py").exists():
         # the leading item's own drill-down: its KPI on that day
-        assert links and any("drilldown" in str(link.proto) and "kpi=incoming" in str(link.proto)
+        lead = next(k.name for k in KPIS if f"**{k.label}**" in lines[0])
+        assert links and any("drilldown" in str(link.proto) and f"kpi={lead}&" in str(link.proto)
                              and yesterday.isoformat() in str(link.proto) for link in links)
     summary = at.code[0].value
     assert summary.startswith(f"On {yesterday:%A %d %B %Y}") and "the most severe" in summary

@@ -285,7 +285,7 @@ def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, 
         raise ValueError(f"{slice_label(_slice)} is too small to judge: fewer than {MIN_DAILY_CASES:g} case a day "
                          f"over the last {JUDGED_WINDOW // 7} weeks")
     values = compute_kpis(parts, kpis=[kpi])[kpi]
-    return detect(values, 7, kind=spec.series_kind, engine="fast", volume=parts[spec.volume],
+    return detect(values, 7, kind=spec.series_kind, volume=parts[spec.volume],
                   events=events_for(events(_ctx), _slice))
 
 
