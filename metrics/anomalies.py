@@ -737,20 +737,19 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
 
     cz = csum(np.where(gap, 0.0, np.clip(z, -RUN_CLIP, RUN_CLIP)))
     cr = csum(np.where(gap, 0.0, resid))
-    cg = csum(gap.astype(float))
+    cg = csum(gap.astype(np.float32))
+    sign = np.sign(z)
     for w in RUN_WINDOWS:
         if w > z.shape[0]:
             break
-        s_w = np.full(z.shape, np.nan)
-        m_w = np.full(z.shape, np.nan)
-        whole = (cg[w:] - cg[:-w]) == 0
-        s_w[w - 1:] = np.where(whole, (cz[w:] - cz[:-w]) / np.sqrt(w), np.nan)
-        m_w[w - 1:] = (cr[w:] - cr[:-w]) / w
+        # views of the rows a w-day run can end on (row w - 1 on); the arrays are updated in place
+        b, ln, mn, sg = best[w - 1:], length[w - 1:], mean[w - 1:], sign[w - 1:]
+        s_w = (cz[w:] - cz[:-w]) / np.sqrt(w)
         with np.errstate(invalid="ignore"):
-            ok = (np.sign(s_w) == np.sign(z)) & (np.abs(s_w) > best)
-        best = np.where(ok, np.abs(s_w), best)
-        length = np.where(ok, w, length)
-        mean = np.where(ok, m_w, mean)
+            ok = (np.sign(s_w) == sg) & (np.abs(s_w) > b) & ((cg[w:] - cg[:-w]) == 0)
+        b[ok] = np.abs(s_w[ok])
+        ln[ok] = w
+        mn[ok] = ((cr[w:] - cr[:-w]) / w)[ok]
     return best, length, mean
 
 

@@ -53,7 +53,7 @@ def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: Ap
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in spec["data"]}
     assert {"expected range", "expected", "Incoming", "abnormal (bad)"} <= names
-    assert any("How it was judged: Expected = median level" in c.value for c in app.caption)
+    assert any("How it was judged: Expected = robust Holt-Winters" in c.value for c in app.caption)
     link = app.get("link_button")[0].proto.url
     assert link.startswith("drilldown?kpi=incoming&day=2026-06-30&") and "vendor_site=Manila" in link
 

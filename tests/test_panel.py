@@ -58,7 +58,7 @@ def test_series_ids_cover_every_kpi_and_slice(parts: pd.DataFrame) -> None:
     assert panel.kinds[("incoming", "all")] == "count"
     assert panel.kinds[("aht", "all")] == "ratio"
     assert panel.kinds[("escalation_rate", "all")] == "share"
-    assert panel.kinds[("backlog", "all")] == "level"
+    assert panel.kinds[("backlog", "all")] == "stock"
     assert panel.bad_direction[("solved", "all")] == "down" and panel.bad_direction[("aht", "all")] == "up"
     pd.testing.assert_index_equal(panel.volume.columns, panel.values.columns)
     assert panel.values.index.equals(pd.date_range("2026-01-01", periods=70, freq="D"))
