@@ -712,7 +712,7 @@ def _judge(y: np.ndarray, *, period: int | None, engine: str, kinds: np.ndarray,
 
 
 RUN_WINDOWS = (2, 3, 4, 5, 7, 10, 14)  # the runs of days judged together, besides the day alone
-RUN_CLIP = 2.5  # a day counts at most 2.5 sd in a run: one spike never makes a run abnormal
+RUN_CLIP = 3.0  # a day counts at most 3 sd in a run: one spike never makes a run abnormal
 
 
 def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -722,8 +722,10 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
     A run of ``w`` days (``RUN_WINDOWS``) scores ``sum(clip(z, ±2.5)) / sqrt(w)``, ``z`` each day's residual
     in robust standard deviations: under the model it is again a standard normal, so it is judged on the
     same threshold as a single day, while ``w`` days each 2 sd off (none abnormal alone) score ``2 sqrt(w)``
-    and one spike never makes the days after it a run. A run counts only if it deviates in the direction
-    of its last day; a run crossing a known event or a missing day is not a run.
+    and one spike never makes the days after it a run. Where residuals follow each other (a backlog, a solve
+    capacity), the run's variance is widened by the series' own lag-1 correlation over 8 earlier weeks
+    (:func:`_lag1_correlation`), so persistence alone is not abnormal. A run counts only if it deviates in the
+    direction of its last day; a run crossing a known event or a missing day is not a run.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         z = resid / scale
@@ -735,7 +737,9 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
     def csum(a: np.ndarray) -> np.ndarray:
         return np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
 
-    cz = csum(np.where(gap, 0.0, np.clip(z, -RUN_CLIP, RUN_CLIP)))
+    zc = np.where(gap, 0.0, np.clip(z, -RUN_CLIP, RUN_CLIP))
+    rho = _lag1_correlation(zc, gap)
+    cz = csum(zc)
     cr = csum(np.where(gap, 0.0, resid))
     cg = csum(gap.astype(np.float32))
     sign = np.sign(z)
@@ -744,13 +748,42 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
             break
         # views of the rows a w-day run can end on (row w - 1 on); the arrays are updated in place
         b, ln, mn, sg = best[w - 1:], length[w - 1:], mean[w - 1:], sign[w - 1:]
-        s_w = (cz[w:] - cz[:-w]) / np.sqrt(w)
+        # residuals that follow each other (a backlog, a solve capacity) make runs by themselves: the sum's
+        # variance is w x (1 + 2 sum_k (1 - k/w) rho^k) for a lag-1 correlation rho, not w
+        r = rho[w - 1:]
+        inflation = 1 + 2 * sum((1 - k / w) * r**k for k in range(1, w))
+        s_w = (cz[w:] - cz[:-w]) / np.sqrt(w * inflation)
         with np.errstate(invalid="ignore"):
             ok = (np.sign(s_w) == sg) & (np.abs(s_w) > b) & ((cg[w:] - cg[:-w]) == 0)
         b[ok] = np.abs(s_w[ok])
         ln[ok] = w
         mn[ok] = ((cr[w:] - cr[:-w]) / w)[ok]
     return best, length, mean
+
+
+def _lag1_correlation(zc: np.ndarray, gap: np.ndarray, window: int = 56) -> np.ndarray:
+    """Each day's lag-1 correlation of the clipped scores over the ``window`` days that end two weeks before
+    it (causal, and outside any run the day ends), clipped to [0, 0.9]; 0 until there are two weeks of pairs."""
+    pair = zc[1:] * zc[:-1]
+    pair_ok = ~(gap[1:] | gap[:-1])
+    num = np.vstack([np.zeros((1, zc.shape[1])), np.where(pair_ok, pair, 0.0)])
+    den = np.vstack([np.zeros((1, zc.shape[1])), np.where(pair_ok, zc[1:] ** 2, 0.0)])
+    cnt = np.vstack([np.zeros((1, zc.shape[1])), pair_ok.astype(float)])
+
+    def trailing(a: np.ndarray) -> np.ndarray:  # sum over the `window` rows before each row
+        c = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
+        lo = np.maximum(np.arange(a.shape[0]) - window, 0)
+        return c[np.arange(a.shape[0])] - c[lo]
+
+    n_pairs = trailing(cnt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = trailing(num) / trailing(den)
+    rho = np.where(n_pairs >= 14, np.clip(np.nan_to_num(rho), 0.0, 0.9), 0.0)
+    # measured before the longest run it will judge, so a run in progress never excuses itself
+    out = np.zeros_like(rho)
+    lag = max(RUN_WINDOWS)
+    out[lag:] = rho[:-lag]
+    return out
 
 
 def min_effect(expected: np.ndarray, kinds: np.ndarray, share_n: np.ndarray | None = None, *,

@@ -11,9 +11,9 @@ Croux, *Robust forecasting with exponential and Holt-Winters smoothing* (J. Fore
 * **a running scale** ``σ``: an exponentially weighted mean of the absolute residuals within ``2 σ`` (days
   further out leave it unchanged, so neither a spike nor a drifting run widens it), rescaled to a standard
   deviation (that truncated mean of a normal is ``0.723 σ``), floored by the noise a
-  series of that size must have (see ``floor`` in :func:`smooth`). With a multiplicative pattern the
-  residuals are tracked relative to the expected value (a Sunday of 200 cases is not judged with the
-  spread of a Monday of 1,000).
+  series of that size must have (see ``floor`` in :func:`smooth`). A count is over-dispersed Poisson:
+  its variance is ``μ + φ μ²`` with the over-dispersion ``φ`` tracked the same way, so a Sunday of 30
+  cases is judged with its own noise, not with the spread of a Monday of 1,000.
 
 **Reproducing statsmodels.** Feeding the cleaned series ``y*`` (``Smoothed.cleaned``) to
 ``statsmodels.tsa.holtwinters.ExponentialSmoothing(y*, seasonal=..., seasonal_periods=period,
@@ -22,7 +22,9 @@ initialization_method="known", initial_level=..., initial_seasonal=...)`` and fi
 ``Smoothed.expected`` (within 1e-9 relative; ``tests/test_holt_winters.py`` checks it on series with
 spikes, gaps, events, zeros and both seasonal forms). The loop here runs over days and is vectorised over
 series, so 7,000 series x 730 days take a fraction of a second where one statsmodels fit per series takes
-many seconds.
+many seconds. Two guards apply only to counts that are mostly zero (where statsmodels would divide by
+about zero): a weekday factor is never taken below 5 % in the level update, and no weekly pattern is learned
+while the level is under one case a day.
 
 Initial state (the first ``2 x period`` days, before any day is judged): the level is their mean, each
 weekday's seasonal the mean of its two values over that level (multiplicative) or minus it (additive),
@@ -43,9 +45,12 @@ HUBER = 2.0       # cleaning clip, robust standard deviations (Gelper et al. use
 SCALE_DECAY = 0.05  # running scale: about the last 20 judged days
 CONFIRM = 3       # days in a row beyond the clip, on one side, that confirm a shift: the level re-anchors
 OUTAGE = 0.1      # a count under a tenth of its expected value is an outage, never a new level
+MIN_FACTOR = 0.05  # the smallest weekday factor of a multiplicative pattern
 SCALE_CLIP = 2.0  # days beyond 2 sigma (the cleaning's clip) leave the running scale as it is
 # E[|Z| given |Z| <= 2] for a standard normal: the running scale's bias, divided out
 _CLIPPED_MEAN = float(np.sqrt(2 / np.pi) * (1 - np.exp(-SCALE_CLIP**2 / 2)) / (1 - 2 * stats.norm.sf(SCALE_CLIP)))
+# E[Z^2 given |Z| <= 2]: the same for the variance of counts
+_CLIPPED_SQ = float(1 - 2 * SCALE_CLIP * stats.norm.pdf(SCALE_CLIP) / (1 - 2 * stats.norm.sf(SCALE_CLIP)))
 _ABS_MEAN = float(np.sqrt(2 / np.pi))  # E[|Z|]: the scale before it has settled takes every day
 _EPS = 1e-9
 
@@ -117,6 +122,9 @@ def smooth(y: np.ndarray, *, period: int | None, usable: np.ndarray, mul: np.nda
     level, seas, sigma = _initial(y, usable, p, mul)
     init_level, init_seas = level.copy(), seas.copy()
     sigma = sigma * np.sqrt(2.0)  # residuals of a fit to two points per weekday are ~1/sqrt(2) too small
+    # counts: the state is the over-dispersion phi of Var = mu + phi mu^2 (what the relative spread leaves
+    # once Poisson noise is accounted for); rates: the state is the standard deviation itself
+    sigma = np.where(mul, np.maximum(sigma**2 - 1.0 / np.maximum(np.abs(level), 1.0), 0.0), sigma)
     n_seen = np.zeros(s)          # days that updated the scale: a plain mean until there are 1/decay of them
     streak = np.zeros(s)          # signed count of the latest days beyond the clip on one side
     out = {k: np.full((n, s), np.nan) for k in ("expected", "level", "seasonal", "scale", "cleaned")}
@@ -126,8 +134,8 @@ def smooth(y: np.ndarray, *, period: int | None, usable: np.ndarray, mul: np.nda
         ph = t % p
         st = seas[ph]
         yhat = np.where(mul, level * st, level + st)
-        norm = np.where(mul, np.maximum(np.abs(yhat), _EPS), 1.0)
-        scale = np.maximum(sigma * norm, floor(t, yhat, level))
+        mu = np.maximum(yhat, 1.0)
+        scale = np.maximum(np.where(mul, np.sqrt(mu + sigma * mu**2), sigma), floor(t, yhat, level))
         obs = y[t]
         ok = usable[t] & ~np.isnan(obs)
         resid = np.where(ok, obs - yhat, 0.0)
@@ -143,12 +151,14 @@ def smooth(y: np.ndarray, *, period: int | None, usable: np.ndarray, mul: np.nda
         out["expected"][t], out["level"][t], out["scale"][t], out["cleaned"][t] = yhat, level, scale, ystar
         out["seasonal"][t] = yhat - level
         # statsmodels' update: level from the deseasonalised y*, the season from y* against the old level
-        safe_st = np.where(np.abs(st) > _EPS, st, _EPS)
-        safe_lv = np.where(np.abs(level) > _EPS, level, _EPS)
+        # (guards for counts that are mostly zero: a weekday factor never below 5 %, and no weekly pattern
+        # learned while the level is under one case a day; statsmodels would divide by ~0 there)
+        safe_st = np.maximum(st, MIN_FACTOR)
+        safe_lv = np.maximum(level, 1.0)
         new_level = np.where(mul, alpha * ystar / safe_st, alpha * (ystar - st)) + (1 - alpha) * level
         if p > 1:
             new_seas = np.where(mul, gamma * ystar / safe_lv, gamma * (ystar - level)) + (1 - gamma) * st
-            seas[ph, cols] = np.where(anchor, st, new_seas)
+            seas[ph, cols] = np.where(anchor | (mul & (level < 1.0)), st, new_seas)
         level = np.where(anchor, np.where(mul, obs / safe_st, obs - st), new_level)
         streak = np.where(anchor, 0.0, streak)
         out["anchored"][t] = anchor
@@ -157,7 +167,9 @@ def smooth(y: np.ndarray, *, period: int | None, usable: np.ndarray, mul: np.nda
             inlier = ok & (~settled | (np.abs(z) <= SCALE_CLIP))  # then an outlier never widens the scale
             n_seen = n_seen + inlier
             rate = np.maximum(scale_decay, 1.0 / np.maximum(n_seen, 1))
-            unit = np.where(settled, np.abs(resid) / norm / _CLIPPED_MEAN, np.abs(resid) / norm / _ABS_MEAN)
+            unit = np.where(mul, (resid**2 / np.where(settled, _CLIPPED_SQ, 1.0) - mu) / mu**2,
+                            np.abs(resid) / np.where(settled, _CLIPPED_MEAN, _ABS_MEAN))
             sigma = np.where(inlier, (1 - rate) * sigma + rate * unit, sigma)
+            sigma = np.where(mul, np.maximum(sigma, 0.0), sigma)
     return Smoothed(out["expected"], out["level"], out["seasonal"], out["scale"], out["cleaned"],
                     out["anchored"], init_level, init_seas)
