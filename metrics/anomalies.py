@@ -728,37 +728,44 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
     direction of its last day; a run crossing a known event or a missing day is not a run.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = resid / scale
+        z = (resid / scale).astype(np.float32)  # single precision: half the memory traffic, ample for a score
     best = np.abs(z)
     length = np.ones(z.shape, dtype=np.int8)
-    mean = resid.copy()
+    mean = resid.astype(np.float32)
     gap = np.isnan(z)
 
-    def csum(a: np.ndarray) -> np.ndarray:
-        return np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
+    def csum(a: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        return np.vstack([np.zeros((1, a.shape[1]), dtype=dtype), np.cumsum(a, axis=0, dtype=dtype)])
 
-    zc = np.where(gap, 0.0, np.clip(z, -RUN_CLIP, RUN_CLIP))
-    rho = _lag1_correlation(zc, gap)
-    cz = csum(zc)
-    cr = csum(np.where(gap, 0.0, resid))
-    cg = csum(gap.astype(np.float32))
-    sign = np.sign(z)
+    zc = np.where(gap, np.float32(0), np.clip(z, -RUN_CLIP, RUN_CLIP))
+    rho = _lag1_correlation(zc, gap).astype(np.float32)
+    # sum_{k<w} (1 - k/w) rho^k = a - q (1 - rho^w) / w: the parts that do not depend on w, once
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a_part = rho / (1 - rho)
+        q_part = rho / (1 - rho) ** 2
+    rho_w = np.ones_like(rho)
+    power = 0
+    cz = csum(zc).astype(np.float32)  # sums in double precision, differences of at most 14 rows in single
+    cr = csum(np.where(gap, 0.0, resid)).astype(np.float32)
+    cg = csum(gap, np.int32)
     for w in RUN_WINDOWS:
         if w > z.shape[0]:
             break
-        # views of the rows a w-day run can end on (row w - 1 on); the arrays are updated in place
-        b, ln, mn, sg = best[w - 1:], length[w - 1:], mean[w - 1:], sign[w - 1:]
+        rho_w *= rho ** (w - power)
+        power = w
+        # views of the rows a w-day run can end on (row w - 1 on); best, length and mean are updated in place
+        bv, lv, mv, zv = best[w - 1:], length[w - 1:], mean[w - 1:], z[w - 1:]
         # residuals that follow each other (a backlog, a solve capacity) make runs by themselves: the sum's
         # variance is w x (1 + 2 sum_k (1 - k/w) rho^k) for a lag-1 correlation rho, not w
-        r = rho[w - 1:]
-        inflation = 1 + 2 * sum((1 - k / w) * r**k for k in range(1, w))
-        s_w = (cz[w:] - cz[:-w]) / np.sqrt(w * inflation)
+        inflation = 1 + 2 * (a_part[w - 1:] - q_part[w - 1:] * (1 - rho_w[w - 1:]) / np.float32(w))
+        s_w = (cz[w:] - cz[:-w]) / np.sqrt(np.float32(w) * inflation)
+        abs_w = np.abs(s_w)
         with np.errstate(invalid="ignore"):
-            ok = (np.sign(s_w) == sg) & (np.abs(s_w) > b) & ((cg[w:] - cg[:-w]) == 0)
-        b[ok] = np.abs(s_w[ok])
-        ln[ok] = w
-        mn[ok] = ((cr[w:] - cr[:-w]) / w)[ok]
-    return best, length, mean
+            ok = (s_w * zv > 0) & (abs_w > bv) & (cg[w:] == cg[:-w])
+        np.copyto(bv, abs_w, where=ok)
+        np.copyto(lv, w, where=ok)
+        np.copyto(mv, (cr[w:] - cr[:-w]) / np.float32(w), where=ok)
+    return best.astype(np.float64), length, mean.astype(np.float64)
 
 
 def _lag1_correlation(zc: np.ndarray, gap: np.ndarray, window: int = 56) -> np.ndarray:
@@ -771,9 +778,14 @@ def _lag1_correlation(zc: np.ndarray, gap: np.ndarray, window: int = 56) -> np.n
     cnt = np.vstack([np.zeros((1, zc.shape[1])), pair_ok.astype(float)])
 
     def trailing(a: np.ndarray) -> np.ndarray:  # sum over the `window` rows before each row
-        c = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0)])
-        lo = np.maximum(np.arange(a.shape[0]) - window, 0)
-        return c[np.arange(a.shape[0])] - c[lo]
+        c = np.cumsum(a, axis=0)
+        out = np.empty_like(c)
+        out[0] = 0.0
+        head = min(window, len(c) - 1)
+        out[1:head + 1] = c[:head]
+        if len(c) > window + 1:
+            out[window + 1:] = c[window:-1] - c[:-window - 1]
+        return out
 
     n_pairs = trailing(cnt)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -1299,6 +1311,15 @@ class Scores:
         return out
 
 
+def _is_day_grid(index: pd.Index) -> bool:
+    """Midnights one day apart, in order: a frame already on its daily grid."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2 or index.tz is not None:
+        return False
+    ns = index.as_unit("ns").asi8
+    day = 86400 * 10**9
+    return bool((ns % day == 0).all() and (np.diff(ns) == day).all())
+
+
 def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
                 kinds: Mapping[Hashable, str] | None = None, events: Any = None, period: int | None = 7,
                 threshold: float = 4.0, seasonal_cycles: int = 8, level_window: int = 5,
@@ -1335,20 +1356,24 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         if d not in ("up", "down"):
             raise AnomalyInputError(f"`bad_direction` must be 'up' or 'down', got {d!r} for {sid!r}")
     kind_of = {c: _kind(kinds.get(c, "level")) for c in values.columns}
-    vals = values.sort_index()
-    vals = vals[~vals.index.duplicated(keep="last")]
-    if len(vals.index) >= 2:
-        steps = np.diff(vals.index.normalize().as_unit("ns").asi8)
-        if (steps % (86400 * 10**9)).any() or (steps <= 0).any():
-            raise AnomalyInputError("`values` must have a daily DatetimeIndex (one row per day)")
-    full = pd.date_range(vals.index.min().normalize(), vals.index.max().normalize(), freq="D")
-    vals = vals.set_axis(vals.index.normalize()).reindex(full).astype(float)
-    count_cols = np.array([kind_of[c] == "count" for c in vals.columns])
-    arr = vals.to_numpy(copy=True)
-    absent = vals.isna().to_numpy() & ~values.reindex(full).notna().to_numpy()
-    # counts: a day with no row is zero cases; explicit NaN stays unknown
-    arr[:, count_cols] = np.where(absent[:, count_cols] & np.isnan(arr[:, count_cols]), 0.0,
-                                  arr[:, count_cols])
+    count_cols = np.array([kind_of[c] == "count" for c in values.columns])
+    if _is_day_grid(values.index):  # the usual case (a panel): no copy of the frame to put it on its grid
+        vals, full = values, values.index
+        arr = values.to_numpy(dtype=float, copy=True)
+    else:
+        vals = values.sort_index()
+        vals = vals[~vals.index.duplicated(keep="last")]
+        if len(vals.index) >= 2:
+            steps = np.diff(vals.index.normalize().as_unit("ns").asi8)
+            if (steps % (86400 * 10**9)).any() or (steps <= 0).any():
+                raise AnomalyInputError("`values` must have a daily DatetimeIndex (one row per day)")
+        full = pd.date_range(vals.index.min().normalize(), vals.index.max().normalize(), freq="D")
+        vals = vals.set_axis(vals.index.normalize()).reindex(full).astype(float)
+        arr = vals.to_numpy(copy=True)
+        absent = vals.isna().to_numpy() & ~values.reindex(full).notna().to_numpy()
+        # counts: a day with no row is zero cases; explicit NaN stays unknown
+        arr[:, count_cols] = np.where(absent[:, count_cols] & np.isnan(arr[:, count_cols]), 0.0,
+                                      arr[:, count_cols])
     n = len(full)
     need = min_points(period, level_window=level_window)
     if n < need:
@@ -1367,8 +1392,11 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         missing = [c for c in cols if c not in volume.columns]
         if missing:
             raise AnomalyInputError(f"`volume` has no column for series {missing[:3]}")
-        vol = volume.set_axis(pd.DatetimeIndex(volume.index).normalize()).reindex(full)[cols]
-        vol_arr = vol.to_numpy(dtype=float)
+        if volume.index.equals(full) and list(volume.columns) == cols:
+            vol_arr = volume.to_numpy(dtype=float)
+        else:
+            vol = volume.set_axis(pd.DatetimeIndex(volume.index).normalize()).reindex(full)[cols]
+            vol_arr = vol.to_numpy(dtype=float)
     share_cols = np.array([kind_of[c] == "share" for c in cols])
     share_n = np.where(share_cols[None, :], vol_arr, np.nan) \
         if vol_arr is not None and share_cols.any() else None
