@@ -67,7 +67,7 @@ level_window + min(max(period, 10), 28)`` points; a series needs at least one mo
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -1153,7 +1153,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
          period: int | None = 7, threshold: float = 4.0, days: int | None = None,
          only_bad: bool = False, seasonal_cycles: int = 8, level_window: int = 5,
          scale_window: int | None = None, group_gap_days: int = 1,
-         group_span_days: int = 6) -> pd.DataFrame:
+         group_span_days: int = 6, cause_order: Sequence[str] | None = None) -> pd.DataFrame:
     """Score every daily series of a frame in one vectorised pass; rank and group the flags.
 
     The scan runs the ``engine="fast"`` model of :func:`detect` on all columns at once (numpy
@@ -1201,9 +1201,11 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     Returns
     -------
     pd.DataFrame
-        One row per flagged point, ranked by ``severity`` (descending), with columns
-        ``series, kpi, day, observed, expected, lower, upper, score, direction, impact,
-        severity, bad, event, incident`` (incident 1 holds the most severe flag).
+        One row per flagged point, grouped by incident (incident 1 holds the most severe flag; each
+        incident's ``lead``, the flag that names its cause, first), with columns ``series, kpi, day,
+        observed, expected, lower, upper, score, direction, impact, severity, bad, event, run, incident, lead,
+        related, incident_severity`` (``run``: the days the judgment spans, 1 = the day alone;
+        ``incident_severity``: the most severe flag of the incident).
         ``severity = min(score / threshold, 3) * log1p(impact)`` where ``impact`` is the
         deviation in cases: ``|observed - expected|`` for count series, else
         ``min(|observed - expected| / |expected|, 1) x volume``.
@@ -1229,7 +1231,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
                          seasonal_cycles=seasonal_cycles, level_window=level_window, scale_window=scale_window,
                          days=days, bad_direction=bad_direction)
     return rank(scores, bad_direction=bad_direction, days=days, only_bad=only_bad, group_gap_days=group_gap_days,
-                group_span_days=group_span_days)
+                group_span_days=group_span_days, cause_order=cause_order)
 
 
 @dataclass(frozen=True, eq=False)
@@ -1421,9 +1423,13 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
 
 
 def rank(scores: Scores, *, bad_direction: Mapping[Hashable, str] | None = None, days: int | None = None,
-         only_bad: bool = False, group_gap_days: int = 1, group_span_days: int = 6) -> pd.DataFrame:
-    """The flags of scored series, ranked by severity and grouped into incidents (the second half of
-    :func:`scan`; its options and columns mean the same)."""
+         only_bad: bool = False, group_gap_days: int = 1, group_span_days: int = 6,
+         cause_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """The flags of scored series grouped into incidents, incidents ranked by their most severe member (the
+    second half of :func:`scan`; its options and columns mean the same).
+
+    Each incident's ``lead`` row (first among its rows) names its cause (see :func:`_leads`, ``cause_order``:
+    KPI names, causes first); ``related`` counts the incident's other flags."""
     bad_direction = dict(bad_direction or {})
     for name, gap in (("group_gap_days", group_gap_days), ("group_span_days", group_span_days)):
         if gap < 0:
@@ -1468,6 +1474,7 @@ def rank(scores: Scores, *, bad_direction: Mapping[Hashable, str] | None = None,
         "severity": severity,
         "bad": bad,
         "event": labels[ti, si].astype(str),
+        "run": scores.run[ti, si].astype(int),
     })
     if only_bad:
         out = out[out["bad"]].reset_index(drop=True)
@@ -1480,8 +1487,43 @@ def rank(scores: Scores, *, bad_direction: Mapping[Hashable, str] | None = None,
     for r in roots:
         first_seen.setdefault(int(r), len(first_seen) + 1)
     out["incident"] = [first_seen[int(r)] for r in roots]
+    out["lead"] = _leads(out, cause_order)
+    out["related"] = out.groupby("incident")["incident"].transform("size").astype(int) - 1
+    out["incident_severity"] = out.groupby("incident")["severity"].transform("max")
+    # each incident's lead first, then the rest of it; incidents by their most severe member
+    out = out.sort_values(["incident", "lead", "severity"], ascending=[True, False, False],
+                          kind="stable").reset_index(drop=True)
     out.attrs["config"] = {**scores.config, "days": days}
     return out
+
+
+def _leads(flags: pd.DataFrame, cause_order: Sequence[str] | None) -> np.ndarray:
+    """The flag that names each incident: the cause, not its echoes.
+
+    On the incident's first day, the KPI earliest in ``cause_order`` (incoming before solved before backlog:
+    a flow explains the stock it feeds; by default the order the KPIs first appear in); for that KPI, the
+    least specific flagged slice (a cause seen at every site is named at the workflow), narrowed to a flagged
+    slice inside it while that one carries at least two thirds of its deviation in the same direction (a spike
+    at one site is named at that site).
+    """
+    lead = np.zeros(len(flags), dtype=bool)
+    order = {k: i for i, k in enumerate(cause_order or dict.fromkeys(flags["kpi"]))}
+    keys = [_kpi_and_slice(s) for s in flags["series"]]
+    dev = (flags["observed"] - flags["expected"]).to_numpy()
+    days = flags["day"].to_numpy()
+    for _, rows in flags.groupby("incident", sort=False).indices.items():
+        first = rows[days[rows] == days[rows].min()]
+        kpi = min((keys[i][0] for i in first), key=lambda k: order.get(k, len(order)))
+        same = [i for i in first if keys[i][0] == kpi]
+        pick = min(same, key=lambda i: (len(keys[i][1]), -abs(dev[i])))
+        while True:
+            inner = [i for i in same if keys[pick][1] < keys[i][1] and np.sign(dev[i]) == np.sign(dev[pick])
+                     and abs(dev[i]) >= 2 / 3 * abs(dev[pick])]
+            if not inner:
+                break
+            pick = min(inner, key=lambda i: (len(keys[i][1]), -abs(dev[i])))
+        lead[pick] = True
+    return lead
 
 
 
@@ -1499,7 +1541,9 @@ def _empty_scan() -> pd.DataFrame:
            ("observed", "expected", "lower", "upper", "score")},
         "direction": pd.Series([], dtype=str), "impact": pd.Series([], dtype=float),
         "severity": pd.Series([], dtype=float), "bad": pd.Series([], dtype=bool),
-        "event": pd.Series([], dtype=str), "incident": pd.Series([], dtype=int)})
+        "event": pd.Series([], dtype=str), "incident": pd.Series([], dtype=int),
+        "run": pd.Series([], dtype=int), "lead": pd.Series([], dtype=bool), "related": pd.Series([], dtype=int),
+        "incident_severity": pd.Series([], dtype=float)})
 
 
 def scan_last(values: pd.DataFrame, *, days: int = 1, **options: Any) -> pd.DataFrame:

@@ -355,7 +355,8 @@ class Scored:
 
     def flags(self, *, days: int | None = None, only_bad: bool = False) -> pd.DataFrame:
         """The ranked flags (of the newest ``days`` days) with KPI and slice attached (see :func:`scan_panel`)."""
-        flags = rank(self.scores, bad_direction=self.panel.bad_direction, days=days, only_bad=only_bad) \
+        flags = rank(self.scores, bad_direction=self.panel.bad_direction, days=days, only_bad=only_bad,
+                     cause_order=[k.name for k in KPIS]) \
             if self.scores is not None else rank_empty()
         specs = {n: get_kpi(n) for n in set(self.panel.kpi.values())}
         flags["slice"] = pd.Series([dict(self.panel.slices[sid]) for sid in flags["series"]],

@@ -52,10 +52,12 @@ if shown.empty:
     st.caption(not_judged_text(found))
     st.stop()
 
-st.caption(f"{len(shown)} abnormal points in {shown['incident'].nunique()} incidents, {span}, ranked by severity "
-           "(surprise × cases affected). Each day is judged with only the data up to it. Select a row to see it. "
-           + not_judged_text(found))
-table = list_table(shown)
+listed = shown.drop_duplicates("incident")  # one row per incident: the flag that names its cause
+st.caption(f"{len(listed)} incidents ({len(shown)} abnormal points), {span}, the most severe first "
+           "(surprise × cases affected); each is named after the slice and KPI that explain it, its other flags "
+           "are counted under Related. Each day is judged with only the data up to it; Days > 1 means a run of "
+           "days judged together. Select a row to see it. " + not_judged_text(found))
+table = list_table(listed)
 event = st.dataframe(
     table, key="anomalies_table", on_select="rerun", selection_mode="single-row", hide_index=True,
     height=min(38 + 35 * len(table), 390),
@@ -66,9 +68,13 @@ event = st.dataframe(
         "Date": st.column_config.DateColumn("Date", format="ddd D MMM YYYY"),
         "Change": st.column_config.NumberColumn("Change", format="%+.0f %%"),
         "Cases off": st.column_config.NumberColumn("Cases off", format="%d", help="Deviation in cases"),
+        "Days": st.column_config.NumberColumn("Days", format="%d",
+                                              help="Days judged together: 1 = the day alone, more = a run of days"),
+        "Related": st.column_config.NumberColumn("Related", format="%d",
+                                                 help="Other flags of the same incident (open the row to list them)"),
     })
 
-row = shown.iloc[chosen_row(event, len(shown))]
+row = listed.iloc[chosen_row(event, len(listed))]
 kpi = get_kpi(row["kpi"])
 flag_day = row["day"].date()
 where = slice_label(row["slice"])

@@ -593,3 +593,40 @@ def test_the_vectorised_trailing_window_equals_pandas_rolling(rows, window, min_
     want = np.full(a.shape, np.nan)
     want[start:] = getattr(pd.DataFrame(a[start:]).shift(1).rolling(window, min_periods=min_periods), how)().to_numpy()
     np.testing.assert_allclose(_rolling(a, window, how, min_periods, start), want, rtol=1e-9, atol=1e-12)
+
+
+def _nested(spike_at: dict[str, float], seed: int = 70) -> pd.DataFrame:
+    """incoming for the total, workflow a, and a at sites X, Y, Z (the total = a + 200 of other work)."""
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    sites = {s: weekly(84, seed=seed + i).set_axis(idx) for i, s in enumerate("XYZ")}
+    for s, extra in spike_at.items():
+        sites[s].iloc[-1] += extra
+    wf = sum(sites.values())
+    cols = {("incoming", "all"): wf + 200.0, ("incoming", "workflow=a"): wf}
+    cols.update({("incoming", f"workflow=a|site={s}"): v for s, v in sites.items()})
+    return _frame(cols)
+
+
+def test_an_incident_is_named_after_the_slice_that_explains_it() -> None:
+    one_site = scan(_nested({"X": 120.0}), kinds=None)
+    lead = one_site[one_site["lead"]]
+    assert len(lead) == 1 and one_site["incident"].nunique() == 1
+    assert lead["series"].iloc[0] == ("incoming", "workflow=a|site=X")  # the site carries the whole change
+    assert one_site["series"].iloc[0] == lead["series"].iloc[0]  # the lead comes first
+    assert lead["related"].iloc[0] == len(one_site) - 1 >= 2
+    every_site = scan(_nested({"X": 60.0, "Y": 60.0, "Z": 60.0}))
+    lead = every_site[every_site["lead"]]
+    assert len(lead) == 1 and lead["series"].iloc[0] == ("incoming", "workflow=a")  # a cause at every site
+    assert lead["incident_severity"].iloc[0] == every_site["severity"].max()
+
+
+def test_a_flow_names_the_incident_it_feeds() -> None:
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    values = _frame({("backlog", "site=X"): weekly(84, seed=80).set_axis(idx) * 3,
+                     ("incoming", "site=X"): weekly(84, seed=81).set_axis(idx)})
+    values.iloc[-1, 0] += 400  # the backlog jumps far more (in sd) than the incoming that fed it
+    values.iloc[-1, 1] += 60
+    ranked = scan(values, cause_order=["incoming", "solved", "backlog"])
+    assert ranked["incident"].nunique() == 1
+    assert ranked.loc[ranked["lead"], "kpi"].tolist() == ["incoming"]
+    assert ranked["severity"].iloc[1] > ranked["severity"].iloc[0]  # named by its cause, not its loudest echo

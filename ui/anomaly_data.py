@@ -307,7 +307,7 @@ def not_judged_text(found: pd.DataFrame) -> str:
 
 
 def list_table(found: pd.DataFrame) -> pd.DataFrame:
-    """The ranked list as shown: one row per flag, values formatted in each KPI's unit."""
+    """The list as shown: one row per flag given, values formatted in each KPI's unit."""
     from metrics.kpis import get_kpi
 
     def fmt(k: str, v: float) -> str:
@@ -315,7 +315,7 @@ def list_table(found: pd.DataFrame) -> pd.DataFrame:
 
     change = (found["observed"] - found["expected"]) / found["expected"].abs().where(found["expected"] != 0)
     return pd.DataFrame({
-        "Severity": found["severity"].round(1),
+        "Severity": found["incident_severity"].round(1),
         "KPI": found["kpi_label"],
         "Slice": [slice_label(s) for s in found["slice"]],
         "Date": found["day"].dt.date,
@@ -324,8 +324,10 @@ def list_table(found: pd.DataFrame) -> pd.DataFrame:
         "Change": change * 100,
         "Direction": found["direction"].where(found["bad"], found["direction"] + " (good)"),
         "Score": found["score"].round(1),
+        "Days": found["run"],
         "Cases off": found["impact"].round(0),
         "Incident": found["incident"],
+        "Related": found["related"],
     }).reset_index(drop=True)
 
 

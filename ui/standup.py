@@ -256,8 +256,8 @@ def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContex
         except ValueError:
             params = link = None
         items.append(AnomalyItem(str(row["kpi"]), slice_, float(row["observed"]), float(row["expected"]),
-                                 float(row["lower"]), float(row["upper"]), float(row["severity"]), bool(row["bad"]),
-                                 str(row["direction"]), explanation, params, link))
+                                 float(row["lower"]), float(row["upper"]), float(row["incident_severity"]),
+                                 bool(row["bad"]), str(row["direction"]), explanation, params, link))
     return items, len(flags)
 
 
