@@ -17,8 +17,8 @@ Every point is scored **causally**: the expected value for point ``t`` is built 
    smoothing) one step ahead, made robust by cleaning each observation to within 2 robust standard
    deviations of its prediction before it updates the state (``metrics.holt_winters``, whose tests show
    the values equal statsmodels' ``fittedvalues`` on the cleaned series).  The weekly pattern is
-   multiplicative for counts and stocks and additive for rates.  A shift confirmed by three days in a row
-   beyond the clip on one side re-anchors the level (so a lasting step is flagged for about three days, then
+   multiplicative for counts and stocks and additive for rates.  A shift confirmed by five days in a row
+   beyond the clip on one side re-anchors the level (so a lasting step is flagged for about five days, then
    is the new normal); an outage (a count under a tenth of its expected value) never does.
    ``engine="stl"`` (statsmodels STL refits) and ``engine="fast"`` (a median decomposition) remain for
    comparison (``bench/bench_accuracy.py``).
@@ -719,10 +719,11 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
     """The strongest run of days ending on each day (day x series): its score, its length (1 = the day
     alone) and its mean residual (what the minimum practical effect is checked against).
 
-    A run of ``w`` days (``RUN_WINDOWS``) scores ``sum(clip(z, ±2.5)) / sqrt(w)``, ``z`` each day's residual
+    A run of ``w`` days (``RUN_WINDOWS``) scores ``sum(clip(z, ±3)) / sqrt(w)``, ``z`` each day's residual
     in robust standard deviations: under the model it is again a standard normal, so it is judged on the
     same threshold as a single day, while ``w`` days each 2 sd off (none abnormal alone) score ``2 sqrt(w)``
-    and one spike never makes the days after it a run. Where residuals follow each other (a backlog, a solve
+    and one spike never makes the days after it a run. A run is ``w`` days in a row on one side of expected.
+    Where residuals follow each other (a backlog, a solve
     capacity), the run's variance is widened by the series' own lag-1 correlation over 8 earlier weeks
     (:func:`_lag1_correlation`), so persistence alone is not abnormal. A run counts only if it deviates in the
     direction of its last day; a run crossing a known event or a missing day is not a run.
@@ -748,6 +749,7 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
     cz = csum(zc).astype(np.float32)  # sums in double precision, differences of at most 14 rows in single
     cr = csum(np.where(gap, 0.0, resid)).astype(np.float32)
     cg = csum(gap, np.int32)
+    cp = csum(z > 0, np.int32)  # days above expected: a run is w days in a row on one side
     for w in RUN_WINDOWS:
         if w > z.shape[0]:
             break
@@ -761,7 +763,8 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
         s_w = (cz[w:] - cz[:-w]) / np.sqrt(np.float32(w) * inflation)
         abs_w = np.abs(s_w)
         with np.errstate(invalid="ignore"):
-            ok = (s_w * zv > 0) & (abs_w > bv) & (cg[w:] == cg[:-w])
+            above = cp[w:] - cp[:-w]
+            ok = (s_w * zv > 0) & (abs_w > bv) & (cg[w:] == cg[:-w]) & ((above == w) | (above == 0))
         np.copyto(bv, abs_w, where=ok)
         np.copyto(lv, w, where=ok)
         np.copyto(mv, (cr[w:] - cr[:-w]) / np.float32(w), where=ok)
