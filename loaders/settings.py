@@ -240,6 +240,11 @@ class Settings:
     business_timezone: str = "UTC"
     #: how naive timestamps in the source are meant: "UTC", or "local" (already in the business time zone)
     naive_timestamps: Literal["UTC", "local"] = "UTC"
+    #: the judgment (``[detector]``): flag above ``threshold`` robust standard deviations, and only a change of
+    #: at least ``min_cases`` cases (counts) and ``min_change`` of the expected value (every series)
+    threshold: float = 4.0
+    min_cases: float = 3.0
+    min_change: float = 0.05
 
     def __post_init__(self) -> None:
         wanted = self.case_columns if self.source_kind == "cases" else self.volume_columns
@@ -519,6 +524,22 @@ def _sla(doc: Mapping[str, Any], dims: tuple[str, ...]) -> tuple[dict[str, float
     return {k: v for k, v in hours.items() if v is not None}, dimension, default
 
 
+def _detector(doc: Mapping[str, Any]) -> tuple[float, float, float]:
+    """``[detector]``: the flag threshold and the minimum practical effect (cases, share of expected)."""
+    det = _section(doc, "detector")
+    _only(det, "detector", ("threshold", "min_cases", "min_change"))
+    threshold = _number(det, "threshold", where="detector.threshold", positive=True)
+    min_cases = _number(det, "min_cases", where="detector.min_cases")
+    min_change = _number(det, "min_change", where="detector.min_change")
+    if min_cases is not None and min_cases < 0:
+        raise ConfigError(f"`detector.min_cases` must be >= 0, got {min_cases:g}", key="detector.min_cases")
+    if min_change is not None and not 0 <= min_change < 1:
+        raise ConfigError(f"`detector.min_change` must be a share in [0, 1) such as 0.05 for 5 %, got {min_change:g}",
+                          key="detector.min_change")
+    return (4.0 if threshold is None else threshold, 3.0 if min_cases is None else min_cases,
+            0.05 if min_change is None else min_change)
+
+
 def _time(doc: Mapping[str, Any]) -> tuple[str, str]:
     """``[time]``: the business time zone (an IANA name) and how the source's naive timestamps are meant."""
     time = _section(doc, "time")
@@ -568,7 +589,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     ...     "created_at"]
     'opened_ts'
     """
-    known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time")
+    known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time", "detector")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
@@ -601,6 +622,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     route_values, value_maps = _value_maps(_section(doc, "values"), keys)
     sla_hours, sla_dimension, sla_default = _sla(doc, keys)
     zone, naive = _time(doc)
+    threshold, min_cases, min_change = _detector(doc)
 
     rollup = _section(doc, "rollup")
     _only(rollup, "rollup", ("mode", "table", "lookback_days", "local_path", "statement_timeout_s"))
@@ -663,6 +685,9 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         sla_default_hours=sla_default,
         business_timezone=zone,
         naive_timestamps=naive,
+        threshold=threshold,
+        min_cases=min_cases,
+        min_change=min_change,
     )
 
 

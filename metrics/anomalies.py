@@ -396,11 +396,13 @@ def _event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
                 "`events` frame must have a `start` (or `day` / `date`) column, "
                 f"got columns {sorted(map(str, cols))}")
         name_col = next((c for c in ("name", "label", "event", "description") if c in cols), None)
-        for rec in events.itertuples(index=False):
-            d = rec._asdict()
-            start = pd.Timestamp(d[start_col])
-            end = pd.Timestamp(d["end"]) if "end" in cols and pd.notna(d["end"]) else start
-            rows.append((start, end, str(d[name_col]) if name_col else "event"))
+        scopes = [c for c in events.columns if c not in _EVENT_FIELDS]
+        for rec in events.to_dict("records"):
+            start = pd.Timestamp(rec[start_col])
+            end = pd.Timestamp(rec["end"]) if "end" in cols and pd.notna(rec["end"]) else start
+            name = str(rec[name_col]) if name_col else "event"
+            where = [str(rec[c]) for c in scopes if pd.notna(rec[c])]
+            rows.append((start, end, f"{name} at {' · '.join(where)}" if where else name))
     elif isinstance(events, pd.Series):
         for when, name in events.items():
             rows.append((pd.Timestamp(when), pd.Timestamp(when), str(name)))
@@ -452,13 +454,18 @@ def _slice_of(sid: Hashable) -> dict[str, str]:
     return out
 
 
+# an events frame's other columns scope it (see :func:`events_for`)
+_EVENT_FIELDS = frozenset({"start", "end", "day", "date", "name", "label", "event", "description"})
+
+
 def events_for(events: Any, slice_: Mapping[str, str]) -> Any:
     """The events that apply to one slice of the data.
 
     An events frame may carry scope columns named after dimensions (``vendor_site``,
-    ``workflow``, ...): a row with a value there applies only to series of that value and to
-    series that contain it (the total, its workflow), not to series pinned to another value
-    (a Manila holiday does not excuse a drop at Dublin).  A null scope means everywhere.
+    ``workflow``, ...): a row with a value there applies only to series pinned to that value
+    (Manila, copyright at Manila), never to another value's (a Manila holiday does not excuse a
+    drop at Dublin) nor to the series that merely contain it (one site's holiday never excuses
+    the company total, which is judged as usual).  A null scope means everywhere.
 
     Parameters
     ----------
@@ -479,15 +486,18 @@ def events_for(events: Any, slice_: Mapping[str, str]) -> Any:
     >>> events_for(ev, {"vendor_site": "Dublin"})["name"].tolist()
     ['Xmas']
     >>> events_for(ev, {"workflow": "copyright"})["name"].tolist()
+    ['Xmas']
+    >>> events_for(ev, {"vendor_site": "Manila", "workflow": "copyright"})["name"].tolist()
     ['PH day', 'Xmas']
     """
     if not isinstance(events, pd.DataFrame) or events.empty:
         return events
     keep = np.ones(len(events), dtype=bool)
-    for dim, value in slice_.items():
-        if dim in events.columns:
-            scope = events[dim]
-            keep &= (scope.isna() | (scope.astype(str) == str(value))).to_numpy()
+    for dim in (c for c in events.columns if c not in _EVENT_FIELDS):
+        scope = events[dim]
+        value = slice_.get(dim)
+        pinned = scope.astype(str) == str(value) if value is not None else False
+        keep &= (scope.isna() | pinned).to_numpy()
     return events[keep]
 
 
@@ -497,7 +507,7 @@ def _scoped_event_labels(index: pd.DatetimeIndex, events: Any, cols: list) -> np
     if events is None:
         return labels
     cache: dict[tuple, np.ndarray] = {}
-    scope_dims = set(events.columns) if isinstance(events, pd.DataFrame) else set()
+    scope_dims = set(events.columns) - _EVENT_FIELDS if isinstance(events, pd.DataFrame) else set()
     for j, sid in enumerate(cols):
         relevant = tuple(sorted((d, v) for d, v in _slice_of(sid).items() if d in scope_dims))
         if relevant not in cache:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import Scores, quote_value, rank, rank_empty, score_frame, unquote_value
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, Scores, quote_value, rank, rank_empty, score_frame, unquote_value
 from metrics.kpis import KPIS, PARTS, get_kpi
 
 __all__ = [
@@ -371,7 +371,8 @@ class Scored:
 
 
 def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
-                min_daily_cases: float = MIN_DAILY_CASES) -> Scored:
+                min_daily_cases: float = MIN_DAILY_CASES, min_cases: float = MIN_CASES,
+                min_change: float = MIN_CHANGE) -> Scored:
     """Judge every series of a panel big enough to judge, on every day, in one vectorised pass.
 
     Parameters
@@ -385,6 +386,8 @@ def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
         Flag when the score (robust standard deviations) exceeds it.
     min_daily_cases : float, keyword-only
         Slices smaller than this are not judged (see :func:`judged`); ``0`` judges every series.
+    min_cases, min_change : float, keyword-only
+        The minimum practical effect (see ``metrics.anomalies.min_effect``).
 
     Raises
     ------
@@ -396,7 +399,8 @@ def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
     pos = [i for i, sid in enumerate(panel.values.columns) if sid in wanted]
     scores = score_frame(panel.values.iloc[:, pos], volume=panel.volume.iloc[:, pos],
                          kinds={sid: panel.kinds[sid] for sid in keep}, events=events, threshold=threshold,
-                         bad_direction={sid: panel.bad_direction[sid] for sid in keep}) if pos else None
+                         bad_direction={sid: panel.bad_direction[sid] for sid in keep}, min_cases=min_cases,
+                         min_change=min_change) if pos else None
     return Scored(panel, scores, panel.values.shape[1] - len(pos), min_daily_cases)
 
 

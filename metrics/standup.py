@@ -198,6 +198,8 @@ class Tile:
     week_ago: float | None
     median_4w: float | None
     trend: tuple[float, ...]
+    #: the known event covering the day ("" if none): the day is not judged, and the tile says why
+    event: str = ""
 
     @property
     def state(self) -> State:
@@ -217,6 +219,8 @@ class Tile:
 
     def expected_text(self) -> str:
         """``"expected 4,100 (3,800–4,400)"`` or a plain note when the history is too short."""
+        if self.event:
+            return f"{self.event}: not judged"
         if self.expected is None:
             return "no expected value (history too short)"
         low, high = (self.kpi.format(_bounded(v, self.kpi)) for v in (self.lower, self.upper))
@@ -224,6 +228,8 @@ class Tile:
 
     def verdict(self) -> str:
         """A word for the tile, never colour alone: ``"Abnormal: above expected"`` or ``"Normal"``."""
+        if self.event:
+            return f"Not judged: {self.event}"
         if self.state == "unknown":
             return "Not scored"
         if not self.abnormal:
@@ -295,12 +301,13 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
     for kpi in specs:
         series = history[kpi.name].astype(float)
         expected = lower = upper = score = None
-        abnormal, direction = False, ""
+        abnormal, direction, event = False, "", ""
         try:
             frame = judged[kpi.name] if judged is not None and kpi.name in judged else detect(
                 series, 7, kind=kpi.series_kind, threshold=threshold, events=events)
             row = frame.loc[stamp]
-            if np.isfinite(row["score"]):
+            event = str(row.get("event", "") or "")
+            if np.isfinite(row["score"]) and not event:
                 expected, lower, upper, score = (_clean(row[c]) for c in ("expected", "lower", "upper", "score"))
                 abnormal, direction = bool(row["is_anomaly"]), str(row["direction"])
         except InsufficientHistoryError:
@@ -308,7 +315,7 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
         week_ago, median_4w = same_weekday_baseline(series, day)
         trend = tuple(float(v) for v in series.iloc[-trend_days:].fillna(0.0))
         out.append(Tile(kpi, day, _clean(series.loc[stamp]), expected, lower, upper, score, abnormal, direction,
-                        week_ago, median_4w, trend))
+                        week_ago, median_4w, trend, event))
     return out
 
 

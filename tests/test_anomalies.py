@@ -18,6 +18,7 @@ from metrics.anomalies import (
     regularize,
     scan,
     scan_last,
+    score_frame,
 )
 
 WEEK = np.array([100.0, 104.0, 102.0, 101.0, 98.0, 70.0, 65.0])
@@ -524,16 +525,20 @@ def test_scoped_events_excuse_only_the_series_they_concern() -> None:
     values.iloc[80] -= 60  # every series drops on the same day
     holiday = pd.DataFrame({"day": [idx[80]], "name": ["PH day"], "vendor_site": ["Manila"]})
     flagged = set(scan(values, events=holiday)["series"])
-    assert flagged == {("solved", "vendor_site=Dublin")}
+    # Manila's holiday excuses Manila only: never Dublin, and never the company total
+    assert flagged == {("solved", "vendor_site=Dublin"), ("solved", "all")}
     assert set(scan(values)["series"]) == set(cols)
+    frame = detect(values[("solved", "vendor_site=Manila")], events=holiday)
+    assert frame["event"].iloc[80] == "PH day at Manila" and not frame["is_anomaly"].iloc[80]
 
 
 def test_events_for_keeps_unscoped_and_matching_rows() -> None:
     ev = pd.DataFrame({"start": ["2024-01-01"] * 3, "name": ["a", "b", "c"],
                        "vendor_site": [None, "Manila", "Dublin"], "workflow": [None, None, "copyright"]})
     assert events_for(ev, {"vendor_site": "Manila"})["name"].tolist() == ["a", "b"]
-    assert events_for(ev, {"workflow": "trademark"})["name"].tolist() == ["a", "b"]
-    assert events_for(ev, {})["name"].tolist() == ["a", "b", "c"]
+    assert events_for(ev, {"workflow": "trademark"})["name"].tolist() == ["a"]
+    assert events_for(ev, {"vendor_site": "Dublin", "workflow": "copyright"})["name"].tolist() == ["a", "c"]
+    assert events_for(ev, {})["name"].tolist() == ["a"]  # the total: only what applies everywhere
     assert events_for([pd.Timestamp("2024-01-01")], {"vendor_site": "X"}) == [pd.Timestamp("2024-01-01")]
 
 
@@ -630,3 +635,17 @@ def test_a_flow_names_the_incident_it_feeds() -> None:
     assert ranked["incident"].nunique() == 1
     assert ranked.loc[ranked["lead"], "kpi"].tolist() == ["incoming"]
     assert ranked["severity"].iloc[1] > ranked["severity"].iloc[0]  # named by its cause, not its loudest echo
+
+
+def test_the_minimum_practical_effect_is_a_setting_of_flag_and_band() -> None:
+    rng = np.random.default_rng(90)
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    series = pd.Series(rng.poisson(100, 84).astype(float), index=idx)
+    series.iloc[-1] += 60  # ~6 Poisson sd, 60 cases, +60 %
+    assert detect(series, kind="count")["is_anomaly"].iloc[-1]
+    strict = detect(series, kind="count", min_cases=80)
+    assert not strict["is_anomaly"].iloc[-1]
+    assert strict["upper"].iloc[-1] >= strict["expected"].iloc[-1] + 80  # the band says where "abnormal" starts
+    assert not detect(series, kind="count", min_change=0.9)["is_anomaly"].iloc[-1]
+    frame = score_frame(series.to_frame("s"), kinds={"s": "count"}, min_cases=80)
+    assert not frame.flagged[-1, 0] and frame.upper[-1, 0] == strict["upper"].iloc[-1]

@@ -228,3 +228,22 @@ def test_every_page_speaks_the_configured_dimensions(requests_db, monkeypatch, s
     if script == "pages/anomalies.py":
         assert [m.label for m in at.multiselect if m.key and m.key.startswith("anomalies_")][1:] == [
             "Request type", "Department"]
+
+
+def test_detector_section_sets_the_one_judgment() -> None:
+    settings = settings_from_mapping({"detector": {"threshold": 5, "min_cases": 10, "min_change": 0.1}},
+                                     url=None, url_source="test")
+    assert (settings.threshold, settings.min_cases, settings.min_change) == (5.0, 10.0, 0.1)
+    default = settings_from_mapping({}, url=None, url_source="test")
+    assert (default.threshold, default.min_cases, default.min_change) == (4.0, 3.0, 0.05)
+
+
+@pytest.mark.parametrize(("section", "key"), [
+    ({"threshold": 0}, "detector.threshold"), ({"min_cases": -1}, "detector.min_cases"),
+    ({"min_change": 5}, "detector.min_change"), ({"min_change": "5 %"}, "detector.min_change"),
+    ({"sigma": 3}, "detector.sigma"),
+])
+def test_a_bad_detector_setting_names_its_key(section: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings_from_mapping({"detector": section}, url=None, url_source="test")
+    assert err.value.key == key or key in str(err.value)

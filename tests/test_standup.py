@@ -295,3 +295,20 @@ def test_small_multiples_show_the_largest_workflows_when_there_are_many():
     fig = workflow_figure(frame, "incoming")
     titles = [a.text for a in fig.layout.annotations]
     assert titles == [f"wf{i:03d}" for i in range(150 - MULTIPLES_MAX, 150)]
+
+
+def test_a_tile_on_a_known_event_says_it_is_not_judged_and_why() -> None:
+    from metrics.standup import tiles
+
+    idx = pd.date_range("2026-08-01", periods=70, freq="D")
+    rng = np.random.default_rng(5)
+    values = pd.DataFrame({"incoming": rng.poisson(300, 70).astype(float)}, index=idx)
+    values.iloc[-1, 0] = 30.0  # the office was closed
+    day = idx[-1].date()
+    closed = pd.DataFrame({"start": [idx[-1]], "name": ["Independence Day (PL)"]})
+    tile = tiles(values, day, kpis=("incoming",), events=closed)[0]
+    assert not tile.abnormal and tile.state == "unknown" and tile.expected is None
+    assert tile.verdict() == "Not judged: Independence Day (PL)"
+    assert tile.expected_text() == "Independence Day (PL): not judged"
+    judged = tiles(values, day, kpis=("incoming",))[0]  # without the event the same day is a drop
+    assert judged.abnormal and judged.direction == "drop"

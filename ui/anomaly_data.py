@@ -184,7 +184,9 @@ def history_for(days: int) -> int:
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _scored(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Scored:
-    return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx))
+    judgment = _ctx.settings
+    return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx),
+                       threshold=judgment.threshold, min_cases=judgment.min_cases, min_change=judgment.min_change)
 
 
 def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int = HISTORY_DAYS) -> Scored:
@@ -285,8 +287,10 @@ def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, 
         raise ValueError(f"{slice_label(_slice)} is too small to judge: fewer than {MIN_DAILY_CASES:g} case a day "
                          f"over the last {JUDGED_WINDOW // 7} weeks")
     values = compute_kpis(parts, kpis=[kpi])[kpi]
+    judgment = _ctx.settings
     return detect(values, 7, kind=spec.series_kind, volume=parts[spec.volume],
-                  events=events_for(events(_ctx), _slice))
+                  events=events_for(events(_ctx), _slice), threshold=judgment.threshold,
+                  min_cases=judgment.min_cases, min_change=judgment.min_change)
 
 
 def slice_label(slice_: dict[str, Any]) -> str:

@@ -327,7 +327,8 @@ def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> No
                 median = format_change(t.change_4w, unit=t.kpi.unit, against="4-wk median")
                 median = f"{median} ({t.kpi.format(t.median_4w)})"
                 # a TV has no room for the second line: vs last week and vs expected carry the tile there
-                st.caption(t.expected_text() if tv else f"{t.expected_text()}  \n{median}")
+                expected = md(t.expected_text())  # an event's name comes from the data: escaped
+                st.caption(expected if tv else f"{expected}  \n{median}")
                 if t.state in _STATE_COLOURS:
                     st.markdown(f":{_STATE_COLOURS[t.state]}-badge[:material/warning: {t.verdict()}]")
 
