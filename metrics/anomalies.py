@@ -750,64 +750,71 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
 
     zc = np.where(gap, np.float32(0), np.clip(z, -RUN_CLIP, RUN_CLIP))
     rho = _lag1_correlation(zc, gap).astype(np.float32)
-    # sum_{k<w} (1 - k/w) rho^k = a - q (1 - rho^w) / w: the parts that do not depend on w, once
+    # the variance of a w-day sum is w (1 + 2 sum_{k<w} (1 - k/w) rho^k) = w (1 + 2a) - 2q + 2q rho^w with
+    # a = rho / (1 - rho), q = rho / (1 - rho)^2: the parts that do not depend on w, once
     with np.errstate(invalid="ignore", divide="ignore"):
-        a_part = rho / (1 - rho)
-        q_part = rho / (1 - rho) ** 2
+        one_2a = 1 + 2 * rho / (1 - rho)
+        two_q = 2 * rho / (1 - rho) ** 2
     rho_w = np.ones_like(rho)
     power = 0
     cz = csum(zc).astype(np.float32)  # sums in double precision, differences of at most 14 rows in single
     cr = csum(np.where(gap, 0.0, resid)).astype(np.float32)
-    cg = csum(gap, np.int32)
-    cp = csum(z > 0, np.int32)  # days above expected: a run is w days in a row on one side
+    streak = _same_side_streak(z)
     for w in RUN_WINDOWS:
         if w > z.shape[0]:
             break
         rho_w *= rho ** (w - power)
         power = w
         # views of the rows a w-day run can end on (row w - 1 on); best, length and mean are updated in place
-        bv, lv, mv, zv = best[w - 1:], length[w - 1:], mean[w - 1:], z[w - 1:]
-        # residuals that follow each other (a backlog, a solve capacity) make runs by themselves: the sum's
-        # variance is w x (1 + 2 sum_k (1 - k/w) rho^k) for a lag-1 correlation rho, not w
-        inflation = 1 + 2 * (a_part[w - 1:] - q_part[w - 1:] * (1 - rho_w[w - 1:]) / np.float32(w))
-        s_w = (cz[w:] - cz[:-w]) / np.sqrt(np.float32(w) * inflation)
-        abs_w = np.abs(s_w)
+        bv, lv, mv = best[w - 1:], length[w - 1:], mean[w - 1:]
+        # residuals that follow each other (a backlog, a solve capacity) make runs by themselves: the variance
+        # of their sum is widened by the series' own lag-1 correlation
+        var = np.float32(w) * one_2a[w - 1:] - two_q[w - 1:] + two_q[w - 1:] * rho_w[w - 1:]
+        abs_w = np.abs(cz[w:] - cz[:-w]) / np.sqrt(var)
         with np.errstate(invalid="ignore"):
-            above = cp[w:] - cp[:-w]
-            ok = (s_w * zv > 0) & (abs_w > bv) & (cg[w:] == cg[:-w]) & ((above == w) | (above == 0))
+            ok = (streak[w - 1:] >= w) & (abs_w > bv)  # w days in a row on one side, and a stronger case
         np.copyto(bv, abs_w, where=ok)
         np.copyto(lv, w, where=ok)
         np.copyto(mv, (cr[w:] - cr[:-w]) / np.float32(w), where=ok)
     return best.astype(np.float64), length, mean.astype(np.float64)
 
 
+def _same_side_streak(z: np.ndarray) -> np.ndarray:
+    """How many days in a row, ending on each day, lie strictly on the day's side of expected (0 if unknown)."""
+    side = np.nan_to_num(np.sign(z)).astype(np.int8)
+    out = np.zeros(z.shape, dtype=np.int16)
+    prev_side = np.zeros(z.shape[1], dtype=np.int8)
+    prev = np.zeros(z.shape[1], dtype=np.int16)
+    for t in range(z.shape[0]):
+        now = side[t]
+        prev = np.where(now == 0, 0, np.where(now == prev_side, prev + 1, 1)).astype(np.int16)
+        out[t] = prev
+        prev_side = now
+    return out
+
+
 def _lag1_correlation(zc: np.ndarray, gap: np.ndarray, window: int = 56) -> np.ndarray:
     """Each day's lag-1 correlation of the clipped scores over the ``window`` days that end two weeks before
     it (causal, and outside any run the day ends), clipped to [0, 0.9]; 0 until there are two weeks of pairs."""
-    pair = zc[1:] * zc[:-1]
-    pair_ok = ~(gap[1:] | gap[:-1])
-    num = np.vstack([np.zeros((1, zc.shape[1])), np.where(pair_ok, pair, 0.0)])
-    den = np.vstack([np.zeros((1, zc.shape[1])), np.where(pair_ok, zc[1:] ** 2, 0.0)])
-    cnt = np.vstack([np.zeros((1, zc.shape[1])), pair_ok.astype(float)])
-
-    def trailing(a: np.ndarray) -> np.ndarray:  # sum over the `window` rows before each row
-        c = np.cumsum(a, axis=0)
-        out = np.empty_like(c)
-        out[0] = 0.0
-        head = min(window, len(c) - 1)
-        out[1:head + 1] = c[:head]
-        if len(c) > window + 1:
-            out[window + 1:] = c[window:-1] - c[:-window - 1]
+    n, lag = zc.shape[0], max(RUN_WINDOWS)
+    out = np.zeros(zc.shape, dtype=np.float32)
+    if n <= lag + 1:
         return out
+    ok = ~(gap[1:] | gap[:-1])  # pair (t - 1, t), stored at row t - 1
 
-    n_pairs = trailing(cnt)
+    def window_sums(a: np.ndarray) -> np.ndarray:
+        """For each row t >= lag + 1: the sum of the pairs ending in rows [t - lag - window, t - lag - 1]."""
+        c = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0, dtype=np.float64)])  # c[k]: rows 1..k
+        hi = np.arange(lag + 1, n) - lag - 1
+        lo = np.maximum(hi - window, 0)
+        return c[hi] - c[lo]
+
+    num = window_sums(np.where(ok, zc[1:] * zc[:-1], 0.0))
+    den = window_sums(np.where(ok, zc[1:] ** 2, 0.0))
+    n_pairs = window_sums(ok)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = trailing(num) / trailing(den)
-    rho = np.where(n_pairs >= 14, np.clip(np.nan_to_num(rho), 0.0, 0.9), 0.0)
-    # measured before the longest run it will judge, so a run in progress never excuses itself
-    out = np.zeros_like(rho)
-    lag = max(RUN_WINDOWS)
-    out[lag:] = rho[:-lag]
+        rho = np.where(n_pairs >= 14, np.clip(np.nan_to_num(num / den), 0.0, 0.9), 0.0)
+    out[lag + 1:] = rho
     return out
 
 
