@@ -1,4 +1,4 @@
-"""Speed and hit rate of `metrics.anomalies.scan` against a plain robust-STL loop.
+"""Speed and hit rate of `metrics.incidents.scan` against a plain robust-STL loop.
 
 Builds 320 synthetic daily series x 730 days (weekly pattern, trend, Poisson noise at
 scales from 5 to 5,000 cases a day, three planted spikes each; fixed seed), then in the
@@ -26,7 +26,7 @@ from statsmodels.tsa.seasonal import STL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from metrics.anomalies import scan
+from metrics.incidents import scan
 
 N_SERIES = 320
 N_DAYS = 730

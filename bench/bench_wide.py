@@ -602,7 +602,7 @@ def main() -> None:
                             f"{totals_after['solved']:,.0f} solved; the cases table holds {n_cases:,} / {n_solved:,}")
 
         # 2. the scan
-        from metrics.anomalies import scan
+        from metrics.incidents import scan
         from metrics.panel import judged, scan_panel
 
         say("panel: roll-up by workflow x site, kpi_parts, kpi_panel")

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import MIN_CASES, MIN_CHANGE, Scores, quote_value, rank, rank_empty, score_frame, unquote_value
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, Scores, quote_value, score_frame, unquote_value
+from metrics.incidents import rank, rank_empty
 from metrics.kpis import KPIS, PARTS, get_kpi
 
 __all__ = [
@@ -380,7 +381,7 @@ def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
     panel : Panel
         From :func:`kpi_panel`.
     events : optional, keyword-only
-        Known events (see ``metrics.anomalies.scan``); a dimension column scopes a row to the series of
+        Known events (see ``metrics.anomalies.events_for``); a dimension column scopes a row to the series of
         that value and the series containing it.
     threshold : float, keyword-only
         Flag when the score (robust standard deviations) exceeds it.

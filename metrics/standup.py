@@ -23,8 +23,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import InsufficientHistoryError, detect, quote_value, scan, unquote_value
+from metrics.anomalies import InsufficientHistoryError, detect, quote_value, unquote_value
 from metrics.drilldown import describe_slice
+from metrics.incidents import scan
 from metrics.kpis import KPI, get_kpi
 from metrics.panel import HISTORY_DAYS
 

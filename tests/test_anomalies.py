@@ -16,10 +16,9 @@ from metrics.anomalies import (
     infer_period,
     min_points,
     regularize,
-    scan,
-    scan_last,
     score_frame,
 )
+from metrics.incidents import scan, scan_last
 
 WEEK = np.array([100.0, 104.0, 102.0, 101.0, 98.0, 70.0, 65.0])
 
