@@ -699,14 +699,15 @@ def _noise_floor(kinds: np.ndarray, share_n: np.ndarray | None):
     poisson = np.isin(kinds, ("count", "stock"))
     share = kinds == "share"
 
-    def floor(t: int, expected: np.ndarray, level: np.ndarray) -> np.ndarray:
-        out = np.where(poisson, np.sqrt(np.maximum(expected, 1.0)), 0.01 * np.abs(expected) + 1e-9)
-        if share_n is not None and share.any():
+    def floor(t: int, expected: np.ndarray, level: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        out = np.where(poisson[cols], np.sqrt(np.maximum(expected, 1.0)), 0.01 * np.abs(expected) + 1e-9)
+        if share_n is not None and share[cols].any():
             with np.errstate(invalid="ignore", divide="ignore"):
-                n_t = np.where(share_n[t] > 0, share_n[t], np.nan)
+                n_t = share_n[t, cols]
+                n_t = np.where(n_t > 0, n_t, np.nan)
                 p_adj = (np.clip(expected, 0, 100) * n_t + 100.0) / (n_t + 2.0)
                 binom = np.sqrt(p_adj * (100.0 - p_adj) / n_t)
-            out = np.where(share & ~np.isnan(binom), np.maximum(out, binom), out)
+            out = np.where(share[cols] & ~np.isnan(binom), np.maximum(out, binom), out)
         return out
 
     return floor

@@ -114,62 +114,96 @@ def smooth(y: np.ndarray, *, period: int | None, usable: np.ndarray, mul: np.nda
         Per series: multiplicative seasonal (counts, whose weekly pattern scales with their level) or
         additive (rates).
     floor : callable
-        ``floor(t, expected, level) -> ndarray``: the smallest scale day ``t`` may be judged with (the noise
-        a count or a percentage of that size must have; see ``metrics.anomalies``).
+        ``floor(t, expected, level, cols) -> ndarray``: the smallest scale day ``t`` may be judged with, for the
+        series ``cols`` (the noise a count or a percentage of that size must have; see ``metrics.anomalies``).
     """
     n, s = y.shape
+    mul = np.asarray(mul, dtype=bool)
+    parts = [(cols, kind) for kind in (True, False) if (cols := np.flatnonzero(mul == kind)).size]
+    if len(parts) == 1:  # one kind of pattern: no copies
+        return _run(y, usable, parts[0][1], np.arange(s), period=period, floor=floor, alpha=alpha, gamma=gamma,
+                    huber=huber, scale_decay=scale_decay, confirm=confirm)
+    out = {k: np.full((n, s), np.nan) for k in ("expected", "level", "seasonal", "scale", "cleaned")}
+    anchored = np.zeros((n, s), dtype=bool)
+    init_level = np.zeros(s)
+    init_seas = np.zeros((period if period and period > 1 else 1, s))
+    for cols, kind in parts:  # each kind of pattern runs its own loop: no branch is computed twice
+        part = _run(y[:, cols], usable[:, cols], kind, cols, period=period, floor=floor, alpha=alpha,
+                    gamma=gamma, huber=huber, scale_decay=scale_decay, confirm=confirm)
+        for k in out:
+            out[k][:, cols] = getattr(part, k)
+        anchored[:, cols] = part.anchored
+        init_level[cols], init_seas[:, cols] = part.initial_level, part.initial_seasonal
+    return Smoothed(out["expected"], out["level"], out["seasonal"], out["scale"], out["cleaned"], anchored,
+                    init_level, init_seas)
+
+
+def _run(y: np.ndarray, usable: np.ndarray, mul: bool, cols: np.ndarray, *, period: int | None, floor,
+         alpha: float, gamma: float, huber: float, scale_decay: float, confirm: int) -> Smoothed:
+    """The recursion for series that share one kind of pattern (``cols``: their positions, for ``floor``)."""
+    n, s = y.shape
     p = period if period and period > 1 else 1
-    level, seas, sigma = _initial(y, usable, p, mul)
+    level, seas, sigma = _initial(y, usable, p, np.full(s, mul))
     init_level, init_seas = level.copy(), seas.copy()
     sigma = sigma * np.sqrt(2.0)  # residuals of a fit to two points per weekday are ~1/sqrt(2) too small
-    # counts: the state is the over-dispersion phi of Var = mu + phi mu^2 (what the relative spread leaves
-    # once Poisson noise is accounted for); rates: the state is the standard deviation itself
-    sigma = np.where(mul, np.maximum(sigma**2 - 1.0 / np.maximum(np.abs(level), 1.0), 0.0), sigma)
+    if mul:
+        # counts: the state is the over-dispersion phi of Var = mu + phi mu^2 (what the relative spread leaves
+        # once Poisson noise is accounted for); rates: the state is the standard deviation itself
+        sigma = np.maximum(sigma**2 - 1.0 / np.maximum(np.abs(level), 1.0), 0.0)
     n_seen = np.zeros(s)          # days that updated the scale: a plain mean until there are 1/decay of them
     streak = np.zeros(s)          # signed count of the latest days beyond the clip on one side
-    out = {k: np.full((n, s), np.nan) for k in ("expected", "level", "seasonal", "scale", "cleaned")}
-    out["anchored"] = np.zeros((n, s), dtype=bool)
-    cols = np.arange(s)
+    out = {k: np.full((n, s), np.nan) for k in ("expected", "level", "scale", "cleaned")}
+    anchored = np.zeros((n, s), dtype=bool)
+    every = np.arange(s)
     for t in range(n):
         ph = t % p
         st = seas[ph]
-        yhat = np.where(mul, level * st, level + st)
+        yhat = level * st if mul else level + st
         mu = np.maximum(yhat, 1.0)
-        scale = np.maximum(np.where(mul, np.sqrt(mu + sigma * mu**2), sigma), floor(t, yhat, level))
+        scale = np.maximum(np.sqrt(mu + sigma * mu**2) if mul else sigma, floor(t, yhat, level, cols))
         obs = y[t]
         ok = usable[t] & ~np.isnan(obs)
         resid = np.where(ok, obs - yhat, 0.0)
         z = resid / np.maximum(scale, _EPS)
-        side = np.where(ok, np.sign(z) * (np.abs(z) > huber), 0.0)
+        side = np.sign(z) * (ok & (np.abs(z) > huber))
         streak = np.where((side != 0) & (side == np.sign(streak)), streak + side, side)
         # a shift confirmed by `confirm` days in a row re-anchors the level on the day (an outage, a count at
         # under a tenth of its expected value, is never learned as the new normal)
-        anchor = ok & (np.abs(streak) >= confirm) & ~(mul & (obs < OUTAGE * yhat))
+        anchor = ok & (np.abs(streak) >= confirm)
+        if mul:
+            anchor &= ~(obs < OUTAGE * yhat)
         ystar = yhat + np.clip(z, -huber, huber) * scale
-        ystar = np.where(mul, np.maximum(ystar, 0.0), ystar)
+        if mul:
+            ystar = np.maximum(ystar, 0.0)
         ystar = np.where(ok, ystar, yhat)
         out["expected"][t], out["level"][t], out["scale"][t], out["cleaned"][t] = yhat, level, scale, ystar
-        out["seasonal"][t] = yhat - level
         # statsmodels' update: level from the deseasonalised y*, the season from y* against the old level
         # (guards for counts that are mostly zero: a weekday factor never below 5 %, and no weekly pattern
         # learned while the level is under one case a day; statsmodels would divide by ~0 there)
-        safe_st = np.maximum(st, MIN_FACTOR)
-        safe_lv = np.maximum(level, 1.0)
-        new_level = np.where(mul, alpha * ystar / safe_st, alpha * (ystar - st)) + (1 - alpha) * level
-        if p > 1:
-            new_seas = np.where(mul, gamma * ystar / safe_lv, gamma * (ystar - level)) + (1 - gamma) * st
-            seas[ph, cols] = np.where(anchor | (mul & (level < 1.0)), st, new_seas)
-        level = np.where(anchor, np.where(mul, obs / safe_st, obs - st), new_level)
+        if mul:
+            safe_st = np.maximum(st, MIN_FACTOR)
+            new_level = alpha * ystar / safe_st + (1 - alpha) * level
+            if p > 1:
+                new_seas = gamma * ystar / np.maximum(level, 1.0) + (1 - gamma) * st
+                seas[ph, every] = np.where(anchor | (level < 1.0), st, new_seas)
+            level = np.where(anchor, obs / safe_st, new_level)
+        else:
+            new_level = alpha * (ystar - st) + (1 - alpha) * level
+            if p > 1:
+                seas[ph, every] = np.where(anchor, st, gamma * (ystar - level) + (1 - gamma) * st)
+            level = np.where(anchor, obs - st, new_level)
         streak = np.where(anchor, 0.0, streak)
-        out["anchored"][t] = anchor
+        anchored[t] = anchor
         if t >= 2 * p:  # the first two cycles fitted the initial state: their residuals say nothing of noise
             settled = n_seen * scale_decay >= 1
             inlier = ok & (~settled | (np.abs(z) <= SCALE_CLIP))  # then an outlier never widens the scale
             n_seen = n_seen + inlier
             rate = np.maximum(scale_decay, 1.0 / np.maximum(n_seen, 1))
-            unit = np.where(mul, (resid**2 / np.where(settled, _CLIPPED_SQ, 1.0) - mu) / mu**2,
-                            np.abs(resid) / np.where(settled, _CLIPPED_MEAN, _ABS_MEAN))
-            sigma = np.where(inlier, (1 - rate) * sigma + rate * unit, sigma)
-            sigma = np.where(mul, np.maximum(sigma, 0.0), sigma)
-    return Smoothed(out["expected"], out["level"], out["seasonal"], out["scale"], out["cleaned"],
-                    out["anchored"], init_level, init_seas)
+            if mul:
+                unit = (resid**2 / np.where(settled, _CLIPPED_SQ, 1.0) - mu) / mu**2
+                sigma = np.maximum(np.where(inlier, (1 - rate) * sigma + rate * unit, sigma), 0.0)
+            else:
+                unit = np.abs(resid) / np.where(settled, _CLIPPED_MEAN, _ABS_MEAN)
+                sigma = np.where(inlier, (1 - rate) * sigma + rate * unit, sigma)
+    return Smoothed(out["expected"], out["level"], out["expected"] - out["level"], out["scale"], out["cleaned"],
+                    anchored, init_level, init_seas)
