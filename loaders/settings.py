@@ -32,6 +32,7 @@ error in the file names the line it is on (``ops.toml line 7: …``).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -529,11 +530,14 @@ def _detector(doc: Mapping[str, Any]) -> tuple[float, float, float]:
     det = _section(doc, "detector")
     _only(det, "detector", ("threshold", "min_cases", "min_change"))
     threshold = _number(det, "threshold", where="detector.threshold", positive=True)
-    min_cases = _number(det, "min_cases", where="detector.min_cases")
-    min_change = _number(det, "min_change", where="detector.min_change")
+    min_cases = _number(det, "min_cases", where="detector.min_cases", positive=False)
+    min_change = _number(det, "min_change", where="detector.min_change", positive=False)
+    for key, value in (("threshold", threshold), ("min_cases", min_cases)):
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"`detector.{key}` must be a finite number, got {value!r}", key=f"detector.{key}")
     if min_cases is not None and min_cases < 0:
         raise ConfigError(f"`detector.min_cases` must be >= 0, got {min_cases:g}", key="detector.min_cases")
-    if min_change is not None and not 0 <= min_change < 1:
+    if min_change is not None and not (0 <= min_change < 1):  # NaN fails this too
         raise ConfigError(f"`detector.min_change` must be a share in [0, 1) such as 0.05 for 5 %, got {min_change:g}",
                           key="detector.min_change")
     return (4.0 if threshold is None else threshold, 3.0 if min_cases is None else min_cases,

@@ -232,7 +232,7 @@ def regularize(series: pd.Series, *, kind: str = "level",
         Numeric values on a DatetimeIndex (any order, duplicates and gaps allowed).
     kind : {"count", "ratio", "level"}, keyword-only
         ``"count"`` (alias ``"flow"``): bins are summed and an empty bin is 0.
-        ``"ratio"`` / ``"level"`` (alias ``"stock"``): bins are averaged and an empty bin is NaN.
+        ``"ratio"`` / ``"level"`` / ``"stock"``: bins are averaged and an empty bin is NaN.
     freq : str or Timedelta, optional, keyword-only
         The grid step; by default ``index.freq`` or the median spacing.
 

@@ -76,13 +76,9 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
          group_span_days: int = 6, cause_order: Sequence[str] | None = None) -> pd.DataFrame:
     """Score every daily series of a frame in one vectorised pass; rank and group the flags.
 
-    The scan runs the ``engine="fast"`` model of :func:`detect` on all columns at once (numpy
-    and pandas rolling medians, no per-series loop), so every day of every series is scored
-    causally: for 300 series x 730 days this takes a fraction of a second where a loop of
-    robust STL fits takes ~7 s.  The trade-off: the weekly pattern is a median over past
-    same-weekday values of a moving-average-detrended series instead of an STL loess fit, so
-    a pattern that changes shape is followed within ``seasonal_cycles / 2`` weeks rather than
-    smoothly; ``detect(..., engine="fast")`` reproduces a column exactly.
+    The scan runs :func:`metrics.anomalies.score_frame` (the product's detector, every column at once: one
+    loop over days, no per-series loop), so every day of every series is scored causally, then
+    :func:`rank` groups and names the flags; ``detect`` reproduces a column exactly.
 
     Parameters
     ----------
@@ -256,8 +252,6 @@ def _leads(flags: pd.DataFrame, cause_order: Sequence[str] | None) -> np.ndarray
             pick = min(inner, key=lambda i: (len(keys[i][1]), -abs(dev[i])))
         lead[pick] = True
     return lead
-
-
 
 
 def rank_empty() -> pd.DataFrame:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,9 @@ JUDGED_WINDOW = 56
 #: on the ~120 days before it, so every screen showing up to 8 weeks before its day reads the same numbers from a
 #: panel this long (the stand-up, the Anomalies page, the Trends band, the drill-down)
 HISTORY_DAYS = 240
+#: every judged series starts on one day per data version, this many days before the newest day (or on the first
+#: day of data): see :func:`judging_start`
+JUDGING_SPAN = 400
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,27 @@ class Panel:
     def series(self) -> list[SeriesId]:
         """The series ids in column order."""
         return list(self.values.columns)
+
+
+def judging_start(first: date, last: date, end: date, *, history_days: int = HISTORY_DAYS) -> date:
+    """The day the series judged up to ``end`` start on, the same for every screen of one data version.
+
+    The robust Holt-Winters state remembers where it started (its first weeks set the weekly pattern, which
+    fades only over months), so two screens whose windows start on different days would state slightly
+    different expected values for the same day. Every window therefore starts ``JUDGING_SPAN`` days before the
+    newest day of data (``last``), or on its first day. Only a replay of a day fewer than 8 weeks after that
+    start, too close to it to be judged, starts ``history_days`` before its day instead.
+
+    Examples
+    --------
+    >>> first, last = date(2024, 1, 1), date(2026, 6, 30)
+    >>> {judging_start(first, last, d) for d in (last, date(2026, 3, 1), date(2025, 9, 1))}
+    {datetime.date(2025, 5, 27)}
+    """
+    origin = max(first, last - timedelta(days=JUDGING_SPAN - 1))
+    if (end - origin).days + 1 >= JUDGED_WINDOW:
+        return origin
+    return max(first, end - timedelta(days=history_days - 1))
 
 
 def slice_key(slice_: Mapping[str, str]) -> str:

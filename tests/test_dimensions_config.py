@@ -234,6 +234,8 @@ def test_detector_section_sets_the_one_judgment() -> None:
     settings = settings_from_mapping({"detector": {"threshold": 5, "min_cases": 10, "min_change": 0.1}},
                                      url=None, url_source="test")
     assert (settings.threshold, settings.min_cases, settings.min_change) == (5.0, 10.0, 0.1)
+    off = settings_from_mapping({"detector": {"min_cases": 0, "min_change": 0}}, url=None, url_source="test")
+    assert (off.min_cases, off.min_change) == (0.0, 0.0)  # no minimum effect: the score alone decides
     default = settings_from_mapping({}, url=None, url_source="test")
     assert (default.threshold, default.min_cases, default.min_change) == (4.0, 3.0, 0.05)
 
@@ -241,7 +243,8 @@ def test_detector_section_sets_the_one_judgment() -> None:
 @pytest.mark.parametrize(("section", "key"), [
     ({"threshold": 0}, "detector.threshold"), ({"min_cases": -1}, "detector.min_cases"),
     ({"min_change": 5}, "detector.min_change"), ({"min_change": "5 %"}, "detector.min_change"),
-    ({"sigma": 3}, "detector.sigma"),
+    ({"sigma": 3}, "detector.sigma"), ({"threshold": float("nan")}, "detector.threshold"),
+    ({"min_cases": float("inf")}, "detector.min_cases"), ({"min_change": float("nan")}, "detector.min_change"),
 ])
 def test_a_bad_detector_setting_names_its_key(section: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:

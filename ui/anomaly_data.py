@@ -20,7 +20,7 @@ the data layer read-only.
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from metrics.panel import (
     Panel,
     Scored,
     holiday_events,
+    judging_start,
     kpi_panel,
     score_panel,
     slice_key,
@@ -162,8 +163,7 @@ def events(ctx: DataContext) -> pd.DataFrame:
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _panel(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Panel:
-    first, _last = bounds(_ctx)
-    start = max(first, end - timedelta(days=history_days - 1))
+    start = judging_start(*bounds(_ctx), end, history_days=history_days)  # one start for every screen
     parts = volume(_ctx, dims.with_range(start, end), by=_ctx.scan_dims)
     return kpi_panel(parts, by=_ctx.scan_dims)
 
@@ -278,8 +278,7 @@ def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[st
 @st.cache_data(ttl=600, max_entries=32, show_spinner=False)
 def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, _ctx: DataContext,
            _slice: dict[str, str]) -> pd.DataFrame:
-    first, _last = bounds(_ctx)
-    start = max(first, end - timedelta(days=history_days - 1))
+    start = judging_start(*bounds(_ctx), end, history_days=history_days)
     parts = volume(_ctx, narrowed.with_range(start, end))
     spec = get_kpi(kpi)
     size = parts[spec.volume].iloc[-JUDGED_WINDOW:].mean() if len(parts) else 0.0
