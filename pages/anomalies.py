@@ -52,7 +52,10 @@ if shown.empty:
     st.caption(not_judged_text(found))
     st.stop()
 
-listed = shown.drop_duplicates("incident")  # one row per incident: the flag that names its cause
+# one row per incident: the flag that names its cause (or, when a filter hides it, the first flag kept), with
+# the incident's other flags that the filters keep counted under Related
+listed = shown.drop_duplicates("incident").copy()
+listed["related"] = (shown.groupby("incident")["incident"].transform("size") - 1).loc[listed.index]
 st.caption(f"{len(listed)} incidents ({len(shown)} abnormal points), {span}, the most severe first "
            "(surprise × cases affected); each is named after the slice and KPI that explain it, its other flags "
            "are counted under Related. Each day is judged with only the data up to it; Days > 1 means a run of "

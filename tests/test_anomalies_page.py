@@ -136,3 +136,12 @@ def test_holidays_become_events_with_their_catch_up_day() -> None:
     assert (holiday_events(days, catch_up_days=2)["end"] - holiday_events(days)["start"]).dt.days.tolist() == [2]
     with pytest.raises(ValueError, match=r"`catch_up_days` must be >= 0, got -1"):
         holiday_events(days, catch_up_days=-1)
+
+
+def test_related_counts_the_flags_the_filters_keep(app: AppTest) -> None:
+    app.multiselect(key="anomalies_kpi").select("incoming").run()
+    table = app.dataframe[0].value
+    assert set(table["KPI"]) == {"Incoming"}
+    more = [e.label for e in app.expander if "more points in incident" in e.label]
+    related = int(table["Related"].iloc[0])  # the row shown by default is the first
+    assert (more[0].startswith(f"{related} more points") if related else not more)
