@@ -699,7 +699,7 @@ def _noise_floor(kinds: np.ndarray, share_n: np.ndarray | None):
     poisson = np.isin(kinds, ("count", "stock"))
     share = kinds == "share"
 
-    def floor(t: int, expected: np.ndarray, level: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def floor(t: int, expected: np.ndarray, cols: np.ndarray) -> np.ndarray:
         out = np.where(poisson[cols], np.sqrt(np.maximum(expected, 1.0)), 0.01 * np.abs(expected) + 1e-9)
         if share_n is not None and share[cols].any():
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -114,7 +114,7 @@ def smooth(y: np.ndarray, *, period: int | None, usable: np.ndarray, mul: np.nda
         Per series: multiplicative seasonal (counts, whose weekly pattern scales with their level) or
         additive (rates).
     floor : callable
-        ``floor(t, expected, level, cols) -> ndarray``: the smallest scale day ``t`` may be judged with, for the
+        ``floor(t, expected, cols) -> ndarray``: the smallest scale day ``t`` may be judged with, for the
         series ``cols`` (the noise a count or a percentage of that size must have; see ``metrics.anomalies``).
     """
     n, s = y.shape
@@ -160,7 +160,7 @@ def _run(y: np.ndarray, usable: np.ndarray, mul: bool, cols: np.ndarray, *, peri
         st = seas[ph]
         yhat = level * st if mul else level + st
         mu = np.maximum(yhat, 1.0)
-        scale = np.maximum(np.sqrt(mu + sigma * mu**2) if mul else sigma, floor(t, yhat, level, cols))
+        scale = np.maximum(np.sqrt(mu + sigma * mu**2) if mul else sigma, floor(t, yhat, cols))
         obs = y[t]
         ok = usable[t] & ~np.isnan(obs)
         resid = np.where(ok, obs - yhat, 0.0)

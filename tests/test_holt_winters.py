@@ -27,7 +27,7 @@ def _series(seed: int, *, level: float = 300.0, additive: bool = False) -> np.nd
     return y
 
 
-def _floor(t, expected, level, cols):
+def _floor(t, expected, cols):
     return np.sqrt(np.maximum(expected, 1.0))
 
 

@@ -330,7 +330,7 @@ def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> No
                 expected = md(t.expected_text())  # an event's name comes from the data: escaped
                 st.caption(expected if tv else f"{expected}  \n{median}")
                 if t.state in _STATE_COLOURS:
-                    st.markdown(f":{_STATE_COLOURS[t.state]}-badge[:material/warning: {t.verdict()}]")
+                    st.markdown(f":{_STATE_COLOURS[t.state]}-badge[:material/warning: {md(t.verdict())}]")
 
 
 def _anomaly_title(item: AnomalyItem) -> str:
