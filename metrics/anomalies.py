@@ -787,14 +787,22 @@ def run_scores(resid: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.nda
         # views of the rows a w-day run can end on (row w - 1 on); best, length and mean are updated in place
         bv, lv, mv = best[w - 1:], length[w - 1:], mean[w - 1:]
         # residuals that follow each other (a backlog, a solve capacity) make runs by themselves: the variance
-        # of their sum is widened by the series' own lag-1 correlation
-        var = np.float32(w) * one_2a[w - 1:] - two_q[w - 1:] + two_q[w - 1:] * rho_w[w - 1:]
-        abs_w = np.abs(cz[w:] - cz[:-w]) / np.sqrt(var)
+        # of their sum is widened by the series' own lag-1 correlation (in place: one temporary per window)
+        sd = two_q[w - 1:] * rho_w[w - 1:]
+        sd -= two_q[w - 1:]
+        sd += np.float32(w) * one_2a[w - 1:]
+        np.sqrt(sd, out=sd)
+        abs_w = np.subtract(cz[w:], cz[:-w])
+        np.abs(abs_w, out=abs_w)
+        abs_w /= sd
         with np.errstate(invalid="ignore"):
-            ok = (streak[w - 1:] >= w) & (abs_w > bv)  # w days in a row on one side, and a stronger case
+            ok = streak[w - 1:] >= w  # w days in a row on one side, and a stronger case
+            ok &= abs_w > bv
         np.copyto(bv, abs_w, where=ok)
         np.copyto(lv, w, where=ok)
-        np.copyto(mv, (cr[w:] - cr[:-w]) / np.float32(w), where=ok)
+        np.subtract(cr[w:], cr[:-w], out=abs_w)
+        abs_w /= np.float32(w)
+        np.copyto(mv, abs_w, where=ok)
     return best.astype(np.float64), length, mean.astype(np.float64)
 
 
@@ -821,12 +829,18 @@ def _lag1_correlation(zc: np.ndarray, gap: np.ndarray, window: int = 56) -> np.n
         return out
     ok = ~(gap[1:] | gap[:-1])  # pair (t - 1, t), stored at row t - 1
 
+    m = n - lag - 1  # rows lag + 1 .. n - 1 get a value
+
     def window_sums(a: np.ndarray) -> np.ndarray:
-        """For each row t >= lag + 1: the sum of the pairs ending in rows [t - lag - window, t - lag - 1]."""
-        c = np.vstack([np.zeros((1, a.shape[1])), np.cumsum(a, axis=0, dtype=np.float64)])  # c[k]: rows 1..k
-        hi = np.arange(lag + 1, n) - lag - 1
-        lo = np.maximum(hi - window, 0)
-        return c[hi] - c[lo]
+        """For each row t >= lag + 1: the sum of the ``window`` pairs stored in rows [t - lag - 1 - window,
+        t - lag - 2], i.e. whose later day is at least ``lag + 1`` days before t."""
+        c = np.cumsum(a[:m], axis=0, dtype=np.float64)  # c[k]: pairs in rows 0..k
+        out = np.empty_like(c)  # out[k] = c[k - 1] - c[k - 1 - window]: pairs in rows [k - window, k - 1]
+        out[0] = 0.0
+        out[1:] = c[:-1]
+        if m > window + 1:
+            out[window + 1:] -= c[:m - window - 1]
+        return out
 
     num = window_sums(np.where(ok, zc[1:] * zc[:-1], 0.0))
     den = window_sums(np.where(ok, zc[1:] ** 2, 0.0))
