@@ -692,15 +692,22 @@ def _score_core(y: np.ndarray, *, period: int | None, engine: str, cycles: int,
             "scale": scale, "score": score}
 
 
-def _noise_floor(kinds: np.ndarray, share_n: np.ndarray | None):
+def _noise_floor(kinds: np.ndarray, share_n: np.ndarray | None, typical: np.ndarray,
+                 resolution: np.ndarray):
     """The smallest scale a day may be judged with, by kind: a count (or a stock of cases) cannot be steadier
     than Poisson (``sqrt(expected)``), a percentage of ``n`` cases than a binomial (``sqrt(p (100 - p) / n)``,
-    add-one smoothed so a rate that is usually 0 % still has one), any other series than 1 % of its level."""
+    add-one smoothed so a rate that is usually 0 % still has one), any other series (a ratio: minutes, hours, a
+    score) than 1 % of its level — of the expected value, or of the series' own typical size so far
+    (``typical``, day x series) when the expected value is near 0 — and than its ``resolution`` (per series,
+    in its unit: half the smallest difference the product shows). A score is a number of such scales, so it
+    stays comparable across series and never reaches 1e6 because a series was 0 for a while."""
     poisson = np.isin(kinds, ("count", "stock"))
     share = kinds == "share"
 
     def floor(t: int, expected: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        out = np.where(poisson[cols], np.sqrt(np.maximum(expected, 1.0)), 0.01 * np.abs(expected) + 1e-9)
+        size = np.maximum(np.abs(expected), typical[t, cols])
+        out = np.where(poisson[cols], np.sqrt(np.maximum(expected, 1.0)),
+                       np.maximum(0.01 * size, resolution[cols]) + 1e-9)
         if share_n is not None and share[cols].any():
             with np.errstate(invalid="ignore", divide="ignore"):
                 n_t = share_n[t, cols]
@@ -713,13 +720,28 @@ def _noise_floor(kinds: np.ndarray, share_n: np.ndarray | None):
     return floor
 
 
+def _typical_size(y: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Each day's mean absolute value of the series over the usable days before it (causal; 0 before any)."""
+    a = np.where(usable, np.abs(np.nan_to_num(y)), 0.0)
+    total = np.cumsum(a, axis=0) - a
+    seen = np.cumsum(usable, axis=0) - usable
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen > 0, total / np.maximum(seen, 1), 0.0)
+
+
 def _score_hw(y: np.ndarray, *, period: int | None, kinds: np.ndarray, masked: np.ndarray,
-              share_n: np.ndarray | None) -> dict[str, np.ndarray]:
+              share_n: np.ndarray | None, resolution: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Causal expected value, level, seasonal, residual and scale from robust Holt-Winters
     (``metrics.holt_winters``): multiplicative weekly pattern for counts and stocks, additive otherwise."""
     mul = np.isin(kinds, ("count", "stock")) & (np.nan_to_num(np.nanmin(np.where(np.isnan(y), 0, y), axis=0)) >= 0) \
         if y.size else np.zeros(y.shape[1], dtype=bool)
-    fit = smooth(y, period=period, usable=~masked & ~np.isnan(y), mul=mul, floor=_noise_floor(kinds, share_n))
+    usable = ~masked & ~np.isnan(y)
+    ratio = ~np.isin(kinds, ("count", "stock"))
+    typical = np.zeros(y.shape)
+    if ratio.any():
+        typical[:, ratio] = _typical_size(y[:, ratio], np.broadcast_to(usable, y.shape)[:, ratio])
+    res = np.zeros(y.shape[1]) if resolution is None else np.asarray(resolution, dtype=float)
+    fit = smooth(y, period=period, usable=usable, mul=mul, floor=_noise_floor(kinds, share_n, typical, res))
     resid = y - fit.expected
     return {"expected": fit.expected, "trend": fit.level, "seasonal": fit.seasonal, "resid": resid,
             "scale": fit.scale, "score": np.abs(resid) / fit.scale}
@@ -727,10 +749,10 @@ def _score_hw(y: np.ndarray, *, period: int | None, kinds: np.ndarray, masked: n
 
 def _judge(y: np.ndarray, *, period: int | None, engine: str, kinds: np.ndarray, masked: np.ndarray,
            share_n: np.ndarray | None, cycles: int, level_window: int, scale_window: int, refit: int,
-           robust: bool, report_from: int = 0) -> dict[str, np.ndarray]:
+           robust: bool, report_from: int = 0, resolution: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The engine's causal expected value, trend, seasonal, residual, scale and score (NaN in the warm-up)."""
     if engine == "hw":
-        core = _score_hw(y, period=period, kinds=kinds, masked=masked, share_n=share_n)
+        core = _score_hw(y, period=period, kinds=kinds, masked=masked, share_n=share_n, resolution=resolution)
         warm = _warmup(period, level_window)
         core["expected"][:warm] = np.nan
         core["score"][:warm] = np.nan
@@ -1229,9 +1251,12 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
                 threshold: float = 4.0, seasonal_cycles: int = 8, level_window: int = 5,
                 scale_window: int | None = None, days: int | None = None,
                 bad_direction: Mapping[Hashable, str] | None = None, engine: str = "hw",
-                min_cases: float = MIN_CASES, min_change: float = MIN_CHANGE) -> Scores:
+                min_cases: float = MIN_CASES, min_change: float = MIN_CHANGE,
+                resolution: Mapping[Hashable, float] | None = None) -> Scores:
     """Score every daily series of a frame on every day, in one vectorised pass (the first half of
     :func:`scan`; its options mean the same). ``days`` limits the rows guaranteed to the newest ones.
+    ``resolution`` (series -> value in its unit) is the smallest scale a ratio series is judged with (half the
+    difference its display can show; 0 where not given): no score grows without bound because a ratio was 0.
 
     Returns
     -------
@@ -1253,9 +1278,13 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         raise AnomalyInputError(f"`days` must be >= 1, got {days_opt}")
     kinds = dict(kinds or {})
     bad_direction = dict(bad_direction or {})
-    unknown = [k for k in list(kinds) + list(bad_direction) if k not in values.columns]
+    resolution = dict(resolution or {})
+    unknown = [k for k in [*kinds, *bad_direction, *resolution] if k not in values.columns]
     if unknown:
-        raise AnomalyInputError(f"`kinds`/`bad_direction` name series not in `values`: {unknown[:3]}")
+        raise AnomalyInputError(f"`kinds`/`bad_direction`/`resolution` name series not in `values`: {unknown[:3]}")
+    bad_res = [k for k, r in resolution.items() if not (np.isfinite(r) and r >= 0)]
+    if bad_res:
+        raise AnomalyInputError(f"`resolution` must be a finite number >= 0, got {resolution[bad_res[0]]!r}")
     for sid, d in bad_direction.items():
         if d not in ("up", "down"):
             raise AnomalyInputError(f"`bad_direction` must be 'up' or 'down', got {d!r} for {sid!r}")
@@ -1307,7 +1336,8 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     kinds_arr = np.array([kind_of[c] for c in cols], dtype=object)
     core = _judge(arr, period=period, engine=engine, kinds=kinds_arr, masked=in_event, share_n=share_n,
                   cycles=seasonal_cycles, level_window=level_window, scale_window=sw, refit=period or 1,
-                  robust=False, report_from=max(0, n - days) if days is not None else 0)
+                  robust=False, report_from=max(0, n - days) if days is not None else 0,
+                  resolution=np.array([float(resolution.get(c, 0.0)) for c in cols]))
     floor = min_effect(core["expected"], kinds_arr, share_n, min_cases=min_cases, min_change=min_change)
     width = np.maximum(threshold * core["scale"], floor)
     score, run, mean = run_scores(np.where(in_event, np.nan, core["resid"]), core["scale"])

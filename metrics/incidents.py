@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import AnomalyInputError, Scores, score_frame, series_parts
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, AnomalyInputError, Scores, score_frame, series_parts
 
 __all__ = ["rank", "rank_empty", "scan", "scan_last"]
 
@@ -73,7 +73,8 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
          period: int | None = 7, threshold: float = 4.0, days: int | None = None,
          only_bad: bool = False, seasonal_cycles: int = 8, level_window: int = 5,
          scale_window: int | None = None, group_gap_days: int = 1,
-         group_span_days: int = 6, cause_order: Sequence[str] | None = None) -> pd.DataFrame:
+         group_span_days: int = 6, cause_order: Sequence[str] | None = None, min_cases: float = MIN_CASES,
+         min_change: float = MIN_CHANGE) -> pd.DataFrame:
     """Score every daily series of a frame in one vectorised pass; rank and group the flags.
 
     The scan runs :func:`metrics.anomalies.score_frame` (the product's detector, every column at once: one
@@ -102,6 +103,8 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
         Seasonal period (default 7); None for no seasonality.
     threshold : float, keyword-only
         Flag when the score exceeds it.
+    min_cases, min_change : float, keyword-only
+        The minimum practical effect (``metrics.anomalies.min_effect``): nothing smaller is flagged.
     days : int, optional, keyword-only
         Keep only flags on the last ``days`` days (the scores are the same either way).
     only_bad : bool, keyword-only
@@ -145,7 +148,7 @@ def scan(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     """
     scores = score_frame(values, volume=volume, kinds=kinds, events=events, period=period, threshold=threshold,
                          seasonal_cycles=seasonal_cycles, level_window=level_window, scale_window=scale_window,
-                         days=days, bad_direction=bad_direction)
+                         days=days, bad_direction=bad_direction, min_cases=min_cases, min_change=min_change)
     return rank(scores, bad_direction=bad_direction, days=days, only_bad=only_bad, group_gap_days=group_gap_days,
                 group_span_days=group_span_days, cause_order=cause_order)
 

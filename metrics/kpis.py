@@ -107,6 +107,12 @@ class KPI:
         return "ratio"
 
     @property
+    def resolution(self) -> float:
+        """Half the smallest difference a displayed value can show (``0.05`` for one decimal): the detector
+        never judges this KPI's series with a smaller scale, so a score stays a count of visible steps."""
+        return 0.5 * 10.0 ** -self.decimals
+
+    @property
     def bounds(self) -> tuple[float, float | None]:
         """The values the KPI can take: ``(0, 100)`` for a percentage, ``(0, None)`` for the rest
         (no negative cases, minutes, hours or scores). Expected bands are clipped to it."""

@@ -78,8 +78,8 @@ class Panel:
     kinds : dict
         Series id -> ``"count"`` (flows), ``"share"`` (percentages of the cases in their volume
         part: automation rate, SLA attainment, escalation and reopen rates), ``"ratio"`` (other
-        ratios: AHT, AAS, CSAT, QA) or ``"level"`` (stocks such as backlog): the ``kind`` the
-        anomaly detector regularises and floors by.
+        ratios: AHT, AAS, CSAT, QA) or ``"stock"`` (the backlog): the ``kind`` the anomaly detector
+        regularises and floors by (``KPI.series_kind``).
     bad_direction : dict
         Series id -> ``"up"`` / ``"down"``.
     slices : dict
@@ -423,16 +423,18 @@ def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
     keep = judged(panel, min_daily_cases=min_daily_cases) if min_daily_cases > 0 else panel.ids
     wanted = set(keep)
     pos = [i for i, sid in enumerate(panel.values.columns) if sid in wanted]
+    resolution = {sid: get_kpi(panel.kpi[sid]).resolution for sid in keep}
     scores = score_frame(panel.values.iloc[:, pos], volume=panel.volume.iloc[:, pos],
                          kinds={sid: panel.kinds[sid] for sid in keep}, events=events, threshold=threshold,
                          bad_direction={sid: panel.bad_direction[sid] for sid in keep}, min_cases=min_cases,
-                         min_change=min_change) if pos else None
+                         min_change=min_change, resolution=resolution) if pos else None
     return Scored(panel, scores, panel.values.shape[1] - len(pos), min_daily_cases)
 
 
 def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
                min_daily_cases: float = MIN_DAILY_CASES, threshold: float = 4.0,
-               only_bad: bool = False) -> pd.DataFrame:
+               only_bad: bool = False, min_cases: float = MIN_CASES,
+               min_change: float = MIN_CHANGE) -> pd.DataFrame:
     """Scan every series of a panel in one pass; the ranked flags with KPI and slice attached.
 
     ``score_panel(panel, …).flags(days=…)``: see :func:`score_panel` for the options.
@@ -444,7 +446,8 @@ def scan_panel(panel: Panel, *, events: Any = None, days: int | None = None,
         ``decimals``; ranked by severity. ``attrs``: ``judged`` and ``not_judged`` (series counts) and
         ``min_daily_cases``, for the pages to state what was left out.
     """
-    return score_panel(panel, events=events, threshold=threshold, min_daily_cases=min_daily_cases).flags(
+    return score_panel(panel, events=events, threshold=threshold, min_daily_cases=min_daily_cases,
+                       min_cases=min_cases, min_change=min_change).flags(
         days=days, only_bad=only_bad)
 
 

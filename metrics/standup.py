@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import InsufficientHistoryError, detect, quote_value, unquote_value
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, InsufficientHistoryError, detect, quote_value, unquote_value
 from metrics.drilldown import describe_slice
 from metrics.incidents import scan
 from metrics.kpis import KPI, get_kpi
@@ -249,7 +249,8 @@ def _clean(value: float) -> float | None:
 
 
 def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, threshold: float = 4.0,
-          trend_days: int = 28, events: Any = None, judged: Mapping[str, pd.DataFrame] | None = None) -> list[Tile]:
+          trend_days: int = 28, events: Any = None, judged: Mapping[str, pd.DataFrame] | None = None,
+          min_cases: float = MIN_CASES, min_change: float = MIN_CHANGE) -> list[Tile]:
     """The headline tiles of one day.
 
     Parameters
@@ -264,6 +265,8 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
         Registry names, in display order.
     threshold : float, keyword-only
         The detector's flag threshold (robust standard deviations).
+    min_cases, min_change : float, keyword-only
+        The minimum practical effect where the detector runs here (``metrics.anomalies.min_effect``).
     trend_days : int, keyword-only
         Length of the sparkline, ending on ``day``.
     events : optional, keyword-only
@@ -305,7 +308,8 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
         abnormal, direction, event = False, "", ""
         try:
             frame = judged[kpi.name] if judged is not None and kpi.name in judged else detect(
-                series, 7, kind=kpi.series_kind, threshold=threshold, events=events)
+                series, 7, kind=kpi.series_kind, threshold=threshold, events=events, min_cases=min_cases,
+                min_change=min_change)
             row = frame.loc[stamp]
             event = str(row.get("event", "") or "")
             if np.isfinite(row["score"]) and not event:
@@ -373,13 +377,14 @@ def panel_frame(values: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     return out
 
 
-def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, events: Any) -> dict[str, str]:
+def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, events: Any, min_cases: float,
+                min_change: float) -> dict[str, str]:
     """Column -> "bad" / "good" for one site's newest day: one vectorised scan (the anomaly list's model)."""
     cols = list(SCORECARD_COLUMNS)
     try:
         found = scan(frame[cols].astype(float), kinds={c: SCORECARD_COLUMNS[c][3] for c in cols},
                      bad_direction={c: SCORECARD_COLUMNS[c][2] for c in cols}, period=7, threshold=threshold,
-                     events=events, days=1)
+                     events=events, days=1, min_cases=min_cases, min_change=min_change)
     except InsufficientHistoryError:
         return {}
     found = found[found["day"] == stamp]
@@ -388,7 +393,8 @@ def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, e
 
 def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend_days: int = 28,
               events: Mapping[str, Any] | None = None, by: str = "vendor_site",
-              states: Mapping[str, Mapping[str, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+              states: Mapping[str, Mapping[str, str]] | None = None, min_cases: float = MIN_CASES,
+              min_change: float = MIN_CHANGE) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per vendor site on ``day``, with 4-week trends and the cells the detector flags.
 
     Parameters
@@ -399,6 +405,8 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
     day : date
     threshold : float, keyword-only
         Flag threshold of the detector.
+    min_cases, min_change : float, keyword-only
+        The minimum practical effect where the detector runs here (``metrics.anomalies.min_effect``).
     trend_days : int, keyword-only
         Length of the trend lists.
     events : mapping, optional, keyword-only
@@ -439,7 +447,8 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
     for col, name in (("incoming", "incoming_trend"), ("backlog", "backlog_trend"), ("sla_attainment", "sla_trend")):
         table[name] = [[round(float(v), 2) for v in per_site[s][col].iloc[-trend_days:].fillna(0.0)] for s in sites]
     found = {s: dict((states or {}).get(s, {})) for s in sites} if states is not None else {
-        s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s)) for s in sites}
+        s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s), min_cases=min_cases,
+                       min_change=min_change) for s in sites}
     flags = pd.DataFrame({c: [found[s].get(c, "") for s in sites] for c in SCORECARD_COLUMNS}, index=table.index)
     table["abnormal"] = [", ".join(SCORECARD_COLUMNS[c][0] + (" ▲" if _went_up(flags.loc[s, c], c) else " ▼")
                                    for c in SCORECARD_COLUMNS if flags.loc[s, c]) for s in sites]
@@ -456,7 +465,8 @@ def _went_up(state: str, column: str) -> bool:
 
 def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int = 8,
                    threshold: float = 4.0, events: Mapping[str, Any] | None = None,
-                   by: str = "workflow", judged: Mapping[str, pd.DataFrame | None] | None = None) -> pd.DataFrame:
+                   by: str = "workflow", judged: Mapping[str, pd.DataFrame | None] | None = None,
+                   min_cases: float = MIN_CASES, min_change: float = MIN_CHANGE) -> pd.DataFrame:
     """The last ``weeks`` weeks of one KPI per workflow with the detector's expected band.
 
     Parameters
@@ -470,6 +480,9 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
     weeks : int, keyword-only
         Weeks shown (>= 1).
     threshold : float, keyword-only
+        Flag threshold of the detector (where ``judged`` does not give the workflow's frame).
+    min_cases, min_change : float, keyword-only
+        The minimum practical effect where the detector runs here (``metrics.anomalies.min_effect``).
     events : mapping, optional, keyword-only
         Workflow -> the known events that apply to it.
     by : str, keyword-only
@@ -507,7 +520,7 @@ def workflow_bands(by_workflow: pd.DataFrame, kpi: str, day: date, *, weeks: int
                 frame = frame.reindex(series.index)
             else:
                 frame = detect(series, 7, kind=spec.series_kind, threshold=threshold,
-                               events=(events or {}).get(str(name)))
+                               events=(events or {}).get(str(name)), min_cases=min_cases, min_change=min_change)
         except InsufficientHistoryError:
             frame = pd.DataFrame({"observed": series, "expected": np.nan, "lower": np.nan, "upper": np.nan,
                                   "is_anomaly": False, "direction": ""}, index=series.index)

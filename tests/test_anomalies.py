@@ -193,6 +193,35 @@ def test_a_backlog_going_from_one_to_two_is_not_a_million_sigma() -> None:
     assert counts["score"].iloc[-1] < 3 and not counts["is_anomaly"].iloc[-1]
 
 
+def test_a_ratio_that_was_zero_is_judged_against_its_own_size_and_resolution() -> None:
+    """A ratio (minutes, hours) whose expected value fell to exactly 0 is not scored in millions of sd: its floor
+    is 1 % of the series' own typical size, and never below the resolution the caller states."""
+    idx = pd.date_range("2024-01-01", periods=120, freq="D")
+    rng = np.random.default_rng(5)
+    was = np.r_[rng.normal(12.0, 0.3, 60), np.zeros(59), 12.0]  # handle time read 0 for two months, then 12 min
+    never = np.r_[np.zeros(119), 12.0]  # a ratio that was always 0
+    frame = pd.DataFrame({"was": was, "never": never}, index=idx)
+    plain = score_frame(frame, kinds={"was": "ratio", "never": "ratio"})
+    scored = score_frame(frame, kinds={"was": "ratio", "never": "ratio"}, resolution={"never": 0.05})
+    score = dict(zip(scored.columns, scored.score[-1], strict=True))
+    assert 4 < score["was"] < 1000  # abnormal, in a readable number of sd (12 / (1 % of ~6) = 200)
+    assert 4 < score["never"] <= 12.0 / 0.05 + 1e-6  # at most the change in resolution steps
+    assert dict(zip(plain.columns, plain.score[-1], strict=True))["never"] > 1e6  # without one: unbounded
+    with pytest.raises(AnomalyInputError, match="resolution"):
+        score_frame(frame, kinds={"was": "ratio"}, resolution={"was": -1.0})
+
+
+def test_the_scan_applies_the_configured_minimum_effect() -> None:
+    """``[detector]`` min_cases / min_change reach the scan as they reach the panel: one rule for every caller."""
+    idx = pd.date_range("2024-01-01", periods=90, freq="D")
+    frame = pd.DataFrame({"incoming": np.random.default_rng(2).poisson(200, 90).astype(float)}, index=idx)
+    frame.iloc[-1, 0] = 340.0  # about +135 cases, +65 %
+    kinds = {"incoming": "count"}
+    assert scan_last(frame, kinds=kinds)["series"].tolist() == ["incoming"]
+    assert scan_last(frame, kinds=kinds, min_cases=200).empty  # below a 200-case minimum
+    assert scan_last(frame, kinds=kinds, min_change=0.9).empty  # and below a 90 % one
+
+
 @pytest.mark.parametrize("n", [5, 32])
 def test_too_short_history_says_how_many_points_are_needed(n: int) -> None:
     with pytest.raises(InsufficientHistoryError, match=rf"at least 33 points .* got {n}") as info:
