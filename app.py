@@ -14,6 +14,7 @@ from loaders import clock
 from metrics.kpis import get_kpi
 from metrics.standup import TILE_KPIS, day_phrase
 from ui import standup as su
+from ui import state
 from ui.data import bounds, context, newest_complete_day
 from ui.errors import guarded
 from ui.shell import page, tv_mode
@@ -28,9 +29,13 @@ if tv is None:
     with guarded():
         newest = newest_complete_day(ctx)
         first = bounds(ctx)[0]
-    picked = st.sidebar.date_input("Stand-up day", value=newest, min_value=min(first, newest), max_value=newest,
-                                   key="standup_day", format="YYYY-MM-DD",
-                                   help="Defaults to the newest complete day; pick an earlier one to replay it.")
+    low = min(first, newest)
+    picked = state.widget(st.sidebar.date_input, "Stand-up day", key="standup_day", param="day", default=newest,
+                          parse=state.a_date(name="day", first=low, last=newest), render=lambda d: [f"{d:%Y-%m-%d}"],
+                          min_value=low, max_value=newest, format="YYYY-MM-DD",
+                          help="Defaults to the newest complete day; pick an earlier one to replay it. The day is "
+                               "in the page's link (?day=), so a link opens this day's stand-up.")
+    state.report()
 
 
 @st.fragment(run_every=tv.refresh_s if tv else None)

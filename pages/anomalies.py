@@ -7,7 +7,9 @@ import streamlit as st
 
 from charts.figures import anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
+from metrics.drilldown import drilldown_params
 from metrics.kpis import get_kpi
+from ui import state
 from ui.anomaly_data import (
     anomalies,
     chosen_row,
@@ -19,35 +21,43 @@ from ui.anomaly_data import (
     slice_label,
 )
 from ui.chart_panel import chart_meta, chart_panel
-from ui.data import dimension_values, newest_complete_day
+from ui.data import newest_complete_day
 from ui.errors import guarded
 from ui.shell import page
+from ui.state import link_params
 from ui.text import md
 
 ctx, filters = page("Anomalies")
 st.title("Anomalies")
+SPANS = {"day": "Newest day", "week": "Last 7 days", "range": "Whole range"}
 with guarded():
-    dims = dimension_values(ctx)
-    cols = st.columns([3, *([3] * len(ctx.scan_dims)), 2], vertical_alignment="bottom")
-    pick_kpis = cols[0].multiselect("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label,
-                                    key="anomalies_kpi", placeholder="All KPIs")
-    picked = {d: tuple(col.multiselect(ctx.label(d), dims[d], key=f"anomalies_{d}",
-                                       placeholder=f"Any {ctx.label(d).lower()}"))
-              for d, col in zip(ctx.scan_dims, cols[1:], strict=False)}
-    bad_only = cols[-1].toggle("Bad direction only", value=False, key="anomalies_bad_only")
+    cols = st.columns([4, 3, 2], vertical_alignment="bottom")
+    pick_kpis = state.widget(cols[0].multiselect, "KPI", ctx.kpis, key="anomalies_kpi", param="kpi", default=[],
+                             parse=state.some_of(ctx.kpis, name="kpi", what="KPI"), render=list,
+                             format_func=lambda n: get_kpi(n).label, placeholder="All KPIs")
+    span_name = state.widget(cols[1].segmented_control, "Days", list(SPANS), key="anomalies_span", param="span",
+                             default="day", parse=state.one_of(SPANS, name="span", what="choice of days"),
+                             render=lambda v: [v], format_func=SPANS.get,
+                             help="The newest day of the range (yesterday's stand-up), its last 7 days, or every "
+                                  "day of the sidebar's date range") or "day"
+    bad_only = state.widget(cols[2].toggle, "Bad direction only", key="anomalies_bad_only", param="bad",
+                            default=False, parse=lambda raw: raw[-1].lower() in ("1", "true", "yes"),
+                            render=lambda v: ["1"] if v else [])
+    state.report()
     day = min(filters.end, newest_complete_day(ctx))
-    days = max(1, (day - filters.start).days + 1)
+    days = {"day": 1, "week": 7}.get(span_name, max(1, (day - filters.start).days + 1))
     try:
         found = anomalies(ctx, filters, day=day, days=days)
     except InsufficientHistoryError as err:
         st.info(f"Not enough history to judge these days yet: {md(err)}.", icon=":material/hourglass_empty:")
         st.stop()
-    shown = narrow(found, kpis=tuple(pick_kpis), chosen=picked, bad_only=bad_only).reset_index(drop=True)
+    shown = narrow(found, kpis=tuple(pick_kpis), chosen={}, bad_only=bad_only).reset_index(drop=True)
 
-span = f"{filters.start:%d %b %Y} – {day:%d %b %Y}"
+first_day = day - timedelta(days=days - 1)
+span = f"on {day:%a %d %b %Y}" if days == 1 else f"between {first_day:%d %b %Y} and {day:%d %b %Y}"
 if shown.empty:
-    narrowed = " for the chosen KPIs and slices" if (pick_kpis or any(picked.values()) or bad_only) else ""
-    st.success(f"Nothing is abnormal between {span}{narrowed}: every series stayed inside its expected range.",
+    narrowed = " for the chosen KPIs" if (pick_kpis or bad_only) else ""
+    st.success(f"Nothing is abnormal {span}{narrowed}: every series stayed inside its expected range.",
                icon=":material/check_circle:")
     st.caption(not_judged_text(found))
     st.stop()
@@ -56,7 +66,7 @@ if shown.empty:
 # the incident's other flags that the filters keep counted under Related
 listed = shown.drop_duplicates("incident").copy()
 listed["related"] = (shown.groupby("incident")["incident"].transform("size") - 1).loc[listed.index]
-st.caption(f"{len(listed)} incidents ({len(shown)} abnormal points), {span}, the most severe first "
+st.caption(f"{len(listed)} incidents ({len(shown)} abnormal points) {span}, the most severe first "
            "(surprise × cases affected); each is named after the slice and KPI that explain it, its other flags "
            "are counted under Related. Each day is judged with only the data up to it; Days > 1 means a run of "
            "days judged together. Select a row to see it. " + not_judged_text(found))
@@ -77,7 +87,14 @@ event = st.dataframe(
                                                  help="Other flags of the same incident (open the row to list them)"),
     })
 
-row = listed.iloc[chosen_row(event, len(listed))]
+# the row picked in the table, else the one the link names (?flag=), else the most severe
+keys = [f"{k}|{sk}|{d:%Y-%m-%d}" for k, sk, d in zip(listed["kpi"], listed["slice_key"], listed["day"], strict=True)]
+picked_row = chosen_row(event, len(listed))
+if picked_row is None and (linked := st.query_params.get("flag")) in keys:
+    picked_row = keys.index(linked)
+picked_row = picked_row or 0
+state.set_param("flag", [keys[picked_row]] if picked_row else [])
+row = listed.iloc[picked_row]
 kpi = get_kpi(row["kpi"])
 flag_day = row["day"].date()
 where = slice_label(row["slice"])
@@ -106,7 +123,9 @@ with right:
     st.metric("Expected", kpi.format(row["expected"]), border=True,
               help=f"Expected range {kpi.format(low)} – {kpi.format(high)}")
     st.metric("Score", f"{row['score']:.1f}", help="Robust standard deviations from expected", border=True)
-    st.link_button("Open in drill-down", row["link"], icon=":material/troubleshoot:", use_container_width=True)
+    st.page_link("pages/drilldown.py", label="Open in drill-down", icon=":material/troubleshoot:",
+                 query_params=link_params("pages/drilldown.py", drilldown_params(kpi.name, flag_day, row["slice"]),
+                                          remembered=False))
 config = detected.attrs.get("config")
 if config is not None:
     st.caption(f"How it was judged: {config.describe()} Known events (holidays) are masked from the fit.")

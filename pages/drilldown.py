@@ -38,6 +38,7 @@ from ui.drilldown_data import (
 )
 from ui.errors import guarded
 from ui.shell import page
+from ui.state import replace_page_params
 from ui.text import md
 
 ctx, _ = page("Drill-down", uses_filters=False)
@@ -52,7 +53,7 @@ def current() -> DrilldownState:
 
 
 def go(state: DrilldownState) -> None:
-    st.query_params.from_dict(to_params(state))
+    replace_page_params(to_params(state))  # the sidebar's filters stay in the link
 
 
 def on_controls() -> None:
@@ -80,7 +81,7 @@ with guarded():
                             f"{', '.join(need) or 'columns'} the source does not have")
     except LinkError as err:
         st.error(f"**This drill-down link cannot be shown:** {md(err)}")
-        st.button("Open the newest day instead", key="drilldown_reset", on_click=st.query_params.clear,
+        st.button("Open the newest day instead", key="drilldown_reset", on_click=replace_page_params, args=({},),
                   icon=":material/restart_alt:")
         st.stop()
 

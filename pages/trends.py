@@ -6,6 +6,7 @@ from charts.deck import summarize
 from charts.figures import trend_figure
 from metrics.drilldown import LinkError, point_params
 from metrics.kpis import OTHER, TOP_VALUES, get_kpi
+from ui import state
 from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
@@ -28,14 +29,21 @@ def on_point(kpi: str, split: str | None, traces: list[str | None], fixed: dict[
 
 ctx, filters = page("Trends")
 if params := st.session_state.pop(DRILL, None):
-    st.switch_page("pages/drilldown.py", query_params=params)
+    st.switch_page("pages/drilldown.py", query_params=state.link_params("pages/drilldown.py", params, remembered=False))
 st.title("Trends")
 with guarded():
     left, mid, right = st.columns([2, 2, 3])
-    name = left.selectbox("KPI", ctx.kpis, format_func=lambda n: get_kpi(n).label, key="trends_kpi")
-    split = mid.selectbox("Split by", ["none", *ctx.dimensions],
-                          format_func=lambda d: "No split" if d == "none" else ctx.label(d), key="trends_split")
-    grain = right.segmented_control("Grain", ["day", "week", "month"], default="day", key="trends_grain") or "day"
+    splits = ["none", *ctx.dimensions]
+    name = state.widget(left.selectbox, "KPI", ctx.kpis, key="trends_kpi", param="kpi", default=ctx.kpis[0],
+                        parse=state.one_of(ctx.kpis, name="kpi", what="KPI"), render=lambda v: [v],
+                        format_func=lambda n: get_kpi(n).label)
+    split = state.widget(mid.selectbox, "Split by", splits, key="trends_split", param="split", default="none",
+                         parse=state.one_of(splits, name="split", what="dimension"), render=lambda v: [v],
+                         format_func=lambda d: "No split" if d == "none" else ctx.label(d))
+    grain = state.widget(right.segmented_control, "Grain", list(PERIOD_LABEL), key="trends_grain", param="grain",
+                         default="day", parse=state.one_of(PERIOD_LABEL, name="grain", what="grain"),
+                         render=lambda v: [v]) or "day"
+    state.report()
     by = () if split == "none" else (split,)
     frame = kpi_frame(ctx, filters, grain=grain, by=by, top=TOP_VALUES)
     total = kpi_frame(ctx, filters, grain=grain) if by else frame

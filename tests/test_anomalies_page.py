@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -44,6 +45,7 @@ def test_list_shows_the_planted_brand_impersonation_spike_on_the_last_day(app: A
 
 
 def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: AppTest) -> None:
+    app.segmented_control(key="anomalies_span").set_value("range").run()
     row = _spike_row(app)
     assert row != 0  # so the selection, not the default, decides what is shown
     app.session_state["anomalies_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
@@ -54,16 +56,44 @@ def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: Ap
     names = {t.get("name") for t in spec["data"]}
     assert {"expected range", "expected", "Incoming", "abnormal (bad)"} <= names
     assert any("How it was judged: Expected = robust Holt-Winters" in c.value for c in app.caption)
-    link = app.get("link_button")[0].proto.url
-    assert link.startswith("drilldown?kpi=incoming&day=2026-06-30&") and "vendor_site=Manila" in link
+    link = next(e.proto for e in app.get("page_link") if e.proto.label == "Open in drill-down")
+    assert link.page == "drilldown"  # the same tab, through Streamlit's own navigation
+    assert parse_qs(link.query_string) == {"kpi": ["incoming"], "day": ["2026-06-30"],
+                                           "workflow": ["brand_impersonation"], "vendor_site": ["Manila"]}
+    assert app.query_params["flag"] == f"incoming|{_key('brand_impersonation', 'Manila')}|2026-06-30"
+
+
+def _key(workflow: str, site: str) -> str:
+    from metrics.panel import slice_key
+
+    return slice_key({"workflow": workflow, "vendor_site": site})
+
+
+def test_a_link_opens_the_flag_it_names_under_the_sidebar_filters(app: AppTest) -> None:
+    """The chosen row and the sidebar filters are in the URL: the same URL in a new session shows the same flag."""
+    app.multiselect(key="sidebar_channel").select("web_form").run()
+    app.segmented_control(key="anomalies_span").set_value("range").run()
+    assert len(app.dataframe[0].value) > 1
+    app.session_state["anomalies_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    app.run()
+    title = app.subheader[0].value
+    params = {k: app.query_params[k] for k in app.query_params}
+    assert params["f.channel"] == "web_form" and params["span"] == "range" and params["flag"]
+    fresh = AppTest.from_file(str(APP), default_timeout=90)
+    fresh.query_params.update(params)
+    fresh.switch_page("pages/anomalies.py").run()
+    assert not fresh.exception
+    assert fresh.multiselect(key="sidebar_channel").value == ["web_form"]
+    assert fresh.subheader[0].value == title  # no selection in this session: the link decided
 
 
 def test_page_filters_narrow_the_list(app: AppTest) -> None:
+    app.segmented_control(key="anomalies_span").set_value("range").run()
     everything = app.dataframe[0].value
     app.multiselect(key="anomalies_kpi").select("incoming").run()
     only_incoming = app.dataframe[0].value
     assert set(only_incoming["KPI"]) == {"Incoming"} and 0 < len(only_incoming) < len(everything)
-    app.multiselect(key="anomalies_vendor_site").select("Manila").run()
+    app.multiselect(key="sidebar_vendor_site").select("Manila").run()  # the sidebar's filters narrow it
     manila = app.dataframe[0].value
     assert all(s.endswith("Manila") for s in manila["Slice"]) and len(manila) < len(only_incoming)
     app.multiselect(key="anomalies_kpi").unselect("incoming").run()
@@ -72,8 +102,16 @@ def test_page_filters_narrow_the_list(app: AppTest) -> None:
     assert len(every_kpi_at_manila) > len(manila)
 
 
+def test_the_list_opens_on_the_newest_day_and_the_range_is_an_option(app: AppTest) -> None:
+    assert set(app.dataframe[0].value["Date"]) == {SAMPLE_END}  # yesterday's stand-up, not 8 weeks
+    app.segmented_control(key="anomalies_span").set_value("week").run()
+    week = set(app.dataframe[0].value["Date"])
+    assert max(week) == SAMPLE_END and min(week) >= SAMPLE_END - timedelta(days=6) and len(week) > 1
+
+
 def test_sidebar_date_range_limits_the_days_listed(app: AppTest) -> None:
     start = SAMPLE_END - timedelta(days=6)
+    app.segmented_control(key="anomalies_span").set_value("range").run()
     app.date_input(key="sidebar_range").set_value((start, SAMPLE_END)).run()
     assert not app.exception
     days = set(app.dataframe[0].value["Date"])
@@ -89,16 +127,16 @@ def test_a_range_with_nothing_abnormal_says_so(app: AppTest) -> None:
         app.date_input(key="sidebar_range").set_value((day, day)).run()
         assert not app.exception
         if not app.dataframe:  # a day with no flag at all (not even one inside another day's incident)
-            assert f"Nothing is abnormal between {day:%d %b %Y}" in app.success[0].value
+            assert f"Nothing is abnormal on {day:%a %d %b %Y}" in app.success[0].value
             return
     raise AssertionError("no quiet day in the last 60")
 
 
 def test_the_default_choice_is_the_most_severe_row() -> None:
-    assert chosen_row(None, 5) == 0
+    assert chosen_row(None, 5) is None
     assert chosen_row({"selection": {"rows": [3]}}, 5) == 3
-    assert chosen_row({"selection": {"rows": [9]}}, 5) == 0  # a stale selection after the list narrowed
-    assert chosen_row({"selection": {"rows": []}}, 5) == 0
+    assert chosen_row({"selection": {"rows": [9]}}, 5) is None  # a stale selection after the list narrowed
+    assert chosen_row({"selection": {"rows": []}}, 5) is None
 
 
 def test_trends_daily_chart_carries_the_expected_band_and_flags(app: AppTest) -> None:

@@ -101,3 +101,35 @@ def test_first_start_builds_the_sample_with_a_progress_bar(tmp_path: Path, monke
     assert target.exists() and target.with_name("first_start.ground_truth.csv").exists()
     assert any("building its sample data" in i.value for i in at.info)
     assert int(at.metric[0].value.replace(",", "")) > 0
+
+
+def test_the_url_holds_the_state_and_a_link_reopens_it(app: AppTest):
+    """Choices are written to the URL (only where they differ from the default) and a URL seeds a new session."""
+    from datetime import timedelta
+
+    at = app.run()
+    newest = at.date_input(key="standup_day").value
+    assert "day" not in at.query_params  # the default day is not written: a bare link means "newest"
+    at.date_input(key="standup_day").set_value(newest - timedelta(days=3)).run()
+    at.multiselect(key="sidebar_workflow").select("copyright").run()
+    assert at.query_params["day"] == f"{newest - timedelta(days=3):%Y-%m-%d}"
+    assert at.query_params["f.workflow"] == "copyright"
+    tiles = _tiles(at)
+    fresh = AppTest.from_file(str(APP), default_timeout=90)
+    fresh.query_params.update({k: at.query_params[k] for k in at.query_params})
+    fresh.run()
+    assert not fresh.exception
+    assert fresh.date_input(key="standup_day").value == newest - timedelta(days=3)
+    assert fresh.multiselect(key="sidebar_workflow").value == ["copyright"]
+    assert _tiles(fresh) == tiles  # the same numbers for whoever opens the link
+
+
+def test_a_link_with_values_the_data_lacks_says_so_and_opens_the_default(app: AppTest):
+    app.query_params.update({"kpi": "no_such_kpi", "split": "planet", "f.vendor_site": ["Manila", "Atlantis"]})
+    at = app.switch_page("pages/trends.py").run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "`?kpi=no_such_kpi` is not a KPI here" in warning and "planet" in warning and "Atlantis" in warning
+    assert at.selectbox(key="trends_kpi").value == "incoming" and at.selectbox(key="trends_split").value == "none"
+    assert at.multiselect(key="sidebar_vendor_site").value == ["Manila"]  # the known value is kept
+    assert at.query_params["f.vendor_site"] == "Manila" and "kpi" not in at.query_params  # and the URL mended

@@ -353,14 +353,14 @@ def narrow(found: pd.DataFrame, *, kpis: tuple[str, ...] = (),
     return found[keep]
 
 
-def chosen_row(selection: Any, n_rows: int) -> int:
-    """The row the user picked in the list (``st.dataframe`` selection state), else the top one."""
+def chosen_row(selection: Any, n_rows: int) -> int | None:
+    """The row the user picked in the list (``st.dataframe`` selection state); None when nothing (still) is."""
     rows = []
     if selection is not None:
         sel = selection.get("selection", {}) if isinstance(selection, dict) else getattr(selection, "selection", {})
         rows = sel.get("rows", []) if isinstance(sel, dict) else getattr(sel, "rows", [])
-    row = int(rows[0]) if rows else 0
-    return row if 0 <= row < n_rows else 0
+    row = int(rows[0]) if rows else None
+    return row if row is not None and 0 <= row < n_rows else None
 
 
 def expected_band(ctx: DataContext, filters: Filters, *, kpi: str,

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from loaders import Filters, OpsDataError
+from ui import state
 from ui.data import DataContext, context, matches_any_case
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
@@ -172,12 +174,13 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
         sidebar = False
     st.set_page_config(page_title=f"{title} · Identity Ops", page_icon=str(_ROOT / "ui" / "assets" / "icon.png"),
                        layout="wide", initial_sidebar_state="expanded" if sidebar else "collapsed")
+    script = next((s for s, label, _i in NAVIGATION if label == title), title)
+    state.begin(script)
+    menu = None
     if sidebar:
         with st.sidebar:
             st.markdown("### Identity Ops")
-            for script, label, icon in NAVIGATION:
-                if (_ROOT / script).exists():
-                    st.page_link(script, label=label, icon=icon)
+            menu = st.container()  # filled once the filters are read: the links carry them
             st.divider()
     if mode is not None:
         st.html(_TV_CSS)
@@ -191,15 +194,22 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
         try:
             ctx = context()
         except OpsDataError:
+            _menu(menu)
             return None, None
         try:
-            return ctx, render_sidebar(ctx, show=sidebar)
+            filters = render_sidebar(ctx, show=sidebar)
         except (OpsDataError, ValueError):
-            return ctx, None
-    with guarded():
-        ctx = context()
-        filters = render_sidebar(ctx, show=sidebar)
+            filters = None
+        _menu(menu)
+        return ctx, filters
+    try:
+        with guarded():
+            ctx = context()
+            filters = render_sidebar(ctx, show=sidebar)
+    finally:
+        _menu(menu)
     stale_banner(ctx)
+    state.report()
     if filters is None:
         st.info("Pick the end of the date range in the sidebar.")
         st.stop()
@@ -212,6 +222,16 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
                     "has a case with all of them. Clear a filter in the sidebar.", icon=":material/filter_alt_off:")
             st.stop()
     return ctx, filters
+
+
+def _menu(menu: DeltaGenerator | None) -> None:
+    """The page links, each carrying the shared filters and the target page's own state (``ui.state``)."""
+    if menu is None:
+        return
+    with menu:
+        for script, label, icon in NAVIGATION:
+            if (_ROOT / script).exists():
+                st.page_link(script, label=label, icon=icon, query_params=state.link_params(script))
 
 
 def stale_banner(ctx: DataContext) -> None:

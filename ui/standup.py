@@ -43,6 +43,7 @@ from metrics.standup import (
 from ui import anomaly_data
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import DataContext, volume
+from ui.state import link_params
 from ui.text import md
 
 __all__ = [
@@ -363,7 +364,7 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
                 left.caption(md(item.explanation))
             if not tv and item.params is not None and has_page:
                 right.page_link(DRILLDOWN_PAGE, label="Drill down", icon=":material/troubleshoot:",
-                                query_params=item.params)
+                                query_params=link_params(DRILLDOWN_PAGE, item.params, remembered=False))
             elif not tv and item.link:
                 right.markdown(f"[Drill down]({item.link})")
     if total > len(items):

@@ -86,7 +86,10 @@ def open_page(tab, url: str) -> None:
 
 def nav(tab, path: str, label: str) -> None:
     """Client-side navigation through the sidebar (keeps the session, and so the deck)."""
-    tab.locator(f'[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"][href="{path}"]').click()
+    link = tab.locator('[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]').filter(
+        has=tab.get_by_text(label, exact=True))
+    assert urlsplit(link.get_attribute("href")).path.endswith(path)
+    link.click()
     tab.locator('[data-testid="stMain"] h1').filter(has_text=label).wait_for(timeout=SLOW)
     wait_until_idle(tab)
 
@@ -263,3 +266,72 @@ def test_two_charts_make_a_deck_and_the_files_open(app_url: str, page, tmp_path:
     assert caption.startswith(f"{len(slides)} slides")
     assert_clean(page)
     screenshot(page, "journey-deck")
+
+
+# -------------------------------------------------------------------------------------------- 4
+def sidebar_pick(tab, label: str, option: str) -> None:
+    """Pick one value of a sidebar filter (a multiselect labelled ``label``)."""
+    box = tab.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text=label)
+    box.locator("input").click()
+    tab.locator("[role='option']").filter(has_text=re.compile(rf"^{re.escape(option)}$")).click()
+    tab.keyboard.press("Escape")
+    wait_until_idle(tab)
+
+
+def sidebar_chips(tab, label: str) -> list[str]:
+    box = tab.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text=label)
+    return box.locator('[aria-label="Selected values"] [data-tag]').all_inner_texts()
+
+
+def incoming_tile(tab) -> int:
+    text = tab.locator('[class*="st-key-standup_tile_"][class*="_incoming"]:not([class*="manual"]) '
+                       '[data-testid="stMetricValue"]').inner_text()
+    return int(re.sub(r"\D", "", text))
+
+
+def test_filters_and_page_state_follow_the_user_and_the_link(app_url: str, page, small_config: SampleConfig,
+                                                             sample_db: Path):
+    """A filter set on the stand-up holds on every page, the numbers follow it, Trends keeps its split when
+    the user comes back, a reload keeps it all, and ``?day=`` opens that day's stand-up."""
+    day = small_config.end
+    with sqlite3.connect(sample_db) as conn:
+        site = conn.execute("SELECT vendor_site FROM cases GROUP BY vendor_site ORDER BY COUNT(*) DESC").fetchone()[0]
+    open_page(page, app_url + "/")
+    page.locator(".st-key-standup_anomaly_0").wait_for(timeout=SLOW)
+    sidebar_pick(page, "Vendor site", site)
+    page.wait_for_url(re.compile(r"f\.vendor_site="), timeout=SLOW)
+    page.locator('[class*="st-key-standup_tile_"] [data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
+    wait_until_idle(page)
+    assert incoming_tile(page) == created_on(sample_db, day, vendor_site=site)  # the number follows the filter
+
+    for path, label in (("trends", "Trends"), ("anomalies", "Anomalies"), ("deck", "Deck"), ("data", "Data")):
+        nav(page, path, label)
+        assert sidebar_chips(page, "Vendor site") == [site], label
+        assert parse_qs(urlsplit(page.url).query).get("f.vendor_site") == [site], page.url
+        assert_clean(page)
+    nav(page, "trends", "Trends")
+    choose(page, "trends_split", "Workflow")
+    page.locator('[data-testid="stMain"] .gtitle').filter(has_text="split by workflow").wait_for(timeout=SLOW)
+    wait_until_idle(page)
+    nav(page, "", "Stand-up")
+    assert sidebar_chips(page, "Vendor site") == [site]
+    nav(page, "trends", "Trends")
+    assert parse_qs(urlsplit(page.url).query).get("split") == ["workflow"]  # kept on return …
+    page.locator('[data-testid="stMain"] .gtitle').filter(has_text="split by workflow").wait_for(timeout=SLOW)
+    page.reload()
+    wait_until_idle(page)
+    page.locator('[data-testid="stMain"] .gtitle').filter(has_text="split by workflow").wait_for(timeout=SLOW)
+    assert sidebar_chips(page, "Vendor site") == [site]
+    assert_clean(page)
+    screenshot(page, "journey-state-trends")
+
+    friday = day - timedelta(days=3)  # a link sent to someone: that day's stand-up, with the filter
+    open_page(page, f"{app_url}/?day={friday.isoformat()}&f.vendor_site={site}")
+    page.locator('[class*="st-key-standup_tile_"] [data-testid="stMetricValue"]').first.wait_for(timeout=SLOW)
+    wait_until_idle(page)
+    assert page.locator(".st-key-standup_day input").input_value() == friday.isoformat()
+    assert incoming_tile(page) == created_on(sample_db, friday, vendor_site=site)
+    open_page(page, f"{app_url}/?day=not-a-day")
+    page.locator('[data-testid="stAlert"]').filter(has_text="must be a date like").wait_for(timeout=SLOW)
+    assert page.locator(".st-key-standup_day input").input_value() == day.isoformat()
+    assert_clean(page)
