@@ -526,7 +526,7 @@ def summarize(data: pd.DataFrame, *, kpi: KPI | None = None) -> tuple[str, tuple
 
 @dataclass(frozen=True)
 class DeckItem:
-    """A chart the analyst collected for a deck: plain, picklable data kept in the session.
+    """A chart the analyst collected for a deck: plain data, kept in the app database (``store``).
 
     Built by the "Add to deck" button of every chart (with the page's current filters in
     ``meta.subtitle``), edited on the Deck page, turned into a :class:`Slide` when the deck is
@@ -577,6 +577,35 @@ class DeckItem:
         # Slide validates the rest (takeaway type, key number pairs) with the same messages.
         probe = Slide(go.Figure(), self.meta, self.takeaway, self.key_numbers, self.notes)
         object.__setattr__(self, "key_numbers", probe.key_numbers)
+
+    def to_record(self) -> dict:
+        """The item as plain JSON-able data (how the app database keeps it); :meth:`from_record` reads it back."""
+        meta = self.meta
+        return {"version": 1, "figure": self.figure_json,
+                "meta": {"title": meta.title, "subtitle": meta.subtitle, "unit": meta.unit, "source": meta.source,
+                         "as_of": meta.as_of.isoformat() if meta.as_of is not None else None,
+                         "as_of_kind": type(meta.as_of).__name__ if meta.as_of is not None else None},
+                "kpi_names": list(self.kpi_names), "takeaway": self.takeaway,
+                "key_numbers": [list(pair) for pair in self.key_numbers], "notes": self.notes,
+                "origin": self.origin, "item_id": self.item_id}
+
+    @classmethod
+    def from_record(cls, record: Mapping) -> DeckItem:
+        """An item from :meth:`to_record`'s data (validated as any new item is)."""
+        import datetime as dt
+
+        if not isinstance(record, Mapping) or record.get("version") != 1:
+            raise ValueError("not a deck item record (version 1)")
+        m = record["meta"]
+        as_of = None
+        if m.get("as_of"):
+            as_of = (dt.datetime if m.get("as_of_kind") == "datetime" else dt.date).fromisoformat(m["as_of"])
+        meta = ChartMeta(m["title"], subtitle=m.get("subtitle", ""), unit=m.get("unit", ""),
+                         source=m.get("source", ""), as_of=as_of)
+        return cls(record["figure"], meta, kpi_names=tuple(record.get("kpi_names", ())),
+                   takeaway=record.get("takeaway", ""),
+                   key_numbers=tuple(tuple(pair) for pair in record.get("key_numbers", ())),
+                   notes=record.get("notes", ""), origin=record.get("origin", ""), item_id=record["item_id"])
 
     @classmethod
     def from_figure(

@@ -246,6 +246,8 @@ class Settings:
     threshold: float = 4.0
     min_cases: float = 3.0
     min_change: float = 0.05
+    #: the app's own database (``[app_db] url`` or ``OPS_APP_DB_URL``): decks, saved views; never the source
+    app_db_url: str = f"sqlite:///{LOCAL_CACHE_PATH.parent / 'app.sqlite'}"
 
     def __post_init__(self) -> None:
         wanted = self.case_columns if self.source_kind == "cases" else self.volume_columns
@@ -564,7 +566,7 @@ def _time(doc: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,
-                          config_path: Path | None = None) -> Settings:
+                          config_path: Path | None = None, app_db_url: str | None = None) -> Settings:
     """Build :class:`Settings` from a parsed configuration document (see module docstring).
 
     Parameters
@@ -577,6 +579,8 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         Where ``url`` came from, for the Data page.
     config_path : Path, optional
         The file ``doc`` was read from.
+    app_db_url : str, optional
+        The app database's URL from the environment (``OPS_APP_DB_URL``; wins over ``[app_db] url``).
 
     Returns
     -------
@@ -593,7 +597,8 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     ...     "created_at"]
     'opened_ts'
     """
-    known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time", "detector")
+    known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time", "detector",
+             "app_db")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
@@ -666,8 +671,19 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     resolved_url = url or source.get("url")
     if resolved_url is not None and not isinstance(resolved_url, str):
         raise ConfigError(f"`source.url` must be a string, got {resolved_url!r}", key="source.url")
+    source_url = resolved_url or f"sqlite:///{SAMPLE_DB_PATH}"
+    app_db = _section(doc, "app_db")
+    _only(app_db, "app_db", ("url",))
+    beside_cache = (Path(cache) if cache else LOCAL_CACHE_PATH).parent / "app.sqlite"
+    app_url = app_db_url or app_db.get("url") or f"sqlite:///{beside_cache}"
+    if not isinstance(app_url, str):
+        raise ConfigError(f"`app_db.url` must be a string, got {app_url!r}", key="app_db.url")
+    if _same_database(app_url, source_url):
+        raise ConfigError("`app_db.url` is the source database: what users create (decks, views) is kept in a "
+                          "database of its own", hint="Point [app_db] url (or OPS_APP_DB_URL) at another database, "
+                          "or leave it unset for a SQLite file beside the local cache.", key="app_db.url")
     return Settings(
-        url=resolved_url or f"sqlite:///{SAMPLE_DB_PATH}",
+        url=source_url,
         url_source=url_source if url else ("config" if resolved_url else "sample"),
         cases_table=table,
         schema=validate_identifier(schema, what="source.schema") if schema is not None else None,
@@ -692,7 +708,23 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         threshold=threshold,
         min_cases=min_cases,
         min_change=min_change,
+        app_db_url=app_url,
     )
+
+
+def _same_database(a: str, b: str) -> bool:
+    """Whether two URLs name one database (same backend, host, port and database; files compared resolved)."""
+    import sqlalchemy as sa
+
+    try:
+        ua, ub = sa.make_url(a), sa.make_url(b)
+    except (sa.exc.ArgumentError, ValueError):  # a malformed URL is reported where it is used
+        return False
+    if ua.get_backend_name() != ub.get_backend_name():
+        return False
+    if ua.get_backend_name() == "sqlite":
+        return bool(ua.database and ub.database) and Path(ua.database).resolve() == Path(ub.database).resolve()
+    return (ua.host, ua.port, ua.database) == (ub.host, ub.port, ub.database)
 
 
 def config_file(environ: Mapping[str, str] | None = None, config_path: Path | str | None = None) -> Path:
@@ -748,7 +780,8 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
         )
     doc, text = _read_toml(path) if path.exists() else ({}, "")
     try:
-        return settings_from_mapping(doc, url=url, url_source=source, config_path=path if path.exists() else None)
+        return settings_from_mapping(doc, url=url, url_source=source, config_path=path if path.exists() else None,
+                                     app_db_url=environ.get("OPS_APP_DB_URL") or None)
     except ConfigError as err:
         line = locate_key(text, err.key) if err.key and text else None
         where = f"{path.name} line {line}: " if line else (f"{path.name}: " if text else "")

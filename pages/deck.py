@@ -1,4 +1,8 @@
-"""Deck: the charts collected with "Add to deck", ordered and annotated, built into a PowerPoint deck."""
+"""Deck: the charts collected with "Add to deck", ordered and annotated, built into a PowerPoint deck.
+
+Decks live in the app database: a reload, another browser or the page's link (``?deck=``) opens the same
+deck, and the list of decks reopens any earlier one.
+"""
 
 import time
 
@@ -7,7 +11,7 @@ import streamlit as st
 
 from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, move_item
 from charts.export import ExportUnavailable, browser_status
-from ui.chart_panel import deck_items, set_deck_items
+from ui.app_store import StoreError, app_store, current_deck, deck_items, open_deck, set_deck_items
 from ui.shell import page
 from ui.text import md
 
@@ -15,22 +19,54 @@ BUILT = "deck_pptx"  # session key: (fingerprint, pptx bytes, slide count, secon
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
+def _change(edit) -> None:
+    """Apply ``edit(items) -> items`` to the stored deck; a failure is a message, never a lost deck."""
+    try:
+        before = deck_items()
+        set_deck_items(edit(before), expected=before)
+    except StoreError as err:
+        st.toast(f"The deck was not changed: {md(err)}", icon=":material/error:")
+
+
 def _move(index: int, offset: int) -> None:
-    set_deck_items(move_item(deck_items(), index, offset))
+    _change(lambda items: move_item(items, index, offset))
 
 
 def _remove(item_id: str) -> None:
-    set_deck_items([it for it in deck_items() if it.item_id != item_id])
+    _change(lambda items: [it for it in items if it.item_id != item_id])
 
 
 def _set_takeaway(item_id: str) -> None:
     text = st.session_state[f"deck_takeaway_{item_id}"]
-    set_deck_items([it.edited(takeaway=text) if it.item_id == item_id else it for it in deck_items()])
+    _change(lambda items: [it.edited(takeaway=text) if it.item_id == item_id else it for it in items])
 
 
-def _clear() -> None:
-    set_deck_items([])
-    st.session_state.pop(BUILT, None)
+def _set_heading(deck_id: str) -> None:
+    try:
+        app_store().update_deck(deck_id, title=st.session_state["deck_title"],
+                                subtitle=st.session_state["deck_subtitle"])
+    except StoreError as err:
+        st.toast(f"Not saved: {md(err)}", icon=":material/error:")
+
+
+def _pick_deck() -> None:
+    open_deck(st.session_state["deck_pick"])
+    for key in ("deck_title", "deck_subtitle", BUILT):
+        st.session_state.pop(key, None)
+
+
+def _new_deck() -> None:
+    try:
+        open_deck(app_store().create_deck(subtitle=_default_subtitle()))
+    except StoreError as err:
+        st.toast(f"No new deck: {md(err)}", icon=":material/error:")
+        return
+    for key in ("deck_title", "deck_subtitle", BUILT):
+        st.session_state.pop(key, None)
+
+
+def _default_subtitle() -> str:
+    return f"Identity Operations · {filters.start:%d %b %Y} – {filters.end:%d %b %Y}" if filters else ""
 
 
 def _numbers_key(item) -> str:
@@ -53,20 +89,43 @@ def _preview(item):
 
 ctx, filters = page("Deck", uses_filters=False)
 st.title("Deck")
+try:
+    store = app_store()
+    deck = current_deck()
+    decks = store.decks()
+except StoreError as err:
+    st.error(f"**Decks cannot be opened:** {md(err)}", icon=":material/database:")
+    st.stop()
+if st.query_params.get("deck") and deck is None:
+    st.warning("This link names a deck that does not exist any more (it was deleted). Pick another one below or "
+               "start a new one.", icon=":material/link_off:")
+picker, fresh = st.columns([5, 1], vertical_alignment="bottom")
+if decks:
+    names = {d.id: f"{d.title} · {d.charts} chart{'s' if d.charts != 1 else ''} · changed "
+                   f"{d.updated_at:%d %b %Y %H:%M} UTC" for d in decks}
+    if deck is not None:
+        st.session_state["deck_pick"] = deck.id
+    picker.selectbox("Open a deck", list(names), key="deck_pick", on_change=_pick_deck, index=None,
+                     placeholder="Choose a saved deck", format_func=names.get)
+fresh.button("New deck", key="deck_new", icon=":material/add:", on_click=_new_deck, width="stretch")
 items = deck_items()
-if not items:
+if deck is None or not items:
     st.info("**The deck is empty.** Under every chart of the app, **Add to deck** collects it with its current "
             "filters. Come back here to order the charts, write the takeaway of each slide and download a "
             "PowerPoint deck (title slide, one slide per chart with key numbers and speaker notes, "
-            "an appendix of KPI definitions).", icon=":material/slideshow:")
+            "an appendix of KPI definitions). Decks are saved: this page's link reopens the deck anywhere.",
+            icon=":material/slideshow:")
     st.page_link("pages/trends.py", label="Collect charts on Trends", icon=":material/show_chart:")
     st.stop()
 
+st.caption(f"Saved · {len(items)} chart{'s' if len(items) != 1 else ''} · this page's link opens this deck "
+           "for anyone who can open the dashboard.")
 left, right = st.columns([3, 2])
-title = left.text_input("Deck title", value="Identity Ops review", key="deck_title")
-subtitle = left.text_input(
-    "Subtitle (team, date range)", key="deck_subtitle",
-    value=f"Identity Operations · {filters.start:%d %b %Y} – {filters.end:%d %b %Y}")
+st.session_state.setdefault("deck_title", deck.title)
+st.session_state.setdefault("deck_subtitle", deck.subtitle or _default_subtitle())
+title = left.text_input("Deck title", key="deck_title", on_change=_set_heading, args=(deck.id,), max_chars=200)
+subtitle = left.text_input("Subtitle (team, date range)", key="deck_subtitle", on_change=_set_heading,
+                           args=(deck.id,), max_chars=300)
 appendix = right.checkbox("Appendix: definitions of the KPIs shown", value=True, key="deck_appendix")
 template = right.file_uploader("PowerPoint template (optional)", type=["pptx"], key="deck_template",
                                help="Its slide masters, theme and layouts are used; its own slides are dropped.")
@@ -90,8 +149,8 @@ for i, item in enumerate(items):
             numbers = tuple((str(a).strip(), str(b).strip()) for a, b in edited.fillna("").itertuples(index=False)
                             if str(a).strip() or str(b).strip())
             if numbers != item.key_numbers:
-                set_deck_items([it.edited(key_numbers=numbers) if it.item_id == item.item_id else it
-                                for it in deck_items()])
+                _change(lambda items, item=item, numbers=numbers: [
+                    it.edited(key_numbers=numbers) if it.item_id == item.item_id else it for it in items])
         buttons.button("", key=f"deck_up_{item.item_id}", icon=":material/arrow_upward:", help="Move up",
                        disabled=i == 0, on_click=_move, args=(i, -1))
         buttons.button("", key=f"deck_down_{item.item_id}", icon=":material/arrow_downward:", help="Move down",
@@ -127,5 +186,5 @@ if built and built[0] == fingerprint:
     actions.caption(f"{slides} slides · {len(pptx) / 1e6:.1f} MB · built in {seconds:.1f} s")
 elif built:
     actions.caption("The deck changed since it was built: build it again.")
-actions.button("Clear deck", key="deck_clear", type="tertiary", icon=":material/delete_sweep:",
-               on_click=_clear)
+actions.button("Remove every chart", key="deck_clear", type="tertiary", icon=":material/delete_sweep:",
+               on_click=_change, args=(lambda items: [],))

@@ -39,6 +39,29 @@ def unavailable(what: str, err: Exception) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test keeps what users create (decks, views) in an app database of its own, never the checkout's."""
+    url = f"sqlite:///{tmp_path / 'app_db.sqlite'}"
+    monkeypatch.setenv("OPS_APP_DB_URL", url)
+    return url
+
+
+def stored_deck(at) -> list:
+    """The charts of the deck an AppTest session collects into, read back from the app database."""
+    from charts.deck import DeckItem
+    from store import AppStore
+
+    deck_id = at.session_state["current_deck_id"] if "current_deck_id" in at.session_state else None  # noqa: SIM401 (no .get on AppTest state)
+    if deck_id is None:
+        return []
+    store = AppStore(os.environ["OPS_APP_DB_URL"])
+    try:
+        return [DeckItem.from_record(r) for r in store.items(deck_id)]
+    finally:
+        store.dispose()
+
+
 @pytest.fixture(scope="session")
 def chart_browser() -> None:
     """Chart images need Chrome/Chromium (through Kaleido): skip locally without one, fail in CI."""

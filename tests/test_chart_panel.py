@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 import charts
 from charts import ChartMeta, browser_status
 from charts.deck import DeckItem
+from tests.conftest import stored_deck
 from ui.chart_panel import export_files, file_stem
 
 META = ChartMeta("AHT by vendor site", subtitle="01 Jun 2026 – 30 Jun 2026 · Workflow: copyright", unit="minutes",
@@ -94,14 +95,14 @@ def test_add_to_deck_stores_the_chart_with_its_meta_kpis_and_a_default_takeaway(
     at = AppTest.from_function(panel_script, default_timeout=30).run()
     at.button(key="test_chart_deck").click().run()
     assert not at.exception
-    (item,) = at.session_state["deck_items"]
+    (item,) = stored_deck(at)
     assert isinstance(item, DeckItem)
     assert item.meta == META and item.kpi_names == ("aht",) and item.origin == "test_chart"
     assert item.figure().to_dict()["data"] == site_figure().to_dict()["data"]
     assert item.takeaway == "AHT: highest at Krakow (12.5 min), lowest at Manila (4.1 min)"
     assert "(1 chart)" in at.toast[0].value
     at.button(key="test_chart_deck").click().run()
-    assert len(at.session_state["deck_items"]) == 2
+    assert len(stored_deck(at)) == 2
     assert "(2 charts)" in at.toast[0].value
 
 
@@ -117,4 +118,4 @@ def test_without_a_browser_images_are_disabled_with_the_fix_and_csv_still_works(
     (caption,) = [c.value for c in at.caption if "apt-get install chromium" in c.value]
     assert "CSV export works without a browser" in caption
     at.button(key="test_chart_deck").click().run()
-    assert len(at.session_state["deck_items"]) == 1, "collecting for the deck needs no browser"
+    assert len(stored_deck(at)) == 1, "collecting for the deck needs no browser"

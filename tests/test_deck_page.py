@@ -18,7 +18,8 @@ from streamlit.testing.v1 import AppTest
 from charts import ChartMeta
 from charts.deck import DeckItem
 from metrics.kpis import get_kpi
-from tests.conftest import visible
+from store import AppStore
+from tests.conftest import stored_deck, visible
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -44,13 +45,18 @@ def page(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 
 @pytest.fixture()
-def collected(page: AppTest) -> AppTest:
-    page.session_state["deck_items"] = items()
+def collected(page: AppTest, app_db: str) -> AppTest:
+    store = AppStore(app_db)
+    deck_id = store.create_deck()
+    for item in items():
+        store.add_item(deck_id, item.to_record())
+    store.dispose()
+    page.query_params["deck"] = deck_id  # the deck's link
     return page.run()
 
 
 def titles(at: AppTest) -> list[str]:
-    return [it.meta.title for it in at.session_state["deck_items"]]
+    return [it.meta.title for it in stored_deck(at)]
 
 
 def open_built(at: AppTest) -> Presentation:
@@ -67,7 +73,7 @@ def test_an_empty_deck_explains_how_to_add_charts(page: AppTest) -> None:
 def test_collected_charts_are_listed_in_order_with_their_takeaways(collected: AppTest) -> None:
     at = collected
     assert not at.exception
-    first, second = at.session_state["deck_items"]
+    first, second = stored_deck(at)
     assert at.text_input(key=f"deck_takeaway_{first.item_id}").value == first.takeaway
     assert at.text_input(key=f"deck_takeaway_{second.item_id}").value == second.takeaway
     assert at.button(key=f"deck_up_{first.item_id}").disabled
@@ -76,7 +82,7 @@ def test_collected_charts_are_listed_in_order_with_their_takeaways(collected: Ap
 
 def test_moving_a_chart_down_and_removing_one(collected: AppTest) -> None:
     at = collected
-    first, second = at.session_state["deck_items"]
+    first, second = stored_deck(at)
     at.button(key=f"deck_down_{first.item_id}").click().run()
     assert not at.exception
     assert titles(at) == ["AHT by vendor site", "Incoming by day"]
@@ -88,17 +94,17 @@ def test_moving_a_chart_down_and_removing_one(collected: AppTest) -> None:
 
 def test_editing_a_takeaway_changes_that_slide_only(collected: AppTest) -> None:
     at = collected
-    first, second = at.session_state["deck_items"]
+    first, second = stored_deck(at)
     at.text_input(key=f"deck_takeaway_{second.item_id}").input("Krakow's AHT is three times Manila's").run()
     assert not at.exception
-    edited = at.session_state["deck_items"]
+    edited = stored_deck(at)
     assert [it.takeaway for it in edited] == [first.takeaway, "Krakow's AHT is three times Manila's"]
     assert edited[1].item_id == second.item_id
 
 
 def test_built_deck_reopens_with_title_chart_and_appendix_slides(chart_browser: None, collected: AppTest) -> None:
     at = collected
-    first, second = at.session_state["deck_items"]
+    first, second = stored_deck(at)
     at.text_input(key=f"deck_takeaway_{second.item_id}").input("Krakow is slowest").run()
     at.button(key=f"deck_down_{first.item_id}").click().run()
     at.text_input(key="deck_title").input("June review").run()
@@ -142,3 +148,18 @@ def test_a_broken_template_is_reported_not_raised(collected: AppTest) -> None:
     assert not at.exception
     assert "must be a PowerPoint .pptx file" in visible(at.error[0].value)
     assert "deck_pptx" not in at.session_state
+
+
+def test_a_broken_app_database_is_a_message_and_the_data_pages_keep_working(
+        sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    monkeypatch.setenv("OPS_APP_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = AppTest.from_file(str(APP), default_timeout=90).run()
+    assert not at.exception
+    assert len(at.metric) >= 5  # the stand-up draws its tiles
+    assert any("Saved views are unavailable" in c.value for c in at.sidebar.caption)
+    at.switch_page("pages/deck.py").run()
+    assert not at.exception
+    assert "Decks cannot be opened" in at.error[0].value and "OPS_APP_DB_URL" in visible(at.error[0].value)
+    assert "SELECT" not in at.error[0].value

@@ -34,7 +34,7 @@ from loaders.clock import local_column
 from loaders.rollup import NONE_VALUE, find_bad_rows
 from metrics.kpis import KPIS, available_kpis
 from metrics.standup import TILE_KPIS
-from tests.conftest import visible
+from tests.conftest import stored_deck, visible
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SHAPES: dict[str, Shape] = {s.name: s for s in (zendesk.SHAPE, salesforce.SHAPE, servicenow.SHAPE, open311.SHAPE)}
@@ -326,7 +326,7 @@ def test_every_page_works_on_each_shape(sqlite_url: str, shape: str, script: str
         at.button(key="trends_chart_deck").click().run()
         assert_clean(at)
         at.switch_page("pages/deck.py").run()
-        assert len(at.session_state["deck_items"]) == 1
+        assert len(stored_deck(at)) == 1
     check_page(at, shape, settings, script)
 
 

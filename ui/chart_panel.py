@@ -8,7 +8,8 @@ Every page draws its charts with :func:`chart_panel`, so every chart of the app 
   runs off the page script, so a rerun never pays for an image) by the one shared headless browser
   of :mod:`charts.export`, serialized by its lock.
 - **CSV** of the chart's data (the frame passed as ``data``, else what the figure draws).
-- **Add to deck** stores a :class:`charts.deck.DeckItem` in the session; the Deck page builds the .pptx.
+- **Add to deck** stores a :class:`charts.deck.DeckItem` in the current deck, kept in the app database
+  (``ui.app_store``); the Deck page orders it and builds the .pptx.
 
 When no browser is available the image buttons are disabled and the panel says why and how to fix
 it; CSV and "Add to deck" keep working (the deck itself needs the browser when it is built).
@@ -29,23 +30,18 @@ import streamlit as st
 from charts.deck import DeckItem
 from charts.export import ChartMeta, browser_status, to_csv, to_png, to_svg
 from loaders import Filters
+from ui.app_store import StoreError, add_to_deck
 from ui.data import DataContext, bounds
 from ui.text import md
 
 __all__ = [
-    "DECK_STATE",
     "ExportFile",
-    "add_to_deck",
     "chart_meta",
     "chart_panel",
-    "deck_items",
     "export_files",
     "file_stem",
-    "set_deck_items",
 ]
 
-#: session-state key of the collected deck items (a list of DeckItem, in slide order)
-DECK_STATE = "deck_items"
 
 #: presentation size of exported images: a 16:9 slide at twice the pixel density
 PNG_SIZE = {"width": 1600, "height": 900, "scale": 2}
@@ -136,30 +132,18 @@ def chart_meta(ctx: DataContext, filters: Filters, *, title: str, unit: str = ""
                      as_of=as_of)
 
 
-def deck_items() -> list[DeckItem]:
-    """The deck collected in this session, in slide order."""
-    return list(st.session_state.get(DECK_STATE, []))
-
-
-def set_deck_items(items: Sequence[DeckItem]) -> None:
-    """Replace the collected deck."""
-    st.session_state[DECK_STATE] = list(items)
-
-
-def add_to_deck(item: DeckItem) -> None:
-    """Append ``item`` to the session's deck."""
-    set_deck_items([*deck_items(), item])
-
-
 def _on_add(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_names: tuple[str, ...],
             takeaway: str | None, key_numbers: Sequence[tuple[str, str]] | None, origin: str) -> None:
     # Runs only on click: the figure JSON and the default takeaway are not worth computing every rerun.
     item = DeckItem.from_figure(fig, meta, kpi_names=kpi_names, data=data, takeaway=takeaway,
                                 key_numbers=key_numbers, origin=origin)
-    add_to_deck(item)
-    count = len(deck_items())
+    try:
+        count = add_to_deck(item)
+    except StoreError as err:
+        st.toast(f"Not added to the deck: {md(err)}", icon=":material/error:")
+        return
     st.toast(f"Added “{md(meta.title)}” to the deck ({count} chart{'s' if count != 1 else ''}). "
-             "Order and build it on the Deck page.", icon=":material/slideshow:")
+             "Order and build it on the Deck page; the deck is saved.", icon=":material/slideshow:")
 
 
 def chart_panel(

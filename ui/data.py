@@ -152,7 +152,8 @@ def _secrets() -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def _settings_for(url: str | None, config: str | None, sample: str, edited: float | None) -> Settings:
+def _settings_for(url: str | None, config: str | None, sample: str, edited: float | None,
+                  app_db: str | None = None) -> Settings:
     return loaders.load_settings(_secrets())
 
 
@@ -162,7 +163,7 @@ def _settings() -> Settings:
     path = loaders.settings.config_file()
     edited = path.stat().st_mtime if path.exists() else None
     return _settings_for(os.environ.get("OPS_DB_URL"), os.environ.get("OPS_CONFIG"),
-                         str(loaders.settings.SAMPLE_DB_PATH), edited)
+                         str(loaders.settings.SAMPLE_DB_PATH), edited, os.environ.get("OPS_APP_DB_URL"))
 
 
 def current_settings() -> Settings:

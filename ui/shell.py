@@ -20,6 +20,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from loaders import Filters, OpsDataError
 from ui import state
+from ui.app_store import StoreError, app_store, bind_deck, save_view, saved_views
 from ui.data import DataContext, context, matches_any_case
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
@@ -176,6 +177,7 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
                        layout="wide", initial_sidebar_state="expanded" if sidebar else "collapsed")
     script = next((s for s, label, _i in NAVIGATION if label == title), title)
     state.begin(script)
+    bind_deck()  # the current deck is in the URL like the filters
     menu = None
     if sidebar:
         with st.sidebar:
@@ -225,13 +227,66 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
 
 
 def _menu(menu: DeltaGenerator | None) -> None:
-    """The page links, each carrying the shared filters and the target page's own state (``ui.state``)."""
+    """The page links, each carrying the shared filters and the target page's own state (``ui.state``),
+    and the saved views."""
     if menu is None:
         return
     with menu:
         for script, label, icon in NAVIGATION:
             if (_ROOT / script).exists():
                 st.page_link(script, label=label, icon=icon, query_params=state.link_params(script))
+        _saved_views()
+
+
+_LABELS = {script: label for script, label, _i in NAVIGATION}
+
+
+def _save_view(script: str) -> None:
+    name = st.session_state.get("view_name", "")
+    try:
+        save_view(name, script, replace=bool(st.session_state.get("view_replace")))
+    except StoreError as err:
+        st.session_state["view_problem"] = str(err)
+        return
+    st.session_state.pop("view_problem", None)
+    st.session_state["view_name"] = ""
+    st.toast(f"Saved the view “{md(name.strip())}”.", icon=":material/bookmark_added:")
+
+
+def _delete_view(view_id: int) -> None:
+    try:
+        app_store().delete_view(view_id)
+    except StoreError as err:
+        st.session_state["view_problem"] = str(err)
+
+
+def _saved_views() -> None:
+    """Named pages with their state: one click reopens the page, its filters and choices."""
+    script = state.current_page()
+    with st.expander("Saved views", icon=":material/bookmarks:"):
+        try:
+            views = saved_views()
+        except StoreError as err:
+            st.caption(f"Saved views are unavailable: {md(err)}")
+            return
+        for view in views:
+            link, drop = st.columns([6, 1], vertical_alignment="center")
+            if (_ROOT / view.page).exists():
+                link.page_link(view.page, label=view.name, query_params=view.params or None,
+                               help=f"Opens {_LABELS.get(view.page, view.page)} with the filters and choices saved")
+            else:
+                link.caption(f"{md(view.name)}: its page no longer exists")
+            drop.button("", key=f"view_delete_{view.id}", icon=":material/close:", type="tertiary",
+                        help=f"Delete the view {view.name!r}", on_click=_delete_view, args=(view.id,))
+        if not views:
+            st.caption("Name this page with its filters and choices to reopen it later, or to share it.")
+        st.text_input("Name", key="view_name", max_chars=120, placeholder="e.g. Manila stand-up",
+                      label_visibility="collapsed")
+        st.checkbox("Replace a view of that name", key="view_replace")
+        st.button("Save this view", key="view_save", icon=":material/bookmark_add:", on_click=_save_view,
+                  args=(script,), width="stretch")
+        if problem := st.session_state.get("view_problem"):
+            st.caption(f":material/error: {md(problem)}")
 
 
 def stale_banner(ctx: DataContext) -> None:

@@ -31,8 +31,10 @@ __all__ = [
     "UrlValueError",
     "a_date",
     "begin",
+    "current_page",
     "date_range",
     "link_params",
+    "mark_shared",
     "one_of",
     "problems",
     "replace_page_params",
@@ -139,6 +141,16 @@ def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: 
     _write(param, [] if _same(shown, default) else render(shown))
     _remember()
     return value
+
+
+def current_page() -> str:
+    """The script of the page being drawn (as in ``ui.shell.NAVIGATION``)."""
+    return _run().page
+
+
+def mark_shared(name: str) -> None:
+    """Carry ``name`` to every page like the filters (the current deck)."""
+    _run().shared.add(name)
 
 
 def set_param(name: str, values: Sequence[str]) -> None:

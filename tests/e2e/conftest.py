@@ -68,9 +68,10 @@ def running_app(env: dict[str, str], log: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def app_url(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start ``streamlit run app.py`` on the small sample; yield its base URL."""
-    env = dict(os.environ, OPS_DB_URL=f"sqlite:///{sample_db}")
+    server = tmp_path_factory.mktemp("server")
+    env = dict(os.environ, OPS_DB_URL=f"sqlite:///{sample_db}", OPS_APP_DB_URL=f"sqlite:///{server / 'app.sqlite'}")
     env.pop("OPS_CONFIG", None)
-    with running_app(env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+    with running_app(env, server / "streamlit.log") as url:
         yield url
 
 

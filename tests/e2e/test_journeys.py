@@ -267,6 +267,45 @@ def test_two_charts_make_a_deck_and_the_files_open(app_url: str, page, tmp_path:
     assert_clean(page)
     screenshot(page, "journey-deck")
 
+    # the deck is saved: a reload finds it, and its link opens it in another browser (a fresh context)
+    deck_id = parse_qs(urlsplit(page.url).query)["deck"][0]
+    page.reload()
+    page.locator('[data-testid="stMain"] h3').filter(has_text="2 chart slides").wait_for(timeout=SLOW)
+    elsewhere = page.context.browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        other = elsewhere.new_page()
+        other.goto(f"{app_url}/deck?deck={deck_id}")
+        other.locator('[data-testid="stMain"] h3').filter(has_text="2 chart slides").wait_for(timeout=SLOW)
+        wait_until_idle(other)
+        takeaways = other.locator('[class*="st-key-deck_takeaway_"] input')
+        assert takeaways.count() == 2
+        other.goto(f"{app_url}/deck?deck=no-such-deck")
+        other.locator('[data-testid="stAlert"]').filter(has_text="does not exist any more").wait_for(timeout=SLOW)
+    finally:
+        elsewhere.close()
+
+
+def test_a_saved_view_reopens_the_page_with_its_state(app_url: str, page, small_config: SampleConfig):
+    open_page(page, f"{app_url}/trends?split=channel&grain=week")
+    page.locator('[data-testid="stMain"] .gtitle').filter(has_text="split by channel").wait_for(timeout=SLOW)
+    page.locator('[data-testid="stSidebar"] summary').filter(has_text="Saved views").click()
+    page.locator(".st-key-view_name input").fill("Weekly by channel")
+    page.keyboard.press("Enter")
+    wait_until_idle(page)
+    button(page, "view_save").click()
+    wait_toast(page, "Saved the view")
+    open_page(page, app_url + "/")  # elsewhere, with nothing of that state in the URL
+    page.locator(".st-key-standup_anomaly_0").wait_for(timeout=SLOW)
+    page.locator('[data-testid="stSidebar"] summary').filter(has_text="Saved views").click()
+    # a link with a tooltip has a hidden 0x0 copy: the visible one is the link
+    page.locator('[data-testid="stSidebar"] a[data-testid="stPageLink-NavLink"]:visible').filter(
+        has=page.get_by_text("Weekly by channel", exact=True)).click()
+    page.locator('[data-testid="stMain"] .gtitle').filter(has_text="Incoming by week, split by channel").wait_for(
+        timeout=SLOW)
+    query = parse_qs(urlsplit(page.url).query)
+    assert query.get("split") == ["channel"] and query.get("grain") == ["week"]
+    assert_clean(page)
+
 
 # -------------------------------------------------------------------------------------------- 4
 def sidebar_pick(tab, label: str, option: str) -> None:

@@ -1,0 +1,301 @@
+"""The app's own database: what users create — decks and saved views (notes and subscriptions later).
+
+Always a database of its own, never the source (which the app only reads): SQLite beside the local cache
+by default (``.cache/app.sqlite``), or PostgreSQL / MariaDB by URL (``[app_db] url`` in ``ops.toml``, or
+``OPS_APP_DB_URL``). Its schema is managed by Alembic migrations (``store/migrations``), applied when the
+store is opened, so a new version of the app brings its tables up to date on start.
+
+Every write is one transaction: adding a chart to a deck while another tab reorders it loses neither
+(positions are assigned inside the transaction that inserts). Errors reach the user as
+:class:`StoreError`, with what to fix and no SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from store.schema import VERSION_TABLE, deck_items, decks, views
+
+__all__ = ["AppStore", "Deck", "SavedView", "StoreError", "open_store"]
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MAX_VIEW_NAME = 120
+MAX_TITLE = 200
+
+
+class StoreError(RuntimeError):
+    """The app database cannot do what was asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Deck:
+    """A deck as listed: its link id, title, subtitle, times and number of charts."""
+
+    id: str
+    title: str
+    subtitle: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    charts: int
+
+
+@dataclass(frozen=True)
+class SavedView:
+    """A named page with its URL state."""
+
+    id: int
+    name: str
+    page: str
+    params: dict[str, Any]
+    created_at: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+class AppStore:
+    """The app database behind one SQLAlchemy engine.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://…``, ``mysql+pymysql://…``).
+    migrate : bool
+        Apply the migrations up to the newest now (the default; the app does so on start).
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError:
+            raise StoreError("The app database URL is not a database URL (e.g. sqlite:///.cache/app.sqlite or "
+                             "postgresql+psycopg://user@host/db)") from None
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        self.url = parsed
+        try:
+            self.engine = sa.create_engine(parsed, **kwargs)
+        except (sa.exc.ArgumentError, ImportError) as err:
+            raise StoreError(f"The app database URL cannot be used: {type(err).__name__}") from None
+        if parsed.get_backend_name() == "sqlite":
+            # SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling starts a transaction
+            # only at the first INSERT, so "read the last position, then insert" raced between two writers
+            # (measured: duplicate positions); every transaction now begins IMMEDIATE, taking the write lock
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        if migrate:
+            self.migrate()
+
+    # ------------------------------------------------------------------------------------------ schema
+    def migrate(self) -> str:
+        """Bring the schema to the newest migration; returns the revision now applied."""
+        try:
+            with self.engine.begin() as conn:
+                command.upgrade(_alembic_config(conn), "head")
+            return self.revision() or ""
+        except sa.exc.OperationalError as err:
+            raise StoreError(f"The app database cannot be reached or written ({_reason(err)}). Check "
+                             "[app_db] url / OPS_APP_DB_URL and that the database exists.") from None
+
+    def revision(self) -> str | None:
+        """The migration the database is at (None before the first)."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+    @staticmethod
+    def head() -> str:
+        """The newest migration this version of the app knows."""
+        return ScriptDirectory(str(_MIGRATIONS)).get_current_head() or ""
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------------- decks
+    def create_deck(self, title: str = "Identity Ops review", subtitle: str = "") -> str:
+        """A new, empty deck; returns its id (the token in its link)."""
+        deck_id = secrets.token_urlsafe(9)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(decks.insert().values(id=deck_id, title=_text(title, MAX_TITLE, "deck title"),
+                                               subtitle=_text(subtitle, 300, "subtitle", empty=True),
+                                               created_at=now, updated_at=now))
+        return deck_id
+
+    def deck(self, deck_id: str) -> Deck | None:
+        """The deck with this id, or None."""
+        found = [d for d in self._decks(decks.c.id == str(deck_id))]
+        return found[0] if found else None
+
+    def decks(self) -> list[Deck]:
+        """Every deck, the most recently changed first."""
+        return self._decks(None)
+
+    def _decks(self, where: Any) -> list[Deck]:
+        count = (sa.select(deck_items.c.deck_id, sa.func.count().label("n"))
+                 .group_by(deck_items.c.deck_id).subquery())
+        query = (sa.select(decks, sa.func.coalesce(count.c.n, 0).label("n"))
+                 .select_from(decks.outerjoin(count, count.c.deck_id == decks.c.id))
+                 .order_by(decks.c.updated_at.desc(), decks.c.id))
+        if where is not None:
+            query = query.where(where)
+        with self.engine.connect() as conn:
+            return [Deck(r.id, r.title, r.subtitle, r.created_at, r.updated_at, int(r.n))
+                    for r in conn.execute(query)]
+
+    def update_deck(self, deck_id: str, *, title: str | None = None, subtitle: str | None = None) -> None:
+        values: dict[str, Any] = {"updated_at": _now()}
+        if title is not None:
+            values["title"] = _text(title, MAX_TITLE, "deck title")
+        if subtitle is not None:
+            values["subtitle"] = _text(subtitle, 300, "subtitle", empty=True)
+        with self.engine.begin() as conn:
+            self._require(conn, deck_id)
+            conn.execute(decks.update().where(decks.c.id == deck_id).values(**values))
+
+    def delete_deck(self, deck_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(deck_items.delete().where(deck_items.c.deck_id == deck_id))
+            conn.execute(decks.delete().where(decks.c.id == deck_id))
+
+    def items(self, deck_id: str) -> list[dict[str, Any]]:
+        """The deck's charts in slide order, as the records they were stored as (``DeckItem.to_record``)."""
+        query = (sa.select(deck_items.c.payload).where(deck_items.c.deck_id == str(deck_id))
+                 .order_by(deck_items.c.position, deck_items.c.created_at))
+        with self.engine.connect() as conn:
+            return [json.loads(payload) for (payload,) in conn.execute(query)]
+
+    def add_item(self, deck_id: str, item: Mapping[str, Any]) -> int:
+        """Append a chart record (with its ``item_id``) to the deck, atomically: two tabs adding at once both
+        land. Returns the deck's chart count."""
+        payload, item_id = json.dumps(dict(item)), _item_id(item)
+        with self.engine.begin() as conn:
+            self._require(conn, deck_id, lock=True)
+            last = conn.execute(sa.select(sa.func.max(deck_items.c.position))
+                                .where(deck_items.c.deck_id == deck_id)).scalar()
+            conn.execute(deck_items.insert().values(deck_id=deck_id, item_id=item_id,
+                                                    position=(last or 0) + 1, payload=payload, created_at=_now()))
+            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+            return int(conn.execute(sa.select(sa.func.count()).where(deck_items.c.deck_id == deck_id)).scalar())
+
+    def replace_items(self, deck_id: str, items: Sequence[Mapping[str, Any]], *,
+                      expected: Sequence[str] | None = None) -> None:
+        """Make the deck exactly ``items`` in this order (reorder, edit, remove) in one transaction.
+
+        ``expected`` is the item ids the caller's edit started from: when another session changed the deck
+        meanwhile (a chart added in another tab), charts it added are kept at the end, never lost.
+        """
+        now = _now()
+        with self.engine.begin() as conn:
+            self._require(conn, deck_id, lock=True)
+            current = [r.item_id for r in conn.execute(
+                sa.select(deck_items.c.item_id).where(deck_items.c.deck_id == deck_id)
+                .order_by(deck_items.c.position))]
+            keep_new = [] if expected is None else [i for i in current if i not in set(expected)]
+            extra = {r.item_id: r.payload for r in conn.execute(
+                sa.select(deck_items.c.item_id, deck_items.c.payload)
+                .where(deck_items.c.deck_id == deck_id, deck_items.c.item_id.in_(keep_new)))} if keep_new else {}
+            conn.execute(deck_items.delete().where(deck_items.c.deck_id == deck_id))
+            rows = [{"deck_id": deck_id, "item_id": _item_id(it), "position": i + 1,
+                     "payload": json.dumps(dict(it)), "created_at": now} for i, it in enumerate(items)]
+            rows += [{"deck_id": deck_id, "item_id": i, "position": len(rows) + k + 1, "payload": extra[i],
+                      "created_at": now} for k, i in enumerate(keep_new) if i in extra]
+            if rows:
+                conn.execute(deck_items.insert(), rows)
+            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=now))
+
+    def _require(self, conn: sa.Connection, deck_id: str, *, lock: bool = False) -> None:
+        query = sa.select(decks.c.id).where(decks.c.id == str(deck_id))
+        if lock and conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        if conn.execute(query).first() is None:
+            raise StoreError("This deck no longer exists (it was deleted). Start a new one from any chart.")
+
+    # ------------------------------------------------------------------------------------------- views
+    def save_view(self, name: str, page: str, params: Mapping[str, Any], *, replace: bool = False) -> int:
+        """Name the page ``page`` with its URL state; with ``replace`` an existing view of that name is updated."""
+        name = _text(name, MAX_VIEW_NAME, "view name")
+        body = json.dumps({str(k): v for k, v in params.items()}, sort_keys=True)
+        with self.engine.begin() as conn:
+            existing = conn.execute(sa.select(views.c.id).where(views.c.name == name)).scalar()
+            if existing is not None:
+                if not replace:
+                    raise StoreError(f"A view named {name!r} exists already: choose another name or replace it.")
+                conn.execute(views.update().where(views.c.id == existing).values(page=page, params=body,
+                                                                                 created_at=_now()))
+                return int(existing)
+            try:
+                return int(conn.execute(views.insert().values(name=name, page=page, params=body,
+                                                              created_at=_now())).inserted_primary_key[0])
+            except sa.exc.IntegrityError:
+                raise StoreError(f"A view named {name!r} was just saved by someone else: choose another "
+                                 "name.") from None
+
+    def views(self) -> list[SavedView]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(views).order_by(views.c.name)).all()
+        return [SavedView(r.id, r.name, r.page, json.loads(r.params), r.created_at) for r in rows]
+
+    def delete_view(self, view_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(views.delete().where(views.c.id == int(view_id)))
+
+
+def _item_id(record: Mapping[str, Any]) -> str:
+    item_id = str(record.get("item_id", ""))
+    if not item_id or len(item_id) > 32:
+        raise StoreError("A deck chart needs an id of 1 to 32 characters.")
+    return item_id
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by the "begin" listener, not by the driver
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+    cur.close()
+
+
+def _text(value: Any, limit: int, what: str, *, empty: bool = False) -> str:
+    text = " ".join(str(value if value is not None else "").split())
+    if not text and not empty:
+        raise StoreError(f"The {what} is empty: type one.")
+    if len(text) > limit:
+        raise StoreError(f"The {what} is {len(text)} characters long; keep it to {limit}.")
+    return text
+
+
+def _reason(err: Exception) -> str:
+    """A driver error in a few words, without the SQL."""
+    orig = getattr(err, "orig", None) or err
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return first[:160]
+
+
+def open_store(url: str) -> AppStore:
+    """Open (and migrate) the app database at ``url``."""
+    return AppStore(url)

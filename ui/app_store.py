@@ -1,0 +1,123 @@
+"""The app database as the pages use it: one store per URL, the current deck, saved views.
+
+The current deck is named in the URL (``?deck=<id>``, carried by every page link like the filters), so a
+reload, another browser or a pasted link opens the same deck. A problem with the app database is shown
+where a deck or a view is used and never stops the pages that only read data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import streamlit as st
+
+from charts.deck import DeckItem
+from loaders import OpsDataError
+from store import AppStore, Deck, SavedView, StoreError
+from ui import state
+from ui.data import current_settings
+
+__all__ = ["DECK_PARAM", "StoreError", "add_to_deck", "app_store", "bind_deck", "current_deck", "deck_items",
+           "open_deck", "save_view", "saved_views", "set_deck_items"]
+
+DECK_PARAM = "deck"
+RETRY_S = 60  # a failed connection to the app database is tried again after this many seconds
+_FAILED: dict[str, tuple[float, StoreError]] = {}
+_DECK = "current_deck_id"   # session key: the deck this session is collecting into
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> AppStore:
+    return AppStore(url)  # migrations run here, once per process and URL (a failure is not cached)
+
+
+def app_store() -> AppStore:
+    """The app database (migrated to the newest schema on first use). Raises :class:`StoreError`."""
+    try:
+        settings = current_settings()
+    except OpsDataError:
+        raise StoreError("the configuration has a problem (the Data page says which); decks and saved views "
+                         "open once it is fixed") from None
+    url = settings.app_db_url
+    failed = _FAILED.get(url)
+    if failed and time.monotonic() - failed[0] < RETRY_S:  # an unreachable server is not waited for on every run
+        raise failed[1]
+    try:
+        store = _store(url)
+    except StoreError as err:
+        _FAILED[url] = (time.monotonic(), err)
+        raise
+    _FAILED.pop(url, None)
+    return store
+
+
+def bind_deck() -> None:
+    """Read ``?deck=`` into the session (a link or a reload) and keep the URL naming the session's deck.
+
+    Called by ``ui.shell.page`` on every page, so every page link carries the deck."""
+    state.mark_shared(DECK_PARAM)
+    linked = st.query_params.get(DECK_PARAM)
+    if linked and linked != st.session_state.get(_DECK):
+        st.session_state[_DECK] = linked
+    current = st.session_state.get(_DECK)
+    state.set_param(DECK_PARAM, [current] if current else [])
+
+
+def current_deck() -> Deck | None:
+    """The deck this session collects into, or None (no deck yet, or its link names a deleted one)."""
+    deck_id = st.session_state.get(_DECK)
+    return app_store().deck(deck_id) if deck_id else None
+
+
+def open_deck(deck_id: str | None) -> None:
+    """Make ``deck_id`` the session's deck (None: start afresh on the next "Add to deck")."""
+    if deck_id:
+        st.session_state[_DECK] = deck_id
+    else:
+        st.session_state.pop(_DECK, None)
+    state.set_param(DECK_PARAM, [deck_id] if deck_id else [])
+
+
+def deck_items() -> list[DeckItem]:
+    """The current deck's charts in slide order (none without a deck; an unreadable record is skipped)."""
+    deck = current_deck()
+    if deck is None:
+        return []
+    out = []
+    for record in app_store().items(deck.id):
+        try:
+            out.append(DeckItem.from_record(record))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+def set_deck_items(items: Sequence[DeckItem], *, expected: Sequence[DeckItem] | None = None) -> None:
+    """Replace the current deck's charts (reorder, edit, remove); charts another tab added meanwhile stay."""
+    deck = current_deck()
+    if deck is None:
+        raise StoreError("There is no deck to change: add a chart first.")
+    app_store().replace_items(deck.id, [it.to_record() for it in items],
+                              expected=[it.item_id for it in expected] if expected is not None else None)
+
+
+def add_to_deck(item: DeckItem) -> int:
+    """Append ``item`` to the current deck, starting one when there is none; returns the deck's chart count."""
+    store = app_store()
+    deck = current_deck()
+    if deck is None:
+        deck_id = store.create_deck()
+        st.session_state[_DECK] = deck_id
+    else:
+        deck_id = deck.id
+    return store.add_item(deck_id, item.to_record())
+
+
+def save_view(name: str, page: str, *, replace: bool = False) -> int:
+    """Store the current page with its URL state (filters, choices, deck) under ``name``."""
+    return app_store().save_view(name, page, state.link_params(page), replace=replace)
+
+
+def saved_views() -> list[SavedView]:
+    return app_store().views()
