@@ -42,6 +42,7 @@ __all__ = [
     "build_deck",
     "kpi_definitions",
     "move_item",
+    "sentences",
     "summarize",
 ]
 
@@ -320,6 +321,36 @@ def _chart_slide(prs: PresentationT, spec: Slide, definitions: Mapping[str, str]
     slide.notes_slide.notes_text_frame.text = _notes_text(spec, definitions)
 
 
+def _summary_slide(prs: PresentationT, heading: str, points: Sequence[str], *, own_template: bool) -> None:
+    """The deck's opening message: the stand-up's summary, one sentence per bullet."""
+    slide = prs.slides.add_slide(_layout(prs, ("Title and Content", "Title Only", "Title")))
+    shape = _title(slide, heading)
+    if shape is not None:
+        _fit_title(shape, size=None if own_template else 28, align_left=True)
+    body = _placeholder(slide, (PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT))
+    if body is None:
+        body = slide.shapes.add_textbox(*_content_box(prs, slide))
+    frame = body.text_frame
+    frame.word_wrap = True
+    size = Pt(20 if len(points) <= 4 and sum(map(len, points)) <= 520 else 16)
+    for i, point in enumerate(points):
+        paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+        paragraph.space_after = Pt(8)
+        run = paragraph.add_run()
+        run.text = point
+        run.font.size = size
+    _drop_empty_placeholders(slide)
+
+
+def sentences(text: str) -> list[str]:
+    """A paragraph as its sentences (a full stop followed by a space and a capital ends one; "5.2 %" does not).
+
+    >>> sentences("Incoming 5,210 (+3.1 %). Two things are abnormal. AHT 9.4 min.")
+    ['Incoming 5,210 (+3.1 %).', 'Two things are abnormal.', 'AHT 9.4 min.']
+    """
+    return [p.strip() for p in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"“(])", str(text).strip()) if p.strip()]
+
+
 def _appendix(prs: PresentationT, definitions: Mapping[str, str], *, own_template: bool) -> None:
     items = list(definitions.items())
     chunks = [items[i : i + DEFINITIONS_PER_SLIDE] for i in range(0, len(items), DEFINITIONS_PER_SLIDE)]
@@ -355,6 +386,7 @@ def build_deck(
     definitions: Mapping[str, str] | None = None,
     appendix: bool = True,
     template: bytes | str | os.PathLike[str] | None = None,
+    summary: tuple[str, Sequence[str]] | None = None,
 ) -> bytes:
     """Build a .pptx deck: title slide, one slide per chart, optional definitions appendix.
 
@@ -377,6 +409,9 @@ def build_deck(
         name ("Title Slide"; "Title Only" for charts; "Title and Content" for the appendix), else
         the first layout with a title. Slides already in the template are dropped. Without a
         template the deck is 16:9 (13.33 x 7.5 in) on python-pptx's default theme.
+    summary : (str, sequence of str), optional, keyword-only
+        ``(heading, points)``: a slide right after the title slide with the deck's message, e.g. the
+        stand-up's summary of the day, one sentence per point.
 
     Returns
     -------
@@ -416,6 +451,8 @@ def build_deck(
     prs.core_properties.title = title
     prs.core_properties.subject = subtitle
     _title_slide(prs, title, subtitle, own_template=own_template)
+    if summary is not None and [p for p in summary[1] if str(p).strip()]:
+        _summary_slide(prs, summary[0], [str(p) for p in summary[1] if str(p).strip()], own_template=own_template)
     for spec in slides:
         _chart_slide(prs, spec, definitions, own_template=own_template)
     if definitions and appendix:
@@ -448,13 +485,27 @@ def _pick_column(data: pd.DataFrame, kpi: KPI | None) -> str | None:
 
 
 def _change(last: float, before: float, kpi: KPI | None) -> str | None:
-    if not np.isfinite(before):
-        return None
-    if kpi is not None and kpi.unit == "%":
-        return f"{last - before:+.1f} pts"
-    if before == 0:
+    if kpi is not None:
+        return kpi.format_change(last, before) or None
+    if not np.isfinite(before) or before == 0:
         return None
     return f"{(last - before) / abs(before) * 100:+.1f} %"
+
+
+def _span(first: pd.Timestamp, last: pd.Timestamp) -> str:
+    """A date range with its year(s): ``"08 Oct – 02 Dec 2026"``, ``"15 Dec 2025 – 12 Jan 2026"``."""
+    if first.year == last.year:
+        return f"{first:%d %b} – {last:%d %b %Y}"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}"
+
+
+def plain_label(value: object) -> str:
+    """A chart's category or trace name as slide text: plotly markup (``<br>``, tags, entities) removed."""
+    import html
+
+    text = re.sub(r"<br\s*/?>", " ", str(value), flags=re.IGNORECASE)
+    text = re.sub(r"</?[a-zA-Z][^>]*>", "", text)
+    return " ".join(html.unescape(text).split())
 
 
 def summarize(data: pd.DataFrame, *, kpi: KPI | None = None) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -507,16 +558,17 @@ def summarize(data: pd.DataFrame, *, kpi: KPI | None = None) -> tuple[str, tuple
             before = float(values.iloc[-2]) if len(values) > 1 else np.nan
         change = _change(last, float(before), kpi)
         takeaway = f"{label} {fmt(last)} {when}" + (f", {change} vs {ref}" if change else "")
-        numbers = [(f"{label}, {last_day:%d %b}", fmt(last))]
+        numbers = [(f"{label}, {last_day:%d %b %Y}", fmt(last))]
         if change:
             numbers.append((f"Change vs {ref}", change))
         if kpi is not None and kpi.kind == "flow":
-            numbers.append((f"Total, {values.index[0]:%d %b} – {last_day:%d %b}", fmt(float(values.sum()))))
+            numbers.append((f"Total, {_span(values.index[0], last_day)}", fmt(float(values.sum()))))
         else:
             numbers.append(("Lowest – highest", f"{fmt(float(values.min()))} – {fmt(float(values.max()))}"))
         return takeaway, tuple(numbers)
 
     ranked = values.sort_values(ascending=False)
+    ranked.index = [plain_label(k) for k in ranked.index]
     top, bottom = ranked.index[0], ranked.index[-1]
     takeaway = f"{label}: highest at {top} ({fmt(float(ranked.iloc[0]))})"
     if len(ranked) > 1:

@@ -105,3 +105,49 @@ def weekday_figure(series: pd.Series, kpi: KPI, day: date, weeks: int = WEEKS) -
                       annotation_bgcolor="white")
     fig.update_yaxes(**axis_format(kpi))
     return _layout(fig, f"{day:%A}s: this one and the previous {weeks}", 440)
+
+
+def _at(frame: pd.DataFrame, column: str, day: date) -> float:
+    stamp = pd.Timestamp(day)
+    return float(frame.loc[stamp, column]) if stamp in frame.index and column in frame.columns else float("nan")
+
+
+def decomposition_takeaway(history: pd.DataFrame, kpi: KPI, day: date, where: str = "") -> str:
+    """The decomposition slide's line: the day against the one judgment, and where the trend went in 4 weeks."""
+    line = kpi.judged_line(_at(history, "observed", day), _at(history, "expected", day), day, where)
+    now, then = _at(history, "trend", day), _at(history, "trend", day - timedelta(days=28))
+    if np.isfinite(now) and np.isfinite(then):
+        line += f"; trend {kpi.format(now)} from {kpi.format(then)} four weeks earlier"
+    return line
+
+
+def decomposition_numbers(history: pd.DataFrame, kpi: KPI, day: date) -> tuple[tuple[str, str], ...]:
+    """Observed, expected and trend on the day (the decomposition's key numbers)."""
+    out = [(f"{kpi.label}, {day:%a %d %b %Y}", kpi.format(_at(history, "observed", day))),
+           ("Expected", kpi.format(_at(history, "expected", day)))]
+    trend = _at(history, "trend", day)
+    if np.isfinite(trend):
+        out.append(("Trend", kpi.format(trend)))
+    return tuple(out)
+
+
+def weekday_summary(series: pd.Series, kpi: KPI, day: date, where: str = "", weeks: int = WEEKS
+                    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The same-weekday slide's line and numbers: the day against the median of its previous ``weeks``."""
+    days = [pd.Timestamp(day - timedelta(days=7 * k)) for k in range(weeks, -1, -1)]
+    values = series.reindex(days)
+    now = float(values.iloc[-1])
+    before = values.iloc[:-1]
+    median = float(np.nanmedian(before)) if before.notna().any() else float("nan")
+    at = f" at {where}" if where else ""
+    change = kpi.format_change(now, median)
+    line = f"{kpi.label}{at} on {day:%a %d %b %Y}: {kpi.format(now)}"
+    if np.isfinite(median):
+        by = f"{change} " if change else ""
+        line += f", {by}vs a median of {kpi.format(median)} on the previous {weeks} {day:%A}s"
+    numbers = [(f"{day:%a %d %b %Y}", kpi.format(now))]
+    if np.isfinite(median):
+        numbers.append((f"Median, previous {weeks} {day:%A}s", kpi.format(median)))
+    if before.notna().any():
+        numbers.append((f"Highest, previous {weeks}", kpi.format(float(before.max()))))
+    return line, tuple(numbers)

@@ -165,6 +165,11 @@ def _check_size(width: int, height: int, scale: float | None = None) -> None:
         raise ValueError(f"`scale` must be a number in (0, 8], got {scale!r}")
 
 
+def _values(values: object) -> list:
+    """A trace's x or y as a list (None, a tuple or an array)."""
+    return [] if values is None else list(values)
+
+
 def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, height: int = _SLIDE_HEIGHT) -> go.Figure:
     """Return a deck-ready copy of ``fig``: titled, subtitled, unit-labelled, sourced, themed, sized.
 
@@ -214,14 +219,31 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
     note = footnote(meta)
     shown = [t for t in out.data if t.showlegend is not False]
     legend = out.layout.showlegend if out.layout.showlegend is not None else len(shown) > 1
-    top = title_size * 1.4 + (sub_size * 1.6 if meta.subtitle else 0) + (2.6 * base if legend else 0) + 40 * k
+    # plotly never wraps a title: a long one ran off the picture ("… web form at l"); break it at spaces to the
+    # width it has, measured in the theme's font, and give every line its room
+    room = 0.88 * width - 40 * k  # the title starts at the plot area's left edge, after the value axis' labels
+    title_lines = theme.wrap_text(meta.title, title_size, room)
+    while len(title_lines) > 2 and title_size > 0.7 * round(40 * k):  # two lines at most: smaller type first
+        title_size -= 1
+        title_lines = theme.wrap_text(meta.title, title_size, room)
+    sub_lines = theme.wrap_text(meta.subtitle, sub_size, room) if meta.subtitle else []
+    # panel titles of stacked subplots sit just above their panel: the top one needs room under the subtitle
+    panels = any(getattr(a, "yref", None) == "paper" and (a.y or 0) >= 0.98 and a.yanchor == "bottom"
+                 for a in out.layout.annotations)
+    top = (title_size * 1.25 * len(title_lines) + 0.15 * title_size + sub_size * 1.3 * len(sub_lines)
+           + (0.3 * sub_size if sub_lines else 0) + (2.6 * base if legend else 0) + (1.8 * base if panels else 0)
+           + 40 * k)
     # Whichever axis runs along the bottom (the key axis, or the value axis of horizontal bars)
     # needs room for its title above the footnote.
     bottom_titled = has_key_title if value_axis == "y" else bool(axis_title)
     # Date axes print the year on a second tick line, which would otherwise touch the footnote.
     dated = value_axis == "y" and _has_dates(out)
+    # category labels broken over lines (``a<br>b``) need a line each above the footnote
+    key = "x" if value_axis == "y" else "y"
+    broken = max((str(v).count("<br>") for t in out.data for v in _values(getattr(t, key, None))
+                  if isinstance(v, str)), default=0)
     bottom = (2.4 * base + (1.8 * base if bottom_titled else 0) + (1.3 * base if dated else 0)
-              + (2.2 * note_size if note else 0))
+              + 1.25 * base * broken + (2.2 * note_size if note else 0))
 
     out.update_layout(
         template=theme.TEMPLATE_NAME,
@@ -231,14 +253,15 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
         title={
             # title and subtitle are plain text (slice and filter values from the data): plotly must not read
             # markup in them
-            "text": theme.plot_text(meta.title),
-            "subtitle": {"text": theme.plot_text(meta.subtitle), "font": {"size": sub_size}},
+            "text": "<br>".join(theme.plot_text(line) for line in title_lines),
+            "subtitle": {"text": "<br>".join(theme.plot_text(line) for line in sub_lines), "font": {"size": sub_size}},
             "font": {"size": title_size},
             # Title, subtitle, legend and footnote all start at the plot area's left edge.
             "x": 0.0,
             "xref": "paper",
             "xanchor": "left",
-            "y": 1.0 - 20 * k / height,
+            # plotly anchors a multi-line title by its first line: move it down by what the others add
+            "y": 1.0 - (20 * k + 0.8 * title_size * (len(title_lines) - 1)) / height,
             "yref": "container",
             "yanchor": "top",
         },

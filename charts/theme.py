@@ -13,6 +13,7 @@ The template is registered under :data:`TEMPLATE_NAME` and made plotly's default
 
 from __future__ import annotations
 
+import functools
 import html
 
 import plotly.graph_objects as go
@@ -34,6 +35,8 @@ __all__ = [
     "number_format",
     "plot_text",
     "register",
+    "text_width",
+    "wrap_text",
 ]
 
 TEMPLATE_NAME = "ops"
@@ -72,6 +75,43 @@ NUMBER_FORMATS: dict[str, str] = {
     "hours": ",.1f",
     "score": ",.2f",
 }
+
+
+_FONT_FILES = ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+               "/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf")
+
+
+@functools.lru_cache(maxsize=32)
+def _font(size: int):  # a PIL font, or None without Liberation Sans
+    from PIL import ImageFont
+
+    for path in _FONT_FILES:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return None
+
+
+def text_width(text: str, size: float) -> float:
+    """How wide ``text`` is in pixels at ``size`` px in the theme's font (Liberation Sans, metric-compatible with
+    Arial); without the font file, a conservative 0.6 em per character."""
+    font = _font(max(1, round(size)))
+    if font is None:
+        return 0.6 * size * len(text)
+    return float(font.getlength(text))
+
+
+def wrap_text(text: str, size: float, width: float) -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` px at ``size`` px (a word longer than the
+    line stays whole on its own line)."""
+    lines: list[str] = []
+    for word in str(text).split():
+        if lines and text_width(f"{lines[-1]} {word}", size) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def plot_text(value: object) -> str:

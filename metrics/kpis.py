@@ -8,6 +8,7 @@ sum of incoming − solved, read at the end of each period.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -105,6 +106,30 @@ class KPI:
         if self.unit == "%" and self.scale == 100.0 and self.volume == self.denominator:
             return "share"
         return "ratio"
+
+    def change(self, value: float, reference: float) -> float | None:
+        """How far ``value`` is from ``reference``: points for a percentage KPI, else a relative change in %
+        (None when the reference is unknown or 0 for a relative change)."""
+        if value is None or reference is None or not (np.isfinite(value) and np.isfinite(reference)):
+            return None
+        if self.unit == "%":
+            return float(value - reference)
+        return float((value - reference) / abs(reference) * 100) if reference else None
+
+    def format_change(self, value: float, reference: float, *, decimals: int = 1) -> str:
+        """:meth:`change` as text: ``"+3.2 pts"`` for a percentage KPI, ``"-11.0 %"`` otherwise, ``""`` if none."""
+        delta = self.change(value, reference)
+        if delta is None:
+            return ""
+        return f"{delta:+.{decimals}f} pts" if self.unit == "%" else f"{delta:+.{decimals}f} %"
+
+    def judged_line(self, observed: float, expected: float, day: dt.date, where: str = "") -> str:
+        """One line stating a judged day: ``"Incoming at Manila on Wed 02 Dec 2026: 91, +111.6 % vs 43 expected"``."""
+        at = f" at {where}" if where else ""
+        change = self.format_change(observed, expected)
+        vs = f", {change} vs {self.format(expected)} expected" if change else (
+            f", expected {self.format(expected)}" if expected is not None and np.isfinite(expected) else "")
+        return f"{self.label}{at} on {day:%a %d %b %Y}: {self.format(observed)}{vs}"
 
     @property
     def resolution(self) -> float:

@@ -113,7 +113,12 @@ with left:
                 key="anomalies_chart", meta=chart_meta(ctx, span_filters, title=title, unit=kpi.unit,
                                                         note=f"flagged {flag_day:%a %d %b %Y}"),
                 data=shown_span[["observed", "expected", "lower", "upper", "score", "is_anomaly"]],
-                kpi_names=(kpi.name,))
+                kpi_names=(kpi.name,),
+                # the slide says what the list says: the flagged day against the one judgment's expected value
+                takeaway=kpi.judged_line(row["observed"], row["expected"], flag_day, where),
+                key_numbers=((f"{kpi.label}, {flag_day:%a %d %b %Y}", kpi.format(row["observed"])),
+                             ("Expected", kpi.format(row["expected"])),
+                             ("Surprise", f"{row['score']:.1f} robust sd")))
 with right:
     change = (row["observed"] - row["expected"]) / abs(row["expected"]) * 100 if row["expected"] else None
     st.metric("Observed", kpi.format(row["observed"]),

@@ -9,10 +9,13 @@ import time
 import pandas as pd
 import streamlit as st
 
-from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, move_item
+from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, move_item, sentences
 from charts.export import ExportUnavailable, browser_status
+from loaders import OpsDataError
 from ui.app_store import StoreError, app_store, current_deck, deck_items, open_deck, set_deck_items
+from ui.data import newest_complete_day
 from ui.shell import page
+from ui.standup import day_summary
 from ui.text import md
 
 BUILT = "deck_pptx"  # session key: (fingerprint, pptx bytes, slide count, seconds)
@@ -126,6 +129,11 @@ st.session_state.setdefault("deck_subtitle", deck.subtitle or _default_subtitle(
 title = left.text_input("Deck title", key="deck_title", on_change=_set_heading, args=(deck.id,), max_chars=200)
 subtitle = left.text_input("Subtitle (team, date range)", key="deck_subtitle", on_change=_set_heading,
                            args=(deck.id,), max_chars=300)
+summary_day = min(filters.end, newest_complete_day(ctx)) if filters is not None and ctx is not None else None
+with_summary = right.checkbox(
+    f"Summary slide: the stand-up of {summary_day:%a %d %b %Y}" if summary_day else "Summary slide", value=True,
+    key="deck_summary", disabled=summary_day is None,
+    help="The stand-up's summary of the range's last day under the sidebar's filters, right after the title slide")
 appendix = right.checkbox("Appendix: definitions of the KPIs shown", value=True, key="deck_appendix")
 template = right.file_uploader("PowerPoint template (optional)", type=["pptx"], key="deck_template",
                                help="Its slide masters, theme and layouts are used; its own slides are dropped.")
@@ -160,7 +168,19 @@ for i, item in enumerate(items):
 
 items = deck_items()  # the key-number editors may have changed items above
 template_bytes = template.getvalue() if template is not None else None
-fingerprint = hash((tuple(items), title, subtitle, appendix, template_bytes))
+summary = None
+if with_summary and summary_day is not None:
+    try:
+        summary = (f"Stand-up summary, {summary_day:%a %d %b %Y}", tuple(sentences(day_summary(ctx, filters,
+                                                                                                summary_day))))
+    except (OpsDataError, ValueError) as err:
+        st.warning(f"No summary slide: {md(err)}", icon=":material/warning:")
+titles = [it.takeaway.strip() or it.meta.title for it in items]
+repeated = sorted({t for t in titles if titles.count(t) > 1})
+if repeated:
+    st.warning("Two slides have the same title: " + "; ".join(f"“{md(t)}”" for t in repeated)
+               + ". Edit a takeaway so each slide says its own thing.", icon=":material/content_copy:")
+fingerprint = hash((tuple(items), title, subtitle, appendix, template_bytes, summary))
 ok, status = browser_status()
 if not ok:
     st.warning(f"The deck cannot be built here: {md(status)}", icon=":material/warning:")
@@ -171,11 +191,12 @@ if actions.button("Build deck", key="deck_build", type="primary", icon=":materia
         with st.spinner(f"Rendering {len(items)} charts…"):
             pptx = build_deck([it.to_slide() for it in items], title=title.strip() or "Identity Ops review",
                               subtitle=subtitle, definitions=kpi_definitions(items), appendix=appendix,
-                              template=template_bytes)
+                              template=template_bytes, summary=summary)
     except (ExportUnavailable, ValueError) as err:
         st.error(f"**The deck could not be built:** {md(err)}")
     else:
-        slides = 1 + len(items) + (-(-len(kpi_definitions(items)) // DEFINITIONS_PER_SLIDE) if appendix else 0)
+        slides = (1 + (summary is not None) + len(items)
+                  + (-(-len(kpi_definitions(items)) // DEFINITIONS_PER_SLIDE) if appendix else 0))
         st.session_state[BUILT] = (fingerprint, pptx, slides, time.perf_counter() - started)
 built = st.session_state.get(BUILT)
 if built and built[0] == fingerprint:

@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from charts.drilldown import contribution_figure, decomposition_figure, weekday_figure
+from charts.drilldown import (
+    contribution_figure,
+    decomposition_figure,
+    decomposition_numbers,
+    decomposition_takeaway,
+    weekday_figure,
+    weekday_summary,
+)
 from metrics.drilldown import (
     DrilldownState,
     LinkError,
@@ -86,6 +93,7 @@ with guarded():
         st.stop()
 
     kpi = get_kpi(state.kpi)
+    where = describe_slice(state.filters) if state.filters else ""
     st.session_state["drilldown_kpi"] = state.kpi
     st.session_state["drilldown_day"] = state.day
     c_kpi, c_day, c_up, c_down = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
@@ -130,6 +138,8 @@ with guarded():
         fig = decomposition_figure(history, kpi, state.day)
         chart_panel(fig, key="drilldown_decomp", meta=chart_meta(ctx, slice_filters(state, history.index[0].date(),
                     state.day), title=f"{kpi.label}: decomposition", unit=kpi.unit), kpi_names=(kpi.name,),
+                    takeaway=decomposition_takeaway(history, kpi, state.day, where),
+                    key_numbers=decomposition_numbers(history, kpi, state.day),
                     on_select=lambda: on_chart("drilldown_decomp"), selection_mode="points")
         st.caption(history.attrs["config"].describe())
 
@@ -142,9 +152,10 @@ with guarded():
     with right:
         if history is not None:
             fig = weekday_figure(history["observed"], kpi, state.day)
+            takeaway, numbers = weekday_summary(history["observed"], kpi, state.day, where)
             chart_panel(fig, key="drilldown_weekdays", meta=chart_meta(ctx, window, title=f"{kpi.label}, same weekday",
-                        unit=kpi.unit), kpi_names=(kpi.name,), on_select=lambda: on_chart("drilldown_weekdays"),
-                        selection_mode="points")
+                        unit=kpi.unit), kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=numbers,
+                        on_select=lambda: on_chart("drilldown_weekdays"), selection_mode="points")
 
     causes = result.causes
     if len(causes):

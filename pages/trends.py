@@ -57,8 +57,15 @@ if frame.empty or frame[kpi.name].isna().all():
 title = f"{kpi.label} by {grain}" + (f", split by {ctx.label(split).lower()}" if by else "")
 table = frame.reset_index().pivot_table(index="day", columns=split, values=kpi.name) if by else frame[[kpi.name]]
 table = table.round(kpi.decimals + 1).rename_axis(PERIOD_LABEL[grain])
-# The slide's default takeaway speaks for the whole selection, also when the chart is split.
+# The slide's default takeaway speaks for the whole selection; a split chart also names its largest line.
 takeaway, key_numbers = summarize(total[[kpi.name]], kpi=kpi)
+if by and takeaway and len(table):
+    last = table.iloc[-1].dropna()
+    if len(last) and kpi.kind != "ratio":
+        takeaway += f"; by {ctx.label(split).lower()}, {last.idxmax()} is the largest ({kpi.format(float(last.max()))})"
+    elif len(last):
+        takeaway += (f"; by {ctx.label(split).lower()}, from {kpi.format(float(last.min()))} ({last.idxmin()}) to "
+                     f"{kpi.format(float(last.max()))} ({last.idxmax()})")
 # the expected range and the flags of the anomaly scan, for the one-line daily view
 band, flags = expected_band(ctx, filters, kpi=kpi.name) if grain == "day" and not by else (None, None)
 fig = trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags)

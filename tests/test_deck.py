@@ -238,8 +238,8 @@ def daily(values: list[float], name: str = "incoming", start: str = "2026-06-01"
 def test_summary_of_a_daily_flow_compares_with_a_week_earlier_and_totals() -> None:
     takeaway, numbers = summarize(daily([100.0] * 7 + [125.0]), kpi=get_kpi("incoming"))
     assert takeaway == "Incoming 125 on Mon 08 Jun 2026, +25.0 % vs a week earlier"
-    assert numbers == (("Incoming, 08 Jun", "125"), ("Change vs a week earlier", "+25.0 %"),
-                       ("Total, 01 Jun – 08 Jun", "825"))
+    assert numbers == (("Incoming, 08 Jun 2026", "125"), ("Change vs a week earlier", "+25.0 %"),
+                       ("Total, 01 Jun – 08 Jun 2026", "825"))
 
 
 def test_summary_of_a_percent_kpi_speaks_in_points_and_gives_a_range_not_a_mean() -> None:

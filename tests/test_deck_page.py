@@ -112,10 +112,17 @@ def test_built_deck_reopens_with_title_chart_and_appendix_slides(chart_browser: 
     assert not at.exception and not at.error
     prs = open_built(at)
     assert [s.shapes.title.text for s in prs.slides] == [
-        "June review", "Krakow is slowest", first.takeaway, "Appendix: definitions"]
-    for slide in list(prs.slides)[1:3]:
+        "June review", "Stand-up summary, Tue 30 Jun 2026", "Krakow is slowest", first.takeaway,
+        "Appendix: definitions"]
+    # the summary slide is the stand-up's own summary of that day, sentence by sentence
+    home = AppTest.from_file(str(APP), default_timeout=90).run()
+    narrative = next(c.value for c in home.code)
+    points = [p.text for sh in prs.slides[1].shapes if sh.has_text_frame and sh != prs.slides[1].shapes.title
+              for p in sh.text_frame.paragraphs if p.text.strip()]
+    assert len(points) >= 3 and " ".join(points) == " ".join(narrative.split())
+    for slide in list(prs.slides)[2:4]:
         assert len([s for s in slide.shapes if s.shape_type == MSO_SHAPE_TYPE.PICTURE]) == 1
-    notes = prs.slides[1].notes_slide.notes_text_frame.text
+    notes = prs.slides[2].notes_slide.notes_text_frame.text
     assert f"AHT: {get_kpi('aht').description}" in notes
     assert "Source: ops_daily_volume (daily roll-up) · Data as of 2026-06-30" in notes
     assert "Identity Operations · " in " ".join(sh.text_frame.text for sh in prs.slides[0].shapes if sh.has_text_frame)
@@ -136,7 +143,7 @@ def test_appendix_can_be_left_out_and_a_template_is_used(chart_browser: None, co
     at.button(key="deck_build").click().run()
     assert not at.exception and not at.error
     prs = open_built(at)
-    assert len(prs.slides) == 3
+    assert len(prs.slides) == 4  # title, summary, two charts
     assert (prs.slide_width, prs.slide_height) == (Inches(12), Inches(6.75))
 
 

@@ -25,7 +25,7 @@ from charts.figures import clip_band
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
-from metrics.kpis import get_kpi, kpi_parts
+from metrics.kpis import KPI, get_kpi, kpi_parts
 from metrics.panel import Scored, slice_key
 from metrics.standup import (
     SCORECARD_COLUMNS,
@@ -53,6 +53,7 @@ __all__ = [
     "TV_SITES",
     "AnomalyItem",
     "day_anomalies",
+    "day_summary",
     "freshness",
     "inject_css",
     "render_anomalies",
@@ -469,7 +470,8 @@ def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str 
     fig.update_layout(template=TEMPLATE_NAME, height=(250 if tv else 230) * rows + 40, showlegend=False,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest", font={"size": 18 if tv else 14})
     fig.update_annotations(font={"size": 20 if tv else 15, "color": MUTED})
-    fig.update_xaxes(tickformat="%d %b", nticks=4, showgrid=False)
+    # level tick labels, three per panel: rotated ones ran into the panel titles below them in exports
+    fig.update_xaxes(tickformat="%d %b", nticks=3, tickangle=0, showgrid=False)
     fig.update_yaxes(rangemode="tozero" if spec.unit == "cases" else "normal", tickformat=f",.{spec.decimals}f",
                      nticks=4)
     return fig
@@ -492,7 +494,24 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
     meta = chart_meta(ctx, filters.with_range(day - timedelta(days=55), day),
                       title=f"{spec.label} per {ctx.label(main).lower()}, last 8 weeks", unit=spec.unit,
                       note="grey band: expected range")
-    chart_panel(fig, key="standup_multiples", meta=meta, data=frame, kpi_names=(kpi,), config=config)
+    takeaway, numbers = multiples_summary(frame, spec, day, by=main, label=ctx.label(main).lower())
+    chart_panel(fig, key="standup_multiples", meta=meta, data=frame, kpi_names=(kpi,), config=config,
+                takeaway=takeaway, key_numbers=numbers)
+
+
+def multiples_summary(frame: pd.DataFrame, spec: KPI, day: date, *, by: str, label: str
+                      ) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The small multiples' slide line and numbers: which values the one judgment flags on ``day``."""
+    today = frame[frame["day"] == pd.Timestamp(day)]
+    flagged = today[today["state"].isin(("bad", "good"))]
+    if len(flagged):
+        names = ", ".join(f"{v} ({spec.format(o)}, expected {spec.format(e)})" for v, o, e in
+                          zip(flagged[by], flagged["observed"], flagged["expected"], strict=True))
+        line = f"{spec.label} on {day:%a %d %b %Y}: abnormal at {names}"
+    else:
+        line = f"{spec.label} on {day:%a %d %b %Y}: every {label} inside its expected range"
+    top = today.sort_values("observed", ascending=False).head(3)
+    return line, tuple((f"{v}, {day:%d %b %Y}", spec.format(o)) for v, o in zip(top[by], top["observed"], strict=True))
 
 
 def standup_narrative(day: date, tiles_: list[Tile], items: list[AnomalyItem], flagged: int, sites: pd.DataFrame,
@@ -503,6 +522,14 @@ def standup_narrative(day: date, tiles_: list[Tile], items: list[AnomalyItem], f
     lead = {0: items[0].explanation} if items and items[0].explanation else None
     return narrative(day, tiles_, flat, sites, flags, fresh, explanations=lead, flagged=flagged,
                      scope=scanned_words(ctx), site=ctx.label(ctx.site_dim).lower())
+
+
+def day_summary(ctx: DataContext, filters: Filters, day: date) -> str:
+    """The stand-up's summary of ``day`` under ``filters`` (what the home page shows; for a deck's summary slide)."""
+    tiles_ = standup_tiles(ctx, filters, day)
+    items, total = day_anomalies(ctx, filters, day, top=TOP_ANOMALIES)
+    sites, flags = site_scorecard(ctx, filters, day)
+    return standup_narrative(day, tiles_, items, total, sites, flags, freshness(ctx), ctx=ctx)
 
 
 def scanned_words(ctx: DataContext) -> str:
