@@ -321,8 +321,8 @@ def _chart_slide(prs: PresentationT, spec: Slide, definitions: Mapping[str, str]
     slide.notes_slide.notes_text_frame.text = _notes_text(spec, definitions)
 
 
-def _summary_slide(prs: PresentationT, heading: str, points: Sequence[str], *, own_template: bool) -> None:
-    """The deck's opening message: the stand-up's summary, one sentence per bullet."""
+def _text_slide(prs: PresentationT, heading: str, *, own_template: bool) -> tuple[PptxSlide, object]:
+    """A slide of text: its title, and the text frame of its body (the layout's, else a box under the title)."""
     slide = prs.slides.add_slide(_layout(prs, ("Title and Content", "Title Only", "Title")))
     shape = _title(slide, heading)
     if shape is not None:
@@ -332,6 +332,12 @@ def _summary_slide(prs: PresentationT, heading: str, points: Sequence[str], *, o
         body = slide.shapes.add_textbox(*_content_box(prs, slide))
     frame = body.text_frame
     frame.word_wrap = True
+    return slide, frame
+
+
+def _summary_slide(prs: PresentationT, heading: str, points: Sequence[str], *, own_template: bool) -> None:
+    """The deck's opening message: the stand-up's summary, one sentence per bullet."""
+    slide, frame = _text_slide(prs, heading, own_template=own_template)
     size = Pt(20 if len(points) <= 4 and sum(map(len, points)) <= 520 else 16)
     for i, point in enumerate(points):
         paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
@@ -355,16 +361,8 @@ def _appendix(prs: PresentationT, definitions: Mapping[str, str], *, own_templat
     items = list(definitions.items())
     chunks = [items[i : i + DEFINITIONS_PER_SLIDE] for i in range(0, len(items), DEFINITIONS_PER_SLIDE)]
     for n, chunk in enumerate(chunks, start=1):
-        slide = prs.slides.add_slide(_layout(prs, ("Title and Content", "Title Only", "Title")))
         suffix = f" ({n}/{len(chunks)})" if len(chunks) > 1 else ""
-        shape = _title(slide, f"Appendix: definitions{suffix}")
-        if shape is not None:
-            _fit_title(shape, size=None if own_template else 28, align_left=True)
-        body = _placeholder(slide, (PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT))
-        if body is None:
-            body = slide.shapes.add_textbox(*_content_box(prs, slide))
-        frame = body.text_frame
-        frame.word_wrap = True
+        slide, frame = _text_slide(prs, f"Appendix: definitions{suffix}", own_template=own_template)
         for i, (term, text) in enumerate(chunk):
             paragraph = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
             paragraph.space_after = Pt(4)

@@ -144,7 +144,7 @@ def week_over_week(parts: pd.DataFrame, kpi: KPI, end: date, *, split: pd.DataFr
         takeaway = f"{kpi.label} flat week over week ({kpi.format(current)} {what})"
     else:
         takeaway = f"{kpi.label} {change} week over week ({kpi.format(current)} vs {kpi.format(previous)})"
-    numbers = [(f"{kpi.label}, {cur_w[0]:%d %b} – {cur_w[1]:%d %b}", kpi.format(current)),
+    numbers = [(f"{kpi.label}, {cur_w[0]:%d %b} – {cur_w[1]:%d %b %Y}", kpi.format(current)),
                ("Previous 7 days", kpi.format(previous)), ("Change", change)]
     if split is not None and by is not None and len(split):
         now = _window_value(split, kpi, cur_w, by=by)

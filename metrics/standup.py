@@ -582,13 +582,13 @@ class Freshness:
             problems.append(f"the newest case is from {self.newest_case:%a %d %b %Y %H:%M} {self.zone}, "
                             f"{_hours(self.age_hours)} ago (the limit is {self.stale_after_hours:g} h)")
         if self.rollup_behind and self.newest_case is not None:
-            through = f"{self.rollup_day:%a %d %b}" if self.rollup_day else "nothing"
+            through = f"{self.rollup_day:%a %d %b %Y}" if self.rollup_day else "nothing"
             problems.append(f"the daily roll-up only reaches {through} while cases exist up to "
-                            f"{self.newest_case:%a %d %b}")
+                            f"{self.newest_case:%a %d %b %Y}")
         if not problems:
             return ""
         yesterday = self.now.date() - timedelta(days=1)
-        tail = (f"These are the numbers of {day:%A %d %B}, not of yesterday ({yesterday:%a %d %b})."
+        tail = (f"These are the numbers of {day:%A %d %B %Y}, not of yesterday ({yesterday:%a %d %b %Y})."
                 if day != yesterday else "Yesterday's numbers below are incomplete.")
         return f"Data is late: {'; '.join(problems)}. {tail}"
 
@@ -726,7 +726,7 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
     by = {t.kpi.name: t for t in tiles_ if t.value is not None}
     sentences = []
     if freshness is not None and freshness.is_late:
-        newest = f"{freshness.newest_case:%a %d %b %H:%M} {freshness.zone}" if freshness.newest_case else "none"
+        newest = f"{freshness.newest_case:%a %d %b %Y %H:%M} {freshness.zone}" if freshness.newest_case else "none"
         sentences.append(f"Caution: the data is late (newest case {newest}), so these are not yesterday's numbers.")
     first = f"On {day:%A %d %B %Y}"
     if "incoming" in by:
