@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -84,7 +85,7 @@ def _add_flags(fig: go.Figure, flags: pd.DataFrame, kpi: KPI, *, size: int = 10)
 
 def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title: str | None = None,
                  band: pd.DataFrame | None = None, flags: pd.DataFrame | None = None,
-                 max_series: int = 8) -> go.Figure:
+                 max_series: int = 8, compare: pd.Series | None = None, compare_name: str = "") -> go.Figure:
     """A KPI over time, one line per ``by`` value (the largest ``max_series`` by volume).
 
     Parameters
@@ -99,6 +100,12 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
     flags : DataFrame, optional
         Flagged points (index: day; ``observed`` and ``direction`` columns, as in the output of
         ``metrics.anomalies.detect`` restricted to ``is_anomaly``), drawn as markers on the line.
+    compare : Series, optional
+        A reference on the same index (e.g. the same day a week earlier), drawn as a dashed grey line named
+        ``compare_name``; the line's tooltip then also states the change against it.
+
+    With ``band`` holding ``expected`` too (the one judgment's expected value), the unsplit line's tooltip states
+    the value, the expected value and the deviation from it.
     """
     fig = go.Figure()
     if band is not None and {"lower", "upper"} <= set(band.columns):
@@ -112,7 +119,25 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
                                      meta=str(group),
                                      line={"color": PALETTE[i % len(PALETTE)], "width": 2}))
     else:
-        fig.add_trace(go.Scatter(x=frame.index, y=frame[kpi.name], mode="lines", name=kpi.label,
+        values = frame[kpi.name]
+        fmt = f",.{kpi.decimals}f"
+        parts, extra = [], []
+        if band is not None and "expected" in band.columns:
+            expected = band["expected"].reindex(values.index)
+            parts += [expected, _deviation(values, expected, kpi)]
+            extra.append(f"expected %{{customdata[{len(parts) - 2}]:{fmt}}} (%{{customdata[{len(parts) - 1}]:+.1f}}"
+                         f"{' pts' if kpi.unit == '%' else ' %'})")
+        if compare is not None:
+            reference = compare.reindex(values.index)
+            parts += [reference, _deviation(values, reference, kpi)]
+            extra.append(f"{plot_text(compare_name)} %{{customdata[{len(parts) - 2}]:{fmt}}} "
+                         f"(%{{customdata[{len(parts) - 1}]:+.1f}}{' pts' if kpi.unit == '%' else ' %'})")
+            fig.add_trace(go.Scatter(x=values.index, y=reference, mode="lines", name=plot_text(compare_name),
+                                     line={"color": MUTED, "width": 1.5, "dash": "dash"}, hoverinfo="skip"))
+        custom = np.column_stack([p.to_numpy(dtype=float) for p in parts]) if parts else None
+        hover = f"%{{y:{fmt}}}" + "".join(f"<br>{e}" for e in extra) + f"<extra>{plot_text(kpi.label)}</extra>"
+        fig.add_trace(go.Scatter(x=values.index, y=values, mode="lines", name=kpi.label, customdata=custom,
+                                 hovertemplate=hover if parts else None,
                                  line={"color": PALETTE[0], "width": 2.5}))
     if flags is not None and len(flags):
         _add_flags(fig, flags, kpi)
@@ -121,6 +146,12 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
     fig.update_yaxes(title_text=kpi.unit, rangemode="tozero" if kpi.unit == "cases" else "normal",
                      **axis_format(kpi))
     return fig
+
+
+def _deviation(values: pd.Series, reference: pd.Series, kpi: KPI) -> pd.Series:
+    """The change of ``values`` against ``reference`` as :meth:`KPI.change` states it (points or %)."""
+    return pd.Series([kpi.change(v, r) for v, r in zip(values, reference, strict=True)], index=values.index,
+                     dtype=float)
 
 
 def anomaly_figure(detected: pd.DataFrame, kpi: KPI, *, title: str | None = None,

@@ -75,12 +75,23 @@ event = st.dataframe(
     table, key="anomalies_table", on_select="rerun", selection_mode="single-row", hide_index=True,
     height=min(38 + 35 * len(table), 390),
     column_config={
-        "Severity": st.column_config.ProgressColumn("Severity", min_value=0.0, format="%.1f",
-                                                    max_value=float(max(table["Severity"].max(), 1.0))),
+        "Severity": st.column_config.ProgressColumn(
+            "Severity", min_value=0.0, format="%.1f", max_value=float(max(table["Severity"].max(), 1.0)),
+            help="How much the incident matters: its surprise (score) weighed by the cases behind it; the list is "
+                 "sorted by it. A ranking, not a unit"),
+        "Score": st.column_config.NumberColumn(
+            "Score", format="%.1f sd", help="Surprise: robust standard deviations from the expected value "
+                                            "(flagged above the [detector] threshold, 4 by default)"),
+        "Observed": st.column_config.TextColumn("Observed", help="The KPI's value on the day, in its unit"),
+        "Expected": st.column_config.TextColumn(
+            "Expected", help="What the detector expected from the days before (Holt-Winters, causal)"),
         "Slice": st.column_config.TextColumn("Slice", width="large"),
         "Date": st.column_config.DateColumn("Date", format="ddd D MMM YYYY"),
-        "Change": st.column_config.NumberColumn("Change", format="%+.0f %%"),
-        "Cases off": st.column_config.NumberColumn("Cases off", format="%d", help="Deviation in cases"),
+        "Change": st.column_config.NumberColumn("Change", format="%+.0f %%",
+                                                help="Observed against expected, in % of the expected value"),
+        "Cases off": st.column_config.NumberColumn(
+            "Cases off", format="localized", help="How many cases the day is away from expected (for a rate: the "
+                                                  "cases its change stands for)"),
         "Days": st.column_config.NumberColumn("Days", format="%d",
                                               help="Days judged together: 1 = the day alone, more = a run of days"),
         "Related": st.column_config.NumberColumn("Related", format="%d",

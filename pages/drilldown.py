@@ -179,7 +179,24 @@ with guarded():
             mix[c] = mix[c] * kpi.scale
         for c in ("share_expected", "share_actual"):
             mix[c] = mix[c] * 100
-        st.dataframe(mix.round(kpi.decimals + 2), key="drilldown_mix", hide_index=True)
+        unit = {"%": " pts", "minutes": " min", "hours": " h"}.get(kpi.unit, "")  # a change of a percentage: points
+        in_unit = f"%.{kpi.decimals + 1}f" + {"%": " %%", "minutes": " min", "hours": " h"}.get(kpi.unit, "")
+        effect = "Its part of the KPI's change, in the KPI's unit"
+        st.dataframe(mix, key="drilldown_mix", hide_index=True, column_config={
+            **{d: st.column_config.TextColumn(ctx.label(d)) for d in dims},
+            "share_expected": st.column_config.NumberColumn("Share, expected", format="%.1f %%",
+                                                            help="The slice's share of the cases, expected"),
+            "share_actual": st.column_config.NumberColumn("Share, actual", format="%.1f %%",
+                                                          help="The slice's share of the cases on the day"),
+            "rate_expected": st.column_config.NumberColumn(f"{kpi.label}, expected", format=in_unit),
+            "rate_actual": st.column_config.NumberColumn(f"{kpi.label}, actual", format=in_unit),
+            "mix_effect": st.column_config.NumberColumn("Mix", format=f"%+.{kpi.decimals + 1}f{unit}",
+                                                        help=f"{effect}: from the slice's share moving"),
+            "rate_effect": st.column_config.NumberColumn("Rate", format=f"%+.{kpi.decimals + 1}f{unit}",
+                                                         help=f"{effect}: from the slice's own value moving"),
+            "total_effect": st.column_config.NumberColumn("Total", format=f"%+.{kpi.decimals + 1}f{unit}",
+                                                          help=f"{effect}: mix plus rate"),
+        })
 
     st.markdown(f"**The cases behind it** — {case_side(kpi)} on {state.day:%a %d %b %Y}, "
                 f"{md(describe_slice(state.filters))}")

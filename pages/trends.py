@@ -1,5 +1,6 @@
 """Trends: any KPI over the chosen range, split by a dimension, at a daily, weekly or monthly grain."""
 
+import pandas as pd
 import streamlit as st
 
 from charts.deck import summarize
@@ -15,6 +16,7 @@ from ui.shell import page
 from ui.text import md
 
 PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
+COMPARE = {"none": "Nothing", "week": "Last week", "median4": "4-week median"}
 DRILL = "trends_drill"  # session key: drill-down query parameters of the point just clicked
 
 
@@ -43,6 +45,13 @@ with guarded():
     grain = state.widget(right.segmented_control, "Grain", list(PERIOD_LABEL), key="trends_grain", param="grain",
                          default="day", parse=state.one_of(PERIOD_LABEL, name="grain", what="grain"),
                          render=lambda v: [v]) or "day"
+    compare = state.widget(right.segmented_control, "Compare with", list(COMPARE), key="trends_compare",
+                           param="compare", default="none", parse=state.one_of(COMPARE, name="compare",
+                                                                               what="comparison"),
+                           render=lambda v: [v], format_func=COMPARE.get,
+                           help="A dashed line for the same day a week earlier, or the median of the same weekday "
+                                "over the previous 4 weeks (daily, unsplit chart); the tooltip states the change "
+                                "against it and against the expected value") or "none"
     state.report()
     by = () if split == "none" else (split,)
     frame = kpi_frame(ctx, filters, grain=grain, by=by, top=TOP_VALUES)
@@ -68,7 +77,18 @@ if by and takeaway and len(table):
                      f"{kpi.format(float(last.max()))} ({last.idxmax()})")
 # the expected range and the flags of the anomaly scan, for the one-line daily view
 band, flags = expected_band(ctx, filters, kpi=kpi.name) if grain == "day" and not by else (None, None)
-fig = trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags)
+reference, reference_name = None, ""
+if compare != "none" and grain == "day" and not by:
+    series = frame[kpi.name]
+    if compare == "week":
+        reference, reference_name = series.shift(7, freq="D"), "same day last week"
+    else:  # the same weekday over the 4 weeks before: the stand-up's context, not the judgment
+        lagged = pd.concat([series.shift(7 * k, freq="D") for k in range(1, 5)], axis=1)
+        reference, reference_name = lagged.median(axis=1, skipna=False), "4-week same-weekday median"
+elif compare != "none":
+    st.caption("The comparison line is drawn on the daily, unsplit chart.")
+fig = trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags, compare=reference,
+                   compare_name=reference_name)
 drill = {}
 if grain == "day":
     # A click on a day opens its drill-down. Lines alone cannot be clicked: invisible markers make every day a
@@ -88,6 +108,11 @@ folded = " ".join([f"The {TOP_VALUES} largest {ctx.plural(split).lower()} by inc
                    f"rest one line \"{OTHER}\"."] if by and OTHER in set(frame[split]) else [])
 st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}. {folded}"
            + (" Click a day to open its drill-down." if drill else ""))
-# Periods are days: show dates, not midnight timestamps.
+# Periods are days: show dates, not midnight timestamps; counts as whole numbers with thousands separators,
+# every column under its display name (the CSV export keeps the registry names as its keys)
 shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)
-st.dataframe(shown, key="trends_table")
+shown = shown.rename(columns={kpi.name: kpi.label})
+unit = {"%": " %", "minutes": " min", "hours": " h"}.get(kpi.unit, "")
+number = "localized" if kpi.unit == "cases" else f"%.{kpi.decimals}f{unit.replace('%', '%%')}"
+st.dataframe(shown, key="trends_table", column_config={
+    str(c): st.column_config.NumberColumn(str(c), format=number) for c in shown.columns})

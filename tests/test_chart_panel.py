@@ -48,6 +48,9 @@ def panel_script() -> None:
 def test_file_names_follow_the_title_and_the_data_date() -> None:
     assert file_stem(META) == "aht-by-vendor-site_2026-06-30"
     assert file_stem(ChartMeta("%%%")) == "chart"
+    sentence = ChartMeta("Incoming +18 % vs expected (565 vs 477); brand impersonation × web form at Manila explains "
+                         "56 %", as_of=dt.date(2026, 6, 30))
+    assert file_stem(sentence) == "incoming-18-vs-expected-565-vs_2026-06-30"  # whole words, short
     assert {f.file_name for f in export_files(site_figure(), META).values()} == {
         "aht-by-vendor-site_2026-06-30.png", "aht-by-vendor-site_2026-06-30.svg", "aht-by-vendor-site_2026-06-30.csv"}
 

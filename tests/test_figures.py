@@ -83,3 +83,19 @@ def test_long_cause_names_wrap_instead_of_tilting_the_waterfall_labels():
     assert labels[0] == "expected" and labels[-1] == "actual"
     assert "<br>" in labels[1] and max(len(part) for part in labels[1].split("<br>")) <= 22
     assert labels[1].replace("<br>", " ") == "brand impersonation × web form at Manila"
+
+
+def test_the_trend_tooltip_states_expected_deviation_and_the_comparison() -> None:
+    days = pd.date_range("2026-06-01", periods=14, freq="D")
+    frame = pd.DataFrame({"incoming": np.arange(100.0, 114.0)}, index=days)
+    band = pd.DataFrame({"expected": 100.0, "lower": 90.0, "upper": 110.0}, index=days)
+    week = frame["incoming"].shift(7, freq="D")
+    fig = trend_figure(frame, get_kpi("incoming"), band=band, compare=week, compare_name="same day last week")
+    line = next(t for t in fig.data if t.name == "Incoming")
+    assert "expected" in line.hovertemplate and "same day last week" in line.hovertemplate
+    last = line.customdata[-1]
+    assert last[0] == 100.0 and last[1] == pytest.approx(13.0)  # 113 vs 100 expected: +13 %
+    assert last[2] == 106.0 and last[3] == pytest.approx((113 - 106) / 106 * 100)
+    assert any(t.name == "same day last week" and t.line.dash == "dash" for t in fig.data)
+    sla = trend_figure(frame.rename(columns={"incoming": "sla_attainment"}), get_kpi("sla_attainment"), band=band)
+    assert "pts" in next(t for t in sla.data if t.name == "SLA attainment").hovertemplate  # points for a rate

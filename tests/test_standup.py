@@ -207,7 +207,7 @@ NOW = datetime(2026, 7, 1, 8, 0)
 @pytest.mark.parametrize(("newest", "rollup_day", "late", "says"), [
     (datetime(2026, 6, 30, 23, 55), date(2026, 6, 30), False, ""),
     (datetime(2026, 6, 28, 10, 0), date(2026, 6, 28), True, "the newest case is from Sun 28 Jun 2026 10:00 UTC"),
-    (datetime(2026, 6, 30, 23, 55), date(2026, 6, 29), True, "the daily roll-up only reaches Mon 29 Jun"),
+    (datetime(2026, 6, 30, 23, 55), date(2026, 6, 29), True, "the daily roll-up only reaches Mon 29 Jun 2026"),
     (None, None, True, "the cases table has no cases"),
 ])
 def test_freshness_says_when_the_data_is_late_and_why(newest, rollup_day, late, says):
@@ -217,7 +217,7 @@ def test_freshness_says_when_the_data_is_late_and_why(newest, rollup_day, late, 
     message = fresh.message(date(2026, 6, 28))
     assert (says in message) if says else message == ""
     if late:
-        assert "not of yesterday (Tue 30 Jun)" in message
+        assert "not of yesterday (Tue 30 Jun 2026)" in message
 
 
 def test_freshness_checks_its_limit_and_whether_a_day_is_complete():

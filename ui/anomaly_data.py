@@ -365,7 +365,8 @@ def chosen_row(selection: Any, n_rows: int) -> int | None:
 
 def expected_band(ctx: DataContext, filters: Filters, *, kpi: str,
                   slice: dict[str, str] | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """The expected range (``lower``/``upper``) and the flagged points of a series over the filters' range.
+    """The expected value and range (``expected``, ``lower``, ``upper``) and the flagged points of a series over
+    the filters' range.
 
     For the Trends chart: ``(band, flags)`` on the days of ``filters``, or ``(None, None)`` when the
     series cannot be scored (too little history before the range end).
@@ -376,4 +377,4 @@ def expected_band(ctx: DataContext, filters: Filters, *, kpi: str,
     except ValueError:
         return None, None
     shown = detected.loc[pd.Timestamp(filters.start):]
-    return shown[["lower", "upper"]], shown[shown["is_anomaly"]]
+    return shown[["expected", "lower", "upper"]], shown[shown["is_anomaly"]]

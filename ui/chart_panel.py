@@ -58,6 +58,9 @@ class ExportFile:
     needs_browser: bool
 
 
+MAX_STEM = 32  # characters of the title in a file name (plus "_YYYY-MM-DD")
+
+
 def file_stem(meta: ChartMeta) -> str:
     """A file name stem from the chart title and its freshness.
 
@@ -66,7 +69,10 @@ def file_stem(meta: ChartMeta) -> str:
     >>> file_stem(ChartMeta("AHT by vendor site, week", as_of=dt.date(2026, 6, 30)))
     'aht-by-vendor-site-week_2026-06-30'
     """
-    slug = re.sub(r"[^a-z0-9]+", "-", meta.title.lower()).strip("-")[:60] or "chart"
+    slug = re.sub(r"[^a-z0-9]+", "-", meta.title.lower()).strip("-") or "chart"
+    if len(slug) > MAX_STEM:  # a sentence for a title made 80-character file names: its first words, whole
+        cut = slug[:MAX_STEM + 1]
+        slug = cut[:cut.rfind("-")] if "-" in cut else slug[:MAX_STEM]
     return f"{slug}_{meta.as_of:%Y-%m-%d}" if meta.as_of else slug
 
 
@@ -140,10 +146,24 @@ def _on_add(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_name
     try:
         count = add_to_deck(item)
     except StoreError as err:
-        st.toast(f"Not added to the deck: {md(err)}", icon=":material/error:")
+        st.session_state[f"{origin}_added"] = (f"Not added to the deck: {md(err)}", ":material/error:")
         return
-    st.toast(f"Added “{md(meta.title)}” to the deck ({count} chart{'s' if count != 1 else ''}). "
-             "Order and build it on the Deck page; the deck is saved.", icon=":material/slideshow:")
+    # shown by the button's fragment as it redraws (a callback of a fragment must not draw)
+    st.session_state[f"{origin}_added"] = (
+        f"Added “{md(meta.title)}” to the deck ({count} chart{'s' if count != 1 else ''}). "
+        "Order and build it on the Deck page; the deck is saved.", ":material/slideshow:")
+
+
+@st.fragment
+def _add_button(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_names: tuple[str, ...],
+                takeaway: str | None, key_numbers: Sequence[tuple[str, str]] | None, key: str) -> None:
+    """"Add to deck" in a fragment of its own: a click reruns only this button, so the PNG / SVG downloads beside
+    it keep their files (a PNG clicked within a second of "Add to deck" used to find its file gone)."""
+    st.button("Add to deck", key=f"{key}_deck", icon=":material/add_to_queue:", type="tertiary",
+              help="Collect this chart, with its current filters, for a PowerPoint deck (Deck page)",
+              on_click=_on_add, args=(fig, meta, data, kpi_names, takeaway, key_numbers, key))
+    if done := st.session_state.pop(f"{key}_added", None):
+        st.toast(done[0], icon=done[1])
 
 
 def chart_panel(
@@ -201,9 +221,7 @@ def chart_panel(
             st.download_button(file.label, data=file.make, file_name=file.file_name, mime=file.mime,
                                key=f"{key}_{name}", on_click="ignore", icon=":material/download:",
                                type="tertiary", help=help_text, disabled=unavailable)
-        st.button("Add to deck", key=f"{key}_deck", icon=":material/add_to_queue:", type="tertiary",
-                  help="Collect this chart, with its current filters, for a PowerPoint deck (Deck page)",
-                  on_click=_on_add, args=(fig, meta, data, tuple(kpi_names), takeaway, key_numbers, key))
+        _add_button(fig, meta, data, tuple(kpi_names), takeaway, key_numbers, key)
     if not ok:
         st.caption(f":material/warning: {md(status)}")
     return event

@@ -214,13 +214,17 @@ def _ensure_sample(settings: Settings) -> None:
         from sample_data.build import build_sample
 
         small = os.environ.get("OPS_SAMPLE_SIZE", "").lower() == "small"
-        st.info("No database is configured, so the dashboard is building its sample data "
-                f"({'150 days' if small else 'two years of cases, about a minute'}, once).",
-                icon=":material/database:")
-        bar = st.progress(0.0, text="starting")
-        build_sample(path, config=SampleConfig.small() if small else SampleConfig(),
-                     progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
-        bar.empty()
+        banner = st.empty()  # the notice and its bar share one slot, cleared when the build is done
+        with banner.container():
+            st.info("No database is configured, so the dashboard is building its sample data "
+                    f"({'150 days' if small else 'two years of cases, about a minute'}, once).",
+                    icon=":material/database:")
+            bar = st.progress(0.0, text="starting")
+        try:
+            build_sample(path, config=SampleConfig.small() if small else SampleConfig(),
+                         progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+        finally:
+            banner.empty()
 
 
 def sa_url_path(url: str) -> str:

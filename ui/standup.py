@@ -405,10 +405,12 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
     config["incoming_trend"] = st.column_config.LineChartColumn("Incoming, 4 wk")
     config["backlog_trend"] = st.column_config.LineChartColumn("Backlog, 4 wk")
     config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk")
-    config["abnormal"] = st.column_config.TextColumn("Abnormal today", help="Cells the detector flags (▲ above, "
-                                                     "▼ below expected); tinted red when bad, green when good.")
-    order = [c for c in [site, *SCORECARD_COLUMNS,
-                         *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"]), "abnormal"]
+    config["abnormal"] = st.column_config.TextColumn("Abnormal today", width="medium",
+                                                     help="Cells the detector flags (▲ above, ▼ below expected); "
+                                                          "tinted red when bad, green when good.")
+    # what is abnormal comes right after the site: at the end it was cut off on a desk and on a TV
+    order = [c for c in [site, "abnormal", *SCORECARD_COLUMNS,
+                         *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"])]
              if c in shown.columns]
     row = 44 if tv else 35  # the TV's larger type needs taller rows
     st.dataframe(styler, column_config=config, column_order=order, hide_index=True, key="standup_scorecard",
