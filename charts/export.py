@@ -684,6 +684,8 @@ def to_csv(data: go.Figure | pd.DataFrame) -> bytes:
     >>> import plotly.graph_objects as go
     >>> to_csv(go.Figure([go.Bar(x=["A", "B"], y=[3, 4], name="solved")])).decode().splitlines()
     ['x,solved', 'A,3', 'B,4']
+    >>> to_csv(pd.DataFrame({"incoming": [6339.0, 5551.0], "aht": [9.5, 10.0]})).decode().splitlines()
+    ['incoming,aht', '6339,9.5', '5551,10.0']
     """
     if isinstance(data, go.Figure):
         frame = chart_data(data)
@@ -692,4 +694,18 @@ def to_csv(data: go.Figure | pd.DataFrame) -> bytes:
     else:
         raise TypeError(f"`data` must be a plotly Figure or a pandas DataFrame, got {type(data).__name__}")
     keep_index = not (isinstance(frame.index, pd.RangeIndex) and frame.index.name is None)
-    return csv_bytes(frame, index=keep_index)
+    return csv_bytes(_whole_numbers(frame), index=keep_index)
+
+
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns that hold only whole numbers (counts) as integers: ``6339``, not ``6339.0``."""
+    out = None
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_float_dtype(values):
+            finite = values.dropna()
+            if len(finite) and np.isfinite(finite).all() and (finite == finite.round()).all() \
+                    and finite.abs().max() < 2**53:
+                out = frame.copy() if out is None else out
+                out[col] = values.astype("Int64")
+    return frame if out is None else out

@@ -233,6 +233,10 @@ def test_two_charts_make_a_deck_and_the_files_open(app_url: str, page, tmp_path:
 
     open_page(page, app_url + "/trends")
     button(page, "trends_chart_deck").click()
+    # a PNG clicked right after "Add to deck" still downloads (the button reruns only its own fragment)
+    with page.expect_download(timeout=SLOW) as quick:
+        button(page, "trends_chart_png").click()
+    assert quick.value.suggested_filename.endswith(".png") and quick.value.failure() is None
     wait_toast(page, "(1 chart)")
 
     nav(page, "drilldown", "Drill-down")
