@@ -221,7 +221,10 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
     legend = out.layout.showlegend if out.layout.showlegend is not None else len(shown) > 1
     # plotly never wraps a title: a long one ran off the picture ("… web form at l"); break it at spaces to the
     # width it has, measured in the theme's font, and give every line its room
-    room = 0.88 * width - 40 * k  # the title starts at the plot area's left edge, after the value axis' labels
+    # the title starts at the plot area's left edge, after the value axis' labels; horizontal bars have long
+    # category labels there, so their title starts at the picture's margin instead
+    horizontal = value_axis == "x"
+    room = (width - 80 * k) if horizontal else (0.88 * width - 40 * k)
     title_lines = theme.wrap_text(meta.title, title_size, room)
     while len(title_lines) > 2 and title_size > 0.7 * round(40 * k):  # two lines at most: smaller type first
         title_size -= 1
@@ -257,8 +260,8 @@ def decorate(fig: go.Figure, meta: ChartMeta, *, width: int = _SLIDE_WIDTH, heig
             "subtitle": {"text": "<br>".join(theme.plot_text(line) for line in sub_lines), "font": {"size": sub_size}},
             "font": {"size": title_size},
             # Title, subtitle, legend and footnote all start at the plot area's left edge.
-            "x": 0.0,
-            "xref": "paper",
+            "x": 40 * k / width if horizontal else 0.0,
+            "xref": "container" if horizontal else "paper",
             "xanchor": "left",
             # plotly anchors a multi-line title by its first line: move it down by what the others add
             "y": 1.0 - (20 * k + 0.8 * title_size * (len(title_lines) - 1)) / height,

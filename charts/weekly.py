@@ -34,10 +34,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import loaders
+from charts import theme
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
+from metrics.drilldown import describe_slice
+from metrics.events import events_path, known_events, sample_database
 from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
+from metrics.panel import history_for, judging_start, kpi_panel, score_panel
 
 __all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
 
@@ -69,6 +73,8 @@ class WeeklyData:
     main_label: str = "Workflow"
     site_label: str = "Vendor site"
     everything: str = "all workflows, vendor sites, channels and languages"
+    #: the one judgment's flags of the last 7 days (``metrics.panel`` ``Scored.flags``), most severe first
+    flags: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -293,7 +299,49 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
         numbers = tuple((_nice(k), kpi.format(float(v))) for k, v in ranked.items())
         items.append(DeckItem(fig.to_json(), meta(title, kpi.unit), (name,), takeaway, numbers,
                               compare, origin=f"weekly_{name}_by_site"))
+    items.append(_abnormal_item(data, meta))
     return items
+
+
+def _abnormal_item(data: WeeklyData, meta) -> DeckItem:
+    """What the detector flagged in the last 7 days: one bar per incident (its lead flag), the change against the
+    expected value the app states for it."""
+    first_day = data.end - timedelta(days=6)
+    span = f"{first_day:%d %b} – {data.end:%d %b %Y}"
+    flags = data.flags if data.flags is not None else pd.DataFrame()
+    title = f"Abnormal days, {span}"
+    if flags.empty:
+        fig = go.Figure()
+        fig.add_annotation(text="Every judged series stayed inside its expected range", showarrow=False,
+                           x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 28})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return DeckItem(fig.to_json(), meta(title, ""), (), f"Nothing abnormal between {span}", (),
+                        "Judged by the same detector, events and settings as the dashboard.", origin="weekly_abnormal")
+    leads = flags.drop_duplicates("incident").head(8)
+    labels, changes = [], []
+    for row in leads.itertuples(index=False):
+        kpi = get_kpi(row.kpi)
+        where = describe_slice(row.slice) if row.slice else "total"
+        labels.append(plot_text(f"{kpi.label} · {where} · {row.day:%a %d %b}"))
+        changes.append(kpi.change(row.observed, row.expected))
+    fig = go.Figure(go.Bar(x=changes[::-1], y=labels[::-1], orientation="h", marker_color=theme.BAD,
+                           name="change vs expected"))
+    fig.update_layout(template=TEMPLATE_NAME, showlegend=False)
+    fig.update_xaxes(title_text="change vs expected (% or pts)", zeroline=True)
+    top = leads.iloc[0]
+    kpi = get_kpi(top["kpi"])
+    at = f" at {describe_slice(top['slice'])}" if top["slice"] else ""
+    change = kpi.format_change(top["observed"], top["expected"])
+    incidents = flags["incident"].nunique()
+    takeaway = (f"{incidents} incident{'s' if incidents != 1 else ''} in {span}; the most severe: {kpi.label}"
+                + (f" {change}" if change else "") + at)
+    numbers = [("Incidents", f"{incidents:,}"), ("Abnormal points", f"{len(flags):,}")]
+    numbers.append(("Most severe, change", kpi.format_change(top["observed"], top["expected"]) or "–"))
+    return DeckItem(fig.to_json(), meta(title, ""), tuple(dict.fromkeys(leads["kpi"])), takeaway, tuple(numbers),
+                    "Each bar is one incident, named after the slice and KPI that explain it, judged by the same "
+                    "detector, known events and [detector] settings as the dashboard's Anomalies page.",
+                    origin="weekly_abnormal")
 
 
 def _check_sqlite_file(url: str) -> None:
@@ -344,10 +392,32 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
         # a slide has room for a dozen bars: the largest values, the rest as "other"
         total = parts(())
         by_workflow, by_site = top_values(parts((main,)), main), top_values(parts((site,)), site)
+        flags = _week_flags(rollup, settings, found, end)
     finally:
         source.dispose()
     return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1],
-                      main, site, settings.label(main), settings.label(site), settings.everything)
+                      main, site, settings.label(main), settings.label(site), settings.everything, flags)
+
+
+def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], end: date) -> pd.DataFrame:
+    """The flags of the 7 days ending ``end``, judged exactly as the app's Anomalies page judges them (the same
+    panel window, scanned dimensions, known events and ``[detector]`` settings)."""
+    first, last = found
+    dims = settings.dimension_keys[:2]
+    start = max(first, judging_start(first, last, end, history_days=history_for(7)))
+    window = loaders.Filters(start, end)
+    volume = loaders.load_daily_volume(rollup, settings=settings, filters=window, by=dims)
+    opening = loaders.load_opening_balance(rollup, settings=settings, filters=window, by=dims)
+    path = events_path(settings.config_path)
+    events = known_events(first, last, dims, path=path if path is not None and path.exists() else None,
+                          sample=sample_database(settings.url, is_sample=settings.is_sample))
+    panel = kpi_panel(kpi_parts(volume, by=dims, opening=opening), by=dims)
+    try:
+        scored = score_panel(panel, events=events, threshold=settings.threshold, min_cases=settings.min_cases,
+                             min_change=settings.min_change)
+    except ValueError:  # too little history to judge: the deck says so
+        return pd.DataFrame()
+    return scored.flags(days=7)
 
 
 def build_weekly_deck(data: WeeklyData, *, title: str = "Identity Ops weekly review",

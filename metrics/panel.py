@@ -35,6 +35,7 @@ __all__ = [
     "TOTAL",
     "Panel",
     "Scored",
+    "history_for",
     "holiday_events",
     "judged",
     "kpi_panel",
@@ -99,6 +100,11 @@ class Panel:
     def series(self) -> list[SeriesId]:
         """The series ids in column order."""
         return list(self.values.columns)
+
+
+def history_for(days: int) -> int:
+    """The panel history that judges ``days`` days up to an end day like every other screen does."""
+    return max(HISTORY_DAYS, int(days) + HISTORY_DAYS - JUDGED_WINDOW)
 
 
 def judging_start(first: date, last: date, end: date, *, history_days: int = HISTORY_DAYS) -> date:

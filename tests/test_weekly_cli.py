@@ -78,15 +78,16 @@ def test_weekly_deck_from_the_sample_database(chart_browser: None, sample_db: Pa
     out = tmp_path / "weekly.pptx"
     status = main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(out), "--url", f"sqlite:///{sample_db}"])
     assert status == 0, capsys.readouterr().err
-    assert f"wrote {out}: 11 slides" in capsys.readouterr().out
+    assert f"wrote {out}: 12 slides" in capsys.readouterr().out
     prs = Presentation(str(out))
     titles = [s.shapes.title.text for s in prs.slides]
-    assert len(titles) == 11
+    assert len(titles) == 12
     assert titles[0] == "Identity Ops weekly review" and titles[-1] == "Appendix: definitions"
     for kpi, title in zip(("Incoming", "Solved", "Backlog", "AHT", "AAS", "SLA attainment"), titles[1:7], strict=True):
         assert re.match(rf"{kpi} ([+-]\d+\.\d (%|pts) week over week|flat week over week)", title), title
     assert "largest workflow" in titles[7] and "solved the most" in titles[8]
     assert titles[9].startswith("SLA attainment by vendor site: lowest at")
+    assert re.match(r"\d+ incidents? in 24 Jun – 30 Jun 2026; the most severe: ", titles[10]), titles[10]
     subtitle = " ".join(sh.text_frame.text for sh in prs.slides[0].shapes if sh.has_text_frame)
     assert "01 Jun 2026 – 30 Jun 2026" in subtitle
     for slide in list(prs.slides)[1:10]:
@@ -141,3 +142,27 @@ def test_a_missing_sqlite_file_is_reported_and_not_created(tmp_path: Path, capsy
     assert status == 1
     assert f"database file {missing} does not exist" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_the_weekly_abnormal_slide_states_what_the_anomalies_page_states(chart_browser: None, sample_db: Path,
+                                                                         tmp_path: Path, monkeypatch) -> None:
+    """One judgment: the CLI's week of flags is the Anomalies page's "last 7 days" (same incidents, same points)."""
+    from streamlit.testing.v1 import AppTest
+
+    out = tmp_path / "weekly.pptx"
+    assert main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(out), "--url",
+                 f"sqlite:///{sample_db}"]) == 0
+    slide = Presentation(str(out)).slides[10]
+    numbers = [p.text for sh in slide.shapes if sh.has_text_frame and sh.name == "Key numbers"
+               for p in sh.text_frame.paragraphs]
+    incidents, points = int(numbers[0].replace(",", "")), int(numbers[2].replace(",", ""))
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.query_params["span"] = "week"
+    at.switch_page("pages/anomalies.py").run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "abnormal points" in c.value)
+    assert caption.startswith(f"{incidents} incidents ({points} abnormal points) between 24 Jun 2026 and 30 Jun 2026")
+    lead = at.dataframe[0].value.iloc[0]
+    assert f"{lead['KPI']}" in slide.shapes.title.text

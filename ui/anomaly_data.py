@@ -19,7 +19,6 @@ the data layer read-only.
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,21 +29,22 @@ import streamlit as st
 from loaders import Filters
 from metrics.anomalies import detect, events_for
 from metrics.drilldown import drilldown_link
+from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, sample_database
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
     HISTORY_DAYS,
     JUDGED_WINDOW,
     MIN_DAILY_CASES,
-    SLICE_DIMENSIONS,
     Panel,
     Scored,
+    history_for,
     holiday_events,
     judging_start,
     kpi_panel,
     score_panel,
     slice_key,
 )
-from ui.data import DataContext, bounds, sa_url_path, volume
+from ui.data import DataContext, bounds, volume
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -61,82 +61,14 @@ __all__ = [
     "slice_label",
 ]
 
-#: columns of the events frame
-EVENT_COLUMNS = ("start", "end", "name", *SLICE_DIMENSIONS)  # the sample's; a deployment's: event_columns()
-
-
-def event_columns(dims: tuple[str, ...]) -> tuple[str, ...]:
-    """The events frame's columns: dates, name, and one scope column per scanned dimension."""
-    return ("start", "end", "name", *dims)
-
-
-def read_events_csv(path: Path, dims: tuple[str, ...] = SLICE_DIMENSIONS) -> pd.DataFrame:
-    """Read an events CSV into the events frame (columns ``event_columns(dims)``; a scope column the file
-    lacks means everywhere).
-
-    Raises
-    ------
-    ValueError
-        If the file has no ``start``/``day`` or ``name`` column, or a date does not parse, or an
-        ``end`` is before its ``start``.
-    """
-    raw = pd.read_csv(path, dtype=str).rename(columns=str.strip)
-    start_col = next((c for c in ("start", "day", "date") if c in raw.columns), None)
-    if start_col is None or "name" not in raw.columns:
-        raise ValueError(f"events file {path.name} must have a `start` (or `day`) and a `name` column, "
-                         f"got {', '.join(raw.columns)}")
-    try:
-        start = pd.to_datetime(raw[start_col].str.strip(), format="%Y-%m-%d")
-        end = pd.to_datetime(raw["end"].str.strip(), format="%Y-%m-%d") if "end" in raw.columns else start
-    except ValueError as err:
-        raise ValueError(f"events file {path.name}: dates must be YYYY-MM-DD ({err})") from None
-    end = end.fillna(start)
-    if (end < start).any():
-        bad = raw.loc[(end < start).to_numpy(), "name"].iloc[0]
-        raise ValueError(f"events file {path.name}: `end` must be on or after `start` (event {bad!r})")
-    out = pd.DataFrame({"start": start, "end": end, "name": raw["name"].fillna("event")})
-    for d in dims:
-        out[d] = raw[d].str.strip().replace("", None) if d in raw.columns else None
-    return out[list(event_columns(dims))]
-
-
-def _sample_db(ctx: DataContext) -> bool:
-    if ctx.settings.is_sample:
-        return True
-    url = ctx.settings.url
-    if not url.startswith("sqlite:///"):
-        return False
-    db = Path(sa_url_path(url))
-    return db.with_name(f"{db.stem}.ground_truth.csv").exists()
-
-
-def _events_path(ctx: DataContext) -> Path | None:
-    named = os.environ.get("OPS_EVENTS")
-    if named:
-        return Path(named)
-    if ctx.settings.config_path is not None:
-        beside = Path(ctx.settings.config_path).with_name("events.csv")
-        if beside.exists():
-            return beside
-    return None
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _events(key: str, path: str | None, mtime: float | None, _ctx: DataContext) -> pd.DataFrame:
-    frames = []
-    if _sample_db(_ctx):
-        from sample_data import SampleConfig, holidays
-
-        first, last = bounds(_ctx)
-        frames.append(holiday_events(holidays(SampleConfig(end=last, days=max(60, (last - first).days + 1)))))
-    columns = list(event_columns(_ctx.scan_dims))
-    if path is not None:
-        frames.append(read_events_csv(Path(path), _ctx.scan_dims))
-    if not frames:
-        return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in ("start", "end") else object)
-                             for c in columns})
-    out = pd.concat(frames, ignore_index=True).reindex(columns=columns)
-    return out.sort_values("start", kind="stable").reset_index(drop=True)
+    first, last = bounds(_ctx)
+    settings = _ctx.settings
+    return known_events(first, last, _ctx.scan_dims, path=Path(path) if path else None,
+                        sample=sample_database(settings.url, is_sample=settings.is_sample))
 
 
 def events(ctx: DataContext) -> pd.DataFrame:
@@ -154,7 +86,7 @@ def events(ctx: DataContext) -> pd.DataFrame:
         If the events CSV is malformed (see :func:`read_events_csv`) or missing when named by
         ``OPS_EVENTS``.
     """
-    path = _events_path(ctx)
+    path = events_path(ctx.settings.config_path)
     if path is not None and not path.exists():
         raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
     mtime = path.stat().st_mtime if path is not None else None
@@ -175,11 +107,6 @@ def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 
     return _panel(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
 
 
-
-
-def history_for(days: int) -> int:
-    """The panel history that judges ``days`` days up to an end day like every other screen does."""
-    return max(HISTORY_DAYS, int(days) + HISTORY_DAYS - JUDGED_WINDOW)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)

@@ -1,0 +1,108 @@
+"""Known events: what the detector masks (holidays, launches, outages), one frame for the app and the CLI.
+
+An event has a ``start`` and ``end`` day, a ``name`` and one scope column per scanned dimension (null: the
+event applies everywhere). They come from an events CSV (``OPS_EVENTS``, or ``events.csv`` beside the
+configuration file) and, on the built-in sample, from the sample's own holiday calendar.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["EVENT_COLUMNS", "event_columns", "events_path", "known_events", "read_events_csv", "sample_database"]
+
+SLICE_DIMENSIONS = ("workflow", "vendor_site")
+#: columns of the events frame
+EVENT_COLUMNS = ("start", "end", "name", *SLICE_DIMENSIONS)  # the sample's; a deployment's: event_columns()
+
+
+def event_columns(dims: tuple[str, ...]) -> tuple[str, ...]:
+    """The events frame's columns: dates, name, and one scope column per scanned dimension."""
+    return ("start", "end", "name", *dims)
+
+
+def read_events_csv(path: Path, dims: tuple[str, ...] = SLICE_DIMENSIONS) -> pd.DataFrame:
+    """Read an events CSV into the events frame (columns ``event_columns(dims)``; a scope column the file
+    lacks means everywhere).
+
+    Raises
+    ------
+    ValueError
+        If the file has no ``start``/``day`` or ``name`` column, or a date does not parse, or an
+        ``end`` is before its ``start``.
+    """
+    raw = pd.read_csv(path, dtype=str).rename(columns=str.strip)
+    start_col = next((c for c in ("start", "day", "date") if c in raw.columns), None)
+    if start_col is None or "name" not in raw.columns:
+        raise ValueError(f"events file {path.name} must have a `start` (or `day`) and a `name` column, "
+                         f"got {', '.join(raw.columns)}")
+    try:
+        start = pd.to_datetime(raw[start_col].str.strip(), format="%Y-%m-%d")
+        end = pd.to_datetime(raw["end"].str.strip(), format="%Y-%m-%d") if "end" in raw.columns else start
+    except ValueError as err:
+        raise ValueError(f"events file {path.name}: dates must be YYYY-MM-DD ({err})") from None
+    end = end.fillna(start)
+    if (end < start).any():
+        bad = raw.loc[(end < start).to_numpy(), "name"].iloc[0]
+        raise ValueError(f"events file {path.name}: `end` must be on or after `start` (event {bad!r})")
+    out = pd.DataFrame({"start": start, "end": end, "name": raw["name"].fillna("event")})
+    for d in dims:
+        out[d] = raw[d].str.strip().replace("", None) if d in raw.columns else None
+    return out[list(event_columns(dims))]
+
+
+
+def events_path(config_path: Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The events CSV in use: ``OPS_EVENTS``, else ``events.csv`` beside the configuration file, else None."""
+    environ = os.environ if environ is None else environ
+    named = environ.get("OPS_EVENTS")
+    if named:
+        return Path(named)
+    if config_path is not None:
+        beside = Path(config_path).with_name("events.csv")
+        if beside.exists():
+            return beside
+    return None
+
+
+def sample_database(url: str, *, is_sample: bool) -> bool:
+    """Whether the source is the built-in sample (or a copy of it, which keeps its ground truth beside it):
+    then the sample's holiday calendar is a known event list."""
+    if is_sample:
+        return True
+    if not url.startswith("sqlite:///"):
+        return False
+    db = Path(url.split("sqlite:///", 1)[1])
+    return db.with_name(f"{db.stem}.ground_truth.csv").exists()
+
+
+def known_events(first: date, last: date, dims: tuple[str, ...], *, sample: bool = False,
+                 path: Path | None = None) -> pd.DataFrame:
+    """Every known event for data from ``first`` to ``last``: the events CSV at ``path`` and, with ``sample``
+    (see :func:`sample_database`), the sample's holidays with their catch-up day. Sorted by start.
+
+    Raises
+    ------
+    ValueError
+        A malformed events CSV (see :func:`read_events_csv`).
+    """
+    from metrics.panel import holiday_events
+
+    frames = []
+    if sample:
+        from sample_data import SampleConfig, holidays
+
+        frames.append(holiday_events(holidays(SampleConfig(end=last, days=max(60, (last - first).days + 1)))))
+    columns = list(event_columns(dims))
+    if path is not None:
+        frames.append(read_events_csv(Path(path), dims))
+    if not frames:
+        return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in ("start", "end") else object)
+                             for c in columns})
+    out = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+    return out.sort_values("start", kind="stable").reset_index(drop=True)
