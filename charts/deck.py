@@ -41,7 +41,6 @@ __all__ = [
     "Slide",
     "build_deck",
     "kpi_definitions",
-    "move_item",
     "sentences",
     "summarize",
 ]
@@ -763,24 +762,3 @@ def kpi_definitions(items: Sequence[DeckItem] = (), *, every: bool = False) -> d
     """
     used = {n for item in items for n in item.kpi_names}
     return {k.label: k.description for k in KPIS if every or k.name in used}
-
-
-def move_item(items: Sequence[DeckItem], index: int, offset: int) -> list[DeckItem]:
-    """A new list with ``items[index]`` moved by ``offset`` places (clamped to the ends).
-
-    Raises
-    ------
-    IndexError
-        If ``index`` is outside the list.
-
-    Examples
-    --------
-    >>> move_item(["a", "b", "c"], 2, -1)  # doctest: +SKIP
-    ['a', 'c', 'b']
-    """
-    out = list(items)
-    if not 0 <= index < len(out):
-        raise IndexError(f"`index` must be in [0, {len(out) - 1}], got {index}")
-    target = min(max(index + offset, 0), len(out) - 1)
-    out.insert(target, out.pop(index))
-    return out

@@ -720,11 +720,20 @@ def _same_database(a: str, b: str) -> bool:
         ua, ub = sa.make_url(a), sa.make_url(b)
     except (sa.exc.ArgumentError, ValueError):  # a malformed URL is reported where it is used
         return False
-    if ua.get_backend_name() != ub.get_backend_name():
+    family = {"mariadb": "mysql"}  # one server speaks both names
+    backend_a, backend_b = (family.get(u.get_backend_name(), u.get_backend_name()) for u in (ua, ub))
+    if backend_a != backend_b:
         return False
-    if ua.get_backend_name() == "sqlite":
+    if backend_a == "sqlite":
         return bool(ua.database and ub.database) and Path(ua.database).resolve() == Path(ub.database).resolve()
-    return (ua.host, ua.port, ua.database) == (ub.host, ub.port, ub.database)
+    default_port = {"postgresql": 5432, "mysql": 3306}.get(backend_a)
+    local = {"localhost", "127.0.0.1", "::1", ""}
+
+    def where(u: sa.URL) -> tuple[str, int | None, str]:
+        host = (u.host or "").lower()
+        return ("localhost" if host in local else host, u.port or default_port, (u.database or "").lower())
+
+    return where(ua) == where(ub)
 
 
 def config_file(environ: Mapping[str, str] | None = None, config_path: Path | str | None = None) -> Path:

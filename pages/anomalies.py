@@ -30,6 +30,13 @@ from ui.text import md
 ctx, filters = page("Anomalies")
 st.title("Anomalies")
 SPANS = {"day": "Newest day", "week": "Last 7 days", "range": "Whole range"}
+
+
+def _yes_no(raw: list[str]) -> bool:
+    text = raw[-1].strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no"):
+        raise state.UrlValueError(f"?bad={raw[-1]} must be 1 or 0; showing every direction")
+    return text in ("1", "true", "yes")
 with guarded():
     cols = st.columns([4, 3, 2], vertical_alignment="bottom")
     pick_kpis = state.widget(cols[0].multiselect, "KPI", ctx.kpis, key="anomalies_kpi", param="kpi", default=[],
@@ -41,7 +48,7 @@ with guarded():
                              help="The newest day of the range (yesterday's stand-up), its last 7 days, or every "
                                   "day of the sidebar's date range") or "day"
     bad_only = state.widget(cols[2].toggle, "Bad direction only", key="anomalies_bad_only", param="bad",
-                            default=False, parse=lambda raw: raw[-1].lower() in ("1", "true", "yes"),
+                            default=False, parse=_yes_no,
                             render=lambda v: ["1"] if v else [])
     state.report()
     day = min(filters.end, newest_complete_day(ctx))

@@ -9,10 +9,20 @@ import time
 import pandas as pd
 import streamlit as st
 
-from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, move_item, sentences
+from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, sentences
 from charts.export import ExportUnavailable, browser_status
 from loaders import OpsDataError
-from ui.app_store import StoreError, app_store, current_deck, deck_items, open_deck, set_deck_items
+from ui.app_store import (
+    StoreError,
+    app_store,
+    current_deck,
+    deck_items,
+    move_deck_item,
+    open_deck,
+    remove_deck_item,
+    set_deck_items,
+    update_deck_item,
+)
 from ui.data import newest_complete_day
 from ui.shell import page
 from ui.standup import day_summary
@@ -22,26 +32,37 @@ BUILT = "deck_pptx"  # session key: (fingerprint, pptx bytes, slide count, secon
 PPTX_MIME = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
-def _change(edit) -> None:
-    """Apply ``edit(items) -> items`` to the stored deck; a failure is a message, never a lost deck."""
+def _change(edit, *args) -> None:
+    """Apply one edit to the stored deck; a failure is a message, never a lost deck."""
     try:
-        before = deck_items()
-        set_deck_items(edit(before), expected=before)
+        edit(*args)
     except StoreError as err:
         st.toast(f"The deck was not changed: {md(err)}", icon=":material/error:")
 
 
-def _move(index: int, offset: int) -> None:
-    _change(lambda items: move_item(items, index, offset))
+def _remove_all() -> None:
+    before = deck_items()
+    set_deck_items([], expected=before)  # a chart another tab adds meanwhile stays
+
+
+def _edited(item_id: str, **changes) -> None:
+    """Edit one chart from its freshest stored copy, and store only it."""
+    fresh = next((it for it in deck_items() if it.item_id == item_id), None)
+    if fresh is None:
+        raise StoreError("This chart was removed from the deck meanwhile (in another tab).")
+    update_deck_item(fresh.edited(**changes))
+
+
+def _move(item_id: str, offset: int) -> None:
+    _change(move_deck_item, item_id, offset)
 
 
 def _remove(item_id: str) -> None:
-    _change(lambda items: [it for it in items if it.item_id != item_id])
+    _change(remove_deck_item, item_id)
 
 
 def _set_takeaway(item_id: str) -> None:
-    text = st.session_state[f"deck_takeaway_{item_id}"]
-    _change(lambda items: [it.edited(takeaway=text) if it.item_id == item_id else it for it in items])
+    _change(lambda: _edited(item_id, takeaway=st.session_state[f"deck_takeaway_{item_id}"]))
 
 
 def _set_heading(deck_id: str) -> None:
@@ -124,6 +145,10 @@ if deck is None or not items:
 st.caption(f"Saved · {len(items)} chart{'s' if len(items) != 1 else ''} · this page's link opens this deck "
            "for anyone who can open the dashboard.")
 left, right = st.columns([3, 2])
+if st.session_state.get("deck_heading_of") != deck.id:  # another deck (a link, a saved view): its own heading
+    st.session_state["deck_heading_of"] = deck.id
+    for key in ("deck_title", "deck_subtitle", BUILT):
+        st.session_state.pop(key, None)
 st.session_state.setdefault("deck_title", deck.title)
 st.session_state.setdefault("deck_subtitle", deck.subtitle or _default_subtitle())
 title = left.text_input("Deck title", key="deck_title", on_change=_set_heading, args=(deck.id,), max_chars=200)
@@ -157,12 +182,11 @@ for i, item in enumerate(items):
             numbers = tuple((str(a).strip(), str(b).strip()) for a, b in edited.fillna("").itertuples(index=False)
                             if str(a).strip() or str(b).strip())
             if numbers != item.key_numbers:
-                _change(lambda items, item=item, numbers=numbers: [
-                    it.edited(key_numbers=numbers) if it.item_id == item.item_id else it for it in items])
+                _change(lambda item=item, numbers=numbers: _edited(item.item_id, key_numbers=numbers))
         buttons.button("", key=f"deck_up_{item.item_id}", icon=":material/arrow_upward:", help="Move up",
-                       disabled=i == 0, on_click=_move, args=(i, -1))
+                       disabled=i == 0, on_click=_move, args=(item.item_id, -1))
         buttons.button("", key=f"deck_down_{item.item_id}", icon=":material/arrow_downward:", help="Move down",
-                       disabled=i == len(items) - 1, on_click=_move, args=(i, 1))
+                       disabled=i == len(items) - 1, on_click=_move, args=(item.item_id, 1))
         buttons.button("", key=f"deck_remove_{item.item_id}", icon=":material/delete:", help="Remove from the deck",
                        on_click=_remove, args=(item.item_id,))
 
@@ -208,4 +232,4 @@ if built and built[0] == fingerprint:
 elif built:
     actions.caption("The deck changed since it was built: build it again.")
 actions.button("Remove every chart", key="deck_clear", type="tertiary", icon=":material/delete_sweep:",
-               on_click=_change, args=(lambda items: [],))
+               on_click=_change, args=(_remove_all,))

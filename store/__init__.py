@@ -13,6 +13,7 @@ Every write is one transaction: adding a chart to a deck while another tab reord
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -73,6 +74,20 @@ def _alembic_config(connection: sa.Connection) -> Config:
     return cfg
 
 
+def _store_errors(method):
+    """A database failure inside a store method (unreachable, locked, no permission) becomes a StoreError that
+    says what to check, in a few words of the driver's and never the SQL."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except sa.exc.SQLAlchemyError as err:
+            raise StoreError(f"The app database cannot be reached or written ({_reason(err)}). Check "
+                             "[app_db] url / OPS_APP_DB_URL, that the database exists and that the account may "
+                             "write to it.") from None
+    return wrapper
+
+
 class AppStore:
     """The app database behind one SQLAlchemy engine.
 
@@ -105,23 +120,23 @@ class AppStore:
         if parsed.get_backend_name() == "sqlite":
             # SQLAlchemy's documented pysqlite recipe: the driver's own transaction handling starts a transaction
             # only at the first INSERT, so "read the last position, then insert" raced between two writers
-            # (measured: duplicate positions); every transaction now begins IMMEDIATE, taking the write lock
+            # (measured: duplicate positions); every write transaction now begins IMMEDIATE, taking the write lock
+            # (only for writes: a read begins DEFERRED, so in WAL mode it never waits for a writer)
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        self._writer = self.engine.execution_options(ops_write=True)
         if migrate:
             self.migrate()
 
     # ------------------------------------------------------------------------------------------ schema
+    @_store_errors
     def migrate(self) -> str:
         """Bring the schema to the newest migration; returns the revision now applied."""
-        try:
-            with self.engine.begin() as conn:
-                command.upgrade(_alembic_config(conn), "head")
-            return self.revision() or ""
-        except sa.exc.OperationalError as err:
-            raise StoreError(f"The app database cannot be reached or written ({_reason(err)}). Check "
-                             "[app_db] url / OPS_APP_DB_URL and that the database exists.") from None
+        with self._writer.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+        return self.revision() or ""
 
+    @_store_errors
     def revision(self) -> str | None:
         """The migration the database is at (None before the first)."""
         with self.engine.connect() as conn:
@@ -136,21 +151,24 @@ class AppStore:
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------------------- decks
+    @_store_errors
     def create_deck(self, title: str = "Identity Ops review", subtitle: str = "") -> str:
         """A new, empty deck; returns its id (the token in its link)."""
         deck_id = secrets.token_urlsafe(9)
         now = _now()
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(decks.insert().values(id=deck_id, title=_text(title, MAX_TITLE, "deck title"),
                                                subtitle=_text(subtitle, 300, "subtitle", empty=True),
                                                created_at=now, updated_at=now))
         return deck_id
 
+    @_store_errors
     def deck(self, deck_id: str) -> Deck | None:
         """The deck with this id, or None."""
         found = [d for d in self._decks(decks.c.id == str(deck_id))]
         return found[0] if found else None
 
+    @_store_errors
     def decks(self) -> list[Deck]:
         """Every deck, the most recently changed first."""
         return self._decks(None)
@@ -167,21 +185,24 @@ class AppStore:
             return [Deck(r.id, r.title, r.subtitle, r.created_at, r.updated_at, int(r.n))
                     for r in conn.execute(query)]
 
+    @_store_errors
     def update_deck(self, deck_id: str, *, title: str | None = None, subtitle: str | None = None) -> None:
         values: dict[str, Any] = {"updated_at": _now()}
         if title is not None:
             values["title"] = _text(title, MAX_TITLE, "deck title")
         if subtitle is not None:
             values["subtitle"] = _text(subtitle, 300, "subtitle", empty=True)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             self._require(conn, deck_id)
             conn.execute(decks.update().where(decks.c.id == deck_id).values(**values))
 
+    @_store_errors
     def delete_deck(self, deck_id: str) -> None:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(deck_items.delete().where(deck_items.c.deck_id == deck_id))
             conn.execute(decks.delete().where(decks.c.id == deck_id))
 
+    @_store_errors
     def items(self, deck_id: str) -> list[dict[str, Any]]:
         """The deck's charts in slide order, as the records they were stored as (``DeckItem.to_record``)."""
         query = (sa.select(deck_items.c.payload).where(deck_items.c.deck_id == str(deck_id))
@@ -189,11 +210,12 @@ class AppStore:
         with self.engine.connect() as conn:
             return [json.loads(payload) for (payload,) in conn.execute(query)]
 
+    @_store_errors
     def add_item(self, deck_id: str, item: Mapping[str, Any]) -> int:
         """Append a chart record (with its ``item_id``) to the deck, atomically: two tabs adding at once both
         land. Returns the deck's chart count."""
         payload, item_id = json.dumps(dict(item)), _item_id(item)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             self._require(conn, deck_id, lock=True)
             last = conn.execute(sa.select(sa.func.max(deck_items.c.position))
                                 .where(deck_items.c.deck_id == deck_id)).scalar()
@@ -202,6 +224,7 @@ class AppStore:
             conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
             return int(conn.execute(sa.select(sa.func.count()).where(deck_items.c.deck_id == deck_id)).scalar())
 
+    @_store_errors
     def replace_items(self, deck_id: str, items: Sequence[Mapping[str, Any]], *,
                       expected: Sequence[str] | None = None) -> None:
         """Make the deck exactly ``items`` in this order (reorder, edit, remove) in one transaction.
@@ -210,7 +233,7 @@ class AppStore:
         meanwhile (a chart added in another tab), charts it added are kept at the end, never lost.
         """
         now = _now()
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             self._require(conn, deck_id, lock=True)
             current = [r.item_id for r in conn.execute(
                 sa.select(deck_items.c.item_id).where(deck_items.c.deck_id == deck_id)
@@ -228,6 +251,47 @@ class AppStore:
                 conn.execute(deck_items.insert(), rows)
             conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=now))
 
+    @_store_errors
+    def update_item(self, deck_id: str, item: Mapping[str, Any]) -> None:
+        """Replace one chart's record (its takeaway, key numbers…) in place; the other charts are untouched, so
+        two tabs editing different slides both keep their edits."""
+        item_id = _item_id(item)
+        with self._writer.begin() as conn:
+            self._require(conn, deck_id, lock=True)
+            done = conn.execute(deck_items.update().where(deck_items.c.deck_id == deck_id,
+                                                          deck_items.c.item_id == item_id)
+                                .values(payload=json.dumps(dict(item))))
+            if done.rowcount == 0:
+                raise StoreError("This chart was removed from the deck meanwhile (in another tab).")
+            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+
+    @_store_errors
+    def remove_item(self, deck_id: str, item_id: str) -> None:
+        """Remove one chart (nothing else changes; removing a chart already gone is no error)."""
+        with self._writer.begin() as conn:
+            self._require(conn, deck_id, lock=True)
+            conn.execute(deck_items.delete().where(deck_items.c.deck_id == deck_id,
+                                                   deck_items.c.item_id == str(item_id)))
+            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+
+    @_store_errors
+    def move_item(self, deck_id: str, item_id: str, offset: int) -> None:
+        """Move one chart ``offset`` places (negative: earlier) in the deck's current order."""
+        with self._writer.begin() as conn:
+            self._require(conn, deck_id, lock=True)
+            order = [r.item_id for r in conn.execute(
+                sa.select(deck_items.c.item_id).where(deck_items.c.deck_id == deck_id)
+                .order_by(deck_items.c.position, deck_items.c.created_at))]
+            if item_id not in order:
+                return
+            i = order.index(item_id)
+            j = min(max(i + int(offset), 0), len(order) - 1)
+            order.insert(j, order.pop(i))
+            for position, moved in enumerate(order, start=1):
+                conn.execute(deck_items.update().where(deck_items.c.deck_id == deck_id,
+                                                       deck_items.c.item_id == moved).values(position=position))
+            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+
     def _require(self, conn: sa.Connection, deck_id: str, *, lock: bool = False) -> None:
         query = sa.select(decks.c.id).where(decks.c.id == str(deck_id))
         if lock and conn.dialect.name != "sqlite":
@@ -236,11 +300,12 @@ class AppStore:
             raise StoreError("This deck no longer exists (it was deleted). Start a new one from any chart.")
 
     # ------------------------------------------------------------------------------------------- views
+    @_store_errors
     def save_view(self, name: str, page: str, params: Mapping[str, Any], *, replace: bool = False) -> int:
         """Name the page ``page`` with its URL state; with ``replace`` an existing view of that name is updated."""
         name = _text(name, MAX_VIEW_NAME, "view name")
         body = json.dumps({str(k): v for k, v in params.items()}, sort_keys=True)
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             existing = conn.execute(sa.select(views.c.id).where(views.c.name == name)).scalar()
             if existing is not None:
                 if not replace:
@@ -255,13 +320,15 @@ class AppStore:
                 raise StoreError(f"A view named {name!r} was just saved by someone else: choose another "
                                  "name.") from None
 
+    @_store_errors
     def views(self) -> list[SavedView]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(views).order_by(views.c.name)).all()
         return [SavedView(r.id, r.name, r.page, json.loads(r.params), r.created_at) for r in rows]
 
+    @_store_errors
     def delete_view(self, view_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(views.delete().where(views.c.id == int(view_id)))
 
 
@@ -270,6 +337,10 @@ def _item_id(record: Mapping[str, Any]) -> str:
     if not item_id or len(item_id) > 32:
         raise StoreError("A deck chart needs an id of 1 to 32 characters.")
     return item_id
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ops_write") else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -293,7 +364,7 @@ def _reason(err: Exception) -> str:
     """A driver error in a few words, without the SQL."""
     orig = getattr(err, "orig", None) or err
     first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    return first[:160]
+    return first.split("[SQL")[0].strip()[:160]
 
 
 def open_store(url: str) -> AppStore:

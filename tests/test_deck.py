@@ -18,7 +18,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 
 from charts import ChartMeta, Slide, build_deck
-from charts.deck import DEFINITIONS_PER_SLIDE, DeckItem, kpi_definitions, move_item, summarize
+from charts.deck import DEFINITIONS_PER_SLIDE, DeckItem, kpi_definitions, summarize
 from metrics.kpis import get_kpi
 
 DEFINITIONS = {
@@ -309,14 +309,3 @@ def test_kpi_definitions_follow_the_items_in_registry_order() -> None:
     assert list(kpi_definitions(items)) == ["Incoming", "AHT"]
     assert kpi_definitions(items)["AHT"] == get_kpi("aht").description
     assert len(kpi_definitions(every=True)) == 13
-
-
-@pytest.mark.parametrize(("index", "offset", "expected"),
-                         [(0, 1, "bac"), (2, -1, "acb"), (0, -1, "abc"), (2, 5, "abc"), (1, -9, "bac")])
-def test_move_item_moves_and_clamps(index: int, offset: int, expected: str) -> None:
-    assert "".join(move_item(list("abc"), index, offset)) == expected
-
-
-def test_move_item_refuses_an_index_outside_the_list() -> None:
-    with pytest.raises(IndexError, match=r"`index` must be in \[0, 2\], got 3"):
-        move_item(list("abc"), 3, 1)

@@ -170,3 +170,48 @@ def test_a_broken_app_database_is_a_message_and_the_data_pages_keep_working(
     assert not at.exception
     assert "Decks cannot be opened" in at.error[0].value and "OPS_APP_DB_URL" in visible(at.error[0].value)
     assert "SELECT" not in at.error[0].value
+
+
+def test_a_saved_view_never_carries_the_savers_deck(page: AppTest, app_db: str) -> None:
+    store = AppStore(app_db)
+    deck_id = store.create_deck("Mine")
+    page.query_params["deck"] = deck_id
+    at = page.run()
+    at.text_input(key="view_name").input("Deck page, June").run()
+    at.button(key="view_save").click().run()
+    assert not at.exception
+    (view,) = store.views()
+    assert view.name == "Deck page, June" and "deck" not in view.params
+    store.dispose()
+
+
+def test_the_heading_follows_the_deck_a_link_opens(page: AppTest, app_db: str) -> None:
+    store = AppStore(app_db)
+    ids = []
+    for title in ("Deck A", "Deck B"):
+        ids.append(store.create_deck(title))
+        store.add_item(ids[-1], items()[0].to_record())
+    page.query_params["deck"] = ids[0]
+    at = page.run()
+    assert at.text_input(key="deck_title").value == "Deck A"
+    at.query_params["deck"] = ids[1]  # a link or a saved view opens another deck in the same session
+    at.run()
+    assert at.text_input(key="deck_title").value == "Deck B"
+    at.text_input(key="deck_subtitle").input("B's own subtitle").run()
+    assert store.deck(ids[1]).title == "Deck B" and store.deck(ids[0]).title == "Deck A"
+    store.dispose()
+
+
+def test_add_to_deck_under_a_link_to_a_deleted_deck_starts_a_deck_that_stays(
+        sample_db: Path, monkeypatch: pytest.MonkeyPatch, app_db: str) -> None:
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.query_params["deck"] = "deleted123"
+    at.switch_page("pages/trends.py").run()
+    at.button(key="trends_chart_deck").click().run()
+    at.run()
+    assert not at.exception
+    current = at.session_state["current_deck_id"]
+    assert current != "deleted123" and at.query_params["deck"] == current
+    assert [it.meta.title for it in stored_deck(at)] == ["Incoming by day"]

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import visible
+
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
@@ -129,8 +131,16 @@ def test_a_link_with_values_the_data_lacks_says_so_and_opens_the_default(app: Ap
     app.query_params.update({"kpi": "no_such_kpi", "split": "planet", "f.vendor_site": ["Manila", "Atlantis"]})
     at = app.switch_page("pages/trends.py").run()
     assert not at.exception
-    warning = " ".join(w.value for w in at.warning)
-    assert "`?kpi=no_such_kpi` is not a KPI here" in warning and "planet" in warning and "Atlantis" in warning
+    warning = visible(" ".join(w.value for w in at.warning))
+    assert "?kpi=no_such_kpi is not a KPI here" in warning and "planet" in warning and "Atlantis" in warning
     assert at.selectbox(key="trends_kpi").value == "incoming" and at.selectbox(key="trends_split").value == "none"
     assert at.multiselect(key="sidebar_vendor_site").value == ["Manila"]  # the known value is kept
     assert at.query_params["f.vendor_site"] == "Manila" and "kpi" not in at.query_params  # and the URL mended
+
+
+def test_a_hostile_value_in_a_link_is_shown_as_text(app: AppTest):
+    app.query_params.update({"kpi": "[Session expired, sign in](https://evil.example/login)``"})
+    at = app.switch_page("pages/trends.py").run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "evil" in warning and "](" not in warning and "\\[Session expired" in warning  # escaped, no link

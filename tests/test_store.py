@@ -167,3 +167,40 @@ def test_the_app_database_is_never_the_source_and_the_environment_wins(tmp_path:
     assert env.app_db_url == "sqlite:///env.sqlite"
     default = settings_from_mapping({}, url=source, url_source="test")
     assert default.app_db_url.endswith("/.cache/app.sqlite")
+
+
+def test_a_database_failure_mid_session_is_a_store_error_without_sql(tmp_path: Path) -> None:
+    opened = AppStore(f"sqlite:///{tmp_path / 'app.sqlite'}")
+    with opened.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE ops_app_views")  # the table vanished under a running app
+    with pytest.raises(StoreError, match="cannot be reached or written") as info:
+        opened.views()
+    assert "SELECT" not in str(info.value) and "[SQL" not in str(info.value)
+    opened.dispose()
+
+
+@pytest.mark.parametrize(("app", "source"), [
+    ("postgresql+psycopg://ops@db.internal/ops", "postgresql://ops@db.internal:5432/ops"),
+    ("mariadb+pymysql://root@localhost/ops", "mysql+pymysql://root@127.0.0.1:3306/ops"),
+    ("postgresql://ops@DB.internal/ops", "postgresql://ops@db.internal/ops"),
+])
+def test_the_source_is_recognised_under_another_spelling_of_its_url(app: str, source: str) -> None:
+    with pytest.raises(ConfigError, match="is the source database"):
+        settings_from_mapping({"app_db": {"url": app}}, url=source, url_source="test")
+    other = settings_from_mapping({"app_db": {"url": app.replace("/ops", "/ops_app")}}, url=source, url_source="t")
+    assert other.app_db_url.endswith("/ops_app")
+
+
+def test_edits_of_different_slides_from_two_tabs_both_stay(store: AppStore) -> None:
+    deck = store.create_deck()
+    a, b, c = (item(t, [1.0, 2.0, 3.0]) for t in ("A", "B", "C"))
+    for it in (a, b, c):
+        store.add_item(deck, it.to_record())
+    store.update_item(deck, a.edited(takeaway="tab 1 retitled A").to_record())   # tab 1
+    store.update_item(deck, c.edited(takeaway="tab 2 retitled C").to_record())   # tab 2, from its older copy
+    store.move_item(deck, c.item_id, -2)
+    store.remove_item(deck, b.item_id)
+    back = [DeckItem.from_record(r) for r in store.items(deck)]
+    assert [(x.meta.title, x.takeaway) for x in back] == [("C", "tab 2 retitled C"), ("A", "tab 1 retitled A")]
+    with pytest.raises(StoreError, match="removed from the deck meanwhile"):
+        store.update_item(deck, b.to_record())

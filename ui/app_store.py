@@ -19,7 +19,8 @@ from ui import state
 from ui.data import current_settings
 
 __all__ = ["DECK_PARAM", "StoreError", "add_to_deck", "app_store", "bind_deck", "current_deck", "deck_items",
-           "open_deck", "save_view", "saved_views", "set_deck_items"]
+           "move_deck_item", "open_deck", "remove_deck_item", "save_view", "saved_views", "set_deck_items",
+           "sync_deck_param", "update_deck_item"]
 
 DECK_PARAM = "deck"
 RETRY_S = 60  # a failed connection to the app database is tried again after this many seconds
@@ -58,10 +59,18 @@ def bind_deck() -> None:
     Called by ``ui.shell.page`` on every page, so every page link carries the deck."""
     state.mark_shared(DECK_PARAM)
     linked = st.query_params.get(DECK_PARAM)
-    if linked and linked != st.session_state.get(_DECK):
+    # like a widget: the URL's deck wins only when the URL came from outside (a link, a reload); otherwise the
+    # session's deck does (a deck just started by "Add to deck" is not replaced by a stale or deleted one)
+    if linked and state.from_outside():
         st.session_state[_DECK] = linked
+    sync_deck_param()
+
+
+def sync_deck_param() -> None:
+    """Write the session's deck into the URL (also from the "Add to deck" fragment, so a reload keeps it)."""
     current = st.session_state.get(_DECK)
-    state.set_param(DECK_PARAM, [current] if current else [])
+    if st.query_params.get(DECK_PARAM) != current:
+        state.set_param(DECK_PARAM, [current] if current else [])
 
 
 def current_deck() -> Deck | None:
@@ -102,6 +111,26 @@ def set_deck_items(items: Sequence[DeckItem], *, expected: Sequence[DeckItem] | 
                               expected=[it.item_id for it in expected] if expected is not None else None)
 
 
+def _deck_id() -> str:
+    deck = current_deck()
+    if deck is None:
+        raise StoreError("There is no deck to change: add a chart first.")
+    return deck.id
+
+
+def update_deck_item(item: DeckItem) -> None:
+    """Store one edited chart (only that one: another tab's edits of other slides stay)."""
+    app_store().update_item(_deck_id(), item.to_record())
+
+
+def remove_deck_item(item_id: str) -> None:
+    app_store().remove_item(_deck_id(), item_id)
+
+
+def move_deck_item(item_id: str, offset: int) -> None:
+    app_store().move_item(_deck_id(), item_id, offset)
+
+
 def add_to_deck(item: DeckItem) -> int:
     """Append ``item`` to the current deck, starting one when there is none; returns the deck's chart count."""
     store = app_store()
@@ -116,7 +145,9 @@ def add_to_deck(item: DeckItem) -> int:
 
 def save_view(name: str, page: str, *, replace: bool = False) -> int:
     """Store the current page with its URL state (filters, choices, deck) under ``name``."""
-    return app_store().save_view(name, page, state.link_params(page), replace=replace)
+    # a view is shared by everyone: it never carries the saver's deck (opening it must not switch decks)
+    params = {k: v for k, v in state.link_params(page).items() if k != DECK_PARAM}
+    return app_store().save_view(name, page, params, replace=replace)
 
 
 def saved_views() -> list[SavedView]:

@@ -30,7 +30,7 @@ import streamlit as st
 from charts.deck import DeckItem
 from charts.export import ChartMeta, browser_status, to_csv, to_png, to_svg
 from loaders import Filters
-from ui.app_store import StoreError, add_to_deck
+from ui.app_store import StoreError, add_to_deck, sync_deck_param
 from ui.data import DataContext, bounds
 from ui.text import md
 
@@ -163,6 +163,7 @@ def _add_button(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_
               help="Collect this chart, with its current filters, for a PowerPoint deck (Deck page)",
               on_click=_on_add, args=(fig, meta, data, kpi_names, takeaway, key_numbers, key))
     if done := st.session_state.pop(f"{key}_added", None):
+        sync_deck_param()  # a deck started here is in the URL at once: a reload or a copied link keeps it
         st.toast(done[0], icon=done[1])
 
 

@@ -29,6 +29,7 @@ from ui.text import md
 __all__ = ["NAVIGATION", "TVMode", "page", "parse_tv", "tv_mode"]
 
 _ROOT = Path(__file__).resolve().parent.parent
+TV_PARAMS = ("tv", "refresh", "rotate", "dwell")
 
 #: (script, label, icon) in menu order; a script that does not exist yet is left out
 NAVIGATION: tuple[tuple[str, str, str], ...] = (
@@ -142,7 +143,8 @@ def _rotation(tv: TVMode, title: str) -> None:
         # the timer also fires at the first draw: only switch once the page has been up a full dwell
         if time.monotonic() - st.session_state["tv_rotation"]["since"] >= tv.dwell_s - 1:
             st.session_state.pop("tv_rotation", None)
-            st.switch_page(following, query_params=st.query_params.to_dict())
+            # the next page gets the filters (every value of each) and the TV options, and its own last state
+            st.switch_page(following, query_params=state.link_params(following))
 
     advance()
 
@@ -177,6 +179,8 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
                        layout="wide", initial_sidebar_state="expanded" if sidebar else "collapsed")
     script = next((s for s, label, _i in NAVIGATION if label == title), title)
     state.begin(script)
+    for option in TV_PARAMS:  # TV mode and its options travel with every link, like the filters
+        state.mark_shared(option)
     bind_deck()  # the current deck is in the URL like the filters
     menu = None
     if sidebar:
@@ -272,12 +276,12 @@ def _saved_views() -> None:
         for view in views:
             link, drop = st.columns([6, 1], vertical_alignment="center")
             if (_ROOT / view.page).exists():
-                link.page_link(view.page, label=view.name, query_params=view.params or None,
+                link.page_link(view.page, label=md(view.name), query_params=view.params or None,
                                help=f"Opens {_LABELS.get(view.page, view.page)} with the filters and choices saved")
             else:
                 link.caption(f"{md(view.name)}: its page no longer exists")
             drop.button("", key=f"view_delete_{view.id}", icon=":material/close:", type="tertiary",
-                        help=f"Delete the view {view.name!r}", on_click=_delete_view, args=(view.id,))
+                        help=f"Delete the view “{md(view.name)}”", on_click=_delete_view, args=(view.id,))
         if not views:
             st.caption("Name this page with its filters and choices to reopen it later, or to share it.")
         st.text_input("Name", key="view_name", max_chars=120, placeholder="e.g. Manila stand-up",

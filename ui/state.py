@@ -33,6 +33,7 @@ __all__ = [
     "begin",
     "current_page",
     "date_range",
+    "from_outside",
     "link_params",
     "mark_shared",
     "one_of",
@@ -48,6 +49,7 @@ __all__ = [
 _RUN = "_url_run"        # this run's view of the URL (a _Run)
 _LAST = "_url_last"      # (page, params) as this session last left the URL
 _PAGES = "_url_pages"    # page script -> its own (not shared) parameters when it was last drawn
+_BINDINGS = "_url_bindings"  # page script -> param -> (widget key, render, default, shared)
 FILTER_PREFIX = "f."     # sidebar dimension filters: ``f.vendor_site=Manila``
 
 
@@ -120,7 +122,7 @@ def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: 
     parse : callable
         ``list of str -> value``; raises :class:`UrlValueError` (or ``ValueError``) for a value it cannot use.
     render : callable
-        ``value -> list of str`` (empty for "nothing to write").
+        ``value -> list of str`` (empty: remove the parameter; None: leave the URL as it is).
     shared : bool
         Carried to every page (the sidebar filters), not only this one.
     """
@@ -136,11 +138,39 @@ def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: 
             except ValueError as err:
                 run.problems.append(str(err))
         st.session_state[key] = value
+    st.session_state.setdefault(_BINDINGS, {}).setdefault(run.page, {})[param] = (key, render, default, shared)
     value = make(*args, key=key, **kwargs)
     shown = value if value is not None else default
-    _write(param, [] if _same(shown, default) else render(shown))
+    rendered = [] if _same(shown, default) else render(shown)
+    if rendered is not None:  # None: nothing to say yet (a half-picked range keeps what the URL holds)
+        _write(param, rendered)
     _remember()
     return value
+
+
+def _own_now(page: str) -> dict[str, list[str]]:
+    """This page's own parameters as its widgets hold them now: the URL, updated from the widgets' state (the
+    menu is drawn before the page's widgets write, and must not carry the value the user just changed)."""
+    run = _run()
+    own = {k: list(v) for k, v in _snapshot().items() if k not in run.shared and not k.startswith(FILTER_PREFIX)}
+    for param, (key, render, default, shared) in st.session_state.get(_BINDINGS, {}).get(page, {}).items():
+        if shared or key not in st.session_state:
+            continue
+        value = st.session_state[key]
+        value = default if value is None else value
+        rendered = [] if _same(value, default) else render(value)
+        if rendered is None:
+            continue
+        if rendered:
+            own[param] = list(rendered)
+        else:
+            own.pop(param, None)
+    return own
+
+
+def from_outside() -> bool:
+    """Whether this run's URL came from outside this session's last write (a link, a reload, another page)."""
+    return _run().external
 
 
 def current_page() -> str:
@@ -175,7 +205,7 @@ def report() -> None:
     run = _run()
     new, run.reported = run.problems[run.reported:], len(run.problems)
     if new:
-        st.warning("This link asks for what the data does not have: " + "; ".join(md(p, code=True) for p in new) + ".",
+        st.warning("This link asks for what the data does not have: " + "; ".join(md(p) for p in new) + ".",
                    icon=":material/link_off:")
 
 
@@ -193,7 +223,7 @@ def link_params(page: str, extra: dict[str, Any] | None = None, *, remembered: b
     if not remembered:
         own = {}
     elif page == run.page:
-        own = {k: v for k, v in _snapshot().items() if k not in run.shared and not k.startswith(FILTER_PREFIX)}
+        own = _own_now(page)
     else:
         own = st.session_state.get(_PAGES, {}).get(page, {})
     out: dict[str, Any] = {**{k: list(v) for k, v in own.items()}, **shared_params(), **(extra or {})}
@@ -214,7 +244,7 @@ def one_of(options: Iterable[Any], *, name: str, what: str) -> Callable[[list[st
     def parse(raw: list[str]) -> Any:
         text = raw[-1]
         if text not in by_text:
-            raise UrlValueError(f"`?{name}={text}` is not a {what} here; showing the default")
+            raise UrlValueError(f"?{name}={text} is not a {what} here; showing the default")
         return by_text[text]
 
     return parse
@@ -227,7 +257,7 @@ def some_of(options: Iterable[Any], *, name: str, what: str) -> Callable[[list[s
     def parse(raw: list[str]) -> list[Any]:
         unknown = [t for t in raw if t not in by_text]
         if unknown:
-            _run().problems.append(f"`?{name}=` names {', '.join(repr(t) for t in unknown[:3])}, not a {what} in the "
+            _run().problems.append(f"?{name}= names {', '.join(repr(t) for t in unknown[:3])}, not a {what} in the "
                                    "data; left out of the filter")
         return list(dict.fromkeys(by_text[t] for t in raw if t in by_text))
 
@@ -240,9 +270,9 @@ def a_date(*, name: str, first: date, last: date) -> Callable[[list[str]], date]
         try:
             day = date.fromisoformat(raw[-1].strip()[:10])
         except ValueError:
-            raise UrlValueError(f"`?{name}=` must be a date like 2026-10-17, got {raw[-1]!r}") from None
+            raise UrlValueError(f"?{name}= must be a date like 2026-10-17, got {raw[-1]!r}") from None
         if not first <= day <= last:
-            raise UrlValueError(f"`?{name}={day}` is outside the data ({first} – {last}); showing the default")
+            raise UrlValueError(f"?{name}={day} is outside the data ({first} – {last}); showing the default")
         return day
 
     return parse
@@ -256,15 +286,15 @@ def date_range(*, name: str, first: date, last: date) -> tuple[Callable[[list[st
         try:
             a, b = (date.fromisoformat(p.strip()[:10]) for p in text.split(".."))
         except ValueError:
-            raise UrlValueError(f"`?{name}=` must be a range like 2026-10-01..2026-11-25, got {text!r}") from None
+            raise UrlValueError(f"?{name}= must be a range like 2026-10-01..2026-11-25, got {text!r}") from None
         a, b = max(min(a, b), first), min(max(a, b), last)
         if a > b:
-            raise UrlValueError(f"`?{name}={text}` is outside the data ({first} – {last}); showing the default")
+            raise UrlValueError(f"?{name}={text} is outside the data ({first} – {last}); showing the default")
         return a, b
 
-    def render(value: Any) -> list[str]:
+    def render(value: Any) -> list[str] | None:
         if isinstance(value, tuple | list) and len(value) == 2:
             return [f"{value[0]:%Y-%m-%d}..{value[1]:%Y-%m-%d}"]
-        return []  # half picked: nothing to write yet
+        return None  # half picked: the URL keeps the range it holds
 
     return parse, render
