@@ -73,7 +73,8 @@ if shown.empty:
 # the incident's other flags that the filters keep counted under Related
 listed = shown.drop_duplicates("incident").copy()
 listed["related"] = (shown.groupby("incident")["incident"].transform("size") - 1).loc[listed.index]
-st.caption(f"{len(listed)} incidents ({len(shown)} abnormal points) {span}, the most severe first "
+st.caption(f"{len(listed)} incident{'s' if len(listed) != 1 else ''} ({len(shown)} abnormal "
+           f"point{'s' if len(shown) != 1 else ''}) {span}, the most severe first "
            "(surprise × cases affected); each is named after the slice and KPI that explain it, its other flags "
            "are counted under Related. Each day is judged with only the data up to it; Days > 1 means a run of "
            "days judged together. Select a row to see it. " + not_judged_text(found))

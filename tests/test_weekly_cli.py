@@ -162,7 +162,9 @@ def test_the_weekly_abnormal_slide_states_what_the_anomalies_page_states(chart_b
     at.query_params["span"] = "week"
     at.switch_page("pages/anomalies.py").run()
     assert not at.exception
-    caption = next(c.value for c in at.caption if "abnormal points" in c.value)
-    assert caption.startswith(f"{incidents} incidents ({points} abnormal points) between 24 Jun 2026 and 30 Jun 2026")
+    caption = next(c.value for c in at.caption if "abnormal point" in c.value)
+    plural = "s" if incidents != 1 else ""
+    assert caption.startswith(f"{incidents} incident{plural} ({points} abnormal point{'s' if points != 1 else ''}) "
+                              "between 24 Jun 2026 and 30 Jun 2026")
     lead = at.dataframe[0].value.iloc[0]
     assert f"{lead['KPI']}" in slide.shapes.title.text
