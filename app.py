@@ -31,7 +31,7 @@ if tv is None:
         first = bounds(ctx)[0]
     low = min(first, newest)
     picked = state.widget(st.sidebar.date_input, "Stand-up day", key="standup_day", param="day", default=newest,
-                          parse=state.a_date(name="day", first=low, last=newest), render=lambda d: [f"{d:%Y-%m-%d}"],
+                          parse=state.a_date(name="day", first=low, last=newest),
                           min_value=low, max_value=newest, format="YYYY-MM-DD",
                           help="Defaults to the newest complete day; pick an earlier one to replay it. The day is "
                                "in the page's link (?day=), so a link opens this day's stand-up.")

@@ -27,29 +27,22 @@ from ui.shell import page
 from ui.state import link_params
 from ui.text import md
 
-ctx, filters = page("Anomalies")
-st.title("Anomalies")
 SPANS = {"day": "Newest day", "week": "Last 7 days", "range": "Whole range"}
 
-
-def _yes_no(raw: list[str]) -> bool:
-    text = raw[-1].strip().lower()
-    if text not in ("1", "0", "true", "false", "yes", "no"):
-        raise state.UrlValueError(f"?bad={raw[-1]} must be 1 or 0; showing every direction")
-    return text in ("1", "true", "yes")
+ctx, filters = page("Anomalies")
+st.title("Anomalies")
 with guarded():
     cols = st.columns([4, 3, 2], vertical_alignment="bottom")
     pick_kpis = state.widget(cols[0].multiselect, "KPI", ctx.kpis, key="anomalies_kpi", param="kpi", default=[],
-                             parse=state.some_of(ctx.kpis, name="kpi", what="KPI"), render=list,
+                             parse=state.some_of(ctx.kpis, name="kpi", what="KPI"),
                              format_func=lambda n: get_kpi(n).label, placeholder="All KPIs")
     span_name = state.widget(cols[1].segmented_control, "Days", list(SPANS), key="anomalies_span", param="span",
                              default="day", parse=state.one_of(SPANS, name="span", what="choice of days"),
-                             render=lambda v: [v], format_func=SPANS.get,
+                             format_func=SPANS.get,
                              help="The newest day of the range (yesterday's stand-up), its last 7 days, or every "
                                   "day of the sidebar's date range") or "day"
     bad_only = state.widget(cols[2].toggle, "Bad direction only", key="anomalies_bad_only", param="bad",
-                            default=False, parse=_yes_no,
-                            render=lambda v: ["1"] if v else [])
+                            default=False, parse=state.a_flag(name="bad"))
     state.report()
     day = min(filters.end, newest_complete_day(ctx))
     days = {"day": 1, "week": 7}.get(span_name, max(1, (day - filters.start).days + 1))

@@ -37,18 +37,17 @@ with guarded():
     left, mid, right = st.columns([2, 2, 3])
     splits = ["none", *ctx.dimensions]
     name = state.widget(left.selectbox, "KPI", ctx.kpis, key="trends_kpi", param="kpi", default=ctx.kpis[0],
-                        parse=state.one_of(ctx.kpis, name="kpi", what="KPI"), render=lambda v: [v],
+                        parse=state.one_of(ctx.kpis, name="kpi", what="KPI"),
                         format_func=lambda n: get_kpi(n).label)
     split = state.widget(mid.selectbox, "Split by", splits, key="trends_split", param="split", default="none",
-                         parse=state.one_of(splits, name="split", what="dimension"), render=lambda v: [v],
+                         parse=state.one_of(splits, name="split", what="dimension"),
                          format_func=lambda d: "No split" if d == "none" else ctx.label(d))
     grain = state.widget(right.segmented_control, "Grain", list(PERIOD_LABEL), key="trends_grain", param="grain",
-                         default="day", parse=state.one_of(PERIOD_LABEL, name="grain", what="grain"),
-                         render=lambda v: [v]) or "day"
+                         default="day", parse=state.one_of(PERIOD_LABEL, name="grain", what="grain")) or "day"
     compare = state.widget(right.segmented_control, "Compare with", list(COMPARE), key="trends_compare",
                            param="compare", default="none", parse=state.one_of(COMPARE, name="compare",
                                                                                what="comparison"),
-                           render=lambda v: [v], format_func=COMPARE.get,
+                           format_func=COMPARE.get,
                            help="A dashed line for the same day a week earlier, or the median of the same weekday "
                                 "over the previous 4 weeks (daily, unsplit chart); the tooltip states the change "
                                 "against it and against the expected value") or "none"

@@ -221,7 +221,7 @@ class AppStore:
                                 .where(deck_items.c.deck_id == deck_id)).scalar()
             conn.execute(deck_items.insert().values(deck_id=deck_id, item_id=item_id,
                                                     position=(last or 0) + 1, payload=payload, created_at=_now()))
-            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+            _touch(conn, deck_id)
             return int(conn.execute(sa.select(sa.func.count()).where(deck_items.c.deck_id == deck_id)).scalar())
 
     @_store_errors
@@ -249,7 +249,7 @@ class AppStore:
                       "created_at": now} for k, i in enumerate(keep_new) if i in extra]
             if rows:
                 conn.execute(deck_items.insert(), rows)
-            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=now))
+            _touch(conn, deck_id)
 
     @_store_errors
     def update_item(self, deck_id: str, item: Mapping[str, Any]) -> None:
@@ -263,7 +263,7 @@ class AppStore:
                                 .values(payload=json.dumps(dict(item))))
             if done.rowcount == 0:
                 raise StoreError("This chart was removed from the deck meanwhile (in another tab).")
-            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+            _touch(conn, deck_id)
 
     @_store_errors
     def remove_item(self, deck_id: str, item_id: str) -> None:
@@ -272,7 +272,7 @@ class AppStore:
             self._require(conn, deck_id, lock=True)
             conn.execute(deck_items.delete().where(deck_items.c.deck_id == deck_id,
                                                    deck_items.c.item_id == str(item_id)))
-            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+            _touch(conn, deck_id)
 
     @_store_errors
     def move_item(self, deck_id: str, item_id: str, offset: int) -> None:
@@ -290,7 +290,7 @@ class AppStore:
             for position, moved in enumerate(order, start=1):
                 conn.execute(deck_items.update().where(deck_items.c.deck_id == deck_id,
                                                        deck_items.c.item_id == moved).values(position=position))
-            conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
+            _touch(conn, deck_id)
 
     def _require(self, conn: sa.Connection, deck_id: str, *, lock: bool = False) -> None:
         query = sa.select(decks.c.id).where(decks.c.id == str(deck_id))
@@ -330,6 +330,11 @@ class AppStore:
     def delete_view(self, view_id: int) -> None:
         with self._writer.begin() as conn:
             conn.execute(views.delete().where(views.c.id == int(view_id)))
+
+
+def _touch(conn: sa.Connection, deck_id: str) -> None:
+    """Mark a deck as changed now (the list of decks shows the most recently changed first)."""
+    conn.execute(decks.update().where(decks.c.id == deck_id).values(updated_at=_now()))
 
 
 def _item_id(record: Mapping[str, Any]) -> str:

@@ -183,3 +183,16 @@ def test_related_counts_the_flags_the_filters_keep(app: AppTest) -> None:
     more = [e.label for e in app.expander if "more points in incident" in e.label]
     related = int(table["Related"].iloc[0])  # the row shown by default is the first
     assert (more[0].startswith(f"{related} more points") if related else not more)
+
+
+def test_an_on_off_choice_in_the_link_is_checked(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.delenv("OPS_CONFIG", raising=False)
+    for raw, on, message in (("1", True, False), ("banana", False, True)):
+        at = AppTest.from_file(str(APP), default_timeout=90)
+        at.query_params["bad"] = raw
+        at.switch_page("pages/anomalies.py").run()
+        assert not at.exception
+        assert at.toggle(key="anomalies_bad_only").value is on
+        said = any("?bad=banana must be 1 or 0" in visible(w.value) for w in at.warning)
+        assert said is message

@@ -18,9 +18,24 @@ from store import AppStore, Deck, SavedView, StoreError
 from ui import state
 from ui.data import current_settings
 
-__all__ = ["DECK_PARAM", "StoreError", "add_to_deck", "app_store", "bind_deck", "current_deck", "deck_items",
-           "move_deck_item", "open_deck", "remove_deck_item", "save_view", "saved_views", "set_deck_items",
-           "sync_deck_param", "update_deck_item"]
+__all__ = [
+    "DECK_PARAM",
+    "StoreError",
+    "add_to_deck",
+    "app_store",
+    "bind_deck",
+    "current_deck",
+    "deck_items",
+    "delete_view",
+    "move_deck_item",
+    "open_deck",
+    "remove_deck_item",
+    "save_view",
+    "saved_views",
+    "set_deck_items",
+    "sync_deck_param",
+    "update_deck_item",
+]
 
 DECK_PARAM = "deck"
 RETRY_S = 60  # a failed connection to the app database is tried again after this many seconds
@@ -147,8 +162,23 @@ def save_view(name: str, page: str, *, replace: bool = False) -> int:
     """Store the current page with its URL state (filters, choices, deck) under ``name``."""
     # a view is shared by everyone: it never carries the saver's deck (opening it must not switch decks)
     params = {k: v for k, v in state.link_params(page).items() if k != DECK_PARAM}
-    return app_store().save_view(name, page, params, replace=replace)
+    view_id = app_store().save_view(name, page, params, replace=replace)
+    _views.clear()
+    return view_id
+
+
+def delete_view(view_id: int) -> None:
+    app_store().delete_view(view_id)
+    _views.clear()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _views(url: str) -> list[SavedView]:
+    return _store(url).views()
 
 
 def saved_views() -> list[SavedView]:
-    return app_store().views()
+    """Every saved view, by name (read at most once a minute per process: the sidebar lists them on every run;
+    a view saved or deleted here shows at once)."""
+    app_store()  # reached, or raises StoreError (and waits out a failure like every other store call)
+    return _views(current_settings().app_db_url)

@@ -20,7 +20,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from loaders import Filters, OpsDataError
 from ui import state
-from ui.app_store import StoreError, app_store, bind_deck, save_view, saved_views
+from ui.app_store import StoreError, bind_deck, delete_view, save_view, saved_views
 from ui.data import DataContext, context, matches_any_case
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
@@ -259,7 +259,7 @@ def _save_view(script: str) -> None:
 
 def _delete_view(view_id: int) -> None:
     try:
-        app_store().delete_view(view_id)
+        delete_view(view_id)
     except StoreError as err:
         st.session_state["view_problem"] = str(err)
 

@@ -46,7 +46,7 @@ def render_sidebar(ctx: DataContext, *, show: bool = True) -> Filters | None:
             chosen[d] = tuple(state.widget(
                 st.multiselect if show else _stored, ctx.label(d), values[d], key=f"sidebar_{d}", param=param,
                 default=[], parse=state.some_of(values[d], name=param, what=ctx.label(d).lower()),
-                render=lambda v: [str(x) for x in v], shared=True, placeholder="All"))
+                shared=True, placeholder="All"))
     if not isinstance(picked, tuple | list) or len(picked) != 2:
         return st.session_state.get(_STATE)
     start, end = picked

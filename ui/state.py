@@ -30,6 +30,8 @@ from ui.text import md
 __all__ = [
     "UrlValueError",
     "a_date",
+    "a_flag",
+    "as_text",
     "begin",
     "current_page",
     "date_range",
@@ -37,7 +39,6 @@ __all__ = [
     "link_params",
     "mark_shared",
     "one_of",
-    "problems",
     "replace_page_params",
     "report",
     "set_param",
@@ -85,12 +86,37 @@ def _run() -> _Run:
     return run
 
 
+def _shared(name: str) -> bool:
+    """Whether a parameter travels to every page (the filters, the deck, TV options) rather than being one page's."""
+    return name in _run().shared or name.startswith(FILTER_PREFIX)
+
+
+def _own(params: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in params.items() if not _shared(k)}
+
+
 def _remember() -> None:
-    run = _run()
     now = _snapshot()
-    st.session_state[_LAST] = (run.page, now)
-    own = {k: v for k, v in now.items() if k not in run.shared and not k.startswith(FILTER_PREFIX)}
-    st.session_state.setdefault(_PAGES, {})[run.page] = own
+    st.session_state[_LAST] = (_run().page, now)
+    st.session_state.setdefault(_PAGES, {})[_run().page] = _own(now)
+
+
+def as_text(value: Any) -> list[str]:
+    """The default way a widget's value is written to the URL: a list as one parameter per item, a day as
+    ``YYYY-MM-DD``, ``True`` as ``1``, anything else as its text."""
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    if isinstance(value, bool):
+        return ["1"] if value else []
+    if isinstance(value, date):
+        return [f"{value:%Y-%m-%d}"]
+    return [str(value)]
+
+
+def _rendered(value: Any, default: Any, render: Callable[[Any], list[str] | None]) -> list[str] | None:
+    """What the URL says for ``value``: nothing for the default, None to leave the URL as it is."""
+    value = default if value is None else value
+    return [] if _same(value, default) else render(value)
 
 
 def _write(name: str, values: Sequence[str]) -> None:
@@ -105,8 +131,8 @@ def _write(name: str, values: Sequence[str]) -> None:
 
 
 def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: Any,
-           parse: Callable[[list[str]], Any], render: Callable[[Any], list[str]], shared: bool = False,
-           **kwargs: Any) -> Any:
+           parse: Callable[[list[str]], Any], render: Callable[[Any], list[str] | None] = as_text,
+           shared: bool = False, **kwargs: Any) -> Any:
     """Draw a widget whose value lives in the URL parameter ``param``; returns the widget's value.
 
     Parameters
@@ -122,7 +148,8 @@ def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: 
     parse : callable
         ``list of str -> value``; raises :class:`UrlValueError` (or ``ValueError``) for a value it cannot use.
     render : callable
-        ``value -> list of str`` (empty: remove the parameter; None: leave the URL as it is).
+        ``value -> list of str`` (empty: remove the parameter; None: leave the URL as it is); :func:`as_text` by
+        default.
     shared : bool
         Carried to every page (the sidebar filters), not only this one.
     """
@@ -140,8 +167,7 @@ def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: 
         st.session_state[key] = value
     st.session_state.setdefault(_BINDINGS, {}).setdefault(run.page, {})[param] = (key, render, default, shared)
     value = make(*args, key=key, **kwargs)
-    shown = value if value is not None else default
-    rendered = [] if _same(shown, default) else render(shown)
+    rendered = _rendered(value, default, render)
     if rendered is not None:  # None: nothing to say yet (a half-picked range keeps what the URL holds)
         _write(param, rendered)
     _remember()
@@ -151,14 +177,11 @@ def widget(make: Callable[..., Any], *args: Any, key: str, param: str, default: 
 def _own_now(page: str) -> dict[str, list[str]]:
     """This page's own parameters as its widgets hold them now: the URL, updated from the widgets' state (the
     menu is drawn before the page's widgets write, and must not carry the value the user just changed)."""
-    run = _run()
-    own = {k: list(v) for k, v in _snapshot().items() if k not in run.shared and not k.startswith(FILTER_PREFIX)}
+    own = _own(_snapshot())
     for param, (key, render, default, shared) in st.session_state.get(_BINDINGS, {}).get(page, {}).items():
         if shared or key not in st.session_state:
             continue
-        value = st.session_state[key]
-        value = default if value is None else value
-        rendered = [] if _same(value, default) else render(value)
+        rendered = _rendered(st.session_state[key], default, render)
         if rendered is None:
             continue
         if rendered:
@@ -195,11 +218,6 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def problems() -> list[str]:
-    """What the URL asked for that this page could not use (shown once per page by ``ui.shell``)."""
-    return list(_run().problems)
-
-
 def report() -> None:
     """Say, once, what the URL asked for that the page could not use (a KPI or a site not in the data)."""
     run = _run()
@@ -211,9 +229,7 @@ def report() -> None:
 
 def shared_params() -> dict[str, list[str]]:
     """The shared parameters as the URL holds them now (sidebar filters and range)."""
-    run = _run()
-    now = _snapshot()
-    return {k: list(v) for k, v in now.items() if k in run.shared or k.startswith(FILTER_PREFIX)}
+    return {k: list(v) for k, v in _snapshot().items() if _shared(k)}
 
 
 def link_params(page: str, extra: dict[str, Any] | None = None, *, remembered: bool = True) -> dict[str, Any]:
@@ -226,7 +242,7 @@ def link_params(page: str, extra: dict[str, Any] | None = None, *, remembered: b
         own = _own_now(page)
     else:
         own = st.session_state.get(_PAGES, {}).get(page, {})
-    out: dict[str, Any] = {**{k: list(v) for k, v in own.items()}, **shared_params(), **(extra or {})}
+    out: dict[str, Any] = {**own, **shared_params(), **(extra or {})}
     return {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in out.items() if v not in ([], None)}
 
 
@@ -260,6 +276,17 @@ def some_of(options: Iterable[Any], *, name: str, what: str) -> Callable[[list[s
             _run().problems.append(f"?{name}= names {', '.join(repr(t) for t in unknown[:3])}, not a {what} in the "
                                    "data; left out of the filter")
         return list(dict.fromkeys(by_text[t] for t in raw if t in by_text))
+
+    return parse
+
+
+def a_flag(*, name: str) -> Callable[[list[str]], bool]:
+    """A parser for an on/off choice: ``1``/``0`` (also ``true``/``false``, ``yes``/``no``)."""
+    def parse(raw: list[str]) -> bool:
+        text = raw[-1].strip().lower()
+        if text not in ("1", "0", "true", "false", "yes", "no"):
+            raise UrlValueError(f"?{name}={raw[-1]} must be 1 or 0; showing the default")
+        return text in ("1", "true", "yes")
 
     return parse
 
