@@ -731,7 +731,7 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
     first = f"On {day:%A %d %B %Y}"
     if "incoming" in by:
         t = by["incoming"]
-        first += (f", {t.kpi.format(t.value)} cases came in "
+        first += (f", {t.kpi.format(t.value)} {'case' if t.value == 1 else 'cases'} came in "
                   f"({format_change(t.change_week, unit=t.kpi.unit, against='the same weekday last week')}"
                   f"{_range_phrase(t)})")
     if "solved" in by:

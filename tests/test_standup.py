@@ -312,3 +312,14 @@ def test_a_tile_on_a_known_event_says_it_is_not_judged_and_why() -> None:
     assert tile.expected_text() == "Independence Day (PL): not judged"
     judged = tiles(values, day, kpis=("incoming",))[0]  # without the event the same day is a drop
     assert judged.abnormal and judged.direction == "drop"
+
+
+def test_the_summary_says_one_case_in_the_singular() -> None:
+    from metrics.standup import Tile
+    from metrics.standup import narrative as summary
+
+    day = date(2026, 4, 26)
+    tile = Tile(kpi=get_kpi("incoming"), day=day, value=1.0, expected=1.0, lower=0.0, upper=4.0, score=0.1,
+                abnormal=False, direction="", week_ago=1.0, median_4w=1.0, trend=())
+    text = summary(day, [tile], pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), None)
+    assert ", 1 case came in" in text
