@@ -14,6 +14,9 @@ drives most of it"), and an appendix of KPI definitions.
 "Week over week" compares the last seven days of the range with the seven days before them
 (read from before ``--from`` when the range is shorter than two weeks).
 
+``--as USER`` writes the deck that user would see: a vendor partner's deck holds only its own values
+(``[roles]`` in ``ops.toml``), its totals and flags computed from them alone.
+
 Exit status: 0 on success, 2 for bad arguments, 1 when the data or the renderer fails (the
 message says what and how to fix it).
 """
@@ -355,8 +358,10 @@ def _check_sqlite_file(url: str) -> None:
                  "`python -m sample_data.build --out <file>`.")
 
 
-def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refresh: bool = True) -> WeeklyData:
-    """Read the roll-up for the deck (two full weeks at least), refreshing it first if asked.
+def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refresh: bool = True,
+                     scope: loaders.Scope | None = None) -> WeeklyData:
+    """Read the roll-up for the deck (two full weeks at least), refreshing it first if asked; with ``scope``
+    (``--as``), only what that user may see: its totals, its values, its flags.
 
     Raises
     ------
@@ -373,7 +378,7 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
         rollup = loaders.rollup_engine(source, settings)
         if refresh:
             loaders.refresh_rollup(source, settings, target=rollup)
-        found = loaders.load_rollup_bounds(rollup, settings=settings)
+        found = loaders.load_rollup_bounds(rollup, settings=settings, scope=scope)
         if found is None or start > found[1] or end < found[0]:
             covers = f"the data covers {found[0]} to {found[1]}" if found else "the roll-up is empty"
             raise loaders.ConfigError(f"no data between {start} and {end}: {covers}",
@@ -383,8 +388,8 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
         filters = loaders.Filters(max(found[0], min(start - timedelta(days=6), end - timedelta(days=13))), end)
 
         def parts(by: tuple[str, ...]) -> pd.DataFrame:
-            volume = loaders.load_daily_volume(rollup, settings=settings, filters=filters, by=by)
-            opening = loaders.load_opening_balance(rollup, settings=settings, filters=filters, by=by)
+            volume = loaders.load_daily_volume(rollup, settings=settings, filters=filters, by=by, scope=scope)
+            opening = loaders.load_opening_balance(rollup, settings=settings, filters=filters, by=by, scope=scope)
             return kpi_parts(volume, by=by, opening=opening if by else float(opening.iloc[0]))
 
         dims = settings.dimension_keys
@@ -392,22 +397,25 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
         # a slide has room for a dozen bars: the largest values, the rest as "other"
         total = parts(())
         by_workflow, by_site = top_values(parts((main,)), main), top_values(parts((site,)), site)
-        flags = _week_flags(rollup, settings, found, end)
+        flags = _week_flags(rollup, settings, found, end, scope)
     finally:
         source.dispose()
     return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1],
-                      main, site, settings.label(main), settings.label(site), settings.everything, flags)
+                      main, site, settings.label(main), settings.label(site),
+                      settings.everything if scope is None or scope.everything else scope.describe(settings.label),
+                      flags)
 
 
-def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], end: date) -> pd.DataFrame:
+def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], end: date,
+                scope: loaders.Scope | None = None) -> pd.DataFrame:
     """The flags of the 7 days ending ``end``, judged exactly as the app's Anomalies page judges them (the same
     panel window, scanned dimensions, known events and ``[detector]`` settings)."""
     first, last = found
     dims = settings.dimension_keys[:2]
     start = max(first, judging_start(first, last, end, history_days=history_for(7)))
     window = loaders.Filters(start, end)
-    volume = loaders.load_daily_volume(rollup, settings=settings, filters=window, by=dims)
-    opening = loaders.load_opening_balance(rollup, settings=settings, filters=window, by=dims)
+    volume = loaders.load_daily_volume(rollup, settings=settings, filters=window, by=dims, scope=scope)
+    opening = loaders.load_opening_balance(rollup, settings=settings, filters=window, by=dims, scope=scope)
     path = events_path(settings.config_path)
     events = known_events(first, last, dims, path=path if path is not None and path.exists() else None,
                           sample=sample_database(settings.url, is_sample=settings.is_sample))
@@ -463,9 +471,25 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--title", default="Identity Ops weekly review")
     parser.add_argument("--team", default="Identity Operations", help="shown on the title slide")
     parser.add_argument("--no-appendix", action="store_true", help="leave out the KPI definitions appendix")
+    parser.add_argument("--as", dest="as_user", metavar="USER",
+                        help="the deck a signed-in user would see: only the values [roles] gives that e-mail address")
     parser.add_argument("--no-refresh", action="store_true",
                         help="read the roll-up as it is (for a read-only database user)")
     return parser
+
+
+def _scope_of(settings: loaders.Settings, email: str | None) -> loaders.Scope | None:
+    """``--as``: the scope [roles] gives that user (``None`` without ``--as``: the whole data)."""
+    if email is None:
+        return None
+    if settings.access.mode == "none":
+        raise loaders.ConfigError("--as needs sign-in: with [auth] mode = \"none\" there are no roles",
+                                  hint="Set [auth] mode and [roles] in ops.toml, as the app uses them.")
+    user = settings.access.user(email)
+    if user is None:
+        raise loaders.ConfigError(f"{email} has no role in [roles], so would see nothing",
+                                  hint="Add the address to [roles] admins, analysts or partners.")
+    return user.scope
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -485,7 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = loaders.load_settings()
         if args.url:
             settings = settings.with_url(args.url, source="command line")
-        data = load_weekly_data(settings, args.start, args.end, refresh=not args.no_refresh)
+        data = load_weekly_data(settings, args.start, args.end, refresh=not args.no_refresh,
+                                scope=_scope_of(settings, args.as_user))
         pptx, slides = build_weekly_deck(data, title=args.title, team=args.team, appendix=not args.no_appendix,
                                          template=args.template)
     except loaders.OpsDataError as err:

@@ -4,6 +4,7 @@ Pages and metrics receive pandas frames from here and never see a connection.
 """
 
 from loaders import clock
+from loaders.access import LOCAL_USER, Access, NotAllowed, Scope, User
 from loaders.cases import case_columns, count_cases, create_cases_table, load_cases, newest_case, write_cases
 from loaders.engine import ConnectionInfo, connection_info, engine_for, make_engine, redact, translate_error
 from loaders.errors import (
@@ -45,24 +46,29 @@ from loaders.volume import (
 
 __all__ = [
     "CASE_COLUMNS",
+    "LOCAL_USER",
     "MEASURES",
     "SAMPLE_DB_PATH",
     "SAMPLE_DIMENSIONS",
     "VOLUME_COLUMNS",
+    "Access",
     "CasesUnavailable",
     "ConfigError",
     "ConnectionInfo",
     "Dimension",
     "Filters",
     "ImportRejected",
+    "NotAllowed",
     "OpsDataError",
     "QueryFailed",
     "RefreshResult",
     "RollupState",
     "SchemaMismatch",
     "SchemaReport",
+    "Scope",
     "Settings",
     "SourceUnavailable",
+    "User",
     "available_measures",
     "case_columns",
     "check_cases_schema",

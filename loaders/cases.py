@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from loaders.access import Scope
 from loaders.clock import day_start
 from loaders.engine import at_or_after, before, cases_table, mapped_value, translate_error
 from loaders.errors import CasesUnavailable
 from loaders.rollup import NONE_VALUE, dimension_value, newest_created, row_problems, schema_report
 from loaders.settings import Settings
-from loaders.volume import Filters, _run
+from loaders.volume import Filters, _run, scoped
 
 __all__ = ["case_columns", "count_cases", "create_cases_table", "load_cases", "newest_case", "write_cases"]
 
@@ -105,8 +106,9 @@ def _require_cases(settings: Settings) -> None:
 
 
 def _case_filter(engine: Engine, settings: Settings, filters: Filters, *, side: Literal["created", "solved"],
-                 day: date | None) -> tuple[sa.Table, list[sa.ColumnElement]]:
+                 day: date | None, scope: Scope | None) -> tuple[sa.Table, list[sa.ColumnElement]]:
     _require_cases(settings)
+    filters = scoped(filters, scope)
     report = schema_report(engine, settings)
     t = cases_table(settings, absent=report.missing_optional)
     col = t.c.created_at if side == "created" else t.c.solved_at
@@ -134,7 +136,8 @@ def _canonical(t: sa.Table, settings: Settings, name: str) -> sa.ColumnElement:
 
 def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,
                side: Literal["created", "solved"] = "created", order_by: str = "created_at",
-               descending: bool = False, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+               descending: bool = False, limit: int = 100, offset: int = 0,
+               scope: Scope | None = None) -> pd.DataFrame:
     """One page of cases matching the filters (and a single day if given), sorted.
 
     Parameters
@@ -145,6 +148,8 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
         A canonical column name; anything else raises ``ValueError``.
     limit, offset : int
         Paging (``limit`` ≤ 10,000).
+    scope : Scope, optional
+        The user's scope: only its cases, whatever the filters (``NotAllowed`` for a filter outside it).
 
     Returns
     -------
@@ -162,7 +167,7 @@ def load_cases(engine: Engine, *, settings: Settings, filters: Filters, day: dat
         raise ValueError(f"`side` must be 'created' or 'solved', got {side!r}")
     if not 0 < limit <= 10_000 or offset < 0:
         raise ValueError(f"`limit` must be in 1..10000 and `offset` >= 0, got {limit} and {offset}")
-    t, where = _case_filter(engine, settings, filters, side=side, day=day)
+    t, where = _case_filter(engine, settings, filters, side=side, day=day, scope=scope)
     absent = schema_report(engine, settings).missing_optional
     if order_by in absent:
         raise ValueError(f"`order_by` {order_by!r} is not mapped to a column of the cases table")
@@ -186,9 +191,9 @@ def case_columns(engine: Engine, *, settings: Settings) -> tuple[str, ...]:
 
 
 def count_cases(engine: Engine, *, settings: Settings, filters: Filters, day: date | None = None,
-                side: Literal["created", "solved"] = "created") -> int:
+                side: Literal["created", "solved"] = "created", scope: Scope | None = None) -> int:
     """How many cases :func:`load_cases` would page through."""
-    t, where = _case_filter(engine, settings, filters, side=side, day=day)
+    t, where = _case_filter(engine, settings, filters, side=side, day=day, scope=scope)
     return int(_run(engine, sa.select(sa.func.count().label("n")).select_from(t).where(*where),
                     doing="counting case rows").iloc[0]["n"])
 

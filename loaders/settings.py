@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from loaders.access import Access, access_from_mapping
 from loaders.errors import ConfigError
 
 __all__ = [
@@ -248,6 +249,8 @@ class Settings:
     min_change: float = 0.05
     #: the app's own database (``[app_db] url`` or ``OPS_APP_DB_URL``): decks, saved views; never the source
     app_db_url: str = f"sqlite:///{LOCAL_CACHE_PATH.parent / 'app.sqlite'}"
+    #: sign-in and roles (``[auth]``, ``[roles]``): who may see which values (``loaders.access``)
+    access: Access = field(default_factory=Access)
 
     def __post_init__(self) -> None:
         wanted = self.case_columns if self.source_kind == "cases" else self.volume_columns
@@ -598,7 +601,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     'opened_ts'
     """
     known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time", "detector",
-             "app_db")
+             "app_db", "auth", "roles")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
@@ -709,6 +712,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         min_cases=min_cases,
         min_change=min_change,
         app_db_url=app_url,
+        access=access_from_mapping(_section(doc, "auth"), _section(doc, "roles"), keys),
     )
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from loaders.access import Scope
 from loaders.engine import translate_error
 from loaders.rollup import MEASURES, read_table
 from loaders.schema import check_volume_schema
@@ -107,6 +108,20 @@ def _where(table: sa.FromClause, filters: Filters, settings: Settings | None = N
             for d, v in filters.dimension_filters.items()]
 
 
+def scoped(filters: Filters, scope: Scope | None) -> Filters:
+    """``filters`` cut to a user's scope (``None``: the app's own reads, unlimited); raises ``NotAllowed``."""
+    return scope.restrict(filters) if scope is not None else filters
+
+
+def _scope_where(table: sa.FromClause, scope: Scope | None) -> list[sa.ColumnElement]:
+    """The scope as conditions, for reads without filters (values, bounds)."""
+    if scope is None:
+        return []
+    if scope.blind:
+        scope.restrict(Filters(date.min, date.min))  # raises NotAllowed
+    return [table.c[d].in_(vals) for d, vals in scope.limits]
+
+
 def _run(engine: Engine, stmt: sa.Executable, *, doing: str = "reading the daily roll-up") -> pd.DataFrame:
     try:
         with engine.connect() as conn:
@@ -130,7 +145,7 @@ def _table(engine: Engine, settings: Settings) -> sa.FromClause:
 
 
 def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
-                      by: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+                      by: tuple[str, ...] | list[str] = (), scope: Scope | None = None) -> pd.DataFrame:
     """Daily sums of every roll-up measure for the filters, optionally split by dimensions.
 
     Parameters
@@ -142,6 +157,9 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
         Inclusive date range and dimension filters.
     by : sequence of str
         Dimensions to keep as columns (``()`` sums over everything).
+    scope : Scope, optional
+        The user's scope (``loaders.access``): the filters are cut to it, so "all" is all of the user's own
+        values; a filter outside it raises ``NotAllowed``. Every read for a user passes it.
 
     Returns
     -------
@@ -156,6 +174,7 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
     """
     by = _check_by(by, settings)
     _check_filters(filters, settings)
+    filters = scoped(filters, scope)
     t = _table(engine, settings)
     stmt = (
         sa.select(t.c.day.label("day"), *(t.c[b].label(b) for b in by),
@@ -179,13 +198,15 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
 
 
 def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters,
-                         by: tuple[str, ...] | list[str] = ()) -> pd.Series:
-    """Cases open at the start of ``filters.start``: all incoming minus all solved before it.
+                         by: tuple[str, ...] | list[str] = (), scope: Scope | None = None) -> pd.Series:
+    """Cases open at the start of ``filters.start``: all incoming minus all solved before it (within
+    ``scope``, as :func:`load_daily_volume`).
 
     Returns a scalar-valued Series (index ``()`` → single value named ``backlog``) or one value per group.
     """
     by = _check_by(by, settings)
     _check_filters(filters, settings)
+    filters = scoped(filters, scope)
     t = _table(engine, settings)
     stmt = (
         sa.select(*(t.c[b].label(b) for b in by),
@@ -202,25 +223,28 @@ def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters
     return raw.set_index(list(by))["backlog"]
 
 
-def load_dimension_values(engine: Engine, *, settings: Settings) -> dict[str, list[str]]:
-    """Distinct values of each dimension in the roll-up, sorted."""
+def load_dimension_values(engine: Engine, *, settings: Settings, scope: Scope | None = None
+                          ) -> dict[str, list[str]]:
+    """Distinct values of each dimension in the roll-up, sorted (only those on rows ``scope`` sees)."""
     t = _table(engine, settings)
+    limit = _scope_where(t, scope)
     out: dict[str, list[str]] = {}
     for d in settings.dimension_keys:
-        frame = _run(engine, sa.select(t.c[d].label(d)).distinct().order_by(t.c[d]))
+        frame = _run(engine, sa.select(t.c[d].label(d)).where(*limit).distinct().order_by(t.c[d]))
         out[d] = [str(v) for v in frame[d].tolist()]
     return out
 
 
-def load_rollup_bounds(engine: Engine, *, settings: Settings) -> tuple[date, date] | None:
+def load_rollup_bounds(engine: Engine, *, settings: Settings, scope: Scope | None = None
+                       ) -> tuple[date, date] | None:
     """The data window: the first and the last day a case was created, or ``None`` if there is none.
 
     Days with solves only (a case solved after the newest one was created) are outside it: the newest day
-    of the data is the newest day with incoming cases.
+    of the data is the newest day with incoming cases (of the rows ``scope`` sees).
     """
     t = _table(engine, settings)
     frame = _run(engine, sa.select(sa.func.min(t.c.day).label("lo"), sa.func.max(t.c.day).label("hi"))
-                 .where(t.c.incoming > 0))
+                 .where(t.c.incoming > 0, *_scope_where(t, scope)))
     lo, hi = frame.iloc[0]["lo"], frame.iloc[0]["hi"]
     if lo is None or pd.isna(lo):
         return None

@@ -18,10 +18,12 @@ from ui.app_store import (
     current_deck,
     deck_items,
     move_deck_item,
+    new_deck,
     open_deck,
     remove_deck_item,
     set_deck_items,
     update_deck_item,
+    visible_decks,
 )
 from ui.data import newest_complete_day
 from ui.shell import page
@@ -81,7 +83,7 @@ def _pick_deck() -> None:
 
 def _new_deck() -> None:
     try:
-        open_deck(app_store().create_deck(subtitle=_default_subtitle()))
+        open_deck(new_deck(subtitle=_default_subtitle()))
     except StoreError as err:
         st.toast(f"No new deck: {md(err)}", icon=":material/error:")
         return
@@ -116,13 +118,13 @@ st.title("Deck")
 try:
     store = app_store()
     deck = current_deck()
-    decks = store.decks()
+    decks = visible_decks()
 except StoreError as err:
     st.error(f"**Decks cannot be opened:** {md(err)}", icon=":material/database:")
     st.stop()
 if st.query_params.get("deck") and deck is None:
-    st.warning("This link names a deck that does not exist any more (it was deleted). Pick another one below or "
-               "start a new one.", icon=":material/link_off:")
+    st.warning("This link names a deck that does not exist any more (it was deleted), or one you may not open. "
+               "Pick another one below or start a new one.", icon=":material/link_off:")
 picker, fresh = st.columns([5, 1], vertical_alignment="bottom")
 if decks:
     names = {d.id: f"{d.title} · {d.charts} chart{'s' if d.charts != 1 else ''} · changed "

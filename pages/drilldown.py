@@ -81,6 +81,7 @@ st.title("Drill-down")
 with guarded():
     try:
         state = current()
+        ctx.scope.restrict(slice_filters(state, state.day, state.day))  # another partner's slice: not allowed
         check_state(state, first=first, last=last, values=known_values)
         if state.kpi not in ctx.kpis:
             need = dict(ctx.missing_kpis()).get(get_kpi(state.kpi).label, ())

@@ -27,13 +27,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from store.schema import VERSION_TABLE, deck_items, decks, views
+from store.schema import VERSION_TABLE, audit, deck_items, decks, notes, views
 
-__all__ = ["AppStore", "Deck", "SavedView", "StoreError", "open_store"]
+__all__ = ["NOTE_STATUSES", "AppStore", "AuditEntry", "Deck", "Note", "SavedView", "StoreError", "open_store"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_VIEW_NAME = 120
 MAX_TITLE = 200
+MAX_NOTE = 2000
+#: what a note says about a flag: a plain note, or an acknowledgement
+NOTE_STATUSES = ("note", "seen", "expected", "false_alarm")
 
 
 class StoreError(RuntimeError):
@@ -50,6 +53,9 @@ class Deck:
     created_at: dt.datetime
     updated_at: dt.datetime
     charts: int
+    #: who made it, and the scope it was made under (``loaders.access.Scope.to_record``; None: everything)
+    owner: str | None = None
+    scope: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,37 @@ class SavedView:
     page: str
     params: dict[str, Any]
     created_at: dt.datetime
+    owner: str | None = None
+    scope: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note or an acknowledgement on a day and slice (``slice``: sorted ``(dimension, value)`` pairs, ``()``
+    for the total; ``kpi`` None: every KPI of the slice). ``event``: the detector masks that day as known."""
+
+    id: int
+    day: dt.date
+    kpi: str | None
+    slice: tuple[tuple[str, str], ...]
+    status: str
+    text: str
+    link: str
+    event: bool
+    author: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what (an export, a deck download), when."""
+
+    at: dt.datetime
+    user: str
+    action: str
+    what: dict[str, Any]
 
 
 def _now() -> dt.datetime:
@@ -152,14 +189,16 @@ class AppStore:
 
     # ------------------------------------------------------------------------------------------- decks
     @_store_errors
-    def create_deck(self, title: str = "Identity Ops review", subtitle: str = "") -> str:
-        """A new, empty deck; returns its id (the token in its link)."""
+    def create_deck(self, title: str = "Identity Ops review", subtitle: str = "", *, owner: str | None = None,
+                    scope: Mapping[str, Any] | None = None) -> str:
+        """A new, empty deck; returns its id (the token in its link). ``owner`` and ``scope`` say who made it
+        and what they may see (a deck is opened only by those who see at least as much)."""
         deck_id = secrets.token_urlsafe(9)
         now = _now()
         with self._writer.begin() as conn:
             conn.execute(decks.insert().values(id=deck_id, title=_text(title, MAX_TITLE, "deck title"),
                                                subtitle=_text(subtitle, 300, "subtitle", empty=True),
-                                               created_at=now, updated_at=now))
+                                               created_at=now, updated_at=now, owner=owner, scope=_json(scope)))
         return deck_id
 
     @_store_errors
@@ -182,8 +221,8 @@ class AppStore:
         if where is not None:
             query = query.where(where)
         with self.engine.connect() as conn:
-            return [Deck(r.id, r.title, r.subtitle, r.created_at, r.updated_at, int(r.n))
-                    for r in conn.execute(query)]
+            return [Deck(r.id, r.title, r.subtitle, r.created_at, r.updated_at, int(r.n), r.owner,
+                         _unjson(r.scope)) for r in conn.execute(query)]
 
     @_store_errors
     def update_deck(self, deck_id: str, *, title: str | None = None, subtitle: str | None = None) -> None:
@@ -301,21 +340,27 @@ class AppStore:
 
     # ------------------------------------------------------------------------------------------- views
     @_store_errors
-    def save_view(self, name: str, page: str, params: Mapping[str, Any], *, replace: bool = False) -> int:
-        """Name the page ``page`` with its URL state; with ``replace`` an existing view of that name is updated."""
+    def save_view(self, name: str, page: str, params: Mapping[str, Any], *, replace: bool = False,
+                  owner: str | None = None, scope: Mapping[str, Any] | None = None,
+                  may_replace: Any = None) -> int:
+        """Name the page ``page`` with its URL state; with ``replace`` an existing view of that name is updated
+        (only when ``may_replace(view)`` allows it, if given: a partner never overwrites an analyst's view)."""
         name = _text(name, MAX_VIEW_NAME, "view name")
         body = json.dumps({str(k): v for k, v in params.items()}, sort_keys=True)
         with self._writer.begin() as conn:
-            existing = conn.execute(sa.select(views.c.id).where(views.c.name == name)).scalar()
+            existing = conn.execute(sa.select(views).where(views.c.name == name)).first()
             if existing is not None:
-                if not replace:
-                    raise StoreError(f"A view named {name!r} exists already: choose another name or replace it.")
-                conn.execute(views.update().where(views.c.id == existing).values(page=page, params=body,
-                                                                                 created_at=_now()))
-                return int(existing)
+                mine = may_replace is None or may_replace(_view(existing))
+                if not replace or not mine:
+                    raise StoreError(f"A view named {name!r} exists already: choose another name"
+                                     + (" or replace it." if mine else "."))
+                conn.execute(views.update().where(views.c.id == existing.id).values(
+                    page=page, params=body, created_at=_now(), owner=owner, scope=_json(scope)))
+                return int(existing.id)
             try:
-                return int(conn.execute(views.insert().values(name=name, page=page, params=body,
-                                                              created_at=_now())).inserted_primary_key[0])
+                return int(conn.execute(views.insert().values(
+                    name=name, page=page, params=body, created_at=_now(), owner=owner,
+                    scope=_json(scope))).inserted_primary_key[0])
             except sa.exc.IntegrityError:
                 raise StoreError(f"A view named {name!r} was just saved by someone else: choose another "
                                  "name.") from None
@@ -324,12 +369,136 @@ class AppStore:
     def views(self) -> list[SavedView]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(views).order_by(views.c.name)).all()
-        return [SavedView(r.id, r.name, r.page, json.loads(r.params), r.created_at) for r in rows]
+        return [_view(r) for r in rows]
 
     @_store_errors
     def delete_view(self, view_id: int) -> None:
         with self._writer.begin() as conn:
             conn.execute(views.delete().where(views.c.id == int(view_id)))
+
+    # ------------------------------------------------------------------------------------------- notes
+    @_store_errors
+    def add_note(self, *, day: dt.date, slice: Sequence[tuple[str, str]] = (), kpi: str | None = None,
+                 status: str = "note", text: str = "", link: str = "", event: bool = False,
+                 author: str) -> int:
+        """Write a note (or an acknowledgement) on a day and slice; returns its id. Two analysts writing at
+        once both land: each note is its own row."""
+        row = _note_values(day=day, slice=slice, kpi=kpi, status=status, text=text, link=link, event=event)
+        now = _now()
+        with self._writer.begin() as conn:
+            return int(conn.execute(notes.insert().values(
+                **row, author=_text(author, 320, "author"), created_at=now, updated_at=now, version=1,
+            )).inserted_primary_key[0])
+
+    @_store_errors
+    def update_note(self, note_id: int, *, version: int, author: str, **changes: Any) -> int:
+        """Change a note, if nobody changed it since ``version`` was read; returns the new version.
+
+        Raises
+        ------
+        StoreError
+            When another analyst changed or deleted it meanwhile: their edit is kept, and this one is not
+            applied silently over it (reload and edit again).
+        """
+        with self._writer.begin() as conn:
+            query = sa.select(notes).where(notes.c.id == int(note_id))
+            if conn.dialect.name != "sqlite":  # a locking read: the latest committed note, even under REPEATABLE READ
+                query = query.with_for_update()
+            current = conn.execute(query).first()
+            if current is None:
+                raise StoreError("This note was deleted meanwhile.")
+            note = _note(current)
+            merged = {"day": note.day, "slice": note.slice, "kpi": note.kpi, "status": note.status,
+                      "text": note.text, "link": note.link, "event": note.event, **changes}
+            row = _note_values(**merged)
+            done = conn.execute(notes.update().where(notes.c.id == int(note_id), notes.c.version == int(version))
+                                .values(**row, author=_text(author, 320, "author"), updated_at=_now(),
+                                        version=int(version) + 1))
+            if done.rowcount == 0:
+                raise StoreError(f"{note.author} changed this note meanwhile; it now reads “{note.text[:80]}”. "
+                                 "Your edit was not saved over theirs: edit it again.")
+            return int(version) + 1
+
+    @_store_errors
+    def delete_note(self, note_id: int, *, version: int) -> None:
+        with self._writer.begin() as conn:
+            done = conn.execute(notes.delete().where(notes.c.id == int(note_id), notes.c.version == int(version)))
+            if done.rowcount == 0 and conn.execute(sa.select(notes.c.id).where(notes.c.id == int(note_id))).first():
+                raise StoreError("Someone changed this note meanwhile; it was not deleted. Look at it again.")
+
+    @_store_errors
+    def notes(self, start: dt.date, end: dt.date, *, events_only: bool = False) -> list[Note]:
+        """Notes on days ``start`` to ``end``, oldest day first (newest note first within a day)."""
+        query = sa.select(notes).where(notes.c.day >= start, notes.c.day <= end)
+        if events_only:
+            query = query.where(notes.c.event.is_(True))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(notes.c.day, notes.c.created_at.desc(), notes.c.id.desc())).all()
+        return [_note(r) for r in rows]
+
+    @_store_errors
+    def notes_version(self) -> str:
+        """Changes whenever a note is added, changed or deleted (part of cache keys: known events)."""
+        with self.engine.connect() as conn:
+            n, last, ids = conn.execute(sa.select(sa.func.count(), sa.func.max(notes.c.updated_at),
+                                                  sa.func.sum(notes.c.id + notes.c.version))).one()
+        return f"{n}|{last}|{ids}"
+
+    # ------------------------------------------------------------------------------------------- audit
+    @_store_errors
+    def log(self, user: str, action: str, what: Mapping[str, Any]) -> None:
+        """Record that ``user`` did ``action`` (an export, a download) on ``what``."""
+        with self._writer.begin() as conn:
+            conn.execute(audit.insert().values(at=_now(), username=str(user)[:320], action=str(action)[:40],
+                                               what=json.dumps(dict(what), default=str, sort_keys=True)))
+
+    @_store_errors
+    def audit_log(self, *, limit: int = 200) -> list[AuditEntry]:
+        """The newest entries first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(audit).order_by(audit.c.at.desc(), audit.c.id.desc()).limit(limit)).all()
+        return [AuditEntry(r.at, r.username, r.action, json.loads(r.what)) for r in rows]
+
+
+def _json(record: Mapping[str, Any] | None) -> str | None:
+    return None if record is None else json.dumps(dict(record), sort_keys=True)
+
+
+def _unjson(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else json.loads(text)
+
+
+def _view(r: Any) -> SavedView:
+    return SavedView(r.id, r.name, r.page, json.loads(r.params), r.created_at, r.owner, _unjson(r.scope))
+
+
+def _slice_text(pairs: Sequence[tuple[str, str]]) -> str:
+    text = json.dumps(sorted([str(d), str(v)] for d, v in pairs))
+    if len(text) > 400:
+        raise StoreError("This slice is too long to note; note a coarser one.")
+    return text
+
+
+def _note_values(*, day: dt.date, slice: Sequence[tuple[str, str]], kpi: str | None, status: str, text: str,
+                 link: str, event: bool) -> dict[str, Any]:
+    if status not in NOTE_STATUSES:
+        raise StoreError(f"A note's status is one of {', '.join(NOTE_STATUSES)}, not {status!r}.")
+    body = str(text or "").strip()
+    if status == "note" and not body:
+        raise StoreError("The note is empty: type what is known about this day.")
+    if len(body) > MAX_NOTE:
+        raise StoreError(f"The note is {len(body)} characters long; keep it to {MAX_NOTE}.")
+    link = str(link or "").strip()
+    if link and not (link.startswith(("https://", "http://")) and len(link) <= 500 and " " not in link):
+        raise StoreError("The ticket link must be a web address starting with https:// (500 characters at most).")
+    return {"day": day, "slice": _slice_text(slice), "kpi": kpi or None, "status": status, "text": body,
+            "link": link, "event": bool(event)}
+
+
+def _note(r: Any) -> Note:
+    day = r.day if isinstance(r.day, dt.date) else dt.date.fromisoformat(str(r.day))
+    return Note(int(r.id), day, r.kpi, tuple((d, v) for d, v in json.loads(r.slice)), r.status, r.text, r.link,
+                bool(r.event), r.author, r.created_at, r.updated_at, int(r.version))
 
 
 def _touch(conn: sa.Connection, deck_id: str) -> None:

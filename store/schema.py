@@ -41,3 +41,36 @@ views = sa.Table(
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.UniqueConstraint("name", name="uq_ops_app_views_name"),
 )
+
+# 0002: who made a deck or a view, and under which scope (``loaders.access.Scope`` as JSON; NULL: everything,
+# as every deck and view made before sign-in); notes and acknowledgements on a day and slice; the audit log.
+for _table in (decks, views):
+    _table.append_column(sa.Column("owner", sa.String(320), nullable=True))
+    _table.append_column(sa.Column("scope", sa.Text(), nullable=True))
+
+notes = sa.Table(
+    "ops_app_notes", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("day", sa.Date(), nullable=False),
+    sa.Column("kpi", sa.String(40), nullable=True),                 # NULL: about every KPI of the slice
+    sa.Column("slice", sa.String(400), nullable=False),             # JSON [[dimension, value], ...], sorted
+    sa.Column("status", sa.String(20), nullable=False),             # note | seen | expected | false_alarm
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("link", sa.String(500), nullable=False, server_default=""),
+    sa.Column("event", sa.Boolean(), nullable=False, server_default=sa.false()),  # masked by the detector
+    sa.Column("author", sa.String(320), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False, server_default="1"),  # optimistic concurrency
+    sa.Index("ix_ops_app_notes_day", "day"),
+)
+
+audit = sa.Table(
+    "ops_app_audit", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(), nullable=False),
+    sa.Column("username", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),             # export_png, export_csv, deck_pptx, ...
+    sa.Column("what", sa.Text(), nullable=False),                   # JSON: the chart, its filters, the file
+    sa.Index("ix_ops_app_audit_at", "at"),
+)

@@ -49,7 +49,8 @@ def item(title: str, y: list[float]) -> DeckItem:
 def test_migrations_run_on_open_create_only_the_apps_tables_and_are_idempotent(store: AppStore) -> None:
     assert store.revision() == AppStore.head() != ""
     tables = set(sa.inspect(store.engine).get_table_names())
-    assert tables == {"ops_app_decks", "ops_app_deck_items", "ops_app_views", "ops_app_version"}
+    assert tables == {"ops_app_decks", "ops_app_deck_items", "ops_app_views", "ops_app_notes", "ops_app_audit",
+                      "ops_app_version"}
     again = AppStore(store.url.render_as_string(hide_password=False))  # a restart: nothing to do, nothing lost
     deck = store.create_deck("Kept")
     assert again.revision() == AppStore.head() and again.deck(deck).title == "Kept"
@@ -204,3 +205,119 @@ def test_edits_of_different_slides_from_two_tabs_both_stay(store: AppStore) -> N
     assert [(x.meta.title, x.takeaway) for x in back] == [("C", "tab 2 retitled C"), ("A", "tab 1 retitled A")]
     with pytest.raises(StoreError, match="removed from the deck meanwhile"):
         store.update_item(deck, b.to_record())
+
+
+DAY = dt.date(2026, 10, 21)
+MANILA = (("vendor_site", "Manila"),)
+
+
+def test_an_upgrade_from_the_first_schema_keeps_every_deck(tmp_path: Path) -> None:
+    """A database made by the first version (decks, no owners) is migrated on open, its decks kept."""
+    from alembic import command
+
+    from store import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = AppStore(url, migrate=False)
+    with old._writer.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(sa.text("INSERT INTO ops_app_decks (id, title, subtitle, created_at, updated_at) "
+                             "VALUES ('old1', 'Kept', '', '2026-11-01 09:00:00', '2026-11-01 09:00:00')"))
+    assert old.revision() == "0001"
+    old.dispose()
+    new = AppStore(url)
+    assert new.revision() == AppStore.head() and [(d.id, d.title, d.owner, d.scope) for d in new.decks()] == [
+        ("old1", "Kept", None, None)]
+    new.dispose()
+
+
+def test_notes_are_written_read_back_and_validated(store: AppStore) -> None:
+    first = store.add_note(day=DAY, slice=MANILA, kpi="incoming", text="known: routing change",
+                           link="https://tickets.example/OPS-1", author="ana@example.com")
+    store.add_note(day=DAY, slice=(), status="false_alarm", author="bo@example.com", event=True)
+    store.add_note(day=DAY + dt.timedelta(days=3), slice=MANILA, text="later", author="ana@example.com")
+    listed = store.notes(DAY, DAY)
+    assert [(n.status, n.slice, n.author) for n in listed] == [("false_alarm", (), "bo@example.com"),
+                                                               ("note", MANILA, "ana@example.com")]
+    note = next(n for n in listed if n.id == first)
+    assert (note.kpi, note.text, note.link, note.version, note.event) == (
+        "incoming", "known: routing change", "https://tickets.example/OPS-1", 1, False)
+    assert [n.status for n in store.notes(DAY, DAY + dt.timedelta(days=5), events_only=True)] == ["false_alarm"]
+    for bad in ({"text": ""}, {"text": "x", "link": "javascript:alert(1)"}, {"text": "x", "status": "ignored"},
+                {"text": "x" * 2001}):
+        with pytest.raises(StoreError):
+            store.add_note(day=DAY, slice=MANILA, author="ana@example.com", **bad)
+
+
+def test_two_analysts_writing_notes_at_once_lose_nothing(store: AppStore) -> None:
+    url = store.url.render_as_string(hide_password=False)
+    writers = [AppStore(url, migrate=False) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def write(writer: AppStore, who: str) -> None:
+        try:
+            for k in range(10):
+                writer.add_note(day=DAY, slice=MANILA, text=f"{who} {k}", author=who)
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=write, args=(w, who)) for w, who in zip(writers, ("ana", "bo"), strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sorted(n.text for n in store.notes(DAY, DAY)) == sorted(f"{w} {k}" for w in ("ana", "bo")
+                                                                   for k in range(10))
+    # the same note edited by both from the version they read: one edit lands, the other is refused and told
+    # what the note now says, never written over it
+    note = store.add_note(day=DAY, slice=(), text="first draft", author="ana")
+    results: list[object] = []
+
+    def edit(writer: AppStore, text: str) -> None:
+        try:
+            results.append(writer.update_note(note, version=1, author=text, text=text))
+        except StoreError as err:
+            results.append(err)
+
+    threads = [threading.Thread(target=edit, args=(w, t)) for w, t in zip(writers, ("ana's edit", "bo's edit"),
+                                                                           strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for w in writers:
+        w.dispose()
+    assert sorted(type(r).__name__ for r in results) == ["StoreError", "int"]
+    refused = next(r for r in results if isinstance(r, StoreError))
+    saved = next(n for n in store.notes(DAY, DAY) if n.id == note)
+    assert saved.version == 2 and saved.text in ("ana's edit", "bo's edit") and saved.text in str(refused)
+    with pytest.raises(StoreError):
+        store.delete_note(note, version=1)  # a stale delete does not remove the newer text either
+    store.delete_note(note, version=2)
+    assert note not in {n.id for n in store.notes(DAY, DAY)}
+
+
+def test_the_audit_log_keeps_who_exported_what(store: AppStore) -> None:
+    store.log("ana@example.com", "export_csv", {"chart": "Incoming by day", "filters": "Vendor site: Manila"})
+    store.log("lead@vendor-manila.example", "deck_pptx", {"deck": "abc", "slides": 4})
+    entries = store.audit_log()
+    assert [(e.user, e.action) for e in entries] == [("lead@vendor-manila.example", "deck_pptx"),
+                                                     ("ana@example.com", "export_csv")]
+    assert entries[1].what["filters"] == "Vendor site: Manila"
+
+
+def test_decks_and_views_remember_who_made_them_under_which_scope(store: AppStore) -> None:
+    deck = store.create_deck("Manila weekly", owner="lead@vendor-manila.example",
+                             scope={"vendor_site": ["Manila"]})
+    old = store.create_deck("Before sign-in")
+    found = {d.id: d for d in store.decks()}
+    assert (found[deck].owner, found[deck].scope) == ("lead@vendor-manila.example", {"vendor_site": ["Manila"]})
+    assert (found[old].owner, found[old].scope) == (None, None)
+    store.save_view("Everything", "app.py", {}, owner="ana@example.com", scope={})
+    with pytest.raises(StoreError) as err:  # a partner cannot replace a view it may not see
+        store.save_view("Everything", "app.py", {"f.vendor_site": "Manila"}, replace=True,
+                        owner="lead@vendor-manila.example",
+                        may_replace=lambda v: v.owner == "lead@vendor-manila.example")
+    assert "replace" not in str(err.value)
+    assert store.views()[0].params == {} and store.views()[0].owner == "ana@example.com"

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 import streamlit as st
 
 from charts.deck import DeckItem
-from loaders import OpsDataError
+from loaders import OpsDataError, Scope, User
 from store import AppStore, Deck, SavedView, StoreError
 from ui import state
+from ui.auth import signed_in_user
 from ui.data import current_settings
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "deck_items",
     "delete_view",
     "move_deck_item",
+    "new_deck",
     "open_deck",
     "remove_deck_item",
     "save_view",
@@ -35,6 +37,7 @@ __all__ = [
     "set_deck_items",
     "sync_deck_param",
     "update_deck_item",
+    "visible_decks",
 ]
 
 DECK_PARAM = "deck"
@@ -88,10 +91,43 @@ def sync_deck_param() -> None:
         state.set_param(DECK_PARAM, [current] if current else [])
 
 
+def _user() -> User:
+    try:
+        user = signed_in_user(current_settings())
+    except OpsDataError:
+        user = None
+    if user is None:
+        raise StoreError("nobody with a role is signed in")
+    return user
+
+
+def _visible(scope: dict | None, user: User) -> bool:
+    """Whether ``user`` may open what was made under ``scope`` (``None``: made before sign-in, seeing everything):
+    only when the user sees at least as much, so a partner never opens an analyst's deck or view."""
+    return Scope.from_record(scope).within(user.scope) if scope is not None else user.scope.everything
+
+
+def _owned(user: User) -> dict:
+    return {"owner": user.email, "scope": user.scope.to_record()}
+
+
 def current_deck() -> Deck | None:
-    """The deck this session collects into, or None (no deck yet, or its link names a deleted one)."""
+    """The deck this session collects into, or None (no deck yet, its link names a deleted one, or one the user
+    may not open: the two are told apart to nobody)."""
     deck_id = st.session_state.get(_DECK)
-    return app_store().deck(deck_id) if deck_id else None
+    deck = app_store().deck(deck_id) if deck_id else None
+    return deck if deck is not None and _visible(deck.scope, _user()) else None
+
+
+def visible_decks() -> list[Deck]:
+    """The decks the signed-in user may open, the most recently changed first."""
+    user = _user()
+    return [d for d in app_store().decks() if _visible(d.scope, user)]
+
+
+def new_deck(subtitle: str = "") -> str:
+    """A new deck owned by the signed-in user, under its scope; returns its id."""
+    return app_store().create_deck(subtitle=subtitle, **_owned(_user()))
 
 
 def open_deck(deck_id: str | None) -> None:
@@ -151,7 +187,7 @@ def add_to_deck(item: DeckItem) -> int:
     store = app_store()
     deck = current_deck()
     if deck is None:
-        deck_id = store.create_deck()
+        deck_id = store.create_deck(**_owned(_user()))
         st.session_state[_DECK] = deck_id
     else:
         deck_id = deck.id
@@ -162,12 +198,16 @@ def save_view(name: str, page: str, *, replace: bool = False) -> int:
     """Store the current page with its URL state (filters, choices, deck) under ``name``."""
     # a view is shared by everyone: it never carries the saver's deck (opening it must not switch decks)
     params = {k: v for k, v in state.link_params(page).items() if k != DECK_PARAM}
-    view_id = app_store().save_view(name, page, params, replace=replace)
+    user = _user()
+    view_id = app_store().save_view(name, page, params, replace=replace, **_owned(user),
+                                    may_replace=lambda view: _visible(view.scope, user))
     _views.clear()
     return view_id
 
 
 def delete_view(view_id: int) -> None:
+    if not any(v.id == view_id for v in saved_views()):
+        raise StoreError("This view is not yours to delete.")
     app_store().delete_view(view_id)
     _views.clear()
 
@@ -178,7 +218,8 @@ def _views(url: str) -> list[SavedView]:
 
 
 def saved_views() -> list[SavedView]:
-    """Every saved view, by name (read at most once a minute per process: the sidebar lists them on every run;
-    a view saved or deleted here shows at once)."""
+    """Every saved view the signed-in user may open, by name (read at most once a minute per process: the
+    sidebar lists them on every run; a view saved or deleted here shows at once)."""
     app_store()  # reached, or raises StoreError (and waits out a failure like every other store call)
-    return _views(current_settings().app_db_url)
+    user = _user()
+    return [v for v in _views(current_settings().app_db_url) if _visible(v.scope, user)]

@@ -18,9 +18,10 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 import loaders
-from loaders import Filters, OpsDataError, RollupState, Settings
+from loaders import LOCAL_USER, Filters, NotAllowed, OpsDataError, RollupState, Scope, Settings, User
 from loaders.settings import MEASURE_INPUTS
 from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts, top_values
+from ui.auth import signed_in_user
 
 __all__ = [
     "DataContext",
@@ -56,6 +57,13 @@ class DataContext:
     state: RollupState | None = None
     #: the roll-up measures the source can fill (its columns hold every input); the others are stored as 0
     measures: frozenset[str] = frozenset(MEASURE_INPUTS)
+    #: who is asking (``loaders.access``): every read passes ``user.scope`` to the data layer
+    user: User = LOCAL_USER
+
+    @property
+    def scope(self) -> Scope:
+        """What the user may see: every roll-up and case read for this context is cut to it."""
+        return self.user.scope
 
     @property
     def kpis(self) -> tuple[str, ...]:
@@ -68,7 +76,9 @@ class DataContext:
 
     @property
     def key(self) -> str:
-        return f"{self.settings!r}|{self.version}"
+        """Part of every cached frame's key: the configuration, the roll-up's version and the user's scope (two
+        users with the same scope share cached frames; two with different scopes never do)."""
+        return f"{self.settings!r}|{self.version}|{self.scope!r}"
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -112,9 +122,10 @@ class DataContext:
         """The filters in words, with the dimensions' labels: the one wording every page, export subtitle and
         message uses (``"02 Oct 2026 – 01 Dec 2026 · Workflow: copyright × Vendor site: Krakow"``).
 
-        ``dates=False`` leaves out the range; no dimension filter reads as :attr:`everything`.
+        ``dates=False`` leaves out the range; no dimension filter reads as :attr:`everything`. A partner's
+        filters are described as the data layer reads them: cut to its scope ("Vendor site: Manila").
         """
-        chosen = filters.dimension_filters
+        chosen = self.scope.restrict(filters).dimension_filters
         dims = " × ".join(f"{self.label(d)}: {', '.join(chosen[d])}" for d in self.dimensions if d in chosen)
         days = f"{filters.start:%d %b %Y} – {filters.end:%d %b %Y}"
         words = dims or self.everything
@@ -258,9 +269,14 @@ def context() -> DataContext:
     Raises
     ------
     OpsDataError
-        A configuration problem, an unreachable source, or a failed refresh with no roll-up to fall back on.
+        A configuration problem, an unreachable source, or a failed refresh with no roll-up to fall back on;
+        ``NotAllowed`` when nobody with a role is signed in.
     """
     settings = _settings()
+    user = signed_in_user(settings)
+    if user is None:  # ui.shell.page says who is signed in and why they see nothing; a bare call gets no data
+        raise NotAllowed("you are not signed in, or your account has no role on this dashboard",
+                         hint="Sign in, or ask an admin to add you to [roles].")
     _ensure_sample(settings)
     key = repr(settings)
     problem: OpsDataError | None = None
@@ -288,7 +304,7 @@ def context() -> DataContext:
         measures = frozenset(MEASURE_INPUTS)  # the source cannot be inspected: show what the roll-up holds
     version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
     return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
-                       problem, state, measures)
+                       problem, state, measures, user)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -303,7 +319,7 @@ def forget_failed_refresh() -> None:
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
 def _bounds(key: str, _ctx: DataContext) -> tuple[date, date] | None:
-    return loaders.load_rollup_bounds(_ctx.rollup, settings=_ctx.settings)
+    return loaders.load_rollup_bounds(_ctx.rollup, settings=_ctx.settings, scope=_ctx.scope)
 
 
 def bounds(ctx: DataContext) -> tuple[date, date]:
@@ -322,7 +338,7 @@ def newest_complete_day(ctx: DataContext, *, today: date | None = None) -> date:
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
 def _dimension_values(key: str, _ctx: DataContext) -> dict[str, list[str]]:
-    return loaders.load_dimension_values(_ctx.rollup, settings=_ctx.settings)
+    return loaders.load_dimension_values(_ctx.rollup, settings=_ctx.settings, scope=_ctx.scope)
 
 
 def dimension_values(ctx: DataContext) -> dict[str, list[str]]:
@@ -331,8 +347,9 @@ def dimension_values(ctx: DataContext) -> dict[str, list[str]]:
 
 @st.cache_data(ttl=600, max_entries=128, show_spinner=False)
 def _volume(key: str, filters: Filters, by: tuple[str, ...], _ctx: DataContext) -> pd.DataFrame:
-    frame = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by)
-    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by)
+    frame = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by, scope=_ctx.scope)
+    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by,
+                                           scope=_ctx.scope)
     return kpi_parts(frame, by=by, opening=opening if by else float(opening.iloc[0]))
 
 

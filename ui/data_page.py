@@ -285,7 +285,9 @@ def render_import(settings: Settings | None) -> None:
     known = None
     if strict:
         try:
-            ctx_values = loaders.load_dimension_values(source_engine(settings), settings=settings) if settings else {}
+            # an admin-only page (ui.shell.ADMIN_PAGES): the whole source, unscoped
+            ctx_values = (loaders.load_dimension_values(source_engine(settings), settings=settings, scope=None)
+                          if settings else {})
             known = {d: v for d, v in ctx_values.items() if v}
         except OpsDataError:
             known = None

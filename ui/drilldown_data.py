@@ -57,8 +57,9 @@ def _analysis(key: str, params: tuple, expected_total: float | None, _ctx: DataC
     state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
     filters = within_data(_ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day))
     dims = _ctx.dimensions
-    volume = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims)
-    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims)
+    volume = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims, scope=_ctx.scope)
+    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims,
+                                           scope=_ctx.scope)
     if volume.empty or not len(volume.index):
         raise ValueError(f"no data for {describe_slice(state.filters)} around {state.day}")
     parts = kpi_parts(volume, by=dims, opening=opening)
@@ -72,7 +73,7 @@ def _cases(key: str, params: tuple, order_by: str, descending: bool, limit: int,
     state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
     cases = loaders.load_cases(_ctx.source, settings=_ctx.settings, filters=slice_filters(state, state.day, state.day),
                                day=state.day, side=case_side(get_kpi(state.kpi)), order_by=order_by,
-                               descending=descending, limit=limit, offset=offset)
+                               descending=descending, limit=limit, offset=offset, scope=_ctx.scope)
     # times on the team's clock, the one that put each case on this day (the list and its CSV alike)
     for col in ("created_at", "solved_at", "sla_due_at"):
         if col in cases.columns:
@@ -90,7 +91,7 @@ def case_page(ctx: DataContext, state: DrilldownState, *, order_by: str, descend
 def _count(key: str, params: tuple, _ctx: DataContext) -> int:
     state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
     return loaders.count_cases(_ctx.source, settings=_ctx.settings, filters=slice_filters(state, state.day, state.day),
-                               day=state.day, side=case_side(get_kpi(state.kpi)))
+                               day=state.day, side=case_side(get_kpi(state.kpi)), scope=_ctx.scope)
 
 
 def sortable_columns(ctx: DataContext) -> tuple[str, ...]:

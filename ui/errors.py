@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from loaders import OpsDataError, SchemaMismatch
+from loaders import NotAllowed, OpsDataError, SchemaMismatch
 from ui.data import forget_failed_refresh
 from ui.text import md
 
@@ -16,6 +16,9 @@ __all__ = ["guarded", "show_error"]
 
 def show_error(err: Exception, *, retry: Callable[[], None] | None = None, key: str | None = None) -> None:
     """Show what is wrong and how to fix it, with a Retry button (``key`` tells several apart)."""
+    if isinstance(err, NotAllowed):  # nothing to retry, and nothing about what is out of reach
+        st.error(f"**Not allowed: {md(err)}.** {md(err.hint)}", icon=":material/block:")
+        return
     st.error(f"**{md(err, code=True)}**")
     if isinstance(err, SchemaMismatch) and err.problems:
         st.markdown("\n".join(f"- {md(p, code=True)}" for p in err.problems))

@@ -18,10 +18,11 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from loaders import Filters, OpsDataError
+from loaders import Filters, OpsDataError, User
 from ui import state
 from ui.app_store import StoreError, bind_deck, delete_view, save_view, saved_views
-from ui.data import DataContext, context, matches_any_case
+from ui.auth import require_user
+from ui.data import DataContext, context, current_settings, matches_any_case
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
 from ui.text import md
@@ -40,6 +41,8 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("pages/deck.py", "Deck", ":material/slideshow:"),
     ("pages/data.py", "Data", ":material/database:"),
 )
+#: pages only an admin opens (they change the connection, the mapping or the data)
+ADMIN_PAGES = frozenset({"pages/data.py"})
 
 
 
@@ -178,6 +181,7 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
     st.set_page_config(page_title=f"{title} · Identity Ops", page_icon=str(_ROOT / "ui" / "assets" / "icon.png"),
                        layout="wide", initial_sidebar_state="expanded" if sidebar else "collapsed")
     script = next((s for s, label, _i in NAVIGATION if label == title), title)
+    user = _gate(title, script)
     state.begin(script)
     for option in TV_PARAMS:  # TV mode and its options travel with every link, like the filters
         state.mark_shared(option)
@@ -188,6 +192,8 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
             st.markdown("### Identity Ops")
             menu = st.container()  # filled once the filters are read: the links carry them
             st.divider()
+    if user is not None and user.role == "partner" and sidebar:
+        st.sidebar.caption(f"You see {md(user.scope.describe(_label))} only.")
     if mode is not None:
         st.html(_TV_CSS)
         if tv is None:
@@ -230,13 +236,41 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
     return ctx, filters
 
 
+def _label(dimension: str) -> str:
+    try:
+        return current_settings().label(dimension)
+    except OpsDataError:
+        return dimension
+
+
+def _gate(title: str, script: str) -> User | None:
+    """Sign-in before anything is read: the user, or the page stops saying why it shows nothing. ``None`` when
+    the configuration cannot be read (the data context then reports the problem; with no settings it reads
+    nothing)."""
+    try:
+        settings = current_settings()
+    except OpsDataError:
+        return None
+    user = require_user(settings, title=title)
+    st.session_state["ops_user_role"] = user.role
+    if script in ADMIN_PAGES and not user.is_admin:
+        st.title(title)
+        st.info("Only an admin can open this page: it changes the connection, the mapping and the data.",
+                icon=":material/admin_panel_settings:")
+        st.stop()
+    return user
+
+
 def _menu(menu: DeltaGenerator | None) -> None:
     """The page links, each carrying the shared filters and the target page's own state (``ui.state``),
     and the saved views."""
     if menu is None:
         return
+    admin = st.session_state.get("ops_user_role", "admin") == "admin"
     with menu:
         for script, label, icon in NAVIGATION:
+            if script in ADMIN_PAGES and not admin:
+                continue
             if (_ROOT / script).exists():
                 st.page_link(script, label=label, icon=icon, query_params=state.link_params(script))
         _saved_views()

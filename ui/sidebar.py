@@ -6,7 +6,7 @@ page to page, survive a reload and travel in a pasted link.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import streamlit as st
 
@@ -24,11 +24,21 @@ def _stored(*_args: object, key: str, **_kwargs: object) -> object:
     return st.session_state[key]
 
 
+def _check_scope(ctx: DataContext) -> None:
+    """A link asking for a value outside the user's scope is refused outright (``NotAllowed``), before any
+    number is read: the filter is not silently dropped to show the user's own totals instead."""
+    for d, allowed in ctx.scope.limits:
+        asked = st.query_params.get_all(f"{state.FILTER_PREFIX}{d}")
+        if any(v not in allowed for v in asked):
+            ctx.scope.restrict(Filters(date.min, date.min, {d: asked}))  # raises NotAllowed
+
+
 def render_sidebar(ctx: DataContext, *, show: bool = True) -> Filters | None:
     """Draw the shared filters; returns the chosen :class:`Filters` (``None`` while a range is half-picked).
 
     With ``show=False`` (TV mode) nothing is drawn: the URL's filters (or the defaults) are used.
     """
+    _check_scope(ctx)
     first, last = bounds(ctx)
     newest = newest_complete_day(ctx)
     default = (max(first, newest - timedelta(days=55)), newest)

@@ -268,7 +268,7 @@ def _leaves(key: str, filters: Filters, stock: bool, _ctx: DataContext) -> pd.Da
     if stock:  # backlog needs each leaf's opening balance; that read scans the roll-up's whole past
         return volume(_ctx, filters, by=_ctx.dimensions)
     return kpi_parts(loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters,
-                                               by=_ctx.dimensions), by=_ctx.dimensions)
+                                               by=_ctx.dimensions, scope=_ctx.scope), by=_ctx.dimensions)
 
 
 def _explain(ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, str], day: date) -> str | None:

@@ -1,0 +1,128 @@
+"""Role × page matrix, on values: a vendor partner's pages show exactly what an admin sees with the filters
+set to that partner's sites, and nothing anywhere names another site.
+
+The sign-in itself (a proxy's header, an OpenID Connect provider) is tested in the browser
+(``tests/e2e/test_sign_in.py``); here the signed-in address is given to ``ui.auth`` directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sample_data.generate import VENDOR_SITES
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN, PARTNER, ANALYST = "ops-lead@example.com", "lead@vendor-manila.example", "analyst@example.com"
+OTHER_SITES = [s for s in VENDOR_SITES if s != "Manila"]
+CONFIG = f"""
+[auth]
+mode = "header"
+[roles]
+admins = ["{ADMIN}"]
+analysts = ["*@example.com"]
+[roles.partners."{PARTNER}"]
+vendor_site = ["Manila"]
+"""
+
+
+@pytest.fixture()
+def signed_in(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``open(page, as_=email, **params)`` runs a page for that user (``None``: nobody signed in)."""
+    config = tmp_path / "ops.toml"
+    config.write_text(CONFIG)
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.setenv("OPS_CONFIG", str(config))
+    who: dict[str, str | None] = {"email": None}
+    monkeypatch.setattr("ui.auth._identity", lambda settings: (who["email"], ""))
+
+    def open_page(script: str, *, as_: str | None, **params) -> AppTest:
+        who["email"] = as_
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.query_params.update(params)
+        if script != "app.py":
+            at.switch_page(script)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_page
+
+
+def _main(at: AppTest) -> list:
+    """Everything the page's main area states: texts, tiles, tables and chart data."""
+    main = at.main
+    out: list = []
+    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
+        out += [(kind, e.value) for e in getattr(main, kind)]
+    out += [("metric", m.label, m.value, m.delta) for m in main.metric]
+    out += [("table", d.value.to_csv()) for d in main.dataframe]
+    out += [("chart", c.proto.spec) for c in main.get("plotly_chart")]
+    return out
+
+
+def _everything(at: AppTest) -> str:
+    """Every text, value and chart spec of the page, sidebar included, as one string."""
+    texts = [json.dumps(_main(at), default=str)]
+    side = at.sidebar
+    for kind in ("markdown", "caption", "info", "warning", "error"):
+        texts += [e.value for e in getattr(side, kind)]
+    texts += [repr(w.options) for w in side.multiselect]
+    return "\n".join(texts)
+
+
+PAGES = ["app.py", "pages/trends.py", "pages/anomalies.py"]
+
+
+@pytest.mark.parametrize("script", PAGES)
+def test_a_partner_sees_what_an_admin_sees_filtered_to_its_sites(signed_in, script):
+    partner = signed_in(script, as_=PARTNER)
+    admin = signed_in(script, as_=ADMIN, **{"f.vendor_site": "Manila"})
+    mine, theirs = _main(partner), _main(admin)
+    assert any(e[0] in ("metric", "table", "chart") for e in mine)  # a page of numbers, not a refusal
+    assert mine == theirs
+    page = _everything(partner)
+    leaked = [s for s in OTHER_SITES if s in page]
+    assert not leaked, f"{script} names {leaked} to a Manila partner"
+    assert partner.multiselect(key="sidebar_vendor_site").options == ["Manila"]
+
+
+def test_the_partner_drilldown_equals_the_admin_one_and_its_total_names_no_other_site(signed_in):
+    day = signed_in("app.py", as_=ADMIN).date_input(key="standup_day").value.isoformat()
+    link = {"kpi": "incoming", "day": day, "vendor_site": "Manila"}
+    partner = signed_in("pages/drilldown.py", as_=PARTNER, **link)
+    admin = signed_in("pages/drilldown.py", as_=ADMIN, **link)
+    assert _main(partner) == _main(admin)
+    total = signed_in("pages/drilldown.py", as_=PARTNER, kpi="incoming", day=day)
+    assert any(e[0] == "chart" for e in _main(total))
+    assert not [s for s in OTHER_SITES if s in _everything(total)]
+
+
+@pytest.mark.parametrize(("script", "params"), [
+    ("app.py", {"f.vendor_site": "Krakow"}),
+    ("pages/trends.py", {"f.vendor_site": ["Manila", "Krakow"]}),
+    ("pages/drilldown.py", {"kpi": "incoming", "day": "2026-06-29", "vendor_site": "Krakow"}),
+])
+def test_a_link_to_another_sites_slice_is_not_allowed_and_shows_no_numbers(signed_in, script, params):
+    at = signed_in(script, as_=PARTNER, **params)
+    assert any("Not allowed" in e.value for e in at.error)
+    assert not at.metric and not at.dataframe and not at.get("plotly_chart")
+
+
+def test_nobody_and_strangers_see_nothing(signed_in):
+    for who, says in ((None, "Nobody is signed in"), ("stranger@elsewhere.example", "has no access")):
+        at = signed_in("app.py", as_=who)
+        assert any(says in e.value for e in at.error)
+        assert not at.metric and not at.dataframe and not at.get("plotly_chart") and not at.sidebar.multiselect
+
+
+def test_only_admins_open_the_data_page(signed_in):
+    for who in (ANALYST, PARTNER):
+        at = signed_in("pages/data.py", as_=who)
+        assert any("Only an admin" in i.value for i in at.info)
+        assert not at.button and not at.text_input
+    admin = signed_in("pages/data.py", as_=ADMIN)
+    assert not any("Only an admin" in i.value for i in admin.info) and admin.button

@@ -1,0 +1,78 @@
+"""Who is signed in, in the three modes of ``[auth] mode`` (see ``loaders.access`` and docs/configuration.md).
+
+- ``none``: one local user, an admin (the default: a dashboard on one's own machine);
+- ``oidc``: Streamlit's ``st.login`` with the OpenID Connect provider set in ``.streamlit/secrets.toml``
+  (``[auth]`` there: ``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``,
+  ``server_metadata_url``); the user is the ID token's ``email``;
+- ``header``: a trusted reverse proxy signs the user in and sets a header (``X-Forwarded-Email``); the app
+  must be reachable only through that proxy, or anyone could send the header.
+
+The gate (:func:`require_user`) runs on every page before any data is read; the data context reads the same
+user (:func:`signed_in_user`), so a page that skipped the gate would still get no data for a stranger.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from loaders import Settings, User
+from ui.text import md
+
+__all__ = ["require_user", "signed_in_user"]
+
+
+def _oidc_identity() -> tuple[str | None, str]:
+    user = st.user
+    if not user.get("is_logged_in"):
+        return None, ""
+    if user.get("email_verified") is False:  # an address the provider has not checked proves nothing
+        return None, ""
+    email = user.get("email")
+    return (str(email) if email else None), str(user.get("name") or "")
+
+
+def _identity(settings: Settings) -> tuple[str | None, str]:
+    access = settings.access
+    if access.mode == "header":
+        raw = st.context.headers.get(access.header)
+        return (raw.strip() or None) if raw else None, ""
+    if access.mode == "oidc":
+        return _oidc_identity()
+    return None, ""
+
+
+def signed_in_user(settings: Settings) -> User | None:
+    """The user of this session under the configured mode, or ``None`` (not signed in, or no role)."""
+    email, name = _identity(settings)
+    return settings.access.user(email, name=name)
+
+
+def require_user(settings: Settings, *, title: str) -> User:
+    """The signed-in user; otherwise the page says why it shows nothing (with a sign-in button where one
+    helps) and stops."""
+    access = settings.access
+    user = signed_in_user(settings)
+    if user is not None:
+        if access.mode == "oidc":
+            with st.sidebar:
+                st.caption(f"Signed in as {md(user.display)} ({user.role})")
+                st.button("Sign out", key="auth_logout", icon=":material/logout:", on_click=st.logout,
+                          type="tertiary")
+        elif access.mode == "header":
+            st.sidebar.caption(f"Signed in as {md(user.display)} ({user.role})")
+        return user
+    email, _name = _identity(settings)
+    st.title(title)
+    if access.mode == "oidc" and email is None:
+        st.info("Sign in to see the dashboard.", icon=":material/lock:")
+        st.button("Sign in", key="auth_login", icon=":material/login:", type="primary", on_click=st.login)
+    elif access.mode == "header" and email is None:
+        st.error("**Nobody is signed in.** This dashboard is served behind a sign-in proxy, and this request did not "
+                 "come through it. Open the dashboard at its usual address.", icon=":material/lock:")
+    else:
+        st.error(f"**{md(email)} has no access to this dashboard.** Ask an admin to add you to the roles.",
+                 icon=":material/block:")
+        if access.mode == "oidc":
+            st.button("Sign out", key="auth_logout", icon=":material/logout:", on_click=st.logout)
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop raises
