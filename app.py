@@ -17,6 +17,7 @@ from ui import standup as su
 from ui import state
 from ui.data import bounds, context, newest_complete_day
 from ui.errors import guarded
+from ui.notes import visible_notes
 from ui.shell import page, tv_mode
 from ui.text import md
 
@@ -68,8 +69,11 @@ def standup(picked: date | None) -> None:
     left, right = st.columns([2, 3] if on_tv else [3, 2], gap="large")
     with left:
         st.subheader("What is abnormal today", anchor=False)
-        su.render_anomalies(items, total, day, tv=on_tv,
-                            scope=su.scanned_words(live))
+        notes, unavailable = visible_notes(live, day, day)
+        su.render_anomalies(items, total, day, tv=on_tv, scope=su.scanned_words(live), ctx=live, filters=filters,
+                            notes=notes)
+        if unavailable and not on_tv:
+            st.caption(f"Notes are unavailable: {md(unavailable)}")
     if on_tv:
         if sites is not None:
             with right:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
+from charts.theme import BAD, BAND, GOOD, MUTED, NOTE, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.kpis import KPI
 
 __all__ = ["anomaly_figure", "axis_format", "clip_band", "trend_figure"]
@@ -17,6 +21,26 @@ NEUTRAL_FILL = "rgba(140, 140, 140, 0.12)"
 # plot it covered the year line of the first date label.
 _MARGIN = {"l": 10, "r": 10, "t": 88, "b": 10}
 _TITLE_Y = 0.985
+
+
+def add_note_marks(fig: go.Figure, marks: Sequence[tuple[date, str]]) -> go.Figure:
+    """Notes drawn on a time chart, Grafana-style: a dotted line on each noted day (every panel of a chart of
+    subplots) and a mark on the top edge whose hover text is the notes of that day. Returns ``fig``.
+
+    ``marks`` are ``(day, text)`` pairs; the text is escaped (it is a user's).
+    """
+    by_day: dict[date, list[str]] = {}
+    for day, text in marks:
+        by_day.setdefault(day, []).append(html.escape(text))
+    grid = fig._grid_ref is not None  # a chart of subplots: the line crosses every panel
+    for day, texts in sorted(by_day.items()):
+        x = pd.Timestamp(day)
+        fig.add_vline(x=x, line={"color": NOTE, "width": 1.2, "dash": "dot"}, **({"row": "all", "col": "all"}
+                                                                                  if grid else {}))
+        fig.add_annotation(x=x, y=1, yref="paper", yanchor="bottom", showarrow=False, text="✎",
+                           font={"color": NOTE, "size": 14}, hovertext="<br>".join(texts[:6])
+                           + (f"<br>… {len(texts) - 6} more" if len(texts) > 6 else ""))
+    return fig
 
 
 def axis_format(kpi: KPI) -> dict:

@@ -28,6 +28,7 @@ __all__ = [
     "INK",
     "MUTED",
     "NEUTRAL",
+    "NOTE",
     "NUMBER_FORMATS",
     "PALETTE",
     "TEMPLATE_NAME",
@@ -58,6 +59,8 @@ PALETTE: tuple[str, ...] = (
 BAD = "#D55E00"
 GOOD = "#009E73"
 NEUTRAL = "#8C8C8C"
+#: notes drawn on charts (Okabe-Ito reddish purple: apart from the flags' orange and green)
+NOTE = "#CC79A7"
 # The expected range is context, not data: a pale fill that any line colour reads on top of.
 BAND = "rgba(140, 140, 140, 0.22)"
 BAND_LINE = "rgba(140, 140, 140, 0.0)"

@@ -7,6 +7,7 @@ stop on data errors and checks each part on its own.
 import streamlit as st
 
 from ui.data_page import (
+    render_access,
     render_checks,
     render_connection,
     render_import,
@@ -30,3 +31,4 @@ if settings is not None:
         render_kpis(engine, settings)
         render_rollup(engine, settings, failed=ctx.refresh_problem if ctx is not None else None)
 render_import(settings)
+render_access(settings)

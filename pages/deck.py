@@ -15,6 +15,7 @@ from loaders import OpsDataError
 from ui.app_store import (
     StoreError,
     app_store,
+    audited,
     current_deck,
     deck_items,
     move_deck_item,
@@ -227,7 +228,9 @@ if actions.button("Build deck", key="deck_build", type="primary", icon=":materia
 built = st.session_state.get(BUILT)
 if built and built[0] == fingerprint:
     _, pptx, slides, seconds = built
-    actions.download_button("Download .pptx", data=pptx, mime=PPTX_MIME, key="deck_download", type="primary",
+    actions.download_button("Download .pptx", data=audited(pptx, "deck_pptx", {
+                                "deck": deck.id if deck else "", "title": st.session_state.get("deck_title", ""),
+                                "slides": slides}), mime=PPTX_MIME, key="deck_download", type="primary",
                             file_name=f"identity-ops-deck_{filters.end:%Y-%m-%d}.pptx", on_click="ignore",
                             icon=":material/download:")
     actions.caption(f"{slides} slides · {len(pptx) / 1e6:.1f} MB · built in {seconds:.1f} s")

@@ -18,6 +18,7 @@ from charts.drilldown import (
     weekday_figure,
     weekday_summary,
 )
+from charts.figures import add_note_marks
 from metrics.drilldown import (
     DrilldownState,
     LinkError,
@@ -31,6 +32,7 @@ from metrics.drilldown import (
     to_params,
 )
 from metrics.kpis import get_kpi
+from ui.app_store import audited
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
 from ui.drilldown_data import (
@@ -44,6 +46,7 @@ from ui.drilldown_data import (
     sortable_columns,
 )
 from ui.errors import guarded
+from ui.notes import chart_marks, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.shell import page
 from ui.state import replace_page_params
 from ui.text import md
@@ -134,9 +137,20 @@ with guarded():
                   help="Add the top root cause's next dimension" if down else "No root cause to narrow to")
     st.subheader(md(result.sentence))
     window = slice_filters(state, state.day, state.day)
+    # notes on this slice (as the data layer reads it): today's listed here, the chart's days marked on it
+    noted_slice = view_slice(ctx, window)
+    noted, notes_problem = visible_notes(ctx, history.index[0].date() if history is not None else state.day,
+                                         state.day)
+    here = notes_on(noted, slice_=noted_slice, kpi=kpi.name)
+    render_notes([n for n in here if n.day == state.day], key="drilldown_note", user_email=ctx.user.email,
+                 admin=ctx.user.is_admin)
+    note_form(ctx, day=state.day, slice_=noted_slice, kpi=kpi.name, key="drilldown_note",
+              label="Note or acknowledge")
+    if notes_problem:
+        st.caption(f"Notes are unavailable: {md(notes_problem)}")
 
     if history is not None:
-        fig = decomposition_figure(history, kpi, state.day)
+        fig = add_note_marks(decomposition_figure(history, kpi, state.day), chart_marks(here))
         chart_panel(fig, key="drilldown_decomp", meta=chart_meta(ctx, slice_filters(state, history.index[0].date(),
                     state.day), title=f"{kpi.label}: decomposition", unit=kpi.unit), kpi_names=(kpi.name,),
                     takeaway=decomposition_takeaway(history, kpi, state.day, where),
@@ -210,7 +224,10 @@ with guarded():
     size = 50
     pages = max(1, -(-total // size))
     number = p_col.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="drilldown_page")
-    n_col.download_button("Download CSV", data=lambda: cases_csv(ctx, state, order_by=order_by, descending=descending),
+    n_col.download_button("Download CSV", data=audited(
+                              lambda: cases_csv(ctx, state, order_by=order_by, descending=descending),
+                              "export_cases_csv", {"kpi": state.kpi, "day": str(state.day),
+                                                   "slice": ctx.describe(window, dates=False)}),
                           file_name=f"cases_{state.kpi}_{state.day}.csv", mime="text/csv", key="drilldown_csv",
                           icon=":material/download:", on_click="ignore",
                           help="Every case behind this view (up to 10,000), in this order")

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from charts.deck import summarize
-from charts.figures import trend_figure
+from charts.figures import add_note_marks, trend_figure
 from metrics.drilldown import LinkError, point_params
 from metrics.kpis import OTHER, TOP_VALUES, get_kpi
 from ui import state
@@ -12,6 +12,7 @@ from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
 from ui.errors import guarded
+from ui.notes import chart_marks, notes_on, view_slice, visible_notes
 from ui.shell import page
 from ui.text import md
 
@@ -88,6 +89,9 @@ elif compare != "none":
     st.caption("The comparison line is drawn on the daily, unsplit chart.")
 fig = trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags, compare=reference,
                    compare_name=reference_name)
+if grain == "day":  # the notes on this slice, Grafana-style (hover the mark on the top edge)
+    noted, _unavailable = visible_notes(ctx, filters.start, filters.end)
+    add_note_marks(fig, chart_marks(notes_on(noted, slice_=view_slice(ctx, filters), kpi=kpi.name)))
 drill = {}
 if grain == "day":
     # A click on a day opens its drill-down. Lines alone cannot be clicked: invisible markers make every day a

@@ -437,11 +437,14 @@ class AppStore:
         return [_note(r) for r in rows]
 
     @_store_errors
-    def notes_version(self) -> str:
-        """Changes whenever a note is added, changed or deleted (part of cache keys: known events)."""
+    def notes_version(self, *, events_only: bool = False) -> str:
+        """Changes whenever a note (``events_only``: a note marked as a known event) is added, changed or
+        deleted: part of cache keys."""
+        query = sa.select(sa.func.count(), sa.func.max(notes.c.updated_at), sa.func.sum(notes.c.id + notes.c.version))
+        if events_only:
+            query = query.where(notes.c.event.is_(True))
         with self.engine.connect() as conn:
-            n, last, ids = conn.execute(sa.select(sa.func.count(), sa.func.max(notes.c.updated_at),
-                                                  sa.func.sum(notes.c.id + notes.c.version))).one()
+            n, last, ids = conn.execute(query).one()
         return f"{n}|{last}|{ids}"
 
     # ------------------------------------------------------------------------------------------- audit

@@ -27,8 +27,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def visible(markdown: str) -> str:
-    """What a reader sees of markdown the app escaped (``ui.text.md``): the text without its backslashes."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What a reader sees of markdown the app escaped (``ui.text.md``): the text without its backslashes and
+    zero-width spaces."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def unavailable(what: str, err: Exception) -> None:
@@ -145,3 +146,40 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory, small_config: SampleConf
     path = tmp_path_factory.mktemp("app") / "ops_sample.sqlite"
     build_sample(path, config=small_config)
     return path
+
+
+ADMIN, PARTNER, ANALYST = "ops-lead@example.com", "lead@vendor-manila.example", "analyst@example.com"
+ROLES_CONFIG = f"""
+[auth]
+mode = "header"
+[roles]
+admins = ["{ADMIN}"]
+analysts = ["*@example.com"]
+[roles.partners."{PARTNER}"]
+vendor_site = ["Manila"]
+"""
+
+
+@pytest.fixture()
+def signed_in(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``open(page, as_=email, **params)`` runs a page for that user (``None``: nobody signed in)."""
+    config = tmp_path / "ops.toml"
+    config.write_text(ROLES_CONFIG)
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    monkeypatch.setenv("OPS_CONFIG", str(config))
+    who: dict[str, str | None] = {"email": None}
+    monkeypatch.setattr("ui.auth._identity", lambda settings: (who["email"], ""))
+
+    from streamlit.testing.v1 import AppTest
+
+    def open_page(script: str, *, as_: str | None, **params) -> AppTest:
+        who["email"] = as_
+        at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+        at.query_params.update(params)
+        if script != "app.py":
+            at.switch_page(script)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_page

@@ -8,48 +8,14 @@ The sign-in itself (a proxy's header, an OpenID Connect provider) is tested in t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from sample_data.generate import VENDOR_SITES
+from tests.conftest import ADMIN, ANALYST, PARTNER
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN, PARTNER, ANALYST = "ops-lead@example.com", "lead@vendor-manila.example", "analyst@example.com"
 OTHER_SITES = [s for s in VENDOR_SITES if s != "Manila"]
-CONFIG = f"""
-[auth]
-mode = "header"
-[roles]
-admins = ["{ADMIN}"]
-analysts = ["*@example.com"]
-[roles.partners."{PARTNER}"]
-vendor_site = ["Manila"]
-"""
-
-
-@pytest.fixture()
-def signed_in(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """``open(page, as_=email, **params)`` runs a page for that user (``None``: nobody signed in)."""
-    config = tmp_path / "ops.toml"
-    config.write_text(CONFIG)
-    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
-    monkeypatch.setenv("OPS_CONFIG", str(config))
-    who: dict[str, str | None] = {"email": None}
-    monkeypatch.setattr("ui.auth._identity", lambda settings: (who["email"], ""))
-
-    def open_page(script: str, *, as_: str | None, **params) -> AppTest:
-        who["email"] = as_
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        at.query_params.update(params)
-        if script != "app.py":
-            at.switch_page(script)
-        at.run()
-        assert not at.exception, at.exception
-        return at
-
-    return open_page
 
 
 def _main(at: AppTest) -> list:

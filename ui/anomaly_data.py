@@ -45,6 +45,7 @@ from metrics.panel import (
     slice_key,
 )
 from ui.data import DataContext, bounds, volume
+from ui.notes import event_frame
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -74,6 +75,9 @@ def _events(key: str, path: str | None, mtime: float | None, _ctx: DataContext) 
 def events(ctx: DataContext) -> pd.DataFrame:
     """Known events: the sample's holidays on a sample database, plus the optional events CSV.
 
+    Notes marked as known events (``ui.notes``) are added, and events of values outside the user's scope are
+    left out.
+
     Returns
     -------
     pd.DataFrame
@@ -90,7 +94,15 @@ def events(ctx: DataContext) -> pd.DataFrame:
     if path is not None and not path.exists():
         raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
     mtime = path.stat().st_mtime if path is not None else None
-    return _events(ctx.key, str(path) if path else None, mtime, ctx)
+    found = _events(ctx.key, str(path) if path else None, mtime, ctx)
+    noted = event_frame(ctx.scan_dims)
+    if not noted.empty:
+        found = pd.concat([found, noted], ignore_index=True).sort_values("start", kind="stable")
+    # a partner sees no event of another partner's values (an event for every value is for it too)
+    for d, allowed in ctx.scope.limits:
+        if d in found.columns:
+            found = found[found[d].isna() | found[d].isin(allowed)]
+    return found.reset_index(drop=True)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)

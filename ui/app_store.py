@@ -7,8 +7,10 @@ where a deck or a view is used and never stops the pages that only read data.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -24,6 +26,7 @@ __all__ = [
     "StoreError",
     "add_to_deck",
     "app_store",
+    "audited",
     "bind_deck",
     "current_deck",
     "deck_items",
@@ -109,6 +112,25 @@ def _visible(scope: dict | None, user: User) -> bool:
 
 def _owned(user: User) -> dict:
     return {"owner": user.email, "scope": user.scope.to_record()}
+
+
+def audited(make: Callable[[], bytes] | bytes, action: str, what: Mapping[str, Any]) -> Callable[[], bytes]:
+    """A download button's data that records, when the file is made, who downloaded what (the audit log in
+    the app database). The user and the store are taken now, in the page run; a store that cannot be reached
+    does not stop the download (the data pages work without the app database)."""
+    try:
+        who, store = _user().email, app_store()
+    except StoreError:
+        who, store = None, None
+
+    def run() -> bytes:
+        data = make() if callable(make) else make
+        if store is not None and who is not None:
+            with contextlib.suppress(StoreError):  # the file is the user's either way
+                store.log(who, action, {**what, "bytes": len(data)})
+        return data
+
+    return run
 
 
 def current_deck() -> Deck | None:

@@ -30,7 +30,7 @@ import streamlit as st
 from charts.deck import DeckItem
 from charts.export import ChartMeta, browser_status, to_csv, to_png, to_svg
 from loaders import Filters
-from ui.app_store import StoreError, add_to_deck, sync_deck_param
+from ui.app_store import StoreError, add_to_deck, audited, sync_deck_param
 from ui.data import DataContext, bounds
 from ui.text import md
 
@@ -219,7 +219,9 @@ def chart_panel(
                 f"Download {file.label}" + (" (3200 x 1800 px, titled and sourced)" if name == "png" else
                                              " (vector, titled and sourced)" if name == "svg" else
                                              " of the chart's data"))
-            st.download_button(file.label, data=file.make, file_name=file.file_name, mime=file.mime,
+            st.download_button(file.label, data=audited(file.make, f"export_{name}", {
+                                   "file": file.file_name, "chart": meta.title, "filters": meta.subtitle}),
+                               file_name=file.file_name, mime=file.mime,
                                key=f"{key}_{name}", on_click="ignore", icon=":material/download:",
                                type="tertiary", help=help_text, disabled=unavailable)
         _add_button(fig, meta, data, tuple(kpi_names), takeaway, key_numbers, key)

@@ -59,6 +59,8 @@ class DataContext:
     measures: frozenset[str] = frozenset(MEASURE_INPUTS)
     #: who is asking (``loaders.access``): every read passes ``user.scope`` to the data layer
     user: User = LOCAL_USER
+    #: the version of the notes marked as known events: they change the judgment, so they are in the key
+    events_version: str = ""
 
     @property
     def scope(self) -> Scope:
@@ -76,9 +78,10 @@ class DataContext:
 
     @property
     def key(self) -> str:
-        """Part of every cached frame's key: the configuration, the roll-up's version and the user's scope (two
-        users with the same scope share cached frames; two with different scopes never do)."""
-        return f"{self.settings!r}|{self.version}|{self.scope!r}"
+        """Part of every cached frame's key: the configuration, the roll-up's version, the user's scope (two
+        users with the same scope share cached frames; two with different scopes never do) and the known events
+        noted in the app (a note marked as one changes the judgment everywhere at once)."""
+        return f"{self.settings!r}|{self.version}|{self.scope!r}|{self.events_version}"
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -303,8 +306,11 @@ def context() -> DataContext:
             raise
         measures = frozenset(MEASURE_INPUTS)  # the source cannot be inspected: show what the roll-up holds
     version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+    # ui.notes reads the app database through ui.app_store, which imports this module: imported here
+    from ui.notes import events_version
+
     return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
-                       problem, state, measures, user)
+                       problem, state, measures, user, events_version())
 
 
 @st.cache_data(ttl=300, show_spinner=False)

@@ -22,6 +22,7 @@ from loaders import ConfigError, OpsDataError, Settings
 from loaders.checks import SourceReport, check_source
 from loaders.engine import DEFAULT_SQLITE_BUSY_S, DEFAULT_STATEMENT_TIMEOUT_S
 from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
+from ui.app_store import StoreError, app_store
 from ui.data import current_settings, kpi_availability, reset_connections, source_engine
 from ui.errors import show_error
 from ui.text import md
@@ -319,3 +320,31 @@ def render_import(settings: Settings | None) -> None:
         st.info(f"To use the imported volumes, set `OPS_DB_URL=sqlite:///{target}` and in the configuration file "
                 "`[source] kind = \"volume\"` and `table = \"daily_volume\"`.", icon=":material/info:")
     engine.dispose()
+
+
+def render_access(settings: Settings | None) -> None:
+    """Who may sign in as what, and the audit log: who exported what (newest first)."""
+    st.subheader("Sign-in and audit log", anchor=False)
+    if settings is None:
+        return
+    access = settings.access
+    if access.mode == "none":
+        st.caption("Sign-in is off (`[auth] mode = \"none\"`): everyone who reaches this server is one local admin. "
+                   "docs/configuration.md says how to turn on OpenID Connect or a sign-in proxy.")
+    else:
+        partners = "; ".join(f"{md(email)} → {md(scope.describe(settings.label))}" for email, scope in access.partners)
+        st.markdown(f"Mode **{access.mode}**" + (f" (header `{md(access.header)}`)" if access.mode == "header" else "")
+                    + f" · admins: {md(', '.join(access.admins) or 'none')} · analysts: "
+                    f"{md(', '.join(access.analysts) or 'none')}" + (f" · partners: {partners}" if partners else ""))
+    try:
+        entries = app_store().audit_log(limit=200)
+    except StoreError as err:
+        st.caption(f"The audit log is unavailable: {md(err)}")
+        return
+    if not entries:
+        st.caption("No export yet: every PNG, SVG, CSV and deck download is recorded here with who made it.")
+        return
+    st.dataframe(pd.DataFrame({"when (UTC)": [e.at for e in entries], "who": [e.user for e in entries],
+                               "what": [e.action.replace("_", " ") for e in entries],
+                               "details": [", ".join(f"{k}: {v}" for k, v in e.what.items()) for e in entries]}),
+                 key="data_audit", hide_index=True)

@@ -9,6 +9,7 @@ carries the drill-down's one-line root-cause sentence and a link that opens the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -40,9 +41,11 @@ from metrics.standup import (
     tiles,
     workflow_bands,
 )
+from store import Note
 from ui import anomaly_data
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import DataContext, volume
+from ui.notes import note_form, notes_on, render_notes, view_slice
 from ui.state import link_params
 from ui.text import md
 
@@ -344,10 +347,14 @@ def _anomaly_title(item: AnomalyItem) -> str:
 
 
 def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: bool = False,
-                     scope: str = "workflow and vendor site") -> None:
-    """The ranked list, each line with its explanation and a drill-down link; the quiet state said plainly.
+                     scope: str = "workflow and vendor site", ctx: DataContext | None = None,
+                     filters: Filters | None = None, notes: Sequence[Note] = ()) -> None:
+    """The ranked list, each line with its explanation, its notes and a drill-down link; the quiet state said
+    plainly.
 
-    ``scope`` names what was scanned besides the total (the scanned dimensions' labels).
+    ``scope`` names what was scanned besides the total (the scanned dimensions' labels). With ``ctx`` and
+    ``filters``, each item shows the notes on its day and slice, and (off the TV) a button to write one or to
+    acknowledge the flag.
     """
     if not items:
         st.success(f"Nothing is abnormal on {day:%A %d %B}: every KPI, {md(scope)} stayed within "
@@ -368,6 +375,13 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
                                 query_params=link_params(DRILLDOWN_PAGE, item.params, remembered=False))
             elif not tv and item.link:
                 right.markdown(f"[Drill down]({item.link})")
+            if ctx is not None and filters is not None:
+                where = view_slice(ctx, filters, item.slice)
+                render_notes(notes_on(notes, slice_=where, day=day, kpi=item.kpi), key=f"standup_note_{i}",
+                             user_email=ctx.user.email, admin=ctx.user.is_admin)
+                if not tv:
+                    note_form(ctx, day=day, slice_=where, kpi=item.kpi, key=f"standup_note_{i}",
+                              label="Note or acknowledge")
     if total > len(items):
         st.caption(f"{total} flagged series in all, grouped into incidents; the most severe of each is listed.")
 
