@@ -18,7 +18,7 @@ import streamlit as st
 from loaders import Settings, User
 from ui.text import md
 
-__all__ = ["require_user", "signed_in_user"]
+__all__ = ["render_account", "require_user", "signed_in_user"]
 
 
 def _oidc_identity() -> tuple[str | None, str]:
@@ -47,19 +47,23 @@ def signed_in_user(settings: Settings) -> User | None:
     return settings.access.user(email, name=name)
 
 
+def render_account(user: User, settings: Settings) -> None:
+    """Who is signed in (and, with OpenID Connect, a sign-out button); nothing in ``none`` mode."""
+    mode = settings.access.mode
+    if mode == "none":
+        return
+    email = md(user.email) if user.name else ""
+    st.caption(f"Signed in as {md(user.display)} ({user.role})" + (f" · {email}" if email else ""))
+    if mode == "oidc":
+        st.button("Sign out", key="auth_logout", icon=":material/logout:", on_click=st.logout, type="tertiary")
+
+
 def require_user(settings: Settings, *, title: str) -> User:
     """The signed-in user; otherwise the page says why it shows nothing (with a sign-in button where one
     helps) and stops."""
     access = settings.access
     user = signed_in_user(settings)
     if user is not None:
-        if access.mode == "oidc":
-            with st.sidebar:
-                st.caption(f"Signed in as {md(user.display)} ({user.role})")
-                st.button("Sign out", key="auth_logout", icon=":material/logout:", on_click=st.logout,
-                          type="tertiary")
-        elif access.mode == "header":
-            st.sidebar.caption(f"Signed in as {md(user.display)} ({user.role})")
         return user
     email, _name = _identity(settings)
     st.title(title)

@@ -21,7 +21,7 @@ from streamlit.delta_generator import DeltaGenerator
 from loaders import Filters, OpsDataError, User
 from ui import state
 from ui.app_store import StoreError, bind_deck, delete_view, save_view, saved_views
-from ui.auth import require_user
+from ui.auth import render_account, require_user
 from ui.data import DataContext, context, current_settings, matches_any_case
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
@@ -190,10 +190,12 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
     if sidebar:
         with st.sidebar:
             st.markdown("### Identity Ops")
+            if user is not None:
+                render_account(user, current_settings())
+                if user.role == "partner":
+                    st.caption(f"You see {md(user.scope.describe(_label))} only.")
             menu = st.container()  # filled once the filters are read: the links carry them
             st.divider()
-    if user is not None and user.role == "partner" and sidebar:
-        st.sidebar.caption(f"You see {md(user.scope.describe(_label))} only.")
     if mode is not None:
         st.html(_TV_CSS)
         if tv is None:

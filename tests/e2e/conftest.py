@@ -29,16 +29,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextmanager
-def running_app(env: dict[str, str], log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` with ``env`` on a free port until the block ends; yields its base URL."""
-    port = _free_port()
+def running_app(env: dict[str, str], log: Path, *, port: int | None = None) -> Iterator[str]:
+    """``streamlit run app.py`` with ``env`` on ``port`` (default: a free one) until the block ends; yields its
+    base URL."""
+    port = port or free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
