@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from charts.figures import anomaly_figure, clip_band
+from charts.figures import add_note_marks, anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
 from metrics.drilldown import drilldown_params
 from metrics.kpis import get_kpi
@@ -23,6 +23,7 @@ from ui.anomaly_data import (
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import newest_complete_day
 from ui.errors import guarded
+from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 from ui.shell import page
 from ui.state import link_params
 from ui.text import md
@@ -121,7 +122,11 @@ with left:
     title = f"{kpi.label}, {where}: observed vs expected"  # plain text: the figure and the export escape it
     span_filters = filters.with_range(shown_span.index[0].date(), shown_span.index[-1].date()).narrowed(
         **row["slice"])
-    chart_panel(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day), title=title),
+    # the notes on this series' slice (as the data layer reads it), marked on its chart and in a deck's notes
+    noted = notes_on(visible_notes(ctx, span_filters.start, span_filters.end)[0],
+                     slice_=view_slice(ctx, span_filters), kpi=kpi.name)
+    chart_panel(add_note_marks(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day),
+                                              title=title), chart_marks(noted)), notes=deck_notes(noted),
                 key="anomalies_chart", meta=chart_meta(ctx, span_filters, title=title, unit=kpi.unit,
                                                         note=f"flagged {flag_day:%a %d %b %Y}"),
                 data=shown_span[["observed", "expected", "lower", "upper", "score", "is_anomaly"]],

@@ -46,7 +46,7 @@ from ui.drilldown_data import (
     sortable_columns,
 )
 from ui.errors import guarded
-from ui.notes import chart_marks, note_form, notes_on, render_notes, view_slice, visible_notes
+from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.shell import page
 from ui.state import replace_page_params
 from ui.text import md
@@ -154,7 +154,7 @@ with guarded():
         chart_panel(fig, key="drilldown_decomp", meta=chart_meta(ctx, slice_filters(state, history.index[0].date(),
                     state.day), title=f"{kpi.label}: decomposition", unit=kpi.unit), kpi_names=(kpi.name,),
                     takeaway=decomposition_takeaway(history, kpi, state.day, where),
-                    key_numbers=decomposition_numbers(history, kpi, state.day),
+                    key_numbers=decomposition_numbers(history, kpi, state.day), notes=deck_notes(here),
                     on_select=lambda: on_chart("drilldown_decomp"), selection_mode="points")
         st.caption(history.attrs["config"].describe())
 

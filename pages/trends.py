@@ -12,7 +12,7 @@ from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
 from ui.errors import guarded
-from ui.notes import chart_marks, notes_on, view_slice, visible_notes
+from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 from ui.shell import page
 from ui.text import md
 
@@ -89,9 +89,11 @@ elif compare != "none":
     st.caption("The comparison line is drawn on the daily, unsplit chart.")
 fig = trend_figure(frame, kpi, by=split if by else None, title=title, band=band, flags=flags, compare=reference,
                    compare_name=reference_name)
+noted = []
 if grain == "day":  # the notes on this slice, Grafana-style (hover the mark on the top edge)
-    noted, _unavailable = visible_notes(ctx, filters.start, filters.end)
-    add_note_marks(fig, chart_marks(notes_on(noted, slice_=view_slice(ctx, filters), kpi=kpi.name)))
+    noted = notes_on(visible_notes(ctx, filters.start, filters.end)[0], slice_=view_slice(ctx, filters),
+                     kpi=kpi.name)
+    add_note_marks(fig, chart_marks(noted))
 drill = {}
 if grain == "day":
     # A click on a day opens its drill-down. Lines alone cannot be clicked: invisible markers make every day a
@@ -106,7 +108,7 @@ if grain == "day":
     drill = {"on_select": lambda: on_point(kpi.name, split if by else None, traces, fixed),
              "selection_mode": "points"}
 chart_panel(fig, key="trends_chart", meta=chart_meta(ctx, filters, title=title, unit=kpi.unit), data=table,
-            kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=key_numbers, **drill)
+            kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=key_numbers, notes=deck_notes(noted), **drill)
 folded = " ".join([f"The {TOP_VALUES} largest {ctx.plural(split).lower()} by incoming have a line each, the "
                    f"rest one line \"{OTHER}\"."] if by and OTHER in set(frame[split]) else [])
 st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}. {folded}"

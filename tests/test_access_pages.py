@@ -92,3 +92,25 @@ def test_only_admins_open_the_data_page(signed_in):
         assert not at.button and not at.text_input
     admin = signed_in("pages/data.py", as_=ADMIN)
     assert not any("Only an admin" in i.value for i in admin.info) and admin.button
+
+
+def test_a_partner_opens_only_decks_made_within_its_scope(signed_in):
+    import os
+
+    from store import AppStore
+
+    store = AppStore(os.environ["OPS_APP_DB_URL"])
+    try:
+        everything = store.create_deck("All sites, weekly", owner=ANALYST, scope={})
+        before_sign_in = store.create_deck("Made before sign-in")
+        own = store.create_deck("Manila weekly", owner=PARTNER, scope={"vendor_site": ["Manila"]})
+    finally:
+        store.dispose()
+    partner = signed_in("pages/deck.py", as_=PARTNER, deck=everything)
+    assert any("may not open" in w.value for w in partner.warning)
+    assert [o.split(" · ")[0] for o in partner.selectbox(key="deck_pick").options] == ["Manila weekly"]
+    analyst = signed_in("pages/deck.py", as_=ANALYST, deck=own)  # an analyst sees everything a partner does
+    assert not analyst.warning
+    titles = {o.split(" · ")[0] for o in analyst.selectbox(key="deck_pick").options}
+    assert titles == {"All sites, weekly", "Made before sign-in", "Manila weekly"}
+    assert before_sign_in and everything != own

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from store import AppStore
-from tests.conftest import ADMIN, ANALYST, PARTNER, visible
+from tests.conftest import ADMIN, ANALYST, PARTNER, stored_deck, visible
 
 
 def _items(at: AppTest) -> list[str]:
@@ -67,6 +67,10 @@ def test_notes_are_marked_on_the_trends_chart(signed_in, store):
     marks = [a for a in spec["layout"].get("annotations", []) if a.get("text") == "✎"]
     assert [m["hovertext"] for m in marks] == ["Expected: &lt;b&gt;launch&lt;/b&gt; of the new form"]
     assert marks[0]["x"].startswith(day.isoformat())
+    at.button(key="trends_chart_deck").click().run()  # into a deck: the note is in the slide's speaker notes
+    [item] = stored_deck(at)
+    assert f"{day:%a %d %b %Y} — Expected: <b>launch</b> of the new form ({ANALYST}, " in item.notes
+    assert item.figure().to_dict()["layout"]["annotations"][-1]["text"] == "✎"  # and marked on its chart
     unfiltered = signed_in("pages/trends.py", as_=ADMIN)  # the total's chart: not this slice's note
     spec = json.loads(unfiltered.main.get("plotly_chart")[0].proto.spec)
     assert not [a for a in spec["layout"].get("annotations", []) if a.get("text") == "✎"]

@@ -168,3 +168,38 @@ def test_the_weekly_abnormal_slide_states_what_the_anomalies_page_states(chart_b
                               "between 24 Jun 2026 and 30 Jun 2026")
     lead = at.dataframe[0].value.iloc[0]
     assert f"{lead['KPI']}" in slide.shapes.title.text
+
+
+def test_the_weekly_deck_as_a_partner_holds_only_its_own_sites(chart_browser: None, sample_db: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from charts.weekly import load_weekly_data
+    from loaders import load_settings
+    from sample_data.generate import VENDOR_SITES
+    from tests.conftest import PARTNER, ROLES_CONFIG
+
+    config = tmp_path / "ops.toml"
+    config.write_text(ROLES_CONFIG)
+    monkeypatch.setenv("OPS_CONFIG", str(config))
+    monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+    settings = load_settings()
+    scope = settings.access.user(PARTNER).scope
+    theirs = load_weekly_data(settings, date(2026, 6, 1), date(2026, 6, 30), refresh=False, scope=scope)
+    everyone = load_weekly_data(settings, date(2026, 6, 1), date(2026, 6, 30), refresh=False)
+    manila = everyone.by_site[everyone.by_site["vendor_site"] == "Manila"]
+    # the partner's total is exactly its site's, and its split holds nothing else
+    assert theirs.total["incoming"].sum() == manila["incoming"].sum() > 0
+    assert set(theirs.by_site["vendor_site"]) == {"Manila"}
+
+    out = tmp_path / "manila.pptx"
+    assert main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(out), "--as", PARTNER,
+                 "--no-refresh"]) == 0, capsys.readouterr().err
+    prs = Presentation(str(out))
+    text = "\n".join([sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame]
+                     + [s.notes_slide.notes_text_frame.text for s in prs.slides])
+    assert "Vendor site: Manila" in text
+    assert not [s for s in VENDOR_SITES if s != "Manila" and s in text]
+
+    assert main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(out), "--as",
+                 "stranger@elsewhere.example", "--no-refresh"]) == 1
+    assert "has no role" in capsys.readouterr().err

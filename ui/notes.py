@@ -21,7 +21,7 @@ from ui.app_store import app_store
 from ui.data import DataContext
 from ui.text import md
 
-__all__ = ["STATUS_LABELS", "chart_marks", "event_frame", "events_version", "note_form", "notes_on",
+__all__ = ["STATUS_LABELS", "chart_marks", "deck_notes", "event_frame", "events_version", "note_form", "notes_on",
            "render_notes", "view_slice", "visible_notes"]
 
 STATUS_LABELS = {"note": "Note", "seen": "Seen", "expected": "Expected", "false_alarm": "False alarm"}
@@ -154,6 +154,14 @@ def event_frame(dims: tuple[str, ...]) -> pd.DataFrame:
         rows.append({"start": pd.Timestamp(n.day), "end": pd.Timestamp(n.day), "name": name,
                      **{d: where.get(d) for d in dims}})
     return pd.DataFrame(rows, columns=columns)
+
+
+def deck_notes(notes: Sequence[Note]) -> str:
+    """The notes of a chart as a slide's speaker notes: day, what, author and time (plain text)."""
+    lines = [f"{n.day:%a %d %b %Y} — {STATUS_LABELS[n.status]}" + (f": {n.text}" if n.text else "")
+             + (" (known event)" if n.event else "") + (f" · {n.link}" if n.link else "")
+             + f" ({n.author}, {n.updated_at:%d %b %Y %H:%M} UTC)" for n in sorted(notes, key=lambda n: n.day)]
+    return "Notes on this chart:\n" + "\n".join(lines) if lines else ""
 
 
 def chart_marks(notes: Sequence[Note]) -> list[tuple[date, str]]:
