@@ -42,7 +42,7 @@ from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.drilldown import describe_slice
-from metrics.events import events_path, known_events, sample_database
+from metrics.events import events_path, known_events, note_events, relative_to, sample_database
 from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
 from metrics.panel import history_for, judging_start, kpi_panel, score_panel
 
@@ -419,6 +419,11 @@ def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], en
     path = events_path(settings.config_path)
     events = known_events(first, last, dims, path=path if path is not None and path.exists() else None,
                           sample=sample_database(settings.url, is_sample=settings.is_sample))
+    noted = _noted_events(settings, dims, scope)
+    if not noted.empty:
+        events = pd.concat([events, noted], ignore_index=True)
+    if scope is not None:  # judged as the app judges that user's panel (ui.anomaly_data.events)
+        events = relative_to(events, {d: v[0] for d, v in scope.limits if len(v) == 1})
     panel = kpi_panel(kpi_parts(volume, by=dims, opening=opening), by=dims)
     try:
         scored = score_panel(panel, events=events, threshold=settings.threshold, min_cases=settings.min_cases,
@@ -426,6 +431,25 @@ def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], en
     except ValueError:  # too little history to judge: the deck says so
         return pd.DataFrame()
     return scored.flags(days=7)
+
+
+def _noted_events(settings: loaders.Settings, dims: tuple[str, ...], scope: loaders.Scope | None) -> pd.DataFrame:
+    """The analysts' notes marked as known events (app database), as the app masks them: the deck's abnormal
+    days match the Anomalies page. An unreachable app database gives none (the deck is still made)."""
+    from store import AppStore, StoreError
+
+    seen = scope or loaders.Scope()
+    try:
+        store = AppStore(settings.app_db_url)
+    except StoreError:
+        return note_events([], dims)
+    try:
+        found = store.notes(date.min, date.max, events_only=True)
+    except StoreError:
+        found = []
+    finally:
+        store.dispose()
+    return note_events([n for n in found if seen.sees_slice(n.slice)], dims)
 
 
 def build_weekly_deck(data: WeeklyData, *, title: str = "Identity Ops weekly review",

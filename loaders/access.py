@@ -88,6 +88,12 @@ class Scope:
         mine = self.dimensions
         return all(d in mine and set(mine[d]) <= set(vals) for d, vals in other.limits)
 
+    def sees_slice(self, pairs: Iterable[tuple[str, str]]) -> bool:
+        """Whether a note on this slice (``(dimension, value)`` pairs; none: the total) is for this scope's eyes:
+        only when the slice lies within it (a partner reads no note on the company total)."""
+        pairs = tuple(pairs)
+        return Scope.of({d: [v] for d, v in pairs}).within(self) if pairs else self.everything
+
     def restrict(self, filters: Filters) -> Filters:
         """``filters`` cut to this scope: an unfiltered scoped dimension becomes its allowed values.
 

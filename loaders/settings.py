@@ -800,3 +800,30 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
         where = f"{path.name} line {line}: " if line else (f"{path.name}: " if text else "")
         raise ConfigError(f"{where}{err}", hint=err.hint or "See docs/configuration.md for every setting.",
                           key=err.key, line=line) from err
+
+
+def fallback_access(environ: Mapping[str, str] | None = None) -> Access | None:
+    """Sign-in read on its own, for when the rest of the configuration is broken: the ``[auth]`` and ``[roles]``
+    sections alone. ``None`` when even they cannot be read and the file mentions them (nothing may be shown:
+    the pages cannot tell who is an admin); a file that does not mention them means sign-in is off."""
+    path = config_file(environ)
+    if not path.exists():
+        return Access()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None if re.search(r"^\s*\[\s*(auth|roles)\b", text, re.MULTILINE) else Access()
+    try:
+        dims = tuple(_dimensions(doc, _section(doc, "source").get("kind", "cases"))[0])
+        keys = tuple(d.key for d in dims)
+    except (ConfigError, AttributeError):
+        keys = tuple(d.key for d in SAMPLE_DIMENSIONS)
+    try:
+        return access_from_mapping(_section(doc, "auth"), _section(doc, "roles"), keys)
+    except (ConfigError, AttributeError):
+        return None
+

@@ -473,17 +473,22 @@ def _slice_of(sid: Hashable) -> dict[str, str]:
 
 
 # an events frame's other columns scope it (see :func:`events_for`)
-_EVENT_FIELDS = frozenset({"start", "end", "day", "date", "name", "label", "event", "description"})
+_EVENT_FIELDS = frozenset({"start", "end", "day", "date", "name", "label", "event", "description", "kpi", "exact"})
 
 
-def events_for(events: Any, slice_: Mapping[str, str]) -> Any:
-    """The events that apply to one slice of the data.
+def events_for(events: Any, slice_: Mapping[str, str], kpi: str | None = None) -> Any:
+    """The events that apply to one slice of the data (and, given ``kpi``, to that KPI's series).
 
     An events frame may carry scope columns named after dimensions (``vendor_site``,
     ``workflow``, ...): a row with a value there applies only to series pinned to that value
     (Manila, copyright at Manila), never to another value's (a Manila holiday does not excuse a
     drop at Dublin) nor to the series that merely contain it (one site's holiday never excuses
     the company total, which is judged as usual).  A null scope means everywhere.
+
+    Two optional columns narrow a row further (the app's notes marked as known events use them): ``kpi``
+    (null: every KPI) keeps the row for that KPI's series only, and ``exact`` (true) for the one slice it names:
+    its null scopes then mean "not pinned", so a note on the Manila total masks neither copyright at Manila nor
+    the company total.
 
     Parameters
     ----------
@@ -511,11 +516,15 @@ def events_for(events: Any, slice_: Mapping[str, str]) -> Any:
     if not isinstance(events, pd.DataFrame) or events.empty:
         return events
     keep = np.ones(len(events), dtype=bool)
+    exact = events["exact"].fillna(False).astype(bool).to_numpy() if "exact" in events.columns else keep & False
     for dim in (c for c in events.columns if c not in _EVENT_FIELDS):
         scope = events[dim]
         value = slice_.get(dim)
         pinned = scope.astype(str) == str(value) if value is not None else False
-        keep &= (scope.isna() | pinned).to_numpy()
+        # an exact row's null scope matches only a series not pinned on that dimension
+        keep &= ((scope.isna() & (~exact | (value is None))) | pinned).to_numpy()
+    if kpi is not None and "kpi" in events.columns:
+        keep &= (events["kpi"].isna() | (events["kpi"].astype(str) == kpi)).to_numpy()
     return events[keep]
 
 
@@ -526,11 +535,13 @@ def _scoped_event_labels(index: pd.DatetimeIndex, events: Any, cols: list) -> np
         return labels
     cache: dict[tuple, np.ndarray] = {}
     scope_dims = set(events.columns) - _EVENT_FIELDS if isinstance(events, pd.DataFrame) else set()
+    by_kpi = isinstance(events, pd.DataFrame) and "kpi" in events.columns
     for j, sid in enumerate(cols):
         relevant = tuple(sorted((d, v) for d, v in _slice_of(sid).items() if d in scope_dims))
-        if relevant not in cache:
-            cache[relevant] = _event_labels(index, events_for(events, dict(relevant)))
-        labels[:, j] = cache[relevant]
+        kpi = series_parts(sid)[0] if by_kpi else None
+        if (relevant, kpi) not in cache:
+            cache[relevant, kpi] = _event_labels(index, events_for(events, dict(relevant), kpi))
+        labels[:, j] = cache[relevant, kpi]
     return labels
 
 

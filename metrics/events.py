@@ -8,13 +8,15 @@ configuration file) and, on the built-in sample, from the sample's own holiday c
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["EVENT_COLUMNS", "event_columns", "events_path", "known_events", "read_events_csv", "sample_database"]
+__all__ = ["EVENT_COLUMNS", "event_columns", "events_path", "known_events", "note_events", "read_events_csv",
+           "relative_to", "sample_database"]
 
 SLICE_DIMENSIONS = ("workflow", "vendor_site")
 #: columns of the events frame
@@ -106,3 +108,32 @@ def known_events(first: date, last: date, dims: tuple[str, ...], *, sample: bool
                              for c in columns})
     out = pd.concat(frames, ignore_index=True).reindex(columns=columns)
     return out.sort_values("start", kind="stable").reset_index(drop=True)
+
+
+def note_events(notes: Iterable[Any], dims: tuple[str, ...]) -> pd.DataFrame:
+    """Notes marked as known events (records with ``day``, ``slice`` pairs, ``kpi``, ``text``, ``status``) as an
+    events frame: ``event_columns(dims)`` plus ``kpi`` and ``exact`` — a note masks its own KPI (every KPI when it
+    names none) on exactly its slice (``metrics.anomalies.events_for``). A note on a dimension that is not
+    scanned cannot be masked and is left out. One conversion for the app and the weekly CLI."""
+    columns = [*event_columns(dims), "kpi", "exact"]
+    rows = []
+    for n in notes:
+        where = dict(n.slice)
+        if not set(where) <= set(dims):
+            continue
+        rows.append({"start": pd.Timestamp(n.day), "end": pd.Timestamp(n.day),
+                     "name": n.text or str(n.status).replace("_", " ").capitalize(),
+                     **{d: where.get(d) for d in dims}, "kpi": n.kpi, "exact": True})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def relative_to(events: pd.DataFrame, fixed: Mapping[str, str]) -> pd.DataFrame:
+    """Events relative to data read with some dimensions fixed to one value (by filters or a user's scope):
+    such a dimension is no longer a scope — an event pinned to its value applies to every series read (they all
+    are within it), one pinned to another value to none. So a partner's panel and an admin's panel filtered to
+    the same site are judged alike."""
+    for d, value in fixed.items():
+        if d in events.columns:
+            events = events[events[d].isna() | (events[d].astype(str) == value)].drop(columns=[d])
+    return events.reset_index(drop=True)
+

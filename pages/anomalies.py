@@ -115,7 +115,7 @@ st.subheader(f"{kpi.label} · {md(where)} · {flag_day:%a %d %b %Y}")
 with guarded():
     end = min(flag_day + timedelta(days=28), newest_complete_day(ctx))
     detected = series_frame(ctx, filters, kpi=kpi.name, slice=row["slice"], end=end, history_days=180)
-    known = events_for(events(ctx), row["slice"])  # a Dublin holiday is no context for Hyderabad
+    known = events_for(events(ctx, filters), row["slice"], kpi.name)  # a Dublin holiday is no context for Hyderabad
 left, right = st.columns([3, 1])
 with left:
     shown_span = detected.dropna(subset=["expected"]).iloc[-150:]

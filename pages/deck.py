@@ -22,6 +22,7 @@ from ui.app_store import (
     new_deck,
     open_deck,
     remove_deck_item,
+    retitle_deck,
     set_deck_items,
     update_deck_item,
     visible_decks,
@@ -70,8 +71,7 @@ def _set_takeaway(item_id: str) -> None:
 
 def _set_heading(deck_id: str) -> None:
     try:
-        app_store().update_deck(deck_id, title=st.session_state["deck_title"],
-                                subtitle=st.session_state["deck_subtitle"])
+        retitle_deck(st.session_state["deck_title"], st.session_state["deck_subtitle"])
     except StoreError as err:
         st.toast(f"Not saved: {md(err)}", icon=":material/error:")
 

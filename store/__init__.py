@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import json
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_VIEW_NAME = 120
 MAX_TITLE = 200
 MAX_NOTE = 2000
+#: after the database failed to answer, calls fail at once for this long (then it is tried again)
+RETRY_AFTER_S = 30.0
 #: what a note says about a flag: a plain note, or an acknowledgement
 NOTE_STATUSES = ("note", "seen", "expected", "false_alarm")
 
@@ -115,13 +118,21 @@ def _store_errors(method):
     """A database failure inside a store method (unreachable, locked, no permission) becomes a StoreError that
     says what to check, in a few words of the driver's and never the SQL."""
     @functools.wraps(method)
-    def wrapper(*args, **kwargs):
+    def wrapper(self, *args, **kwargs):
+        down = getattr(self, "_down", None)
+        if down is not None and time.monotonic() < down[0]:  # a server that just failed is not waited for again
+            raise down[1]
         try:
-            return method(*args, **kwargs)
+            return method(self, *args, **kwargs)
         except sa.exc.SQLAlchemyError as err:
-            raise StoreError(f"The app database cannot be reached or written ({_reason(err)}). Check "
-                             "[app_db] url / OPS_APP_DB_URL, that the database exists and that the account may "
-                             "write to it.") from None
+            problem = StoreError(f"The app database cannot be reached or written ({_reason(err)}). Check "
+                                 "[app_db] url / OPS_APP_DB_URL, that the database exists and that the account may "
+                                 "write to it.")
+            server = self.url.get_backend_name() != "sqlite"  # a local file has no connect timeout to wait out
+            if server and isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
+                # unreachable: every page run would wait out the connect timeout on each of its calls
+                self._down = (time.monotonic() + RETRY_AFTER_S, problem)
+            raise problem from None
     return wrapper
 
 
@@ -411,11 +422,11 @@ class AppStore:
             merged = {"day": note.day, "slice": note.slice, "kpi": note.kpi, "status": note.status,
                       "text": note.text, "link": note.link, "event": note.event, **changes}
             row = _note_values(**merged)
+            _text(author, 320, "author")  # who edits: checked, but the note keeps the author who wrote it
             done = conn.execute(notes.update().where(notes.c.id == int(note_id), notes.c.version == int(version))
-                                .values(**row, author=_text(author, 320, "author"), updated_at=_now(),
-                                        version=int(version) + 1))
+                                .values(**row, updated_at=_now(), version=int(version) + 1))
             if done.rowcount == 0:
-                raise StoreError(f"{note.author} changed this note meanwhile; it now reads “{note.text[:80]}”. "
+                raise StoreError(f"This note was changed meanwhile; it now reads “{note.text[:80]}”. "
                                  "Your edit was not saved over theirs: edit it again.")
             return int(version) + 1
 

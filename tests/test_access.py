@@ -149,3 +149,17 @@ def test_every_read_outside_the_data_layer_says_whose_scope_it_carries():
                     if not any(k.arg == "scope" for k in node.keywords):
                         missing.append(f"{path.relative_to(root)}:{node.lineno} {name}")
     assert seen >= 10 and not missing, missing
+
+
+@pytest.mark.parametrize(("values", "email"), [
+    (["lead@vendor-manila.example"], "lead@vendor-manila.example"),
+    ([" lead@vendor-manila.example "], "lead@vendor-manila.example"),
+    ([], None), ([""], None),
+    (["evil@example.com", "lead@vendor-manila.example"], None),   # a client's copy beside the proxy's
+    (["lead@vendor-manila.example, x@example.com"], None),        # a merged header must not match *@example.com
+    (["not an address"], None), (["a@b@example.com"], None),
+])
+def test_the_proxy_header_must_hold_exactly_one_address(values, email):
+    from ui.auth import header_email
+
+    assert header_email(values) == email

@@ -114,3 +114,58 @@ def test_a_partner_opens_only_decks_made_within_its_scope(signed_in):
     titles = {o.split(" · ")[0] for o in analyst.selectbox(key="deck_pick").options}
     assert titles == {"All sites, weekly", "Made before sign-in", "Manila weekly"}
     assert before_sign_in and everything != own
+
+
+def test_an_analysts_chart_never_lands_in_a_partners_deck(signed_in):
+    import os
+
+    from store import AppStore
+
+    store = AppStore(os.environ["OPS_APP_DB_URL"])
+    try:
+        own = store.create_deck("Manila weekly", owner=PARTNER, scope={"vendor_site": ["Manila"]})
+        at = signed_in("pages/trends.py", as_=ANALYST, deck=own)  # the partner's deck link, opened by an analyst
+        at.button(key="trends_chart_deck").click().run()
+        assert not at.exception
+        assert store.items(own) == []                       # the all-sites chart did not go into it
+        started = at.session_state["current_deck_id"]
+        assert started != own and len(store.items(started)) == 1
+        assert store.deck(started).owner == ANALYST
+        partner = signed_in("pages/trends.py", as_=PARTNER, deck=own)  # the partner still collects into its own
+        partner.button(key="trends_chart_deck").click().run()
+        assert len(store.items(own)) == 1
+    finally:
+        store.dispose()
+
+
+def test_a_broken_configuration_still_signs_in_before_showing_its_problem(signed_in, tmp_path):
+    from tests.conftest import ROLES_CONFIG
+
+    config = tmp_path / "ops.toml"
+    config.write_text(ROLES_CONFIG + '\n[rollup]\nmode = "nowhere"\n')  # a rule broken outside [auth]/[roles]
+    for who in (None, PARTNER):
+        at = signed_in("pages/data.py", as_=who)
+        shown = " ".join(e.value for e in [*at.error, *at.info])
+        assert "Nobody is signed in" in shown or "Only an admin" in shown
+        assert "nowhere" not in shown and not at.code  # the file's problem is an admin's to see
+    admin = signed_in("pages/data.py", as_=ADMIN)
+    assert "nowhere" in " ".join(e.value for e in [*admin.main.get("code"), *admin.error])
+    config.write_text(ROLES_CONFIG + "\n[rollup\n")  # not even TOML: nobody can be told apart, nothing is shown
+    at = signed_in("pages/data.py", as_=ADMIN)
+    assert any("cannot be read, and it sets who may sign in" in e.value for e in at.error) and not at.code
+
+
+def test_a_known_event_noted_on_the_company_total_stays_out_of_a_partners_pages(signed_in):
+    import os
+
+    from store import AppStore
+
+    day = signed_in("app.py", as_=ADMIN).date_input(key="standup_day").value
+    store = AppStore(os.environ["OPS_APP_DB_URL"])
+    try:
+        store.add_note(day=day, slice=(), status="expected", text="company-wide routing change", event=True,
+                       author=ANALYST)
+    finally:
+        store.dispose()
+    for script in ("app.py", "pages/anomalies.py", "pages/trends.py"):
+        assert "company-wide routing change" not in _everything(signed_in(script, as_=PARTNER))

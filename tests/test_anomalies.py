@@ -677,3 +677,18 @@ def test_the_minimum_practical_effect_is_a_setting_of_flag_and_band() -> None:
     assert not detect(series, kind="count", min_change=0.9)["is_anomaly"].iloc[-1]
     frame = score_frame(series.to_frame("s"), kinds={"s": "count"}, min_cases=80)
     assert not frame.flagged[-1, 0] and frame.upper[-1, 0] == strict["upper"].iloc[-1]
+
+
+def test_an_exact_event_masks_its_own_slice_and_kpi_only():
+    from metrics.anomalies import events_for
+
+    ev = pd.DataFrame({"start": pd.to_datetime(["2026-06-30"] * 3), "name": ["manila note", "total note", "csv"],
+                       "workflow": [None, None, None], "vendor_site": ["Manila", None, "Manila"],
+                       "kpi": ["incoming", None, None], "exact": [True, True, None]})
+    names = lambda slice_, kpi=None: events_for(ev, slice_, kpi)["name"].tolist()  # noqa: E731
+    assert names({"vendor_site": "Manila"}, "incoming") == ["manila note", "csv"]
+    assert names({"vendor_site": "Manila"}, "sla_attainment") == ["csv"]            # its KPI only
+    assert names({"vendor_site": "Manila", "workflow": "copyright"}, "incoming") == ["csv"]  # not the slices inside
+    assert names({}, "incoming") == ["total note"]                                   # nor the total around it
+    assert names({"workflow": "copyright"}, "incoming") == []
+    assert names({"vendor_site": "Manila"}) == ["manila note", "csv"]                # no KPI asked: every row

@@ -321,3 +321,19 @@ def test_decks_and_views_remember_who_made_them_under_which_scope(store: AppStor
                         may_replace=lambda v: v.owner == "lead@vendor-manila.example")
     assert "replace" not in str(err.value)
     assert store.views()[0].params == {} and store.views()[0].owner == "ana@example.com"
+
+
+def test_an_unreachable_server_is_not_waited_for_on_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = AppStore("postgresql+psycopg://nobody@127.0.0.1:1/none", migrate=False)
+    with pytest.raises(StoreError, match="cannot be reached"):
+        gone.notes(DAY, DAY)
+    tried = []
+    monkeypatch.setattr(gone.engine, "connect", lambda *a, **k: tried.append(1) or (_ for _ in ()).throw(OSError))
+    with pytest.raises(StoreError, match="cannot be reached"):
+        gone.notes_version()  # failed at once, from the last failure: no new connection attempt
+    assert tried == []
+    monkeypatch.setattr("store.time.monotonic", lambda: float("inf"))  # after the retry delay it is tried again
+    with pytest.raises(OSError):
+        gone.notes_version()
+    assert tried == [1]
+    gone.dispose()

@@ -29,7 +29,7 @@ import streamlit as st
 from loaders import Filters
 from metrics.anomalies import detect, events_for
 from metrics.drilldown import drilldown_link
-from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, sample_database
+from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, relative_to, sample_database
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
     HISTORY_DAYS,
@@ -72,11 +72,14 @@ def _events(key: str, path: str | None, mtime: float | None, _ctx: DataContext) 
                         sample=sample_database(settings.url, is_sample=settings.is_sample))
 
 
-def events(ctx: DataContext) -> pd.DataFrame:
+def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
     """Known events: the sample's holidays on a sample database, plus the optional events CSV.
 
     Notes marked as known events (``ui.notes``) are added, and events of values outside the user's scope are
-    left out.
+    left out. With ``filters``, the events are made relative to what the data read under them holds: a
+    dimension fixed to one value (by the filters or the user's scope) is no longer a scope, so an event pinned
+    to that value applies to every series read (they all are within it) and one pinned to another value to
+    none. That way a partner's panel and an admin's panel filtered to the same sites are judged alike.
 
     Returns
     -------
@@ -95,13 +98,16 @@ def events(ctx: DataContext) -> pd.DataFrame:
         raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
     mtime = path.stat().st_mtime if path is not None else None
     found = _events(ctx.key, str(path) if path else None, mtime, ctx)
-    noted = event_frame(ctx.scan_dims)
+    noted = event_frame(ctx.scan_dims, ctx.scope)
     if not noted.empty:
         found = pd.concat([found, noted], ignore_index=True).sort_values("start", kind="stable")
     # a partner sees no event of another partner's values (an event for every value is for it too)
     for d, allowed in ctx.scope.limits:
         if d in found.columns:
             found = found[found[d].isna() | found[d].isin(allowed)]
+    if filters is not None:
+        found = relative_to(found, {d: v[0] for d, v in ctx.scope.restrict(filters).dimension_filters.items()
+                                    if len(v) == 1})
     return found.reset_index(drop=True)
 
 
@@ -124,7 +130,7 @@ def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _scored(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Scored:
     judgment = _ctx.settings
-    return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx),
+    return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx, dims),
                        threshold=judgment.threshold, min_cases=judgment.min_cases, min_change=judgment.min_change)
 
 
@@ -227,7 +233,7 @@ def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, 
     values = compute_kpis(parts, kpis=[kpi])[kpi]
     judgment = _ctx.settings
     return detect(values, 7, kind=spec.series_kind, volume=parts[spec.volume],
-                  events=events_for(events(_ctx), _slice), threshold=judgment.threshold,
+                  events=events_for(events(_ctx, narrowed), _slice, kpi), threshold=judgment.threshold,
                   min_cases=judgment.min_cases, min_change=judgment.min_change)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "new_deck",
     "open_deck",
     "remove_deck_item",
+    "retitle_deck",
     "save_view",
     "saved_views",
     "set_deck_items",
@@ -177,18 +178,30 @@ def deck_items() -> list[DeckItem]:
 
 def set_deck_items(items: Sequence[DeckItem], *, expected: Sequence[DeckItem] | None = None) -> None:
     """Replace the current deck's charts (reorder, edit, remove); charts another tab added meanwhile stay."""
-    deck = current_deck()
-    if deck is None:
-        raise StoreError("There is no deck to change: add a chart first.")
-    app_store().replace_items(deck.id, [it.to_record() for it in items],
+    deck_id = _deck_id()
+    app_store().replace_items(deck_id, [it.to_record() for it in items],
                               expected=[it.item_id for it in expected] if expected is not None else None)
+
+
+def _writable(deck: Deck, user: User) -> bool:
+    """Whether ``user`` may change ``deck``: only when everything it sees is within the deck's scope, so an
+    analyst's all-sites chart never lands in a partner's deck (the partner would then see it)."""
+    return user.scope.within(Scope.from_record(deck.scope)) if deck.scope is not None else True
 
 
 def _deck_id() -> str:
     deck = current_deck()
     if deck is None:
         raise StoreError("There is no deck to change: add a chart first.")
+    if not _writable(deck, _user()):
+        raise StoreError("This deck was made for a narrower view of the data than yours: you can read it, not "
+                         "change it. Start a new deck to collect your own charts.")
     return deck.id
+
+
+def retitle_deck(title: str, subtitle: str) -> None:
+    """Change the current deck's title and subtitle (its owner's, or a deck of a scope within the user's)."""
+    app_store().update_deck(_deck_id(), title=title, subtitle=subtitle)
 
 
 def update_deck_item(item: DeckItem) -> None:
@@ -207,9 +220,9 @@ def move_deck_item(item_id: str, offset: int) -> None:
 def add_to_deck(item: DeckItem) -> int:
     """Append ``item`` to the current deck, starting one when there is none; returns the deck's chart count."""
     store = app_store()
-    deck = current_deck()
-    if deck is None:
-        deck_id = store.create_deck(**_owned(_user()))
+    deck, user = current_deck(), _user()
+    if deck is None or not _writable(deck, user):  # a partner's deck open here: the chart starts a deck of one's own
+        deck_id = store.create_deck(**_owned(user))
         st.session_state[_DECK] = deck_id
     else:
         deck_id = deck.id

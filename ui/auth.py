@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from loaders import Settings, User
+from loaders import Access, Settings, User
 from ui.text import md
 
 __all__ = ["render_account", "require_user", "signed_in_user"]
@@ -31,25 +31,40 @@ def _oidc_identity() -> tuple[str | None, str]:
     return (str(email) if email else None), str(user.get("name") or "")
 
 
-def _identity(settings: Settings) -> tuple[str | None, str]:
-    access = settings.access
+def header_email(values: list[str]) -> str | None:
+    """The one address a proxy's header holds, or ``None`` when it holds none or several.
+
+    >>> header_email(["lead@vendor.example"]), header_email(["a@x.example", "b@y.example"])
+    ('lead@vendor.example', None)
+    >>> header_email(["a@x.example, b@example.com"]) is None
+    True
+    """
+    found = [v.strip() for v in values if v.strip()]
+    if len(found) != 1 or any(c in found[0] for c in ", \t;<>\"") or found[0].count("@") != 1:
+        return None
+    return found[0]
+
+
+def _identity(access: Access) -> tuple[str | None, str]:
     if access.mode == "header":
-        raw = st.context.headers.get(access.header)
-        return (raw.strip() or None) if raw else None, ""
+        # exactly one value, one address: a proxy that appends instead of replacing, or a merged "a@x, b@y",
+        # must not let a client's own header or a second address decide who this is
+        return header_email(st.context.headers.get_all(access.header)), ""
     if access.mode == "oidc":
         return _oidc_identity()
     return None, ""
 
 
-def signed_in_user(settings: Settings) -> User | None:
+def signed_in_user(settings: Settings | Access) -> User | None:
     """The user of this session under the configured mode, or ``None`` (not signed in, or no role)."""
-    email, name = _identity(settings)
-    return settings.access.user(email, name=name)
+    access = settings if isinstance(settings, Access) else settings.access
+    email, name = _identity(access)
+    return access.user(email, name=name)
 
 
-def render_account(user: User, settings: Settings) -> None:
+def render_account(user: User, access: Access) -> None:
     """Who is signed in (and, with OpenID Connect, a sign-out button); nothing in ``none`` mode."""
-    mode = settings.access.mode
+    mode = access.mode
     if mode == "none":
         return
     email = md(user.email) if user.name else ""
@@ -58,16 +73,19 @@ def render_account(user: User, settings: Settings) -> None:
         st.button("Sign out", key="auth_logout", icon=":material/logout:", on_click=st.logout, type="tertiary")
 
 
-def require_user(settings: Settings, *, title: str) -> User:
+def require_user(access: Access, *, title: str) -> User:
     """The signed-in user; otherwise the page says why it shows nothing (with a sign-in button where one
     helps) and stops."""
-    access = settings.access
-    user = signed_in_user(settings)
+    user = signed_in_user(access)
     if user is not None:
         return user
-    email, _name = _identity(settings)
+    email, _name = _identity(access)
     st.title(title)
-    if access.mode == "oidc" and email is None:
+    if access.mode == "oidc" and email is None and st.user.get("is_logged_in"):
+        st.error("**Your account has no verified e-mail address**, which is how this dashboard knows who you are. "
+                 "Sign in with another account, or ask your identity provider's admin.", icon=":material/block:")
+        st.button("Sign out", key="auth_logout", icon=":material/logout:", on_click=st.logout)
+    elif access.mode == "oidc" and email is None:
         st.info("Sign in to see the dashboard.", icon=":material/lock:")
         st.button("Sign in", key="auth_login", icon=":material/login:", type="primary", on_click=st.login)
     elif access.mode == "header" and email is None:

@@ -213,6 +213,11 @@ def chart_panel(
     """
     # theme=None: draw the figure's own "ops" template, so the screen matches the exported image
     plotly_kwargs.setdefault("theme", None)
+    # the chart's own "download as png" would bypass the audit log: the PNG button below is the one way out
+    config = dict(plotly_kwargs.pop("config", None) or {})
+    config["modeBarButtonsToRemove"] = [*config.get("modeBarButtonsToRemove", []), "toImage"]
+    config.setdefault("displaylogo", False)
+    plotly_kwargs["config"] = config
     event = st.plotly_chart(fig, key=key, on_select=on_select, selection_mode=selection_mode, **plotly_kwargs)
     ok, status = browser_status()
     files = export_files(fig, meta, data=data)

@@ -325,7 +325,9 @@ def forget_failed_refresh() -> None:
 
 @st.cache_data(ttl=600, max_entries=4, show_spinner=False)
 def _bounds(key: str, _ctx: DataContext) -> tuple[date, date] | None:
-    return loaders.load_rollup_bounds(_ctx.rollup, settings=_ctx.settings, scope=_ctx.scope)
+    # the data's window for everyone: dates name no site, and a partner whose site had no case on the newest day
+    # must still see that day (an outage is exactly what it needs to see)
+    return loaders.load_rollup_bounds(_ctx.rollup, settings=_ctx.settings, scope=None)
 
 
 def bounds(ctx: DataContext) -> tuple[date, date]:

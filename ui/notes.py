@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from loaders import Filters, Scope
+from metrics.events import note_events
 from store import NOTE_STATUSES, Note, StoreError
 from ui.app_store import app_store
 from ui.data import DataContext
@@ -43,10 +44,6 @@ def view_slice(ctx: DataContext, filters: Filters, extra: Mapping[str, str] | No
     return tuple(sorted(pairs.items()))
 
 
-def _may_see(note: Note, scope: Scope) -> bool:
-    return Scope.of({d: [v] for d, v in note.slice}).within(scope) if note.slice else scope.everything
-
-
 def visible_notes(ctx: DataContext, start: date, end: date) -> tuple[list[Note], str | None]:
     """The notes from ``start`` to ``end`` the user may see, and the reason when they cannot be read (the app
     database is down: the pages go on without notes)."""
@@ -54,7 +51,7 @@ def visible_notes(ctx: DataContext, start: date, end: date) -> tuple[list[Note],
         found = app_store().notes(start, end)
     except StoreError as err:
         return [], str(err)
-    return [n for n in found if _may_see(n, ctx.scope)], None
+    return [n for n in found if ctx.scope.sees_slice(n.slice)], None
 
 
 def notes_on(notes: Sequence[Note], *, slice_: Slice | None, day: date | None = None,
@@ -137,23 +134,14 @@ def events_version() -> str:
         return "unavailable"
 
 
-def event_frame(dims: tuple[str, ...]) -> pd.DataFrame:
-    """The notes marked as known events, as an events frame (``metrics.events`` columns: a slice of a dimension
-    not scanned cannot be masked and is left out). An unreachable app database gives no events."""
-    columns = ["start", "end", "name", *dims]
+def event_frame(dims: tuple[str, ...], scope: Scope) -> pd.DataFrame:
+    """The notes marked as known events that a user of ``scope`` may read, as an events frame
+    (``metrics.events.note_events``). An unreachable app database gives no events."""
     try:
         found = app_store().notes(date.min, date.max, events_only=True)
     except StoreError:
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for n in found:
-        where = dict(n.slice)
-        if not set(where) <= set(dims):
-            continue
-        name = n.text or STATUS_LABELS[n.status]
-        rows.append({"start": pd.Timestamp(n.day), "end": pd.Timestamp(n.day), "name": name,
-                     **{d: where.get(d) for d in dims}})
-    return pd.DataFrame(rows, columns=columns)
+        found = []
+    return note_events([n for n in found if scope.sees_slice(n.slice)], dims)
 
 
 def deck_notes(notes: Sequence[Note]) -> str:

@@ -18,7 +18,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from loaders import Filters, OpsDataError, User
+from loaders import Access, Filters, OpsDataError, User
+from loaders.settings import fallback_access
 from ui import state
 from ui.app_store import StoreError, bind_deck, delete_view, save_view, saved_views
 from ui.auth import render_account, require_user
@@ -191,7 +192,7 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
         with st.sidebar:
             st.markdown("### Identity Ops")
             if user is not None:
-                render_account(user, current_settings())
+                render_account(user, _access())
                 if user.role == "partner":
                     st.caption(f"You see {md(user.scope.describe(_label))} only.")
             menu = st.container()  # filled once the filters are read: the links carry them
@@ -238,6 +239,13 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
     return ctx, filters
 
 
+def _access() -> Access:
+    try:
+        return current_settings().access
+    except OpsDataError:
+        return fallback_access() or Access()
+
+
 def _label(dimension: str) -> str:
     try:
         return current_settings().label(dimension)
@@ -245,15 +253,21 @@ def _label(dimension: str) -> str:
         return dimension
 
 
-def _gate(title: str, script: str) -> User | None:
-    """Sign-in before anything is read: the user, or the page stops saying why it shows nothing. ``None`` when
-    the configuration cannot be read (the data context then reports the problem; with no settings it reads
-    nothing)."""
+def _gate(title: str, script: str) -> User:
+    """Sign-in before anything is read: the user, or the page stops saying why it shows nothing."""
     try:
-        settings = current_settings()
+        access: Access | None = current_settings().access
     except OpsDataError:
-        return None
-    user = require_user(settings, title=title)
+        # the rest of the file is broken: sign-in is still enforced from [auth] and [roles] alone, and when even
+        # they cannot be read nothing is shown (only an admin may see the configuration's problem)
+        access = fallback_access()
+        if access is None:
+            st.title(title)
+            st.error("**The configuration cannot be read, and it sets who may sign in**, so nothing is shown. An "
+                     "admin can fix ops.toml on the server; the app picks it up without a restart.",
+                     icon=":material/lock:")
+            st.stop()
+    user = require_user(access, title=title)
     st.session_state["ops_user_role"] = user.role
     if script in ADMIN_PAGES and not user.is_admin:
         st.title(title)
