@@ -19,6 +19,11 @@ def _items(at: AppTest) -> list[str]:
     return [m.value for m in at.main.markdown if "-badge[" in m.value and "severity" in m.value]
 
 
+def _save(at: AppTest, form: str) -> None:
+    """Submit the form ``form`` (its Save button)."""
+    next(b for b in at.button if b.label == "Save" and str(b.proto.form_id) == form).click().run()
+
+
 @pytest.fixture()
 def store() -> AppStore:
     s = AppStore(os.environ["OPS_APP_DB_URL"])
@@ -91,3 +96,23 @@ def test_a_flag_turned_into_a_known_event_is_no_longer_flagged(signed_in, store)
     # masked by the detector from now on (the workflow's own total, which holds that site's spike, may now lead
     # an incident of its own: only the slice noted is known)
     assert before[0] not in after
+
+
+def test_an_edit_over_someone_elses_newer_one_is_refused_not_written(signed_in, store):
+    at = signed_in("app.py", as_=ANALYST)
+    day = at.date_input(key="standup_day").value
+    note = store.add_note(day=day, slice=(("vendor_site", "Manila"), ("workflow", "brand_impersonation")),
+                          kpi="incoming", text="first draft", author=ANALYST)
+    at = signed_in("app.py", as_=ANALYST)
+    edit = f"standup_note_0_edit_{note}_text"
+    assert at.text_area(key=edit).value == "first draft"
+    store.update_note(note, version=1, author=ADMIN, text="the admin's correction")  # another tab, meanwhile
+    at.text_area(key=edit).input("my stale edit")
+    _save(at, f"standup_note_0_edit_{note}")
+    assert any("changed meanwhile" in e.value and "the admin" in e.value for e in at.error)
+    [saved] = store.notes(day, day)
+    assert saved.text == "the admin's correction" and saved.author == ANALYST  # kept; the author too
+    at = signed_in("app.py", as_=ANALYST)  # reopened: the newer text, editable from its version
+    at.text_area(key=edit).input("agreed: routing change")
+    _save(at, f"standup_note_0_edit_{note}")
+    assert store.notes(day, day)[0].text == "agreed: routing change"

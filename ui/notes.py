@@ -76,13 +76,44 @@ def _line(note: Note, *, with_day: bool) -> str:
 
 def render_notes(notes: Sequence[Note], *, with_day: bool = False, key: str, user_email: str | None = None,
                  admin: bool = False) -> None:
-    """The notes, newest first, each with its author and time; the author (or an admin) can delete one."""
+    """The notes, newest first, each with its author and time; the author (or an admin) can edit or delete one.
+
+    An edit is saved only over the version it started from: when another analyst changed the note meanwhile, the
+    edit is refused with what the note now says (nothing is written over it)."""
     for note in notes:
-        line, drop = st.columns([12, 1], vertical_alignment="center")
+        line, edit, drop = st.columns([12, 1, 1], vertical_alignment="center")
         line.markdown(_line(note, with_day=with_day))
-        if admin or (user_email and note.author == user_email):
-            drop.button("", key=f"{key}_del_{note.id}", icon=":material/delete:", type="tertiary",
-                        help="Delete this note", on_click=_delete, args=(note.id, note.version))
+        if not (admin or (user_email and note.author == user_email)):
+            continue
+        _edit_form(edit, note, key=f"{key}_edit_{note.id}", editor=user_email or "")
+        drop.button("", key=f"{key}_del_{note.id}", icon=":material/delete:", type="tertiary",
+                    help="Delete this note", on_click=_delete, args=(note.id, note.version))
+
+
+def _edit_form(where, note: Note, *, key: str, editor: str) -> None:
+    # the version the edit started from is kept with the form: a submit after someone else's save is refused
+    # (its key does not change with the note, so the stale submit is seen, not dropped with its form)
+    started = f"{key}_version"
+    if started not in st.session_state:
+        st.session_state[started] = note.version
+        st.session_state[f"{key}_text"] = note.text
+        st.session_state[f"{key}_link"] = note.link
+        st.session_state[f"{key}_status"] = note.status
+    with where.popover("", icon=":material/edit:", help="Edit this note"), st.form(key=key, border=False):
+        status = st.segmented_control("What is it", list(NOTE_STATUSES), format_func=STATUS_LABELS.get,
+                                      key=f"{key}_status")
+        text = st.text_area("Note", max_chars=2000, key=f"{key}_text")
+        link = st.text_input("Ticket link (optional)", key=f"{key}_link")
+        if not st.form_submit_button("Save", icon=":material/save:"):
+            return
+    version = st.session_state.pop(started)
+    try:
+        app_store().update_note(note.id, version=version, author=editor, status=status or note.status,
+                                text=text, link=link)
+    except StoreError as err:
+        st.error(md(err))  # the form reopens on the note as it now reads
+        return
+    st.rerun()
 
 
 def _delete(note_id: int, version: int) -> None:
