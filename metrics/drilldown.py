@@ -495,8 +495,9 @@ def summary_sentence(kpi: KPI, *, actual: float, expected: float, causes: pd.Dat
     head = f"{kpi.label} {kpi.format(actual)} vs {kpi.format(expected)} expected ({_pct(actual, expected)})"
     if mix is not None and mix.attrs.get("overall"):
         overall = mix.attrs["overall"]
-        head += (f": rate {overall['rate_effect'] * kpi.scale:+.{kpi.decimals + 1}f}, "
-                 f"mix {overall['mix_effect'] * kpi.scale:+.{kpi.decimals + 1}f}")
+        # in the KPI's unit: how much the slices' own values moved it, how much the shift between slices did
+        head += (f": {kpi.format_difference(overall['rate_effect'] * kpi.scale)} from the slices' own values, "
+                 f"{kpi.format_difference(overall['mix_effect'] * kpi.scale)} from the mix of cases")
     return f"{head}; {_named_causes(causes, kpi=kpi, total=actual - expected, of=' of the rate change')}"
 
 
@@ -520,8 +521,9 @@ def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, dimensions: Sequ
     weeks, min_weeks : int, keyword-only
         Same-weekday baseline (see :mod:`metrics.baselines`).
     expected_total : float, optional, keyword-only
-        The expected KPI value of the slice (e.g. from the detector) for flows and the stock; the
-        leaves are allocated down from it. Ignored for ratios (a rate does not allocate).
+        The expected KPI value of the slice (e.g. from the detector): for flows and the stock the leaves
+        are allocated down from it; for a ratio every leaf's usual rate is scaled by one factor so that the
+        slice's expected rate is this one (the sentence then states the detector's expected value).
     **explain_options
         Passed to :func:`metrics.root_cause.explain`.
 
@@ -556,6 +558,11 @@ def analyse(volume: pd.DataFrame, kpi: KPI | str, day: date, *, dimensions: Sequ
         n1, d1 = table[num].clip(lower=0), table[den].clip(lower=0)
         n0, d0 = table[f"{num}_expected"].clip(lower=0), table[f"{den}_expected"].clip(lower=0)
         big_r0 = n0.sum() / d0.sum() if d0.sum() > 0 else np.nan
+        judged = expected_total / spec.scale if expected_total is not None and np.isfinite(expected_total) else None
+        if judged is not None and np.isfinite(big_r0) and big_r0 > 0:
+            # one judgment: the rate expected is the detector's; every leaf's usual rate is scaled by the same
+            # factor, so the mix/rate split allocates the detector's expected value, not a second baseline's
+            n0, big_r0 = n0 * (judged / big_r0), judged
         actual = float(n1.sum() / d1.sum() * spec.scale) if d1.sum() > 0 else np.nan
         expected = float(big_r0 * spec.scale)
         # What each leaf's numerator would be at its usual rate on today's volume. A leaf's own rate

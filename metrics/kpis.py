@@ -123,6 +123,16 @@ class KPI:
             return ""
         return f"{delta:+.{decimals}f} pts" if self.unit == "%" else f"{delta:+.{decimals}f} %"
 
+    @property
+    def difference_unit(self) -> str:
+        """The suffix of a difference of this KPI: points for a percentage (``" pts"``), else its unit."""
+        return {"%": " pts", "minutes": " min", "hours": " h"}.get(self.unit, "")
+
+    def format_difference(self, delta: float, *, decimals: int | None = None) -> str:
+        """A difference in the KPI's own unit, signed: ``"+3.2 pts"`` (a percentage), ``"-12.5 h"``, ``"+41"``."""
+        places = self.decimals if decimals is None else decimals
+        return f"{delta:+,.{places}f}{self.difference_unit}"
+
     def judged_line(self, observed: float, expected: float, day: dt.date, where: str = "") -> str:
         """One line stating a judged day: ``"Incoming at Manila on Wed 02 Dec 2026: 91, +111.6 % vs 43 expected"``."""
         at = f" at {where}" if where else ""

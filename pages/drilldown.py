@@ -194,7 +194,7 @@ with guarded():
             mix[c] = mix[c] * kpi.scale
         for c in ("share_expected", "share_actual"):
             mix[c] = mix[c] * 100
-        unit = {"%": " pts", "minutes": " min", "hours": " h"}.get(kpi.unit, "")  # a change of a percentage: points
+        unit = kpi.difference_unit  # a change of a percentage: points
         in_unit = f"%.{kpi.decimals + 1}f" + {"%": " %%", "minutes": " min", "hours": " h"}.get(kpi.unit, "")
         effect = "Its part of the KPI's change, in the KPI's unit"
         st.dataframe(mix, key="drilldown_mix", hide_index=True, column_config={

@@ -95,3 +95,12 @@ def test_missing_parts_and_bad_grain_are_rejected():
 def test_registry_table_lists_formulas():
     table = registry_table()
     assert table.loc[table["name"] == "aht", "formula"].item() == "handle_time_s / solved_manual × 0.0166667"
+
+
+def test_a_difference_is_written_in_the_kpis_own_unit():
+    from metrics.kpis import get_kpi
+
+    assert get_kpi("sla_attainment").format_difference(-10.0) == "-10.0 pts"
+    assert get_kpi("aas").format_difference(772.88) == "+772.9 h"
+    assert get_kpi("incoming").format_difference(1234.0) == "+1,234"
+    assert get_kpi("aht").format_difference(-0.25, decimals=2) == "-0.25 min"

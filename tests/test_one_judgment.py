@@ -75,14 +75,19 @@ def test_every_screen_states_the_same_expected_value_band_and_flag(ctx):
         checked += 1
 
     # the stand-up's anomaly items are the list's points of that day, with their expected values; the "why"
-    # allocates that expected value (flows and the stock)
+    # allocates that expected value (flows, the stock, and ratios, whose leaf rates are scaled to it)
     items, _total = su.day_anomalies(ctx, window, day)
     for item in items:
         row = by_point[(item.kpi, tuple(sorted(item.slice.items())), day)]
         assert close(item.expected, row["expected"]) and close(item.upper, row["upper"])
-        if get_kpi(item.kpi).kind != "ratio":
-            why = analysis(ctx, DrilldownState(item.kpi, day, tuple(item.slice.items())), float(row["expected"]))
-            assert close(why.expected, row["expected"])
+        why = analysis(ctx, DrilldownState(item.kpi, day, tuple(item.slice.items())), float(row["expected"]))
+        assert close(why.expected, row["expected"])
+        checked += 1
+    ratios = [(k, s, d, r) for (k, s, d), r in by_point.items() if get_kpi(k).kind == "ratio"][:10]
+    assert ratios, "the sample's window holds flagged ratio points"
+    for kpi, slice_, d, row in ratios:  # the sentence states the detector's expected rate, not a second one
+        why = analysis(ctx, DrilldownState(kpi, d, slice_), float(row["expected"]))
+        assert close(why.expected, row["expected"]) and get_kpi(kpi).format(row["expected"]) in why.sentence
         checked += 1
 
     # the scorecard tints exactly the cells the list flags for that site on the day
