@@ -200,6 +200,22 @@ def validate_identifier(name: str, *, what: str) -> str:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """Where digests are sent from (``[smtp]``) and where their links point (``[digest] base_url``).
+
+    ``smtp_url`` is ``smtp://host:port`` (STARTTLS when ``starttls``) or ``smtps://host:port`` (TLS from the
+    start); a user and password may be in the URL (from secrets or ``OPS_SMTP_URL``, never the file) or in
+    ``OPS_SMTP_USER`` / ``OPS_SMTP_PASSWORD``.
+    """
+
+    smtp_url: str | None = None
+    sender: str = "identity-ops@localhost"
+    starttls: bool = True
+    base_url: str = "http://localhost:8501"
+    timeout_s: float = 20.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved, validated configuration of the data layer.
 
@@ -251,6 +267,8 @@ class Settings:
     app_db_url: str = f"sqlite:///{LOCAL_CACHE_PATH.parent / 'app.sqlite'}"
     #: sign-in and roles (``[auth]``, ``[roles]``): who may see which values (``loaders.access``)
     access: Access = field(default_factory=Access)
+    #: how digests go out (``[smtp]``, ``[digest]``; ``OPS_SMTP_URL`` overrides the server)
+    delivery: Delivery = field(default_factory=lambda: Delivery())
 
     def __post_init__(self) -> None:
         wanted = self.case_columns if self.source_kind == "cases" else self.volume_columns
@@ -568,8 +586,36 @@ def _time(doc: Mapping[str, Any]) -> tuple[str, str]:
     return zone, naive
 
 
+def _delivery(doc: Mapping[str, Any], smtp_url: str | None) -> Delivery:
+    smtp = _section(doc, "smtp")
+    _only(smtp, "smtp", ("url", "from", "starttls", "timeout_s"))
+    digest = _section(doc, "digest")
+    _only(digest, "digest", ("base_url",))
+    url = smtp_url or smtp.get("url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"^smtps?://[^/\s]+$", url)):
+        raise ConfigError(f"`smtp.url` must look like smtp://host:587 or smtps://host:465, got {url!r}",
+                          key="smtp.url")
+    if url and "@" in url.split("://", 1)[1] and not smtp_url:
+        raise ConfigError("`smtp.url` in the file must not hold a user or password",
+                          hint="Put them in .streamlit/secrets.toml, OPS_SMTP_URL, or OPS_SMTP_USER / "
+                          "OPS_SMTP_PASSWORD.", key="smtp.url")
+    sender = smtp.get("from", "identity-ops@localhost")
+    if not isinstance(sender, str) or sender.count("@") != 1 or any(c in sender for c in "\r\n,;<>"):
+        raise ConfigError(f"`smtp.from` must be one e-mail address, got {sender!r}", key="smtp.from")
+    starttls = smtp.get("starttls", True)
+    if not isinstance(starttls, bool):
+        raise ConfigError("`smtp.starttls` must be true or false", key="smtp.starttls")
+    timeout = _number(smtp, "timeout_s", where="smtp.timeout_s") or 20.0
+    base = digest.get("base_url", "http://localhost:8501")
+    if not isinstance(base, str) or not re.match(r"^https?://[^\s]+$", base):
+        raise ConfigError(f"`digest.base_url` must be the dashboard's address (https://…), got {base!r}",
+                          key="digest.base_url")
+    return Delivery(url, sender, starttls, base.rstrip("/"), float(timeout))
+
+
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,
-                          config_path: Path | None = None, app_db_url: str | None = None) -> Settings:
+                          config_path: Path | None = None, app_db_url: str | None = None,
+                          smtp_url: str | None = None) -> Settings:
     """Build :class:`Settings` from a parsed configuration document (see module docstring).
 
     Parameters
@@ -601,7 +647,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     'opened_ts'
     """
     known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time", "detector",
-             "app_db", "auth", "roles")
+             "app_db", "auth", "roles", "smtp", "digest")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
@@ -713,6 +759,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         min_change=min_change,
         app_db_url=app_url,
         access=access_from_mapping(_section(doc, "auth"), _section(doc, "roles"), keys),
+        delivery=_delivery(doc, smtp_url),
     )
 
 
@@ -793,8 +840,14 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
         )
     doc, text = _read_toml(path) if path.exists() else ({}, "")
     try:
+        smtp_secret = None
+        try:
+            smtp_secret = secrets["smtp"]["url"] if secrets else None  # type: ignore[index]
+        except (KeyError, TypeError):
+            smtp_secret = None
         return settings_from_mapping(doc, url=url, url_source=source, config_path=path if path.exists() else None,
-                                     app_db_url=environ.get("OPS_APP_DB_URL") or None)
+                                     app_db_url=environ.get("OPS_APP_DB_URL") or None,
+                                     smtp_url=environ.get("OPS_SMTP_URL") or smtp_secret or None)
     except ConfigError as err:
         line = locate_key(text, err.key) if err.key and text else None
         where = f"{path.name} line {line}: " if line else (f"{path.name}: " if text else "")

@@ -768,6 +768,7 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
             sla = sites["sla_attainment"].dropna()
             if len(sla):
                 low = sla.idxmin()
-                sentences.append(f"No {site} had an abnormal figure; the lowest SLA was {low}'s "
+                good = (site_flags == "good").any(axis=None)  # a good flag is abnormal too: not "no abnormal"
+                sentences.append(f"No {site} was {'behind' if good else 'abnormal'}; the lowest SLA was {low}'s "
                                  f"{get_kpi('sla_attainment').format(sla.loc[low])}.")
     return " ".join(sentences[:5])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
@@ -28,9 +29,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from store.schema import VERSION_TABLE, audit, deck_items, decks, notes, views
+from store.schema import VERSION_TABLE, audit, deck_items, decks, notes, sends, subscriptions, views
 
-__all__ = ["NOTE_STATUSES", "AppStore", "AuditEntry", "Deck", "Note", "SavedView", "StoreError", "open_store"]
+__all__ = ["NOTE_STATUSES", "AppStore", "AuditEntry", "Deck", "Note", "SavedView", "StoreError", "Subscription",
+           "open_store"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_VIEW_NAME = 120
@@ -91,6 +93,20 @@ class Note:
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Who gets the stand-up, where, how often: the digest is cut to ``email``'s scope."""
+
+    id: int
+    email: str
+    channel: str          # email | webhook
+    target: str           # the address, or the webhook URL
+    cadence: str          # daily | weekly
+    kpis: tuple[str, ...]
+    min_severity: float
+    created_by: str
 
 
 @dataclass(frozen=True)
@@ -458,6 +474,62 @@ class AppStore:
             n, last, ids = conn.execute(query).one()
         return f"{n}|{last}|{ids}"
 
+    # ----------------------------------------------------------------------------- subscriptions, sends
+    @_store_errors
+    def add_subscription(self, *, email: str, channel: str, target: str, cadence: str = "daily",
+                         kpis: Sequence[str] = (), min_severity: float = 0.0, created_by: str) -> int:
+        """Subscribe ``email`` (whose scope the digest is cut to) on ``channel`` at ``target``."""
+        email = str(email).strip().lower()
+        if not _EMAIL.match(email):
+            raise StoreError(f"{email!r} is not one e-mail address.")
+        if channel not in ("email", "webhook"):
+            raise StoreError("A subscription goes out by e-mail or to a webhook.")
+        target = str(target).strip()
+        if channel == "email" and not _EMAIL.match(target):
+            raise StoreError(f"{target!r} is not one e-mail address.")
+        if channel == "webhook" and not (target.startswith("https://") or target.startswith("http://")):
+            raise StoreError("A webhook is a web address starting with https://.")
+        if cadence not in ("daily", "weekly"):
+            raise StoreError("A digest is daily or weekly.")
+        with self._writer.begin() as conn:
+            return int(conn.execute(subscriptions.insert().values(
+                email=email, channel=channel, target=target[:500], cadence=cadence, kpis=json.dumps(list(kpis)),
+                min_severity=float(min_severity), created_by=str(created_by)[:320], created_at=_now(),
+            )).inserted_primary_key[0])
+
+    @_store_errors
+    def subscriptions(self) -> list[Subscription]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(subscriptions).order_by(subscriptions.c.id)).all()
+        return [Subscription(r.id, r.email, r.channel, r.target, r.cadence, tuple(json.loads(r.kpis)),
+                             float(r.min_severity), r.created_by) for r in rows]
+
+    @_store_errors
+    def delete_subscription(self, subscription_id: int) -> None:
+        with self._writer.begin() as conn:
+            conn.execute(subscriptions.delete().where(subscriptions.c.id == int(subscription_id)))
+
+    @_store_errors
+    def was_sent(self, kind: str, day: dt.date, recipient: str, channel: str) -> bool:
+        """Whether this digest already went out to this recipient (a rerun then sends nothing)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sends.c.id).where(
+                sends.c.kind == kind, sends.c.day == day, sends.c.recipient == recipient[:500],
+                sends.c.channel == channel, sends.c.status == "sent").limit(1)).first() is not None
+
+    @_store_errors
+    def record_send(self, kind: str, day: dt.date, recipient: str, channel: str, *, status: str,
+                    detail: str = "") -> None:
+        with self._writer.begin() as conn:
+            conn.execute(sends.insert().values(kind=kind, day=day, recipient=recipient[:500], channel=channel,
+                                               status=status, detail=str(detail)[:4000], at=_now()))
+
+    @_store_errors
+    def send_log(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sends).order_by(sends.c.at.desc(), sends.c.id.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
     # ------------------------------------------------------------------------------------------- audit
     @_store_errors
     def log(self, user: str, action: str, what: Mapping[str, Any]) -> None:
@@ -472,6 +544,9 @@ class AppStore:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(audit).order_by(audit.c.at.desc(), audit.c.id.desc()).limit(limit)).all()
         return [AuditEntry(r.at, r.username, r.action, json.loads(r.what)) for r in rows]
+
+
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
 
 
 def _json(record: Mapping[str, Any] | None) -> str | None:

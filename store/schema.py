@@ -74,3 +74,30 @@ audit = sa.Table(
     sa.Column("what", sa.Text(), nullable=False),                   # JSON: the chart, its filters, the file
     sa.Index("ix_ops_app_audit_at", "at"),
 )
+
+# 0003: digest subscriptions and the send log (a rerun for the same day and recipient sends nothing)
+subscriptions = sa.Table(
+    "ops_app_subscriptions", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False),             # whose scope the digest is cut to
+    sa.Column("channel", sa.String(20), nullable=False),            # email | webhook
+    sa.Column("target", sa.String(500), nullable=False),            # the address, or the webhook URL
+    sa.Column("cadence", sa.String(20), nullable=False),            # daily | weekly
+    sa.Column("kpis", sa.Text(), nullable=False),                   # JSON list of KPI names; [] = the tiles'
+    sa.Column("min_severity", sa.Float(), nullable=False, server_default="0"),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+)
+
+sends = sa.Table(
+    "ops_app_sends", metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),               # daily | weekly | alert
+    sa.Column("day", sa.Date(), nullable=False),
+    sa.Column("recipient", sa.String(500), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),             # sent | failed
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Column("at", sa.DateTime(), nullable=False),
+    sa.Index("ix_ops_app_sends_key", "kind", "day", "recipient", "channel"),
+)

@@ -50,6 +50,7 @@ def test_migrations_run_on_open_create_only_the_apps_tables_and_are_idempotent(s
     assert store.revision() == AppStore.head() != ""
     tables = set(sa.inspect(store.engine).get_table_names())
     assert tables == {"ops_app_decks", "ops_app_deck_items", "ops_app_views", "ops_app_notes", "ops_app_audit",
+                      "ops_app_subscriptions", "ops_app_sends",
                       "ops_app_version"}
     again = AppStore(store.url.render_as_string(hide_password=False))  # a restart: nothing to do, nothing lost
     deck = store.create_deck("Kept")

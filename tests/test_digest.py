@@ -1,0 +1,209 @@
+"""The stand-up digest against a real local SMTP server (aiosmtpd) and a local HTTP receiver for webhooks:
+the received MIME message is parsed and checked against the stand-up's own numbers; reruns, partners and
+faults (SMTP down, a 500, a 404, a timeout) behave."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import http.server
+import re
+import threading
+import time
+import urllib.parse
+from datetime import date
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+import loaders
+from reports.digest import build_digest, digest_context, main, run
+from sample_data.generate import VENDOR_SITES
+from store import AppStore
+from tests.conftest import ADMIN, PARTNER, ROLES_CONFIG, SAMPLE_END
+from tests.e2e.conftest import free_port
+
+DAY = SAMPLE_END
+OTHER_SITES = [s for s in VENDOR_SITES if s != "Manila"]
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message; ``refuse`` answers the next N with a temporary failure."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.refuse = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            self.refuse -= 1
+            return "451 try again later"
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+
+@pytest.fixture()
+def inbox():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        server = self.server
+        status = server.statuses.pop(0) if server.statuses else 200
+        if status == "slow":
+            time.sleep(2.5)  # longer than the digest's timeout: the request times out
+            status = 200
+        server.requests.append((status, body))
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def hook():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    server.statuses, server.requests = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/secret"
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture()
+def settings_for(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings of a deployment with roles, its SMTP server on ``port``."""
+    def make(port: int) -> loaders.Settings:
+        config = tmp_path / "ops.toml"
+        config.write_text(ROLES_CONFIG + f'\n[smtp]\nurl = "smtp://127.0.0.1:{port}"\nfrom = "ops@example.com"\n'
+                          'starttls = false\ntimeout_s = 1\n[digest]\nbase_url = "https://ops.example.com"\n')
+        monkeypatch.setenv("OPS_CONFIG", str(config))
+        monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
+        return loaders.load_settings()
+    return make
+
+
+def _texts(message) -> tuple[str, str]:
+    return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())
+
+
+def test_the_digest_states_the_standups_numbers_with_charts_and_links(chart_browser, inbox, settings_for):
+    from ui import standup as su
+
+    settings = settings_for(inbox.port)
+    lines: list[str] = []
+    assert run(settings, DAY, to=[ADMIN], retries=1, backoff_s=0, out=lines.append) == 0, lines
+    [message] = inbox.messages
+    assert message["Subject"].startswith("Identity Ops stand-up · Tue 30 Jun 2026")
+    assert message["To"] == ADMIN and message["From"] == "ops@example.com"
+    text, body = _texts(message)
+    ctx = digest_context(settings, settings.access.user(ADMIN))
+    from loaders import Filters
+    tiles = su.standup_tiles(ctx, Filters(DAY, DAY), DAY)
+    for tile in tiles:  # the page's tiles, number for number
+        assert f"{tile.kpi.label}: {tile.kpi.format(tile.value)} (" in text
+        assert f">{tile.kpi.format(tile.value)}<" in body
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 2 and all(p.get_content().startswith(b"\x89PNG\r\n\x1a\n") for p in images)
+    assert {f"cid:{p['Content-ID'].strip('<>')}" for p in images} <= set(re.findall(r"src='(cid:[^']+)'", body))
+    items, _ = su.day_anomalies(ctx, Filters(DAY, DAY), DAY)
+    links = re.findall(r"href='(https://ops\.example\.com/drilldown\?[^']+)'", body)
+    assert items and len(links) == len(items)
+    for item, link in zip(items, links, strict=True):  # each link opens that item's drill-down
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(link.replace("&amp;", "&")).query))
+        assert query == item.params and query["day"] == DAY.isoformat()
+
+
+def test_a_rerun_for_the_same_day_sends_nothing_unless_forced(inbox, settings_for):
+    settings = settings_for(inbox.port)
+    out: list[str] = []
+    for _ in range(2):
+        assert run(settings, DAY, to=[ADMIN], images=False, retries=1, backoff_s=0, out=out.append) == 0
+    assert len(inbox.messages) == 1 and any("went out already" in line for line in out)
+    assert run(settings, DAY, to=[ADMIN], images=False, force=True, retries=1, backoff_s=0, out=out.append) == 0
+    assert len(inbox.messages) == 2
+    assert run(settings, date(2026, 6, 29), to=[ADMIN], images=False, retries=1, backoff_s=0, out=out.append) == 0
+    assert len(inbox.messages) == 3  # another day is another digest
+
+
+def test_a_partners_digest_holds_only_its_sites(inbox, settings_for, app_db):
+    settings = settings_for(inbox.port)
+    store = AppStore(app_db)
+    store.add_subscription(email=PARTNER, channel="email", target=PARTNER, created_by=ADMIN)
+    store.dispose()
+    assert run(settings, DAY, images=False, retries=1, backoff_s=0, out=lambda _l: None) == 0  # the subscription
+    [message] = inbox.messages
+    assert message["To"] == PARTNER
+    raw = message.as_string() + "".join(_texts(message))
+    assert "Vendor site: Manila" in message["Subject"]
+    assert not [s for s in OTHER_SITES if s in raw]
+    mine = build_digest(digest_context(settings, settings.access.user(PARTNER)), DAY, images=False)
+    admin = build_digest(digest_context(settings, settings.access.user(ADMIN)), DAY, images=False)
+    incoming = {t.kpi.name: t.value for t in mine.tiles}["incoming"]
+    assert 0 < incoming < {t.kpi.name: t.value for t in admin.tiles}["incoming"]
+
+
+def test_smtp_down_fails_that_recipient_and_never_blocks_the_webhook(hook, settings_for):
+    settings = settings_for(free_port())  # nothing listens there
+    out: list[str] = []
+    status = run(settings, DAY, to=[ADMIN], webhooks=[hook.url], as_user=PARTNER, images=False, retries=2,
+                 backoff_s=0, out=out.append)
+    assert status == 1
+    assert any(line.startswith(f"FAILED {ADMIN}: SMTP to 127.0.0.1:") and "after 2 attempts" in line for line in out)
+    [(code, body)] = hook.requests
+    assert code == 200 and b"Identity Ops stand-up" in body and not [s for s in OTHER_SITES if s.encode() in body]
+    assert not any("secret" in line for line in out)  # a webhook's path is its secret: never printed
+
+
+def test_temporary_failures_are_retried_and_refusals_are_not(inbox, hook, settings_for):
+    settings = settings_for(inbox.port)
+    inbox.refuse = 1  # 451 once, then accepted
+    out: list[str] = []
+    assert run(settings, DAY, to=[ADMIN], images=False, retries=3, backoff_s=0, out=out.append) == 0
+    assert len(inbox.messages) == 1 and any("after 2 attempts" in line for line in out)
+    hook.statuses = [500, 500, 200]
+    assert run(settings, DAY, webhooks=[hook.url], as_user=ADMIN, images=False, retries=3, backoff_s=0,
+               out=out.append) == 0
+    assert [c for c, _b in hook.requests] == [500, 500, 200]
+    hook.requests.clear()
+    hook.statuses = [404]
+    assert run(settings, date(2026, 6, 29), webhooks=[hook.url], as_user=ADMIN, images=False, retries=3,
+               backoff_s=0, out=out.append) == 1
+    assert [c for c, _b in hook.requests] == [404]  # a refusal is not tried again
+    hook.requests.clear()
+    hook.statuses = ["slow", "slow"]
+    assert run(settings, date(2026, 6, 28), webhooks=[hook.url], as_user=ADMIN, images=False, retries=2,
+               backoff_s=0, out=out.append) == 1
+    assert any("timed out" in line for line in out)
+
+
+def test_dry_run_says_who_would_get_what_and_sends_nothing(inbox, settings_for, capsys):
+    settings_for(inbox.port)
+    assert main(["--day", DAY.isoformat(), "--to", ADMIN, "--to", PARTNER, "--to", "stranger@elsewhere.example",
+                 "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert f"would send to {ADMIN} (email, sees everything)" in out
+    assert f"would send to {PARTNER} (email, sees vendor site: Manila)" in out.replace("Vendor", "vendor")
+    assert "FAILED stranger@elsewhere.example: has no role" in out
+    assert inbox.messages == []
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--day", "2026-13-01"], "--day must be a date as YYYY-MM-DD"),
+    (["--day", "2026-06-30", "--to", "a@b.example, c@d.example"], "--to must be one e-mail address"),
+    (["--day", "2026-06-30", "--webhook", "ftp://x"], "--webhook must be a web address"),
+])
+def test_bad_arguments_exit_2_with_the_rule(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
