@@ -3,7 +3,7 @@
 Run::
 
     python -m reports.digest --day YYYY-MM-DD [--to ADDRESS ...] [--webhook URL ...] [--as USER]
-                             [--dry-run] [--force] [--deck]
+                             [--dry-run] [--force] [--deck] [--cadence daily|weekly]
 
 Without ``--to`` / ``--webhook`` it sends to the subscriptions kept in the app database. Each recipient gets
 only its own scope (``[roles]``): a vendor partner's digest is computed from its sites alone, as its stand-up
@@ -45,7 +45,6 @@ from loaders import LOCAL_USER, Filters, Settings, User
 from metrics.kpis import get_kpi
 from metrics.standup import format_change
 
-KIND = "daily"
 PPTX_MIME = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
 
 
@@ -378,7 +377,8 @@ def post_webhook(url: str, payload: dict, *, timeout_s: float = 20.0, retries: i
 
 # ------------------------------------------------------------------------------------------ running
 def recipients(settings: Settings, *, to: Sequence[str] = (), webhooks: Sequence[str] = (),
-               as_user: str | None = None, subscriptions: Sequence = ()) -> tuple[list[Recipient], list[str]]:
+               as_user: str | None = None, subscriptions: Sequence = (), cadence: str = "daily"
+               ) -> tuple[list[Recipient], list[str]]:
     """Who gets a digest, each with the scope [roles] gives it (``as_user``: the webhooks' scope); and the
     addresses refused (no role), as messages."""
     access = settings.access
@@ -402,7 +402,7 @@ def recipients(settings: Settings, *, to: Sequence[str] = (), webhooks: Sequence
             continue
         out.append(Recipient(url, "webhook", user))
     for sub in subscriptions:
-        if sub.cadence != "daily":
+        if sub.cadence != cadence:
             continue
         user = user_of(sub.email)
         if user is None:
@@ -414,9 +414,14 @@ def recipients(settings: Settings, *, to: Sequence[str] = (), webhooks: Sequence
 
 def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequence[str] = (),
         as_user: str | None = None, dry_run: bool = False, force: bool = False, deck: bool = False,
-        retries: int = 3, backoff_s: float = 2.0, images: bool = True,
+        cadence: str = "daily", retries: int = 3, backoff_s: float = 2.0, images: bool = True,
         out: Callable[[str], None] = print) -> int:
-    """Send (or, with ``dry_run``, list) the digest of ``day``; returns the exit status."""
+    """Send (or, with ``dry_run``, list) the digest of ``day``; returns the exit status.
+
+    ``cadence="weekly"`` sends to the weekly subscriptions, the weekly deck of the 7 days ending ``day``
+    attached; the send log keeps daily and weekly digests apart."""
+    kind = cadence
+    deck = deck or cadence == "weekly"
     from store import AppStore, StoreError
 
     try:
@@ -428,15 +433,16 @@ def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequ
         store = None
     try:
         subs = store.subscriptions() if store is not None and not (to or webhooks) else []
-        chosen, refused = recipients(settings, to=to, webhooks=webhooks, as_user=as_user, subscriptions=subs)
+        chosen, refused = recipients(settings, to=to, webhooks=webhooks, as_user=as_user, subscriptions=subs,
+                                     cadence=cadence)
         failed = list(refused)
         if not chosen and not refused:
-            out("nothing to send: no --to, no --webhook and no daily subscription")
+            out(f"nothing to send: no --to, no --webhook and no {cadence} subscription")
             return 0
         contexts: dict = {}
         for r in chosen:
             try:
-                if store is not None and not force and store.was_sent(KIND, day, r.target, r.channel):
+                if store is not None and not force and store.was_sent(kind, day, r.target, r.channel):
                     out(f"skip {r.label}: the digest of {day} went out already (--force sends it again)")
                     continue
                 if r.user.scope not in contexts:
@@ -456,13 +462,13 @@ def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequ
                     tries = post_webhook(r.target, digest.chat, timeout_s=settings.delivery.timeout_s,
                                          retries=retries, backoff_s=backoff_s)
                 if store is not None:
-                    store.record_send(KIND, day, r.target, r.channel, status="sent", detail=f"{tries} attempt(s)")
+                    store.record_send(kind, day, r.target, r.channel, status="sent", detail=f"{tries} attempt(s)")
                 out(f"sent to {r.label}: “{digest.subject}”" + (f" after {tries} attempts" if tries > 1 else ""))
             except (SendFailed, loaders.OpsDataError, ValueError) as err:
                 failed.append(f"{r.label}: {err}")
                 if store is not None and not dry_run:
                     with contextlib.suppress(StoreError):  # the failure is printed either way
-                        store.record_send(KIND, day, r.target, r.channel, status="failed", detail=str(err))
+                        store.record_send(kind, day, r.target, r.channel, status="failed", detail=str(err))
         for problem in failed:
             out(f"FAILED {problem}")
         return 1 if failed else 0
@@ -510,6 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent to whom; send nothing")
     parser.add_argument("--force", action="store_true", help="send even when the send log says it went out")
     parser.add_argument("--deck", action="store_true", help="attach the weekly deck of the 7 days ending --day")
+    parser.add_argument("--cadence", choices=("daily", "weekly"), default="daily",
+                        help="which subscriptions to send to (weekly: with the weekly deck attached)")
     args = parser.parse_args(argv)
     # the app's caches, used here without a server, warn about that on every call: not news for a command
     logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
@@ -520,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return run(settings, args.day, to=args.to, webhooks=args.webhook, as_user=args.as_user, dry_run=args.dry_run,
-               force=args.force, deck=args.deck)
+               force=args.force, deck=args.deck, cadence=args.cadence)
 
 
 if __name__ == "__main__":

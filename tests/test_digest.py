@@ -207,3 +207,27 @@ def test_bad_arguments_exit_2_with_the_rule(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_digests_page_subscribes_oneself_and_previews_ones_own_view(signed_in, app_db):
+    at = signed_in("pages/digests.py", as_=PARTNER)
+    assert not at.exception
+    assert at.text_input[0].value == PARTNER and at.text_input[0].disabled  # a partner subscribes only itself
+    preview = " ".join(h.proto.body for h in at.get("html"))
+    assert "Stand-up ·" in preview and "Vendor site: Manila only" in preview
+    assert not [s for s in OTHER_SITES if s in preview]
+    at.text_input[1].input("https://hooks.example.com/services/T1/B2/c3")
+    at.segmented_control[0].set_value("webhook")
+    next(b for b in at.button if b.label == "Subscribe").click().run()
+    store = AppStore(app_db)
+    try:
+        [sub] = store.subscriptions()
+        assert (sub.email, sub.channel, sub.cadence, sub.created_by) == (PARTNER, "webhook", "daily", PARTNER)
+        store.add_subscription(email=ADMIN, channel="email", target=ADMIN, created_by=ADMIN)
+    finally:
+        store.dispose()
+    again = signed_in("pages/digests.py", as_=PARTNER)  # another subscriber's entry is not listed to it
+    assert ADMIN not in " ".join(m.value for m in again.main.markdown)
+    admin = signed_in("pages/digests.py", as_=ADMIN)  # an admin sees and previews everyone's
+    listed = " ".join(m.value for m in admin.main.markdown)
+    assert "ops-lead" in listed and "vendor-manila" in listed

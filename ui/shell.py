@@ -40,6 +40,7 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("pages/anomalies.py", "Anomalies", ":material/crisis_alert:"),
     ("pages/drilldown.py", "Drill-down", ":material/troubleshoot:"),
     ("pages/deck.py", "Deck", ":material/slideshow:"),
+    ("pages/digests.py", "Digests", ":material/forward_to_inbox:"),
     ("pages/data.py", "Data", ":material/database:"),
 )
 #: pages only an admin opens (they change the connection, the mapping or the data)
