@@ -231,3 +231,28 @@ def test_the_digests_page_subscribes_oneself_and_previews_ones_own_view(signed_i
     admin = signed_in("pages/digests.py", as_=ADMIN)  # an admin sees and previews everyone's
     listed = " ".join(m.value for m in admin.main.markdown)
     assert "ops-lead" in listed and "vendor-manila" in listed
+
+
+def test_an_alert_goes_out_once_per_incident_to_those_whose_severity_it_reaches(inbox, settings_for, app_db):
+    from reports import alerts
+
+    settings = settings_for(inbox.port)
+    store = AppStore(app_db)
+    store.add_subscription(email=ADMIN, channel="email", target=ADMIN, min_severity=3.0, created_by=ADMIN)
+    store.add_subscription(email=PARTNER, channel="email", target=PARTNER, min_severity=3.0, created_by=ADMIN)
+    store.add_subscription(email="quiet@example.com", channel="email", target="quiet@example.com",
+                           min_severity=50.0, created_by=ADMIN)       # no incident is that severe
+    store.add_subscription(email="digest@example.com", channel="email", target="digest@example.com",
+                           created_by=ADMIN)                          # no severity floor: digests only
+    store.dispose()
+    out: list[str] = []
+    assert alerts.run(settings, day=DAY, refresh=False, retries=1, backoff_s=0, out=out.append) == 0, out
+    assert sorted(m["To"] for m in inbox.messages) == sorted([ADMIN, PARTNER])
+    for message in inbox.messages:
+        assert message["Subject"].startswith("Identity Ops alert · Incoming · brand impersonation at Manila")
+        body = message.get_content()
+        assert "https://ops.example.com/drilldown?" in body and "severity 6.2" in body
+        if message["To"] == PARTNER:
+            assert not [s for s in OTHER_SITES if s in message.as_string()]
+    assert alerts.run(settings, day=DAY, refresh=False, retries=1, backoff_s=0, out=out.append) == 0
+    assert len(inbox.messages) == 2  # the same incident is not sent twice
