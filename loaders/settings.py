@@ -213,6 +213,8 @@ class Delivery:
     starttls: bool = True
     base_url: str = "http://localhost:8501"
     timeout_s: float = 20.0
+    #: hosts a webhook may post to (shell patterns): the server makes a request wherever a webhook points
+    webhook_hosts: tuple[str, ...] = ("hooks.slack.com", "*.webhook.office.com", "*.logic.azure.com")
 
 
 @dataclass(frozen=True)
@@ -590,11 +592,14 @@ def _delivery(doc: Mapping[str, Any], smtp_url: str | None) -> Delivery:
     smtp = _section(doc, "smtp")
     _only(smtp, "smtp", ("url", "from", "starttls", "timeout_s"))
     digest = _section(doc, "digest")
-    _only(digest, "digest", ("base_url",))
+    _only(digest, "digest", ("base_url", "webhook_hosts"))
     url = smtp_url or smtp.get("url")
-    if url is not None and (not isinstance(url, str) or not re.match(r"^smtps?://[^/\s]+$", url)):
-        raise ConfigError(f"`smtp.url` must look like smtp://host:587 or smtps://host:465, got {url!r}",
-                          key="smtp.url")
+    if url is not None and (not isinstance(url, str) or not re.match(r"^smtps?://([^/\s@]+@)?[^/\s:@]+(:\d+)?/?$",
+                                                                     url)):
+        shown = re.sub(r"//[^/@]*@", "//…@", str(url))  # never the password
+        raise ConfigError(f"the SMTP URL must look like smtp://host:587 or smtps://host:465, got {shown!r}"
+                          + (" (from OPS_SMTP_URL or secrets)" if smtp_url else ""),
+                          key=None if smtp_url else "smtp.url")
     if url and "@" in url.split("://", 1)[1] and not smtp_url:
         raise ConfigError("`smtp.url` in the file must not hold a user or password",
                           hint="Put them in .streamlit/secrets.toml, OPS_SMTP_URL, or OPS_SMTP_USER / "
@@ -610,7 +615,12 @@ def _delivery(doc: Mapping[str, Any], smtp_url: str | None) -> Delivery:
     if not isinstance(base, str) or not re.match(r"^https?://[^\s]+$", base):
         raise ConfigError(f"`digest.base_url` must be the dashboard's address (https://…), got {base!r}",
                           key="digest.base_url")
-    return Delivery(url, sender, starttls, base.rstrip("/"), float(timeout))
+    hosts = digest.get("webhook_hosts", list(Delivery.webhook_hosts))
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
+        raise ConfigError("`digest.webhook_hosts` must be a list of host names or patterns like "
+                          "\"hooks.slack.com\"", key="digest.webhook_hosts")
+    return Delivery(url.rstrip("/") if url else url, sender, starttls, base.rstrip("/"), float(timeout),
+                    tuple(h.strip().lower() for h in hosts))
 
 
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,
@@ -879,4 +889,18 @@ def fallback_access(environ: Mapping[str, str] | None = None) -> Access | None:
         return access_from_mapping(_section(doc, "auth"), _section(doc, "roles"), keys)
     except (ConfigError, AttributeError):
         return None
+
+
+def secrets_file(path: Path | None = None) -> dict[str, Any]:
+    """``.streamlit/secrets.toml`` as the app reads it, for a command run without the app (the weekly deck, the
+    digest): the source URL and the SMTP account may be kept there. ``{}`` when there is none."""
+    for candidate in ([path] if path else [Path.cwd() / ".streamlit" / "secrets.toml",
+                                           PROJECT_ROOT / ".streamlit" / "secrets.toml"]):
+        if candidate.is_file():
+            try:
+                return tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+                raise ConfigError(f"{candidate.name} cannot be read: {type(err).__name__}",
+                                  hint="Fix the secrets file (TOML).") from None
+    return {}
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from metrics.kpis import get_kpi
-from reports.digest import build_digest
+from reports.digest import build_digest, webhook_allowed
 from store import StoreError
 from ui.app_store import app_store
 from ui.data import current_settings, newest_complete_day
@@ -60,15 +60,22 @@ with st.form("digest_new", clear_on_submit=True):
                                  else "", disabled=not user.is_admin, help="Only an admin subscribes someone else.")
     channel = right.segmented_control("By", ["email", "webhook"], default="email",
                                       format_func={"email": "E-mail", "webhook": "Chat webhook"}.get)
-    target = left.text_input("Address or webhook URL", placeholder="you@example.com or https://hooks.slack.com/…")
+    target = left.text_input("Webhook URL (chat only; an e-mail goes to the subscriber's address)",
+                             placeholder="https://hooks.slack.com/services/…")
     cadence = right.segmented_control("How often", ["daily", "weekly"], default="daily",
                                       format_func={"daily": "Every day", "weekly": "Every week, with the deck"}.get)
     kpis = left.multiselect("KPIs (none: the stand-up's)", list(ctx.kpis), format_func=lambda n: get_kpi(n).label)
-    severity = right.number_input("Only abnormal items of severity at least", min_value=0.0, value=0.0, step=0.5)
+    severity = right.number_input("Alert at once from severity (0: no alerts)", min_value=0.0, value=0.0, step=0.5,
+                                  help="Above 0, incidents at least this severe are also sent as they are found "
+                                       "(python -m reports.alerts), and the digest lists only those.")
     if st.form_submit_button("Subscribe", icon=":material/forward_to_inbox:"):
-        email = (subscriber if user.is_admin else user.email).strip()
+        email = (subscriber if user.is_admin else user.email).strip().lower()
+        by = channel or "email"
         try:
-            store.add_subscription(email=email, channel=channel or "email", target=target.strip() or email,
+            if by == "webhook" and not webhook_allowed(settings, target.strip()):
+                raise StoreError("That webhook's host is not one the dashboard may post to ([digest] webhook_hosts: "
+                                 + ", ".join(settings.delivery.webhook_hosts) + ").")
+            store.add_subscription(email=email, channel=by, target=email if by == "email" else target.strip(),
                                    cadence=cadence or "daily", kpis=kpis, min_severity=severity,
                                    created_by=user.email)
         except StoreError as err:

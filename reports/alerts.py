@@ -32,9 +32,11 @@ from reports.digest import (
     SendFailed,
     _item_line,
     _link,
+    chat_text,
     digest_context,
     post_webhook,
     recipients,
+    refresh_rollup,
     send_email,
 )
 
@@ -68,7 +70,7 @@ def _message(settings: Settings, recipient: Recipient, item, day: date, link: st
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.delivery.sender.split("@", 1)[1])
     message.set_content(text)
-    chat = {"text": f"*{subject}*\n{item.explanation or ''}\n<{link}|Open the drill-down>"}
+    chat = {"text": f"*{chat_text(subject)}*\n{chat_text(item.explanation or '')}\n<{link}|Open the drill-down>"}
     return message, chat
 
 
@@ -79,11 +81,7 @@ def run(settings: Settings, *, day: date | None = None, refresh: bool = True, dr
     from ui.data import newest_complete_day
 
     if refresh:
-        source = loaders.engine_for(settings)
-        try:
-            loaders.refresh_rollup(source, settings, target=loaders.rollup_engine(source, settings))
-        finally:
-            source.dispose()
+        refresh_rollup(settings, out)
     try:
         store = AppStore(settings.app_db_url)
     except StoreError as err:
@@ -96,13 +94,14 @@ def run(settings: Settings, *, day: date | None = None, refresh: bool = True, dr
         failed += refused
         contexts: dict = {}
         for r in chosen:
+            when = day
             try:
                 if r.user.scope not in contexts:
                     contexts[r.user.scope] = digest_context(settings, r.user)
                 ctx = contexts[r.user.scope]
                 when = day or newest_complete_day(ctx)
                 for item in alerts_for(ctx, when, r):
-                    key = f"{r.target} {_incident_key(item)}"[:500]
+                    key = f"{r.key} {_incident_key(item)}"[:500]
                     if store.was_sent(KIND, when, key, r.channel):
                         continue
                     link = _link(settings.delivery.base_url, "drilldown", item.params or {})
@@ -117,11 +116,12 @@ def run(settings: Settings, *, day: date | None = None, refresh: bool = True, dr
                                      backoff_s=backoff_s)
                     store.record_send(KIND, when, key, r.channel, status="sent")
                     out(f"alerted {r.label}: “{message['Subject']}”")
-            except (SendFailed, loaders.OpsDataError, ValueError) as err:
-                failed.append(f"{r.label}: {err}")
-                with contextlib.suppress(StoreError):
-                    store.record_send(KIND, day or date.today(), r.target, r.channel, status="failed",
-                                      detail=str(err))
+            except Exception as err:
+                reason = str(err) if isinstance(err, SendFailed | loaders.OpsDataError) else type(err).__name__
+                failed.append(f"{r.label}: {reason}")
+                if when is not None:
+                    with contextlib.suppress(StoreError):
+                        store.record_send(KIND, when, r.key, r.channel, status="failed", detail=reason)
     finally:
         store.dispose()
     for problem in failed:
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
         lambda record: "No runtime found" not in record.getMessage())
     try:
-        settings = loaders.load_settings()
+        settings = loaders.load_settings(loaders.settings.secrets_file())
     except loaders.OpsDataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

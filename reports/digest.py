@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
+import hashlib
 import html
+import http.client
 import json
 import logging
 import os
@@ -65,13 +68,23 @@ class Recipient:
     user: User
     kpis: tuple[str, ...] = ()        # () = the stand-up's tiles
     min_severity: float = 0.0
+    subscription: int | None = None   # its id, when it comes from the app database
 
     @property
     def label(self) -> str:
         if self.channel == "email":
             return self.target
-        parts = urllib.parse.urlsplit(self.target)
-        return f"webhook {parts.scheme}://{parts.netloc}/…"  # a webhook URL's path is its secret
+        return f"webhook at {urllib.parse.urlsplit(self.target).hostname or '?'}"  # its path and user are secret
+
+    @property
+    def key(self) -> str:
+        """The send log's name for this recipient: the subscription, or the address; never a webhook's URL
+        (its path is its secret), only a digest of it."""
+        if self.subscription is not None:
+            return f"subscription {self.subscription}"
+        if self.channel == "webhook":
+            return "webhook " + hashlib.sha256(self.target.encode()).hexdigest()[:32]
+        return self.target
 
 
 @dataclass
@@ -275,13 +288,20 @@ def _html(day, tiles, items, links, sites, flags, summary, late, standup_link, w
             + "".join(parts) + "</body></html>")
 
 
+def chat_text(value: object) -> str:
+    """Data text for a Slack message: ``&``, ``<`` and ``>`` escaped, so a value can neither make a link nor
+    ping a channel (``<!channel>``)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _chat(day, tiles, items, links, summary, standup_link, who) -> dict:
     """A Slack-compatible message (``text`` with ``<url|label>`` links); Teams' incoming webhooks read
     ``text`` too."""
-    lines = [f"*Identity Ops stand-up · {day:%a %d %b %Y}*" + (f" · {who}" if who else ""), summary]
+    lines = [f"*Identity Ops stand-up · {day:%a %d %b %Y}*" + (f" · {chat_text(who)}" if who else ""),
+             chat_text(summary)]
     for item, link in zip(items, links, strict=True):
         lines.append(f"• <{link}|{'bad' if item.bad else 'good'} · severity {item.severity:.1f}> "
-                     f"{item.explanation or ''}".rstrip())
+                     f"{chat_text(item.explanation or '')}".rstrip())
     lines.append(f"<{standup_link}|Open the stand-up>")
     return {"text": "\n".join(lines)}
 
@@ -289,55 +309,81 @@ def _chat(day, tiles, items, links, summary, standup_link, who) -> dict:
 # ------------------------------------------------------------------------------------------ sending
 def email_message(digest: Digest, *, sender: str, to: str, deck: bytes | None = None) -> EmailMessage:
     """The MIME message: plain text, then HTML with the charts inline (``cid:``), then the deck if any."""
+    domain = sender.split("@", 1)[1]
     message = EmailMessage()
     message["Subject"] = digest.subject
     message["From"] = sender
     message["To"] = to
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.split("@", 1)[1])
+    message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(digest.text)
-    message.add_alternative(digest.html, subtype="html")
+    ids = {name: make_msgid(name, domain=domain) for name in digest.images}  # "<trend.123@example.com>"
+    body = digest.html
+    for name, cid in ids.items():
+        body = body.replace(f"src='cid:{name}'", f"src='cid:{cid[1:-1]}'")
+    message.add_alternative(body, subtype="html")
     related = message.get_payload()[1]
-    for cid, png in digest.images.items():
-        related.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{cid}.png")
+    for name, png in digest.images.items():
+        related.add_related(png, maintype="image", subtype="png", cid=ids[name], disposition="inline")
     if deck is not None:
         message.add_attachment(deck, maintype=PPTX_MIME[0], subtype=PPTX_MIME[1],
                                filename=f"identity-ops-weekly_{digest.day:%Y-%m-%d}.pptx")
     return message
 
 
+class _Retry(Exception):
+    """A temporary failure: worth another attempt (after ``wait_s`` when the other end said how long)."""
+
+    def __init__(self, reason: str, wait_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.wait_s = wait_s
+
+
 def _retrying(action: Callable[[], None], *, retries: int, backoff_s: float, what: str) -> int:
-    """Run ``action`` up to ``retries`` times, waiting ``backoff_s``, then twice that…; returns the attempts."""
-    for attempt in range(1, retries + 1):
+    """Run ``action`` up to ``retries`` times (at least once), waiting ``backoff_s``, then twice that… between
+    attempts; returns the attempts it took. ``action`` raises :class:`_Retry` for a temporary failure and
+    :class:`Refused` for one that another attempt would not cure."""
+    tries = max(1, int(retries))
+    for attempt in range(1, tries + 1):
         try:
             action()
             return attempt
-        except Refused:
-            raise
-        except urllib.error.HTTPError as err:
-            if err.code < 500 or attempt == retries:
-                raise (Refused if err.code < 500 else SendFailed)(
-                    f"{what} failed after {attempt} attempt{'s' if attempt > 1 else ''}: HTTP {err.code}") from None
-            time.sleep(backoff_s * 2 ** (attempt - 1))
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as err:
-            raise Refused(f"{what} refused: {_reason(err)}") from None
-        except (OSError, smtplib.SMTPException, SendFailed) as err:
-            if attempt == retries:
+        except Refused as err:
+            raise Refused(f"{what} refused: {err}") from None
+        except _Retry as err:
+            if attempt == tries:
                 raise SendFailed(f"{what} failed after {attempt} attempt{'s' if attempt > 1 else ''}: "
-                                 f"{_reason(err)}") from None
-            time.sleep(backoff_s * 2 ** (attempt - 1))  # backoff between retries of a failed send
-    return retries
+                                 f"{err}") from None
+            wait = err.wait_s if err.wait_s is not None else backoff_s * 2 ** (attempt - 1)
+            time.sleep(min(wait, 60.0))  # backoff between attempts of a failed send
+    return tries
 
 
 def _reason(err: BaseException) -> str:
-    if isinstance(err, urllib.error.HTTPError):
-        return f"HTTP {err.code}"
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text[:200]
 
 
+def _smtp_failure(err: Exception) -> Exception:
+    """An SMTP error as temporary (4xx, a dropped connection) or a refusal (5xx)."""
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _m in err.recipients.values()]
+        temporary = any(400 <= c < 500 for c in codes)
+        reason = "; ".join(f"{code} {m.decode(errors='replace') if isinstance(m, bytes) else m}"
+                           for code, m in err.recipients.values())
+        return _Retry(reason) if temporary else Refused(reason)
+    if isinstance(err, smtplib.SMTPResponseException):
+        said = err.smtp_error.decode(errors="replace") if isinstance(err.smtp_error, bytes) else err.smtp_error
+        reason = f"{err.smtp_code} {said}"
+        return _Retry(reason) if 400 <= err.smtp_code < 500 else Refused(reason)
+    return _Retry(_reason(err))
+
+
 def send_email(settings: Settings, message: EmailMessage, *, retries: int = 3, backoff_s: float = 2.0) -> int:
-    """Send through ``[smtp]``; returns the attempts it took. Raises :class:`SendFailed`."""
+    """Send through ``[smtp]``; returns the attempts it took. Raises :class:`SendFailed` (or :class:`Refused`).
+
+    A reply code decides: 4xx (greylisting, a full queue) is tried again, 5xx is not. Once the server has taken
+    the message, a failure while saying goodbye does not send it again."""
     delivery = settings.delivery
     if not delivery.smtp_url:
         raise SendFailed("no SMTP server is configured: set [smtp] url in ops.toml or OPS_SMTP_URL")
@@ -349,29 +395,52 @@ def send_email(settings: Settings, message: EmailMessage, *, retries: int = 3, b
 
     def once() -> None:
         kind = smtplib.SMTP_SSL if secure else smtplib.SMTP
-        with kind(url.hostname, port, timeout=delivery.timeout_s) as smtp:
+        try:
+            smtp = kind(url.hostname, port, timeout=delivery.timeout_s)
+        except (OSError, smtplib.SMTPException) as err:
+            raise _smtp_failure(err) from None
+        try:
             if not secure and delivery.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if user:
                 smtp.login(user, password)
             smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as err:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.close()
+            raise _smtp_failure(err) from None
+        with contextlib.suppress(OSError, smtplib.SMTPException):  # delivered: a failed QUIT changes nothing
+            smtp.quit()
 
     return _retrying(once, retries=retries, backoff_s=backoff_s, what=f"SMTP to {url.hostname}:{port}")
 
 
 def post_webhook(url: str, payload: dict, *, timeout_s: float = 20.0, retries: int = 3,
                  backoff_s: float = 2.0) -> int:
-    """POST the chat message as JSON; a 5xx, a timeout or a refused connection is retried. Returns the attempts."""
+    """POST the chat message as JSON; returns the attempts it took.
+
+    A 5xx, 408, 429 (after its ``Retry-After``), a timeout or a refused connection is tried again; another 4xx
+    is not. After a timeout the receiver may have got the message already: a retry can then post it twice."""
     body = json.dumps(payload).encode()
+    host = urllib.parse.urlsplit(url).hostname or "?"
 
     def once() -> None:
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            if response.status >= 300:
-                raise SendFailed(f"HTTP {response.status}")
+        try:
+            request = urllib.request.Request(url, data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                if response.status >= 300:
+                    raise _Retry(f"HTTP {response.status}")
+        except urllib.error.HTTPError as err:
+            if err.code >= 500 or err.code in (408, 429):
+                after = err.headers.get("Retry-After") if err.headers else None
+                raise _Retry(f"HTTP {err.code}", float(after) if after and after.isdigit() else None) from None
+            raise Refused(f"HTTP {err.code}") from None
+        except ValueError:  # a malformed URL: its text is a secret, so it is not repeated
+            raise Refused("the webhook URL is not a valid web address") from None
+        except (OSError, http.client.HTTPException) as err:
+            raise _Retry(_reason(getattr(err, "reason", err))) from None  # the reason, never the URL
 
-    host = urllib.parse.urlsplit(url).netloc
     return _retrying(once, retries=retries, backoff_s=backoff_s, what=f"the webhook at {host}")
 
 
@@ -397,8 +466,12 @@ def recipients(settings: Settings, *, to: Sequence[str] = (), webhooks: Sequence
         out.append(Recipient(address.strip(), "email", user))
     for url in webhooks:
         user = user_of(as_user) if as_user else (LOCAL_USER if access.mode == "none" else None)
+        host = urllib.parse.urlsplit(url).hostname or "?"
         if user is None:
-            refused.append(f"webhook {urllib.parse.urlsplit(url).netloc}: pass --as USER for whose view it gets")
+            refused.append(f"webhook at {host}: pass --as USER for whose view it gets")
+            continue
+        if not webhook_allowed(settings, url):
+            refused.append(f"webhook at {host}: the host is not in [digest] webhook_hosts")
             continue
         out.append(Recipient(url, "webhook", user))
     for sub in subscriptions:
@@ -408,25 +481,61 @@ def recipients(settings: Settings, *, to: Sequence[str] = (), webhooks: Sequence
         if user is None:
             refused.append(f"subscription of {sub.email}: has no role in [roles] any more; nothing sent")
             continue
-        out.append(Recipient(sub.target, sub.channel, user, tuple(sub.kpis), float(sub.min_severity)))
+        if sub.channel == "webhook" and not webhook_allowed(settings, sub.target):
+            refused.append(f"subscription {sub.id}: its webhook's host is not in [digest] webhook_hosts; nothing sent")
+            continue
+        # an e-mail digest goes to its subscriber's own address, whatever was typed: a digest cut to one person's
+        # scope never reaches someone else's mailbox
+        target = sub.email if sub.channel == "email" else sub.target
+        out.append(Recipient(target, sub.channel, user, tuple(sub.kpis), float(sub.min_severity), sub.id))
     return out, refused
+
+
+def webhook_allowed(settings: Settings, url: str) -> bool:
+    """Whether ``url`` is a web address on a host ``[digest] webhook_hosts`` admits (the server posts there)."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host or " " in url:
+        return False
+    return any(fnmatch.fnmatchcase(host, pattern) for pattern in settings.delivery.webhook_hosts)
+
+
+def _ready(ctx, day: date) -> None:
+    """Refuse a digest of a day the data has not fully reached: sent now, it would report a collapse that is
+    only missing data — and the send log would then keep the right one from going out."""
+    from ui import standup as su
+
+    state = ctx.state
+    if state is None or state.max_day is None or day > state.max_day:
+        newest = f" (its newest day is {state.max_day})" if state is not None and state.max_day else ""
+        raise loaders.ConfigError(f"the data has not reached {day} yet{newest}: nothing sent",
+                                  hint="Run it once the day's cases have landed, or pick an earlier --day.")
+    if not su.freshness(ctx).day_complete(day):
+        raise loaders.ConfigError(f"the data of {day} is not complete yet (its last cases have not landed): "
+                                  "nothing sent", hint="Run it later, or pick an earlier --day.")
 
 
 def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequence[str] = (),
         as_user: str | None = None, dry_run: bool = False, force: bool = False, deck: bool = False,
-        cadence: str = "daily", retries: int = 3, backoff_s: float = 2.0, images: bool = True,
-        out: Callable[[str], None] = print) -> int:
+        cadence: str = "daily", refresh: bool = False, retries: int = 3, backoff_s: float = 2.0,
+        images: bool = True, out: Callable[[str], None] = print) -> int:
     """Send (or, with ``dry_run``, list) the digest of ``day``; returns the exit status.
 
     ``cadence="weekly"`` sends to the weekly subscriptions, the weekly deck of the 7 days ending ``day``
-    attached; the send log keeps daily and weekly digests apart."""
-    kind = cadence
-    deck = deck or cadence == "weekly"
+    attached; the send log keeps daily and weekly digests apart. ``refresh`` brings the roll-up up to date
+    first (a failure then says so, and the digest uses the roll-up as it is)."""
     from store import AppStore, StoreError
 
+    kind = cadence
+    deck = deck or cadence == "weekly"
+    if refresh:
+        refresh_rollup(settings, out)
     try:
         store: AppStore | None = AppStore(settings.app_db_url)
     except StoreError as err:
+        if not (to or webhooks):
+            out(f"error: the subscriptions cannot be read ({err})")
+            return 1
         if not dry_run and not force:
             out(f"error: the send log cannot be read, so a rerun could send twice ({err}); pass --force to send")
             return 1
@@ -442,11 +551,12 @@ def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequ
         contexts: dict = {}
         for r in chosen:
             try:
-                if store is not None and not force and store.was_sent(kind, day, r.target, r.channel):
+                if store is not None and not force and store.was_sent(kind, day, r.key, r.channel):
                     out(f"skip {r.label}: the digest of {day} went out already (--force sends it again)")
                     continue
                 if r.user.scope not in contexts:
                     contexts[r.user.scope] = digest_context(settings, r.user)
+                _ready(contexts[r.user.scope], day)
                 digest = build_digest(contexts[r.user.scope], day, kpis=r.kpis, min_severity=r.min_severity,
                                       images=images and r.channel == "email" and not dry_run)
                 scope = r.user.scope.describe(settings.label)
@@ -461,20 +571,38 @@ def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequ
                 else:
                     tries = post_webhook(r.target, digest.chat, timeout_s=settings.delivery.timeout_s,
                                          retries=retries, backoff_s=backoff_s)
-                if store is not None:
-                    store.record_send(kind, day, r.target, r.channel, status="sent", detail=f"{tries} attempt(s)")
-                out(f"sent to {r.label}: “{digest.subject}”" + (f" after {tries} attempts" if tries > 1 else ""))
-            except (SendFailed, loaders.OpsDataError, ValueError) as err:
-                failed.append(f"{r.label}: {err}")
+            except Exception as err:
+                reason = str(err) if isinstance(err, SendFailed | loaders.OpsDataError) else (
+                    f"{type(err).__name__}: {_reason(err)}" if r.channel == "email" else type(err).__name__)
+                failed.append(f"{r.label}: {reason}")
                 if store is not None and not dry_run:
                     with contextlib.suppress(StoreError):  # the failure is printed either way
-                        store.record_send(kind, day, r.target, r.channel, status="failed", detail=str(err))
+                        store.record_send(kind, day, r.key, r.channel, status="failed", detail=reason)
+                continue
+            out(f"sent to {r.label}: “{digest.subject}”" + (f" after {tries} attempts" if tries > 1 else ""))
+            if store is not None:
+                try:
+                    store.record_send(kind, day, r.key, r.channel, status="sent", detail=f"{tries} attempt(s)")
+                except StoreError as err:
+                    failed.append(f"{r.label}: sent, but the send log could not record it ({err}): a rerun "
+                                  "would send it again")
         for problem in failed:
             out(f"FAILED {problem}")
         return 1 if failed else 0
     finally:
         if store is not None:
             store.dispose()
+
+
+def refresh_rollup(settings: Settings, out: Callable[[str], None]) -> None:
+    """Bring the roll-up up to date, as the app does; a failure is said and the roll-up is used as it is."""
+    source = loaders.engine_for(settings)
+    try:
+        loaders.refresh_rollup(source, settings, target=loaders.rollup_engine(source, settings))
+    except loaders.OpsDataError as err:
+        out(f"warning: the roll-up could not be refreshed ({err}); using it as it is")
+    finally:
+        source.dispose()
 
 
 def _weekly_deck(settings: Settings, day: date, user: User) -> bytes:
@@ -516,6 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print what would be sent to whom; send nothing")
     parser.add_argument("--force", action="store_true", help="send even when the send log says it went out")
     parser.add_argument("--deck", action="store_true", help="attach the weekly deck of the 7 days ending --day")
+    parser.add_argument("--no-refresh", action="store_true", help="read the roll-up as it is")
     parser.add_argument("--cadence", choices=("daily", "weekly"), default="daily",
                         help="which subscriptions to send to (weekly: with the weekly deck attached)")
     args = parser.parse_args(argv)
@@ -523,12 +652,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
         lambda record: "No runtime found" not in record.getMessage())
     try:
-        settings = loaders.load_settings()
+        settings = loaders.load_settings(loaders.settings.secrets_file())
     except loaders.OpsDataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return run(settings, args.day, to=args.to, webhooks=args.webhook, as_user=args.as_user, dry_run=args.dry_run,
-               force=args.force, deck=args.deck, cadence=args.cadence)
+               force=args.force, deck=args.deck, cadence=args.cadence, refresh=not args.no_refresh)
 
 
 if __name__ == "__main__":

@@ -145,8 +145,9 @@ def _store_errors(method):
                                  "[app_db] url / OPS_APP_DB_URL, that the database exists and that the account may "
                                  "write to it.")
             server = self.url.get_backend_name() != "sqlite"  # a local file has no connect timeout to wait out
-            if server and isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError):
-                # unreachable: every page run would wait out the connect timeout on each of its calls
+            if server and isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError) and not _answers(self):
+                # unreachable (not a deadlock or a lock timeout: the server then still answers): every page run
+                # would wait out the connect timeout on each of its calls
                 self._down = (time.monotonic() + RETRY_AFTER_S, problem)
             raise problem from None
     return wrapper
@@ -485,8 +486,9 @@ class AppStore:
         if channel not in ("email", "webhook"):
             raise StoreError("A subscription goes out by e-mail or to a webhook.")
         target = str(target).strip()
-        if channel == "email" and not _EMAIL.match(target):
-            raise StoreError(f"{target!r} is not one e-mail address.")
+        if channel == "email" and target.lower() != email:
+            # a digest is cut to its subscriber's scope: it goes to that person's own address only
+            raise StoreError("An e-mail digest goes to its subscriber's own address.")
         if channel == "webhook" and not (target.startswith("https://") or target.startswith("http://")):
             raise StoreError("A webhook is a web address starting with https://.")
         if cadence not in ("daily", "weekly"):
@@ -547,6 +549,15 @@ class AppStore:
 
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+$")
+
+
+def _answers(store: AppStore) -> bool:
+    """Whether the server takes a connection at all (after a failed statement)."""
+    try:
+        with store.engine.connect():
+            return True
+    except (sa.exc.SQLAlchemyError, OSError):
+        return False
 
 
 def _json(record: Mapping[str, Any] | None) -> str | None:

@@ -86,7 +86,8 @@ def settings_for(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     def make(port: int) -> loaders.Settings:
         config = tmp_path / "ops.toml"
         config.write_text(ROLES_CONFIG + f'\n[smtp]\nurl = "smtp://127.0.0.1:{port}"\nfrom = "ops@example.com"\n'
-                          'starttls = false\ntimeout_s = 1\n[digest]\nbase_url = "https://ops.example.com"\n')
+                          'starttls = false\ntimeout_s = 1\n[digest]\nbase_url = "https://ops.example.com"\n'
+                          'webhook_hosts = ["127.0.0.1"]\n')
         monkeypatch.setenv("OPS_CONFIG", str(config))
         monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
         return loaders.load_settings()
@@ -115,6 +116,7 @@ def test_the_digest_states_the_standups_numbers_with_charts_and_links(chart_brow
         assert f">{tile.kpi.format(tile.value)}<" in body
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     assert len(images) == 2 and all(p.get_content().startswith(b"\x89PNG\r\n\x1a\n") for p in images)
+    assert all(p.get_content_disposition() == "inline" and "@" in p["Content-ID"] for p in images)
     assert {f"cid:{p['Content-ID'].strip('<>')}" for p in images} <= set(re.findall(r"src='(cid:[^']+)'", body))
     items, _ = su.day_anomalies(ctx, Filters(DAY, DAY), DAY)
     links = re.findall(r"href='(https://ops\.example\.com/drilldown\?[^']+)'", body)
@@ -216,7 +218,7 @@ def test_the_digests_page_subscribes_oneself_and_previews_ones_own_view(signed_i
     preview = " ".join(h.proto.body for h in at.get("html"))
     assert "Stand-up ·" in preview and "Vendor site: Manila only" in preview
     assert not [s for s in OTHER_SITES if s in preview]
-    at.text_input[1].input("https://hooks.example.com/services/T1/B2/c3")
+    at.text_input[1].input("https://hooks.slack.com/services/T1/B2/c3")
     at.segmented_control[0].set_value("webhook")
     next(b for b in at.button if b.label == "Subscribe").click().run()
     store = AppStore(app_db)
@@ -256,3 +258,108 @@ def test_an_alert_goes_out_once_per_incident_to_those_whose_severity_it_reaches(
             assert not [s for s in OTHER_SITES if s in message.as_string()]
     assert alerts.run(settings, day=DAY, refresh=False, retries=1, backoff_s=0, out=out.append) == 0
     assert len(inbox.messages) == 2  # the same incident is not sent twice
+
+
+def test_a_day_the_data_has_not_reached_is_refused_and_not_logged(inbox, settings_for):
+    settings = settings_for(inbox.port)
+    out: list[str] = []
+    assert run(settings, date(2026, 7, 1), to=[ADMIN], images=False, retries=1, backoff_s=0, out=out.append) == 1
+    assert inbox.messages == [] and any("has not reached 2026-07-01" in line for line in out)
+    # once it has (here: the day before), the digest goes out: the refusal did not count as a send
+    assert run(settings, DAY, to=[ADMIN], images=False, retries=1, backoff_s=0, out=out.append) == 0
+    assert len(inbox.messages) == 1
+
+
+def test_an_email_digest_goes_only_to_its_subscribers_own_address(app_db, settings_for, inbox):
+    from store import StoreError
+
+    settings_for(inbox.port)
+    store = AppStore(app_db)
+    try:
+        with pytest.raises(StoreError, match="own address"):
+            store.add_subscription(email=ADMIN, channel="email", target=PARTNER, created_by=ADMIN)
+    finally:
+        store.dispose()
+
+
+def test_two_subscribers_of_one_webhook_each_get_their_own_view(hook, settings_for, app_db, inbox):
+    settings = settings_for(inbox.port)
+    store = AppStore(app_db)
+    store.add_subscription(email=ADMIN, channel="webhook", target=hook.url, created_by=ADMIN)
+    store.add_subscription(email=PARTNER, channel="webhook", target=hook.url, created_by=ADMIN)
+    store.add_subscription(email=ADMIN, channel="webhook", target="https://evil.example/collect", created_by=ADMIN)
+    store.dispose()
+    out: list[str] = []
+    assert run(settings, DAY, images=False, retries=1, backoff_s=0, out=out.append) == 1  # the third is refused
+    bodies = [b.decode() for _c, b in hook.requests]
+    assert len(bodies) == 2 and sum("Vendor site: Manila" in b for b in bodies) == 1  # one each, not one for both
+    assert any("host is not in [digest] webhook_hosts" in line for line in out)
+    store = AppStore(app_db)
+    try:
+        logged = store.send_log()
+        assert all("secret" not in row["recipient"] and "/services/" not in row["recipient"] for row in logged)
+    finally:
+        store.dispose()
+
+
+def test_smtp_reply_codes_decide_what_is_tried_again(settings_for):
+    from reports.digest import Refused, SendFailed, send_email
+
+    class Server:
+        """Answers RCPT with ``code`` ``times`` times, then accepts."""
+
+        def __init__(self, code: int, times: int) -> None:
+            self.code, self.times, self.seen = code, times, 0
+
+        async def handle_RCPT(self, server, session, envelope, address, options):
+            self.seen += 1
+            if self.seen <= self.times:
+                return f"{self.code} not now" if self.code < 500 else f"{self.code} no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "ops@example.com", ADMIN, "x"
+    message.set_content("x")
+    for code, times, expect in ((450, 1, 2), (550, 1, None), (451, 5, "fail")):
+        handler = Server(code, times)
+        controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+        controller.start()
+        try:
+            settings = settings_for(controller.port)
+            if expect == 2:
+                assert send_email(settings, message, retries=3, backoff_s=0) == 2  # greylisted once
+            elif expect is None:
+                with pytest.raises(Refused, match="550"):
+                    send_email(settings, message, retries=3, backoff_s=0)
+                assert handler.seen == 1  # a permanent refusal is not tried again
+            else:
+                with pytest.raises(SendFailed, match="after 3 attempts"):
+                    send_email(settings, message, retries=3, backoff_s=0)
+        finally:
+            controller.stop()
+
+
+def test_chat_text_cannot_ping_a_channel_or_make_a_link():
+    from reports.digest import chat_text
+
+    assert chat_text("<!channel> see <https://evil.example|here> & more") == (
+        "&lt;!channel&gt; see &lt;https://evil.example|here&gt; &amp; more")
+
+
+def test_the_commands_read_the_secrets_file(tmp_path):
+    from loaders.settings import secrets_file, settings_from_mapping
+
+    path = tmp_path / "secrets.toml"
+    path.write_text('[smtp]\nurl = "smtp://ops:s3cr%2Fet@mail.example.com:587"\n')
+    secrets = secrets_file(path)
+    settings = loaders.load_settings(secrets, environ={})
+    assert settings.delivery.smtp_url == "smtp://ops:s3cr%2Fet@mail.example.com:587"
+    with pytest.raises(loaders.ConfigError) as err:  # a bad URL from secrets: said without its password
+        settings_from_mapping({}, url=None, url_source="t", smtp_url="smtp://ops:s3cr3t@mail example.com")
+    assert "s3cr3t" not in str(err.value)
