@@ -134,7 +134,8 @@ html { font-size: 22px; }
 
 
 def _rotation(tv: TVMode, title: str) -> None:
-    scripts = [s for s in tv.rotate if (_ROOT / s).exists()]
+    admin = st.session_state.get("ops_user_role", "admin") == "admin"  # a wall screen not signed in as an admin
+    scripts = [s for s in tv.rotate if (_ROOT / s).exists() and (admin or s not in ADMIN_PAGES)]  # skips Data
     current = next((s for s, label, _i in NAVIGATION if label == title), None)
     if len(scripts) < 2 and not (scripts and scripts[0] != current):
         return
