@@ -23,23 +23,29 @@ _MARGIN = {"l": 10, "r": 10, "t": 88, "b": 10}
 _TITLE_Y = 0.985
 
 
-def add_note_marks(fig: go.Figure, marks: Sequence[tuple[date, str]]) -> go.Figure:
-    """Notes drawn on a time chart, Grafana-style: a dotted line on each noted day (every panel of a chart of
-    subplots) and a mark on the top edge whose hover text is the notes of that day. Returns ``fig``.
+def add_note_marks(fig: go.Figure, marks: Sequence[tuple[date, str]], *,
+                   panel: tuple[int, int] | None = None) -> go.Figure:
+    """Notes drawn on a time chart, Grafana-style: a dotted line on each noted day and a mark on the top edge
+    whose hover text is the notes of that day. Returns ``fig``.
 
-    ``marks`` are ``(day, text)`` pairs; the text is escaped (it is a user's).
+    ``marks`` are ``(day, text)`` pairs; the text is escaped (it is a user's). On a chart of subplots the line
+    crosses every panel, or only ``panel`` (``(row, col)``: small multiples, one slice per panel).
     """
     by_day: dict[date, list[str]] = {}
     for day, text in marks:
         by_day.setdefault(day, []).append(html.escape(text))
-    grid = fig._grid_ref is not None  # a chart of subplots: the line crosses every panel
+    grid = fig._grid_ref is not None
+    where = {"row": panel[0], "col": panel[1]} if panel and grid else ({"row": "all", "col": "all"} if grid else {})
     for day, texts in sorted(by_day.items()):
         x = pd.Timestamp(day)
-        fig.add_vline(x=x, line={"color": NOTE, "width": 1.2, "dash": "dot"}, **({"row": "all", "col": "all"}
-                                                                                  if grid else {}))
-        fig.add_annotation(x=x, y=1, yref="paper", yanchor="bottom", showarrow=False, text="✎",
-                           font={"color": NOTE, "size": 14}, hovertext="<br>".join(texts[:6])
-                           + (f"<br>… {len(texts) - 6} more" if len(texts) > 6 else ""))
+        fig.add_vline(x=x, line={"color": NOTE, "width": 1.2, "dash": "dot"}, **where)
+        hover = "<br>".join(texts[:6]) + (f"<br>… {len(texts) - 6} more" if len(texts) > 6 else "")
+        if panel and grid:
+            fig.add_annotation(x=x, y=1, yref="y domain", yanchor="bottom", showarrow=False, text="✎",
+                               font={"color": NOTE, "size": 12}, hovertext=hover, row=panel[0], col=panel[1])
+        else:
+            fig.add_annotation(x=x, y=1, yref="paper", yanchor="bottom", showarrow=False, text="✎",
+                               font={"color": NOTE, "size": 14}, hovertext=hover)
     return fig
 
 

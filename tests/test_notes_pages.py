@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -116,3 +116,16 @@ def test_an_edit_over_someone_elses_newer_one_is_refused_not_written(signed_in, 
     at.text_area(key=edit).input("agreed: routing change")
     _save(at, f"standup_note_0_edit_{note}")
     assert store.notes(day, day)[0].text == "agreed: routing change"
+
+
+def test_a_note_on_a_workflow_is_marked_on_its_own_small_multiple(signed_in, store):
+    at = signed_in("app.py", as_=ANALYST)
+    day = at.date_input(key="standup_day").value
+    store.add_note(day=day - timedelta(days=3), slice=(("workflow", "account_security"),), kpi="incoming",
+                   text="queue merge", author=ANALYST)
+    at = signed_in("app.py", as_=ANALYST)
+    spec = json.loads(next(c for c in at.main.get("plotly_chart") if "standup_multiples" in c.proto.id).proto.spec)
+    notes = [a for a in spec["layout"]["annotations"] if a.get("text") == "✎"]
+    titles = [a["text"] for a in spec["layout"]["annotations"] if a.get("text") != "✎"]
+    panel = titles.index("account security") + 1
+    assert [(n["hovertext"], n["xref"]) for n in notes] == [("Note: queue merge", "x" if panel == 1 else f"x{panel}")]

@@ -238,9 +238,9 @@ def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, 
 
 
 def slice_label(slice_: dict[str, Any]) -> str:
-    """``"brand_impersonation · Manila"`` for a slice (values in the panel's dimension order), ``"All"``
-    for the total."""
-    return " · ".join(str(v) for v in slice_.values()) or "All"
+    """``"brand impersonation · Manila"`` for a slice (values in the panel's dimension order, written as words
+    like ``metrics.drilldown.describe_slice`` writes them), ``"All"`` for the total."""
+    return " · ".join(str(v).replace("_", " ") for v in slice_.values()) or "All"
 
 
 def not_judged_text(found: pd.DataFrame) -> str:

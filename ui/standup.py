@@ -22,7 +22,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import loaders
-from charts.figures import clip_band
+from charts.figures import add_note_marks, clip_band
 from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
@@ -45,7 +45,7 @@ from store import Note
 from ui import anomaly_data
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import DataContext, volume
-from ui.notes import note_form, notes_on, render_notes, view_slice
+from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.state import link_params
 from ui.text import md
 
@@ -453,12 +453,17 @@ def largest_workflows(frame: pd.DataFrame, most: int = MULTIPLES_MAX, *, by: str
     return [n for n in names if n in keep]
 
 
+def multiples_columns(names: Sequence[str]) -> int:
+    """How many panels the small multiples put in a row."""
+    return 4 if len(names) > 6 else 3
+
+
 def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str = "workflow") -> go.Figure:
     """Small multiples: one panel per workflow (value of ``by``), observed line on the expected band, flags marked."""
     spec = get_kpi(kpi)
     frame = clip_band(frame, spec)
     names = largest_workflows(frame, by=by)
-    cols = 4 if len(names) > 6 else 3
+    cols = multiples_columns(names)
     rows = max(1, -(-len(names) // cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(n.replace("_", " ")) for n in names],
                         horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
@@ -507,12 +512,20 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
         st.plotly_chart(fig, key="standup_multiples", config=config, theme=None)
         return
     spec = get_kpi(kpi)
-    meta = chart_meta(ctx, filters.with_range(day - timedelta(days=55), day),
-                      title=f"{spec.label} per {ctx.label(main).lower()}, last 8 weeks", unit=spec.unit,
+    span = filters.with_range(day - timedelta(days=55), day)
+    meta = chart_meta(ctx, span, title=f"{spec.label} per {ctx.label(main).lower()}, last 8 weeks", unit=spec.unit,
                       note="grey band: expected range")
     takeaway, numbers = multiples_summary(frame, spec, day, by=main, label=ctx.label(main).lower())
+    # each panel's notes (its value of the main dimension within the filters), marked on that panel
+    noted, _unavailable = visible_notes(ctx, span.start, span.end)
+    names = largest_workflows(frame, by=main)
+    cols, shown_notes = multiples_columns(names), []
+    for i, name in enumerate(names):
+        here = notes_on(noted, slice_=view_slice(ctx, filters, {main: str(name)}), kpi=kpi)
+        add_note_marks(fig, chart_marks(here), panel=(i // cols + 1, i % cols + 1))
+        shown_notes += here
     chart_panel(fig, key="standup_multiples", meta=meta, data=frame, kpi_names=(kpi,), config=config,
-                takeaway=takeaway, key_numbers=numbers)
+                takeaway=takeaway, key_numbers=numbers, notes=deck_notes(shown_notes))
 
 
 def multiples_summary(frame: pd.DataFrame, spec: KPI, day: date, *, by: str, label: str
