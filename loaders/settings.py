@@ -215,6 +215,11 @@ class Delivery:
     timeout_s: float = 20.0
     #: hosts a webhook may post to (shell patterns): the server makes a request wherever a webhook points
     webhook_hosts: tuple[str, ...] = ("hooks.slack.com", "*.webhook.office.com", "*.logic.azure.com")
+    #: the scheduler process (``python -m reports.scheduler``), on the team's clock: the daily digest at
+    #: ``daily_at``, the weekly one on ``weekly_on`` at the same time, alerts every ``alerts_every_min``
+    daily_at: str = "08:30"
+    weekly_on: str = "mon"
+    alerts_every_min: int = 5
 
 
 @dataclass(frozen=True)
@@ -592,7 +597,7 @@ def _delivery(doc: Mapping[str, Any], smtp_url: str | None) -> Delivery:
     smtp = _section(doc, "smtp")
     _only(smtp, "smtp", ("url", "from", "starttls", "timeout_s"))
     digest = _section(doc, "digest")
-    _only(digest, "digest", ("base_url", "webhook_hosts"))
+    _only(digest, "digest", ("base_url", "webhook_hosts", "daily_at", "weekly_on", "alerts_every_min"))
     url = smtp_url or smtp.get("url")
     if url is not None and (not isinstance(url, str) or not re.match(r"^smtps?://([^/\s@]+@)?[^/\s:@]+(:\d+)?/?$",
                                                                      url)):
@@ -619,8 +624,19 @@ def _delivery(doc: Mapping[str, Any], smtp_url: str | None) -> Delivery:
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h.strip() for h in hosts):
         raise ConfigError("`digest.webhook_hosts` must be a list of host names or patterns like "
                           "\"hooks.slack.com\"", key="digest.webhook_hosts")
+    daily_at = digest.get("daily_at", "08:30")
+    if not isinstance(daily_at, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", daily_at):
+        raise ConfigError(f"`digest.daily_at` must be a time as HH:MM, got {daily_at!r}", key="digest.daily_at")
+    weekly_on = digest.get("weekly_on", "mon")
+    if weekly_on not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        raise ConfigError(f"`digest.weekly_on` must be a day like \"mon\", got {weekly_on!r}",
+                          key="digest.weekly_on")
+    every = digest.get("alerts_every_min", 5)
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= 1440:
+        raise ConfigError(f"`digest.alerts_every_min` must be whole minutes from 1 to 1440, got {every!r}",
+                          key="digest.alerts_every_min")
     return Delivery(url.rstrip("/") if url else url, sender, starttls, base.rstrip("/"), float(timeout),
-                    tuple(h.strip().lower() for h in hosts))
+                    tuple(h.strip().lower() for h in hosts), daily_at, weekly_on, every)
 
 
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -101,19 +102,27 @@ def run(settings: Settings, *, day: date | None = None, refresh: bool = True, dr
                 ctx = contexts[r.user.scope]
                 when = day or newest_complete_day(ctx)
                 for item in alerts_for(ctx, when, r):
-                    key = f"{r.key} {_incident_key(item)}"[:500]
-                    if store.was_sent(KIND, when, key, r.channel):
+                    key = f"{r.key} {_incident_key(item)}"
+                    if len(key) > 200:  # the claim's key: a long slice is named by its digest
+                        key = f"{r.key} {hashlib.sha256(_incident_key(item).encode()).hexdigest()[:32]}"
+                    if dry_run:
+                        if not store.was_sent(KIND, when, key, r.channel):
+                            out(f"would alert {r.label}: {describe_slice(item.slice)}, {get_kpi(item.kpi).label}")
                         continue
+                    if not store.claim_send(KIND, when, key, r.channel):
+                        continue  # sent already, or another run is sending it
                     link = _link(settings.delivery.base_url, "drilldown", item.params or {})
                     message, chat = _message(settings, r, item, when, link)
-                    if dry_run:
-                        out(f"would alert {r.label}: “{message['Subject']}”")
-                        continue
-                    if r.channel == "email":
-                        send_email(settings, message, retries=retries, backoff_s=backoff_s)
-                    else:
-                        post_webhook(r.target, chat, timeout_s=settings.delivery.timeout_s, retries=retries,
-                                     backoff_s=backoff_s)
+                    try:
+                        if r.channel == "email":
+                            send_email(settings, message, retries=retries, backoff_s=backoff_s)
+                        else:
+                            post_webhook(r.target, chat, timeout_s=settings.delivery.timeout_s, retries=retries,
+                                         backoff_s=backoff_s)
+                    except Exception:
+                        with contextlib.suppress(StoreError):
+                            store.release_send(KIND, when, key, r.channel)  # the next run tries again
+                        raise
                     store.record_send(KIND, when, key, r.channel, status="sent")
                     out(f"alerted {r.label}: “{message['Subject']}”")
             except Exception as err:

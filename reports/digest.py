@@ -550,10 +550,17 @@ def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequ
             return 0
         contexts: dict = {}
         for r in chosen:
+            claimed = False
             try:
-                if store is not None and not force and store.was_sent(kind, day, r.key, r.channel):
+                if store is not None and dry_run and not force and store.was_sent(kind, day, r.key, r.channel):
                     out(f"skip {r.label}: the digest of {day} went out already (--force sends it again)")
                     continue
+                if store is not None and not dry_run:
+                    claimed = store.claim_send(kind, day, r.key, r.channel, force=force)
+                    if not claimed:
+                        out(f"skip {r.label}: the digest of {day} went out already, or another run is sending it "
+                            "(--force sends it again)")
+                        continue
                 if r.user.scope not in contexts:
                     contexts[r.user.scope] = digest_context(settings, r.user)
                 _ready(contexts[r.user.scope], day)
@@ -578,6 +585,8 @@ def run(settings: Settings, day: date, *, to: Sequence[str] = (), webhooks: Sequ
                 if store is not None and not dry_run:
                     with contextlib.suppress(StoreError):  # the failure is printed either way
                         store.record_send(kind, day, r.key, r.channel, status="failed", detail=reason)
+                        if claimed:  # the next run tries again
+                            store.release_send(kind, day, r.key, r.channel)
                 continue
             out(f"sent to {r.label}: “{digest.subject}”" + (f" after {tries} attempts" if tries > 1 else ""))
             if store is not None:

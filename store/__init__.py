@@ -29,7 +29,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from store.schema import VERSION_TABLE, audit, deck_items, decks, notes, sends, subscriptions, views
+from store.schema import VERSION_TABLE, audit, deck_items, decks, notes, send_claims, sends, subscriptions, views
 
 __all__ = ["NOTE_STATUSES", "AppStore", "AuditEntry", "Deck", "Note", "SavedView", "StoreError", "Subscription",
            "open_store"]
@@ -518,6 +518,29 @@ class AppStore:
             return conn.execute(sa.select(sends.c.id).where(
                 sends.c.kind == kind, sends.c.day == day, sends.c.recipient == recipient[:500],
                 sends.c.channel == channel, sends.c.status == "sent").limit(1)).first() is not None
+
+    @_store_errors
+    def claim_send(self, kind: str, day: dt.date, recipient: str, channel: str, *, force: bool = False) -> bool:
+        """Take the right to send this digest to this recipient; ``False`` when it went out already or another run
+        is sending it now (the claim's primary key lets exactly one writer in, on every database). ``force``
+        takes it over. A failed send gives it back (:meth:`release_send`)."""
+        key = {"kind": kind, "day": day, "recipient": recipient[:200], "channel": channel}
+        with self._writer.begin() as conn:
+            if force:
+                conn.execute(send_claims.delete().where(*(send_claims.c[k] == v for k, v in key.items())))
+            try:
+                with conn.begin_nested():
+                    conn.execute(send_claims.insert().values(**key, at=_now()))
+            except sa.exc.IntegrityError:
+                return False
+        return True
+
+    @_store_errors
+    def release_send(self, kind: str, day: dt.date, recipient: str, channel: str) -> None:
+        """Give a claim back after a failed send, so that the next run tries again."""
+        key = {"kind": kind, "day": day, "recipient": recipient[:200], "channel": channel}
+        with self._writer.begin() as conn:
+            conn.execute(send_claims.delete().where(*(send_claims.c[k] == v for k, v in key.items())))
 
     @_store_errors
     def record_send(self, kind: str, day: dt.date, recipient: str, channel: str, *, status: str,

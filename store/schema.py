@@ -101,3 +101,13 @@ sends = sa.Table(
     sa.Column("at", sa.DateTime(), nullable=False),
     sa.Index("ix_ops_app_sends_key", "kind", "day", "recipient", "channel"),
 )
+
+# 0004: a claim per digest and recipient, taken before sending: two overlapping runs cannot both send
+send_claims = sa.Table(
+    "ops_app_send_claims", metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("recipient", sa.String(200), primary_key=True),
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("at", sa.DateTime(), nullable=False),
+)

@@ -363,3 +363,30 @@ def test_the_commands_read_the_secrets_file(tmp_path):
     with pytest.raises(loaders.ConfigError) as err:  # a bad URL from secrets: said without its password
         settings_from_mapping({}, url=None, url_source="t", smtp_url="smtp://ops:s3cr3t@mail example.com")
     assert "s3cr3t" not in str(err.value)
+
+
+def test_the_scheduler_runs_each_job_on_the_teams_clock(settings_for, inbox, monkeypatch):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from reports.scheduler import schedule
+
+    settings = settings_for(inbox.port)
+    settings = settings.__class__(**{**settings.__dict__, "business_timezone": "America/Chicago"})
+    calls: list[tuple] = []
+    scheduler = schedule(BackgroundScheduler(), settings,
+                         send=lambda s, day, **kw: calls.append(("send", day, kw.get("cadence", "daily"))) or 0,
+                         alert=lambda s, **kw: calls.append(("alert",)) or 0)
+    zone = ZoneInfo("America/Chicago")
+    now = datetime(2026, 12, 3, 7, 0, tzinfo=zone)  # a Thursday, 07:00 in Chicago
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert jobs["daily"].trigger.get_next_fire_time(None, now) == datetime(2026, 12, 3, 8, 30, tzinfo=zone)
+    assert jobs["weekly"].trigger.get_next_fire_time(None, now) == datetime(2026, 12, 7, 8, 30, tzinfo=zone)
+    assert jobs["alerts"].trigger.interval.total_seconds() == 5 * 60
+    monkeypatch.setenv("OPS_NOW", "2026-12-03T14:30:00")  # 08:30 in Chicago: the digest reports Wednesday
+    for job_id in ("daily", "weekly", "alerts"):
+        jobs[job_id].func()
+    assert calls == [("send", date(2026, 12, 2), "daily"), ("send", date(2026, 12, 2), "weekly"), ("alert",)]
+    assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())  # never overlaps itself

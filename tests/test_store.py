@@ -50,7 +50,7 @@ def test_migrations_run_on_open_create_only_the_apps_tables_and_are_idempotent(s
     assert store.revision() == AppStore.head() != ""
     tables = set(sa.inspect(store.engine).get_table_names())
     assert tables == {"ops_app_decks", "ops_app_deck_items", "ops_app_views", "ops_app_notes", "ops_app_audit",
-                      "ops_app_subscriptions", "ops_app_sends",
+                      "ops_app_subscriptions", "ops_app_sends", "ops_app_send_claims",
                       "ops_app_version"}
     again = AppStore(store.url.render_as_string(hide_password=False))  # a restart: nothing to do, nothing lost
     deck = store.create_deck("Kept")
@@ -338,3 +338,28 @@ def test_an_unreachable_server_is_not_waited_for_on_every_call(monkeypatch: pyte
         gone.notes_version()
     assert tried == [1]
     gone.dispose()
+
+
+def test_only_one_of_two_overlapping_runs_may_send_a_digest(store: AppStore) -> None:
+    url = store.url.render_as_string(hide_password=False)
+    runs = [AppStore(url, migrate=False) for _ in range(4)]
+    won: list[bool] = []
+    barrier = threading.Barrier(len(runs))
+
+    def claim(run: AppStore) -> None:
+        barrier.wait()
+        won.append(run.claim_send("daily", DAY, "subscription 1", "email"))
+
+    threads = [threading.Thread(target=claim, args=(r,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for r in runs:
+        r.dispose()
+    assert sorted(won) == [False, False, False, True]
+    assert not store.claim_send("daily", DAY, "subscription 1", "email")           # sent: a rerun sends nothing
+    assert store.claim_send("daily", DAY, "subscription 1", "email", force=True)   # unless forced
+    store.release_send("daily", DAY, "subscription 1", "email")                     # a failed send gives it back
+    assert store.claim_send("daily", DAY, "subscription 1", "email")
+    assert store.claim_send("weekly", DAY, "subscription 1", "email")               # another digest, another claim
