@@ -390,3 +390,26 @@ def test_the_scheduler_runs_each_job_on_the_teams_clock(settings_for, inbox, mon
         jobs[job_id].func()
     assert calls == [("send", date(2026, 12, 2), "daily"), ("send", date(2026, 12, 2), "weekly"), ("alert",)]
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())  # never overlaps itself
+
+
+def test_the_weekly_digest_carries_the_weekly_deck_of_the_recipients_scope(chart_browser, inbox, settings_for,
+                                                                           app_db):
+    import io
+
+    from pptx import Presentation
+
+    settings = settings_for(inbox.port)
+    store = AppStore(app_db)
+    store.add_subscription(email=PARTNER, channel="email", target=PARTNER, cadence="weekly", created_by=ADMIN)
+    store.dispose()
+    assert run(settings, DAY, cadence="weekly", images=False, retries=1, backoff_s=0, out=lambda _l: None) == 0
+    [message] = inbox.messages
+    [deck] = [p for p in message.iter_attachments() if p.get_filename().endswith(".pptx")]
+    prs = Presentation(io.BytesIO(deck.get_content()))
+    text = "\n".join([sh.text_frame.text for s in prs.slides for sh in s.shapes if sh.has_text_frame]
+                     + [s.notes_slide.notes_text_frame.text for s in prs.slides])
+    assert len(prs.slides) > 5 and "24 Jun 2026 – 30 Jun 2026" in text and "Vendor site: Manila" in text
+    assert not [s for s in OTHER_SITES if s in text]
+    # the daily run of the same day is another digest: the weekly one did not use up its send
+    assert run(settings, DAY, to=[PARTNER], images=False, retries=1, backoff_s=0, out=lambda _l: None) == 0
+    assert len(inbox.messages) == 2
