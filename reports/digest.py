@@ -30,6 +30,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import smtplib
 import ssl
 import sys
@@ -415,13 +416,27 @@ def send_email(settings: Settings, message: EmailMessage, *, retries: int = 3, b
     return _retrying(once, retries=retries, backoff_s=backoff_s, what=f"SMTP to {url.hostname}:{port}")
 
 
+_TEAMS_HOSTS = ("*.webhook.office.com", "*.logic.azure.com")
+
+
+def for_receiver(url: str, payload: dict) -> dict:
+    """The chat message as the receiver reads it: Slack's ``<url|label>`` links and ``*bold*`` for Slack (and
+    anything else), Markdown ``[label](url)`` and ``**bold**`` for a Microsoft Teams webhook."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    if not any(fnmatch.fnmatchcase(host, pattern) for pattern in _TEAMS_HOSTS):
+        return payload
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"[\2](\1)", payload["text"])
+    text = re.sub(r"(?m)^\*(.+)\*$", r"**\1**", text)
+    return {"text": text.replace("\n", "\n\n")}  # Teams joins single line breaks
+
+
 def post_webhook(url: str, payload: dict, *, timeout_s: float = 20.0, retries: int = 3,
                  backoff_s: float = 2.0) -> int:
     """POST the chat message as JSON; returns the attempts it took.
 
     A 5xx, 408, 429 (after its ``Retry-After``), a timeout or a refused connection is tried again; another 4xx
     is not. After a timeout the receiver may have got the message already: a retry can then post it twice."""
-    body = json.dumps(payload).encode()
+    body = json.dumps(for_receiver(url, payload)).encode()
     host = urllib.parse.urlsplit(url).hostname or "?"
 
     def once() -> None:

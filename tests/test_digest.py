@@ -413,3 +413,16 @@ def test_the_weekly_digest_carries_the_weekly_deck_of_the_recipients_scope(chart
     # the daily run of the same day is another digest: the weekly one did not use up its send
     assert run(settings, DAY, to=[PARTNER], images=False, retries=1, backoff_s=0, out=lambda _l: None) == 0
     assert len(inbox.messages) == 2
+
+
+def test_a_teams_webhook_gets_markdown_links_and_slack_its_own():
+    from reports.digest import for_receiver
+
+    slack = {"text": "*Identity Ops stand-up · Tue 30 Jun 2026*\n"
+                     "• <https://ops.example.com/drilldown?kpi=incoming|bad · severity 6.2> web form explains 96 %\n"
+                     "<https://ops.example.com/?day=2026-06-30|Open the stand-up>"}
+    assert for_receiver("https://hooks.slack.com/services/T/B/x", slack) == slack
+    teams = for_receiver("https://contoso.webhook.office.com/webhookb2/abc", slack)["text"]
+    assert teams.startswith("**Identity Ops stand-up · Tue 30 Jun 2026**\n\n")
+    assert "[bad · severity 6.2](https://ops.example.com/drilldown?kpi=incoming)" in teams
+    assert "[Open the stand-up](https://ops.example.com/?day=2026-06-30)" in teams and "<http" not in teams
