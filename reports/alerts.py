@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -28,6 +27,7 @@ import loaders
 from loaders import Filters, Settings
 from metrics.drilldown import describe_slice
 from metrics.kpis import get_kpi
+from reports import command_settings
 from reports.digest import (
     Recipient,
     SendFailed,
@@ -149,12 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-refresh", action="store_true", help="read the roll-up as it is")
     parser.add_argument("--dry-run", action="store_true", help="print the alerts due; send nothing")
     args = parser.parse_args(argv)
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
-        lambda record: "No runtime found" not in record.getMessage())
-    try:
-        settings = loaders.load_settings(loaders.settings.secrets_file())
-    except loaders.OpsDataError as err:
-        print(f"error: {err}", file=sys.stderr)
+    settings = command_settings()
+    if settings is None:
         return 1
     return run(settings, day=args.day, refresh=not args.no_refresh, dry_run=args.dry_run)
 

@@ -28,7 +28,6 @@ import hashlib
 import html
 import http.client
 import json
-import logging
 import os
 import re
 import smtplib
@@ -48,6 +47,7 @@ import loaders
 from loaders import LOCAL_USER, Filters, Settings, User
 from metrics.kpis import get_kpi
 from metrics.standup import format_change
+from reports import command_settings
 
 PPTX_MIME = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
 
@@ -672,13 +672,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cadence", choices=("daily", "weekly"), default="daily",
                         help="which subscriptions to send to (weekly: with the weekly deck attached)")
     args = parser.parse_args(argv)
-    # the app's caches, used here without a server, warn about that on every call: not news for a command
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
-        lambda record: "No runtime found" not in record.getMessage())
-    try:
-        settings = loaders.load_settings(loaders.settings.secrets_file())
-    except loaders.OpsDataError as err:
-        print(f"error: {err}", file=sys.stderr)
+    settings = command_settings()
+    if settings is None:
         return 1
     return run(settings, args.day, to=args.to, webhooks=args.webhook, as_user=args.as_user, dry_run=args.dry_run,
                force=args.force, deck=args.deck, cadence=args.cadence, refresh=not args.no_refresh)

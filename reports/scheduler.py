@@ -28,6 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 import loaders
 from loaders import Settings
+from reports import command_settings
 
 __all__ = ["main", "schedule", "yesterday"]
 
@@ -72,12 +73,8 @@ def schedule(scheduler: BaseScheduler, settings: Settings, *,
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(
-        lambda record: "No runtime found" not in record.getMessage())
-    try:
-        settings = loaders.load_settings(loaders.settings.secrets_file())
-    except loaders.OpsDataError as err:
-        print(f"error: {err}", file=sys.stderr)
+    settings = command_settings()
+    if settings is None:
         return 1
     scheduler = schedule(BlockingScheduler(timezone=ZoneInfo(settings.business_timezone)), settings)
     for job in scheduler.get_jobs():

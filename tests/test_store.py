@@ -39,6 +39,30 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppStore]:
             pass
 
 
+def together(*calls) -> list[object]:
+    """Run the calls at once, one thread each; returns what each returned or raised, in order."""
+    results: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as err:
+            results[i] = err
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def writers(store: AppStore, n: int) -> list[AppStore]:
+    """``n`` more stores on the same database: other processes of the app."""
+    url = store.url.render_as_string(hide_password=False)
+    return [AppStore(url, migrate=False) for _ in range(n)]
+
+
 def item(title: str, y: list[float]) -> DeckItem:
     fig = go.Figure(go.Scatter(x=["2026-11-30", "2026-12-01", "2026-12-02"], y=y, name="Incoming"))
     meta = ChartMeta(title, subtitle="30 Nov 2026 – 02 Dec 2026 · Vendor site: Manila", unit="cases",
@@ -105,25 +129,16 @@ def test_an_edit_started_before_another_tab_added_a_chart_keeps_that_chart(store
 
 def test_concurrent_writers_lose_nothing(store: AppStore) -> None:
     deck = store.create_deck()
-    url = store.url.render_as_string(hide_password=False)
-    writers = [AppStore(url, migrate=False) for _ in range(2)]
-    errors: list[BaseException] = []
+    tabs = writers(store, 2)
 
     def add(writer: AppStore, tag: str) -> None:
-        try:
-            for k in range(8):
-                writer.add_item(deck, item(f"{tag}{k}", [1.0, 2.0, float(k)]).to_record())
-        except BaseException as err:
-            errors.append(err)
+        for k in range(8):
+            writer.add_item(deck, item(f"{tag}{k}", [1.0, 2.0, float(k)]).to_record())
 
-    threads = [threading.Thread(target=add, args=(w, tag)) for w, tag in zip(writers, "xy", strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    for w in writers:
+    results = together(lambda: add(tabs[0], "x"), lambda: add(tabs[1], "y"))
+    for w in tabs:
         w.dispose()
-    assert errors == []
+    assert results == [None, None]
     titles = [r["meta"]["title"] for r in store.items(deck)]
     assert sorted(titles) == sorted([f"x{k}" for k in range(8)] + [f"y{k}" for k in range(8)])
     with store.engine.connect() as conn:
@@ -251,43 +266,21 @@ def test_notes_are_written_read_back_and_validated(store: AppStore) -> None:
 
 
 def test_two_analysts_writing_notes_at_once_lose_nothing(store: AppStore) -> None:
-    url = store.url.render_as_string(hide_password=False)
-    writers = [AppStore(url, migrate=False) for _ in range(2)]
-    errors: list[BaseException] = []
+    analysts = writers(store, 2)
 
     def write(writer: AppStore, who: str) -> None:
-        try:
-            for k in range(10):
-                writer.add_note(day=DAY, slice=MANILA, text=f"{who} {k}", author=who)
-        except BaseException as err:
-            errors.append(err)
+        for k in range(10):
+            writer.add_note(day=DAY, slice=MANILA, text=f"{who} {k}", author=who)
 
-    threads = [threading.Thread(target=write, args=(w, who)) for w, who in zip(writers, ("ana", "bo"), strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    assert together(lambda: write(analysts[0], "ana"), lambda: write(analysts[1], "bo")) == [None, None]
     assert sorted(n.text for n in store.notes(DAY, DAY)) == sorted(f"{w} {k}" for w in ("ana", "bo")
                                                                    for k in range(10))
     # the same note edited by both from the version they read: one edit lands, the other is refused and told
     # what the note now says, never written over it
     note = store.add_note(day=DAY, slice=(), text="first draft", author="ana")
-    results: list[object] = []
-
-    def edit(writer: AppStore, text: str) -> None:
-        try:
-            results.append(writer.update_note(note, version=1, author=text, text=text))
-        except StoreError as err:
-            results.append(err)
-
-    threads = [threading.Thread(target=edit, args=(w, t)) for w, t in zip(writers, ("ana's edit", "bo's edit"),
-                                                                           strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    for w in writers:
+    results = together(*(lambda w=w, t=t: w.update_note(note, version=1, author=t, text=t)
+                         for w, t in zip(analysts, ("ana's edit", "bo's edit"), strict=True)))
+    for w in analysts:
         w.dispose()
     assert sorted(type(r).__name__ for r in results) == ["StoreError", "int"]
     refused = next(r for r in results if isinstance(r, StoreError))
@@ -341,20 +334,14 @@ def test_an_unreachable_server_is_not_waited_for_on_every_call(monkeypatch: pyte
 
 
 def test_only_one_of_two_overlapping_runs_may_send_a_digest(store: AppStore) -> None:
-    url = store.url.render_as_string(hide_password=False)
-    runs = [AppStore(url, migrate=False) for _ in range(4)]
-    won: list[bool] = []
+    runs = writers(store, 4)
     barrier = threading.Barrier(len(runs))
 
-    def claim(run: AppStore) -> None:
+    def claim(run: AppStore) -> bool:
         barrier.wait()
-        won.append(run.claim_send("daily", DAY, "subscription 1", "email"))
+        return run.claim_send("daily", DAY, "subscription 1", "email")
 
-    threads = [threading.Thread(target=claim, args=(r,)) for r in runs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    won = together(*(lambda r=r: claim(r) for r in runs))
     for r in runs:
         r.dispose()
     assert sorted(won) == [False, False, False, True]
