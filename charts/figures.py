@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from charts.theme import BAD, BAND, GOOD, MUTED, NOTE, PALETTE, TEMPLATE_NAME, plot_text
+from metrics.drilldown import value_words
 from metrics.kpis import KPI
 
 __all__ = ["anomaly_figure", "axis_format", "clip_band", "trend_figure"]
@@ -145,8 +146,8 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
         for i, group in enumerate(totals.index[:max_series]):
             part = frame[frame[by] == group]
             # the trace's meta keeps the value itself (a click maps back to it), its name the text shown
-            fig.add_trace(go.Scatter(x=part.index, y=part[kpi.name], mode="lines", name=plot_text(group),
-                                     meta=str(group),
+            fig.add_trace(go.Scatter(x=part.index, y=part[kpi.name], mode="lines",
+                                     name=plot_text(value_words(group)), meta=str(group),
                                      line={"color": PALETTE[i % len(PALETTE)], "width": 2}))
     else:
         values = frame[kpi.name]

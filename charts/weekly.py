@@ -41,7 +41,7 @@ from charts import theme
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.drilldown import describe_slice
+from metrics.drilldown import describe_slice, value_words
 from metrics.events import events_path, known_events, note_events, relative_to, sample_database
 from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
 from metrics.panel import history_for, judging_start, kpi_panel, score_panel
@@ -103,11 +103,6 @@ def _window_value(parts: pd.DataFrame, kpi: KPI, window: tuple[date, date], by: 
     return float(sums[kpi.numerator] / den * kpi.scale) if den > 0 else float("nan")
 
 
-def _nice(value: object) -> str:
-    """A dimension value as stakeholders read it ("brand_impersonation" -> "brand impersonation")."""
-    return str(value).replace("_", " ")
-
-
 def _change_text(kpi: KPI, current: float, previous: float) -> tuple[str, bool]:
     """("+6.2 %" / "-1.3 pts", is_flat)."""
     if kpi.unit == "%":
@@ -162,20 +157,20 @@ def week_over_week(parts: pd.DataFrame, kpi: KPI, end: date, *, split: pd.DataFr
             if len(now):
                 worst = now.idxmax() if kpi.bad_direction == "up" else now.idxmin()
                 word = "highest" if kpi.bad_direction == "up" else "lowest"
-                takeaway += f"; {word} at {_nice(worst)} ({kpi.format(float(now[worst]))})"
-                numbers.append((f"{word.capitalize()}: {_nice(worst)}", kpi.format(float(now[worst]))))
+                takeaway += f"; {word} at {value_words(worst)} ({kpi.format(float(now[worst]))})"
+                numbers.append((f"{word.capitalize()}: {value_words(worst)}", kpi.format(float(now[worst]))))
         elif not flat:
             delta = (now - _window_value(split, kpi, prev_w, by=by).reindex(now.index).fillna(0.0))
             total = current - previous
             driver = (delta * np.sign(total)).idxmax()
             share = float(delta[driver] / total) if total else 0.0
             if share >= 0.5:
-                takeaway += f"; {_nice(driver)} drives most of it"
+                takeaway += f"; {value_words(driver)} drives most of it"
             elif share >= 0.25:
-                takeaway += f"; {_nice(driver)} contributes most"
+                takeaway += f"; {value_words(driver)} contributes most"
             else:
                 takeaway += f"; spread across {by.replace('_', ' ')}s"
-            numbers.append((f"Change, {_nice(driver)}", f"{delta[driver]:+,.0f}"))
+            numbers.append((f"Change, {value_words(driver)}", f"{delta[driver]:+,.0f}"))
     return takeaway, tuple(numbers)
 
 
@@ -221,7 +216,7 @@ def _trend(data: WeeklyData, kpi: KPI) -> tuple[go.Figure, pd.DataFrame]:
 def _bars(current: pd.Series, previous: pd.Series, kpi: KPI, dim_label: str) -> tuple[go.Figure, pd.DataFrame]:
     order = current.sort_values(ascending=True).index  # largest at the top of a horizontal bar chart
     frame = pd.DataFrame({"Previous 7 days": previous.reindex(order), "Last 7 days": current.reindex(order)})
-    frame.index = pd.Index([plot_text(_nice(v)) for v in order], name=dim_label)
+    frame.index = pd.Index([plot_text(value_words(v)) for v in order], name=dim_label)
     fig = go.Figure([
         go.Bar(y=[plot_text(v) for v in frame.index], x=frame["Previous 7 days"], name="Previous 7 days",
                orientation="h", marker_color="#B8B8B8"),
@@ -277,8 +272,9 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
     named = now.drop(OTHER, errors="ignore")  # the folded rest is a bar, never "the largest"
     top = named.idxmax()
     share = now[top] / now.sum() * 100 if now.sum() else 0.0
-    takeaway = f"{_nice(top).capitalize()} is the largest {main_word}: {share:.0f} % of incoming in the last 7 days"
-    numbers = tuple((_nice(k), f"{v:,.0f}") for k, v in named.sort_values(ascending=False).head(3).items())
+    takeaway = (f"{value_words(top).capitalize()} is the largest {main_word}: {share:.0f} % of incoming in the last "
+                "7 days")
+    numbers = tuple((value_words(k), f"{v:,.0f}") for k, v in named.sort_values(ascending=False).head(3).items())
     items.append(DeckItem(fig.to_json(), meta(f"Incoming cases by {main_word}, last 7 days vs the 7 before", "cases"),
                           ("incoming",), takeaway, numbers, compare, origin="weekly_incoming_by_workflow"))
 
@@ -292,14 +288,14 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
         named = now.drop(OTHER, errors="ignore")
         best, worst = named.idxmax(), named.idxmin()
         if name == "solved":
-            takeaway = (f"{_nice(best)} solved the most cases in the last 7 days ({now[best]:,.0f}); "
-                        f"{_nice(worst)} the fewest ({now[worst]:,.0f})")
+            takeaway = (f"{value_words(best)} solved the most cases in the last 7 days ({now[best]:,.0f}); "
+                        f"{value_words(worst)} the fewest ({now[worst]:,.0f})")
         else:
-            takeaway = (f"SLA attainment by {site_word}: lowest at {_nice(worst)} ({kpi.format(now[worst])}), "
-                        f"highest at {_nice(best)} ({kpi.format(now[best])})")
+            takeaway = (f"SLA attainment by {site_word}: lowest at {value_words(worst)} ({kpi.format(now[worst])}), "
+                        f"highest at {value_words(best)} ({kpi.format(now[best])})")
         ranked = named.sort_values(ascending=name != "solved").head(3)
         title = f"{unit_title} by {site_word}, last 7 days vs the 7 before"
-        numbers = tuple((_nice(k), kpi.format(float(v))) for k, v in ranked.items())
+        numbers = tuple((value_words(k), kpi.format(float(v))) for k, v in ranked.items())
         items.append(DeckItem(fig.to_json(), meta(title, kpi.unit), (name,), takeaway, numbers,
                               compare, origin=f"weekly_{name}_by_site"))
     items.append(_abnormal_item(data, meta))

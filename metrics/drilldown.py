@@ -380,6 +380,12 @@ def finer(state: DrilldownState, causes: Sequence[Mapping[str, str]]) -> Drilldo
     return None
 
 
+def value_words(value: object) -> str:
+    """A dimension value as the screens write it: ``"brand_impersonation"`` -> ``"brand impersonation"`` (the data
+    keeps its own spelling; links, filters and CSV files keep the value itself)."""
+    return str(value).replace("_", " ")
+
+
 def describe_slice(filters: Mapping[str, str], order: Sequence[str] = ()) -> str:
     """A slice in words: ``"brand impersonation × web form at Manila"``; ``"all cases"`` when empty.
 
@@ -394,7 +400,7 @@ def describe_slice(filters: Mapping[str, str], order: Sequence[str] = ()) -> str
     'Pothole × Parks'
     """
     keys = [*(d for d in order if d in filters), *(d for d in filters if d not in order)]
-    words = [f"language {filters[d]}" if d == "language" else str(filters[d]).replace("_", " ")
+    words = [f"language {filters[d]}" if d == "language" else value_words(filters[d])
              for d in keys if d != "vendor_site"]
     text = " × ".join(words)
     if "vendor_site" in filters:

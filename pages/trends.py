@@ -5,7 +5,7 @@ import streamlit as st
 
 from charts.deck import summarize
 from charts.figures import add_note_marks, trend_figure
-from metrics.drilldown import LinkError, point_params
+from metrics.drilldown import LinkError, point_params, value_words
 from metrics.kpis import OTHER, TOP_VALUES, get_kpi
 from ui import state
 from ui.anomaly_data import expected_band
@@ -116,7 +116,7 @@ st.caption(f"{kpi.description} Filters: {md(ctx.describe(filters))}. {folded}"
 # Periods are days: show dates, not midnight timestamps; counts as whole numbers with thousands separators,
 # every column under its display name (the CSV export keeps the registry names as its keys)
 shown = table.set_axis(table.index.strftime("%Y-%m" if grain == "month" else "%Y-%m-%d"), axis=0)
-shown = shown.rename(columns={kpi.name: kpi.label})
+shown = shown.rename(columns={kpi.name: kpi.label} if not by else {c: value_words(c) for c in shown.columns})
 unit = {"%": " %", "minutes": " min", "hours": " h"}.get(kpi.unit, "")
 number = "localized" if kpi.unit == "cases" else f"%.{kpi.decimals}f{unit.replace('%', '%%')}"
 st.dataframe(shown, key="trends_table", column_config={

@@ -72,6 +72,19 @@ def test_trends_split_by_site_has_a_column_per_site(app: AppTest):
     assert {"Manila", "Dublin", "Hyderabad"} <= set(at.dataframe[0].value.columns)
 
 
+def test_trends_split_by_workflow_writes_values_as_words_and_links_by_the_value(app: AppTest):
+    import json
+
+    at = app.run()
+    at.switch_page("pages/trends.py").run()
+    at.selectbox(key="trends_split").select("workflow").run()
+    assert not at.exception
+    assert "brand impersonation" in at.dataframe[0].value.columns  # the table and the legend read as words …
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    named = {t.get("name"): t.get("meta") for t in traces if t.get("meta")}
+    assert named["brand impersonation"] == "brand_impersonation"  # … a click still maps to the value itself
+
+
 def test_a_filter_that_matches_nothing_says_so(app: AppTest):
     at = app.run()
     at.switch_page("pages/trends.py").run()

@@ -28,7 +28,7 @@ import streamlit as st
 
 from loaders import Filters
 from metrics.anomalies import detect, events_for
-from metrics.drilldown import drilldown_link
+from metrics.drilldown import drilldown_link, value_words
 from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, relative_to, sample_database
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
@@ -240,7 +240,7 @@ def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, 
 def slice_label(slice_: dict[str, Any]) -> str:
     """``"brand impersonation · Manila"`` for a slice (values in the panel's dimension order, written as words
     like ``metrics.drilldown.describe_slice`` writes them), ``"All"`` for the total."""
-    return " · ".join(str(v).replace("_", " ") for v in slice_.values()) or "All"
+    return " · ".join(value_words(v) for v in slice_.values()) or "All"
 
 
 def not_judged_text(found: pd.DataFrame) -> str:

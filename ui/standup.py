@@ -465,7 +465,7 @@ def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str 
     names = largest_workflows(frame, by=by)
     cols = multiples_columns(names)
     rows = max(1, -(-len(names) // cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(n.replace("_", " ")) for n in names],
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(dd.value_words(n)) for n in names],
                         horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
     for i, name in enumerate(names):
         part = frame[frame[by] == name]
