@@ -183,7 +183,7 @@ def test_a_click_on_the_spike_opens_its_drilldown(app_url: str, page, small_conf
     open_page(page, app_url + "/trends")
     choose(page, "trends_split", "Workflow")
     page.locator('[data-testid="stMain"] .gtitle').filter(has_text="split by workflow").wait_for(timeout=SLOW)
-    click_point(page, "trends_chart", workflow, day)
+    click_point(page, "trends_chart", words(workflow), day)  # the line as its legend names it
 
     page.wait_for_url(re.compile(r"/drilldown\?"), timeout=SLOW)
     sentence = page.locator('[data-testid="stMain"] h3').filter(has_text="vs expected")
