@@ -69,7 +69,7 @@ def _set_takeaway(item_id: str) -> None:
     _change(lambda: _edited(item_id, takeaway=st.session_state[f"deck_takeaway_{item_id}"]))
 
 
-def _set_heading(deck_id: str) -> None:
+def _set_heading() -> None:
     try:
         retitle_deck(st.session_state["deck_title"], st.session_state["deck_subtitle"])
     except StoreError as err:
@@ -154,9 +154,9 @@ if st.session_state.get("deck_heading_of") != deck.id:  # another deck (a link, 
         st.session_state.pop(key, None)
 st.session_state.setdefault("deck_title", deck.title)
 st.session_state.setdefault("deck_subtitle", deck.subtitle or _default_subtitle())
-title = left.text_input("Deck title", key="deck_title", on_change=_set_heading, args=(deck.id,), max_chars=200)
+title = left.text_input("Deck title", key="deck_title", on_change=_set_heading, max_chars=200)
 subtitle = left.text_input("Subtitle (team, date range)", key="deck_subtitle", on_change=_set_heading,
-                           args=(deck.id,), max_chars=300)
+                           max_chars=300)
 summary_day = min(filters.end, newest_complete_day(ctx)) if filters is not None and ctx is not None else None
 with_summary = right.checkbox(
     f"Summary slide: the stand-up of {summary_day:%a %d %b %Y}" if summary_day else "Summary slide", value=True,

@@ -63,7 +63,7 @@ def alerts_for(ctx, day: date, recipient: Recipient) -> list:
 def _message(settings: Settings, recipient: Recipient, item, day: date, link: str) -> tuple[EmailMessage, dict]:
     spec = get_kpi(item.kpi)
     subject = f"Identity Ops alert · {spec.label} · {describe_slice(item.slice)} · {day:%a %d %b %Y}"
-    text = "\n".join([_item_line(item, None), item.explanation or "", f"Drill down: {link}", ""])
+    text = "\n".join([_item_line(item), item.explanation or "", f"Drill down: {link}", ""])
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = settings.delivery.sender

@@ -189,7 +189,7 @@ def _number(tile) -> tuple[str, str, str]:
     return value, week, tile.expected_text()
 
 
-def _item_line(item, ctx) -> str:
+def _item_line(item) -> str:
     from metrics.drilldown import describe_slice
 
     spec = get_kpi(item.kpi)
@@ -199,7 +199,7 @@ def _item_line(item, ctx) -> str:
             f"{spec.format(item.observed)} vs {spec.format(item.expected)} expected")
 
 
-def _site_rows(sites, flags, ctx) -> list[tuple[str, list[str], str]]:
+def _site_rows(sites) -> list[tuple[str, list[str], str]]:
     rows = []
     for site in sites.index:
         cells = []
@@ -227,12 +227,12 @@ def _text(day, tiles, items, links, sites, flags, summary, late, standup_link, w
     if not items:
         lines.append("  Nothing: every KPI stayed within its expected range.")
     for item, link in zip(items, links, strict=True):
-        lines.append(f"  - {_item_line(item, ctx)}")
+        lines.append(f"  - {_item_line(item)}")
         if item.explanation:
             lines.append(f"    {item.explanation}")
         lines.append(f"    Drill down: {link}")
     lines += ["", ctx.plural(ctx.site_dim)]
-    for site, cells, abnormal in _site_rows(sites, flags, ctx):
+    for site, cells, abnormal in _site_rows(sites):
         lines.append(f"  {site}: " + ", ".join(f"{h} {c}" for h, c in zip(_SITE_HEAD, cells, strict=False))
                      + (f" — abnormal: {abnormal}" if abnormal else ""))
     lines += ["", f"Open the stand-up: {standup_link}"]
@@ -270,13 +270,13 @@ def _html(day, tiles, items, links, sites, flags, summary, late, standup_link, w
     for item, link in zip(items, links, strict=True):
         why = f"<br><span style='color:#666'>{_e(item.explanation)}</span>" if item.explanation else ""
         parts.append(f"<p style='margin:6px 0'><b style='color:{colour['bad' if item.bad else 'good']}'>"
-                     f"{_e(_item_line(item, ctx))}</b>{why}<br><a href='{_e(link)}'>Open the drill-down</a></p>")
+                     f"{_e(_item_line(item))}</b>{why}<br><a href='{_e(link)}'>Open the drill-down</a></p>")
     parts.append(f"<h3>{_e(ctx.plural(ctx.site_dim))}</h3>")
     head = "".join(f"<th style='{_CELL}'>{_e(h)}</th>" for h in (ctx.label(ctx.site_dim), *_SITE_HEAD, "Abnormal"))
     body = "".join(f"<tr><td style='{_CELL}'>{_e(site)}</td>" + "".join(f"<td style='{_CELL}'>{_e(c)}</td>"
                                                                       for c in cells)
                    + f"<td style='{_CELL}'>{_e(abnormal)}</td></tr>"
-                   for site, cells, abnormal in _site_rows(sites, flags, ctx))
+                   for site, cells, abnormal in _site_rows(sites))
     parts.append(f"<table style='border-collapse:collapse;font-size:14px'><tr>{head}</tr>{body}</table>")
     for cid, label in (("trend", "Incoming by day, with the expected range"),
                        ("multiples", "Incoming by workflow, last 8 weeks")):
