@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import streamlit as st
 
 from loaders import Filters
 from metrics.anomalies import detect, events_for
@@ -44,7 +43,7 @@ from metrics.panel import (
     score_panel,
     slice_key,
 )
-from ui.data import DataContext, bounds, volume
+from ui.data import DataContext, bounds, cached, volume
 from ui.notes import event_frame
 
 __all__ = [
@@ -64,11 +63,11 @@ __all__ = [
 
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _events(key: str, path: str | None, mtime: float | None, _ctx: DataContext) -> pd.DataFrame:
-    first, last = bounds(_ctx)
-    settings = _ctx.settings
-    return known_events(first, last, _ctx.scan_dims, path=Path(path) if path else None,
+@cached(entries=8)
+def _events(ctx: DataContext, path: str | None, mtime: float | None) -> pd.DataFrame:
+    first, last = bounds(ctx)
+    settings = ctx.settings
+    return known_events(first, last, ctx.scan_dims, path=Path(path) if path else None,
                         sample=sample_database(settings.url, is_sample=settings.is_sample))
 
 
@@ -97,7 +96,7 @@ def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
     if path is not None and not path.exists():
         raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
     mtime = path.stat().st_mtime if path is not None else None
-    found = _events(ctx.key, str(path) if path else None, mtime, ctx)
+    found = _events(ctx, str(path) if path else None, mtime)
     noted = event_frame(ctx.scan_dims, ctx.scope)
     if not noted.empty:
         found = pd.concat([found, noted], ignore_index=True).sort_values("start", kind="stable")
@@ -111,26 +110,26 @@ def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
     return found.reset_index(drop=True)
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _panel(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Panel:
-    start = judging_start(*bounds(_ctx), end, history_days=history_days)  # one start for every screen
-    parts = volume(_ctx, dims.with_range(start, end), by=_ctx.scan_dims)
-    return kpi_panel(parts, by=_ctx.scan_dims)
+@cached(entries=8)
+def _panel(ctx: DataContext, dims: Filters, end: date, history_days: int) -> Panel:
+    start = judging_start(*bounds(ctx), end, history_days=history_days)  # one start for every screen
+    parts = volume(ctx, dims.with_range(start, end), by=ctx.scan_dims)
+    return kpi_panel(parts, by=ctx.scan_dims)
 
 
 def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 730) -> Panel:
     """Every KPI × slice series over ``history_days`` ending at ``end`` (dimension filters apply)."""
     if history_days < 1:
         raise ValueError(f"`history_days` must be >= 1, got {history_days}")
-    return _panel(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
+    return _panel(ctx, filters.with_range(end, end), end, int(history_days))
 
 
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _scored(key: str, dims: Filters, end: date, history_days: int, _ctx: DataContext) -> Scored:
-    judgment = _ctx.settings
-    return score_panel(panel(_ctx, dims, end=end, history_days=history_days), events=events(_ctx, dims),
+@cached(entries=8)
+def _scored(ctx: DataContext, dims: Filters, end: date, history_days: int) -> Scored:
+    judgment = ctx.settings
+    return score_panel(panel(ctx, dims, end=end, history_days=history_days), events=events(ctx, dims),
                        threshold=judgment.threshold, min_cases=judgment.min_cases, min_change=judgment.min_change)
 
 
@@ -140,13 +139,12 @@ def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int =
     Every screen that states an expected value, a band or a flag reads it from here (see
     ``metrics.panel.score_panel``). Cached across sessions per data version, filters and end day.
     """
-    return _scored(ctx.key, filters.with_range(end, end), end, int(history_days), ctx)
+    return _scored(ctx, filters.with_range(end, end), end, int(history_days))
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _anomalies(key: str, dims: Filters, day: date, days: int, history_days: int,
-               _ctx: DataContext) -> pd.DataFrame:
-    found = scored(_ctx, dims, end=day, history_days=history_days).flags(days=days)
+@cached(entries=16)
+def _anomalies(ctx: DataContext, dims: Filters, day: date, days: int, history_days: int) -> pd.DataFrame:
+    found = scored(ctx, dims, end=day, history_days=history_days).flags(days=days)
     found["link"] = pd.Series([drilldown_link(k, d.date(), s) for k, d, s in
                                zip(found["kpi"], found["day"], found["slice"], strict=True)],
                               index=found.index, dtype=str)
@@ -185,7 +183,7 @@ def anomalies(ctx: DataContext, filters: Filters, *, day: date, days: int = 1,
     if days < 1:
         raise ValueError(f"`days` must be >= 1, got {days}")
     history = history_for(days) if history_days is None else int(history_days)
-    return _anomalies(ctx.key, filters.with_range(day, day), day, int(days), history, ctx)
+    return _anomalies(ctx, filters.with_range(day, day), day, int(days), history)
 
 
 def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[str, str],
@@ -216,24 +214,23 @@ def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[st
             raise ValueError(f"{slice_label(slice)} is too small to judge: fewer than "
                              f"{data.min_daily_cases:g} case a day over the last {JUDGED_WINDOW // 7} weeks")
         raise ValueError(f"no {kpi} series for {slice_label(slice)} in the data (a filter may exclude it)")
-    return _alone(ctx.key, filters.with_range(end, end).narrowed(**slice), kpi, end, int(history_days), ctx,
-                  dict(slice))
+    return _alone(ctx, filters.with_range(end, end).narrowed(**slice), kpi, end, int(history_days), dict(slice))
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def _alone(key: str, narrowed: Filters, kpi: str, end: date, history_days: int, _ctx: DataContext,
-           _slice: dict[str, str]) -> pd.DataFrame:
-    start = judging_start(*bounds(_ctx), end, history_days=history_days)
-    parts = volume(_ctx, narrowed.with_range(start, end))
+@cached(entries=32)
+def _alone(ctx: DataContext, narrowed: Filters, kpi: str, end: date, history_days: int,
+           _slice: dict[str, str]) -> pd.DataFrame:  # the slice is in ``narrowed``: not hashed twice
+    start = judging_start(*bounds(ctx), end, history_days=history_days)
+    parts = volume(ctx, narrowed.with_range(start, end))
     spec = get_kpi(kpi)
     size = parts[spec.volume].iloc[-JUDGED_WINDOW:].mean() if len(parts) else 0.0
     if not size >= MIN_DAILY_CASES:
         raise ValueError(f"{slice_label(_slice)} is too small to judge: fewer than {MIN_DAILY_CASES:g} case a day "
                          f"over the last {JUDGED_WINDOW // 7} weeks")
     values = compute_kpis(parts, kpis=[kpi])[kpi]
-    judgment = _ctx.settings
+    judgment = ctx.settings
     return detect(values, 7, kind=spec.series_kind, volume=parts[spec.volume],
-                  events=events_for(events(_ctx, narrowed), _slice, kpi), threshold=judgment.threshold,
+                  events=events_for(events(ctx, narrowed), _slice, kpi), threshold=judgment.threshold,
                   min_cases=judgment.min_cases, min_change=judgment.min_change)
 
 

@@ -19,7 +19,7 @@ from loaders import OpsDataError, Scope, User
 from store import AppStore, Deck, SavedView, StoreError
 from ui import state
 from ui.auth import signed_in_user
-from ui.data import current_settings
+from ui.data import cached, current_settings
 
 __all__ = [
     "DECK_PARAM",
@@ -247,7 +247,7 @@ def delete_view(view_id: int) -> None:
     _views.clear()
 
 
-@st.cache_data(ttl=60, show_spinner=False)
+@cached(ttl="live")
 def _views(url: str) -> list[SavedView]:
     return _store(url).views()
 

@@ -1,7 +1,10 @@
-"""Cached access to the data layer; the one place that decides what is cached and for how long.
+"""Cached access to the data layer, and the one place that decides what is cached and for how long.
 
-Engines and settings are resources (one per process); frames are cached data keyed by the widget values
-passed in as arguments plus the roll-up's ``version`` (its last refresh time), so a refresh invalidates them.
+Engines and settings are resources (one per process). Frames are cached data (:func:`cached`): a function
+takes the :class:`DataContext` as an ordinary argument, and the cache keys it by :attr:`DataContext.key`
+(configuration, roll-up version, the user's scope, the known events), so a refresh, a note marked as a
+known event or another user's scope never reads a stale or foreign frame. How long entries live is
+:data:`TTL`, here and nowhere else.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,8 +28,10 @@ from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts, top_valu
 from ui.auth import signed_in_user
 
 __all__ = [
+    "TTL",
     "DataContext",
     "bounds",
+    "cached",
     "context",
     "current_settings",
     "dimension_values",
@@ -155,6 +161,32 @@ def kpi_availability(measures: frozenset[str], *, cases: bool = True) -> list[tu
     return out
 
 
+#: how long cached entries live, by what they hold. Keys carry the roll-up's version, so a refresh already
+#: invalidates frames; the TTL only bounds memory and how late a change outside the roll-up shows:
+#: ``frames`` (roll-up reads and everything computed from them), ``refresh`` (how often the roll-up is brought
+#: up to date), ``source`` (the source's columns and checks), ``live`` (the newest case, the saved-view list)
+TTL: dict[str, int] = {"frames": 600, "refresh": 300, "source": 120, "live": 60}
+
+
+def _settings_key(settings: Settings) -> str:
+    return repr(settings)
+
+
+def _engine_key(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def cached(*, entries: int | None = None, ttl: str = "frames", spinner: str | bool = False) -> Callable:
+    """Cache a function's result (``st.cache_data``) under the house policy.
+
+    A :class:`DataContext` argument is keyed by :attr:`DataContext.key`, a ``Settings`` by its ``repr`` and an
+    engine by its URL; other arguments by value. ``ttl`` names an entry of :data:`TTL`; ``entries`` bounds how
+    many results are kept (a page's few filter combinations; more for per-slice reads).
+    """
+    return st.cache_data(ttl=TTL[ttl], max_entries=entries, show_spinner=spinner,
+                         hash_funcs={DataContext: lambda ctx: ctx.key, Settings: _settings_key, Engine: _engine_key})
+
+
 def _secrets() -> dict:
     try:
         return st.secrets.to_dict()
@@ -251,15 +283,15 @@ RETRY_FAILED_REFRESH_S = 60
 _FAILED: dict[str, tuple[float, OpsDataError, RollupState]] = {}
 
 
-@st.cache_data(ttl=300, show_spinner="Refreshing the daily roll-up…")
-def _refresh(settings_key: str, _settings_obj: Settings) -> RollupState:
-    """Bring the roll-up up to date (incremental) at most every five minutes; return its state.
+@cached(ttl="refresh", spinner="Refreshing the daily roll-up…")
+def _refresh(settings: Settings) -> RollupState:
+    """Bring the roll-up up to date (incremental) at most every ``TTL["refresh"]`` seconds; return its state.
 
     A failure raises, and is not cached.
     """
-    target = _rollup_engine(_settings_obj.url, _settings_obj)
-    loaders.refresh_rollup(source_engine(_settings_obj), _settings_obj, target=target)
-    return loaders.rollup_state(target, _settings_obj)
+    target = _rollup_engine(settings.url, settings)
+    loaders.refresh_rollup(source_engine(settings), settings, target=target)
+    return loaders.rollup_state(target, settings)
 
 
 def context() -> DataContext:
@@ -288,7 +320,7 @@ def context() -> DataContext:
         _, problem, state = failed
     else:
         try:
-            state = _refresh(key, settings)
+            state = _refresh(settings)
             _FAILED.pop(key, None)
         except OpsDataError as err:
             problem = err
@@ -300,7 +332,7 @@ def context() -> DataContext:
     if problem is not None and not state.rows:
         raise problem
     try:
-        measures = _measures(key, settings)
+        measures = _measures(settings)
     except OpsDataError:
         if problem is None:
             raise
@@ -313,9 +345,9 @@ def context() -> DataContext:
                        problem, state, measures, user, events_version())
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def _measures(settings_key: str, _settings_obj: Settings) -> frozenset[str]:
-    return loaders.available_measures(source_engine(_settings_obj), _settings_obj)
+@cached(ttl="refresh")
+def _measures(settings: Settings) -> frozenset[str]:
+    return loaders.available_measures(source_engine(settings), settings)
 
 
 def forget_failed_refresh() -> None:
@@ -323,16 +355,16 @@ def forget_failed_refresh() -> None:
     _FAILED.clear()
 
 
-@st.cache_data(ttl=600, max_entries=4, show_spinner=False)
-def _bounds(key: str, _ctx: DataContext) -> tuple[date, date] | None:
+@cached(entries=4)
+def _bounds(ctx: DataContext) -> tuple[date, date] | None:
     # the data's window for everyone: dates name no site, and a partner whose site had no case on the newest day
     # must still see that day (an outage is exactly what it needs to see)
-    return loaders.load_rollup_bounds(_ctx.rollup, settings=_ctx.settings, scope=None)
+    return loaders.load_rollup_bounds(ctx.rollup, settings=ctx.settings, scope=None)
 
 
 def bounds(ctx: DataContext) -> tuple[date, date]:
     """First and last day in the roll-up; raises ``ValueError`` if it is empty."""
-    found = _bounds(ctx.key, ctx)
+    found = _bounds(ctx)
     if found is None:
         raise ValueError("the roll-up is empty: the cases table has no rows yet — load data on the Data page")
     return found
@@ -344,20 +376,17 @@ def newest_complete_day(ctx: DataContext, *, today: date | None = None) -> date:
     return min(bounds(ctx)[1], today - timedelta(days=1))
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _dimension_values(key: str, _ctx: DataContext) -> dict[str, list[str]]:
-    return loaders.load_dimension_values(_ctx.rollup, settings=_ctx.settings, scope=_ctx.scope)
-
-
+@cached(entries=16)
 def dimension_values(ctx: DataContext) -> dict[str, list[str]]:
-    return _dimension_values(ctx.key, ctx)
+    """Every dimension's values the user may see, for the sidebar's filters."""
+    return loaders.load_dimension_values(ctx.rollup, settings=ctx.settings, scope=ctx.scope)
 
 
-@st.cache_data(ttl=600, max_entries=128, show_spinner=False)
-def _volume(key: str, filters: Filters, by: tuple[str, ...], _ctx: DataContext) -> pd.DataFrame:
-    frame = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by, scope=_ctx.scope)
-    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=by,
-                                           scope=_ctx.scope)
+@cached(entries=128)
+def _volume(ctx: DataContext, filters: Filters, by: tuple[str, ...]) -> pd.DataFrame:
+    frame = loaders.load_daily_volume(ctx.rollup, settings=ctx.settings, filters=filters, by=by, scope=ctx.scope)
+    opening = loaders.load_opening_balance(ctx.rollup, settings=ctx.settings, filters=filters, by=by,
+                                           scope=ctx.scope)
     return kpi_parts(frame, by=by, opening=opening if by else float(opening.iloc[0]))
 
 
@@ -379,13 +408,12 @@ def within_data(ctx: DataContext, filters: Filters) -> Filters:
 
 def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Daily parts (with backlog) for the filters, split by ``by``, from the first day of the data on."""
-    return _volume(ctx.key, within_data(ctx, filters), tuple(by), ctx)
+    return _volume(ctx, within_data(ctx, filters), tuple(by))
 
 
-@st.cache_data(ttl=600, max_entries=128, show_spinner=False)
-def _kpi_frame(key: str, filters: Filters, grain: str, by: tuple[str, ...], top: int | None,
-               _ctx: DataContext) -> pd.DataFrame:
-    parts = volume(_ctx, filters, by)
+@cached(entries=128)
+def _kpi_frame(ctx: DataContext, filters: Filters, grain: str, by: tuple[str, ...], top: int | None) -> pd.DataFrame:
+    parts = volume(ctx, filters, by)
     if top is not None and len(by) == 1:
         parts = top_values(parts, by[0], most=top)
     return compute_kpis(parts, grain=grain, by=by)
@@ -395,4 +423,4 @@ def kpi_frame(ctx: DataContext, filters: Filters, *, grain: str = "day", by: tup
               top: int | None = None) -> pd.DataFrame:
     """Every KPI at ``grain`` for the filters, split by ``by``; with ``top`` (one dimension), its values
     beyond the ``top`` largest by incoming are one line "other" (see ``metrics.kpis.top_values``)."""
-    return _kpi_frame(ctx.key, filters, grain, tuple(by), top, ctx)
+    return _kpi_frame(ctx, filters, grain, tuple(by), top)

@@ -23,7 +23,7 @@ from loaders.checks import SourceReport, check_source
 from loaders.engine import DEFAULT_SQLITE_BUSY_S, DEFAULT_STATEMENT_TIMEOUT_S
 from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
 from ui.app_store import StoreError, app_store
-from ui.data import current_settings, kpi_availability, reset_connections, source_engine
+from ui.data import cached, current_settings, kpi_availability, reset_connections, source_engine
 from ui.errors import show_error
 from ui.text import md
 
@@ -137,16 +137,16 @@ def render_mapping(settings: Settings) -> None:
     right.dataframe(pd.DataFrame(rows), hide_index=True, key="data_value_mapping", height=_fit(len(rows)))
 
 
-@st.cache_data(ttl=120, show_spinner="Checking the source's columns…")
-def _checks(settings_key: str, _engine: Engine, _settings: Settings) -> SourceReport:
-    return check_source(_engine, _settings)
+@cached(ttl="source", spinner="Checking the source's columns…")
+def _checks(engine: Engine, settings: Settings) -> SourceReport:
+    return check_source(engine, settings)
 
 
 def render_checks(engine: Engine, settings: Settings) -> SourceReport | None:
     """Per-column checks and the list of what to change."""
     st.subheader("Column checks")
     try:
-        report = _checks(repr(settings), engine, settings)
+        report = _checks(engine, settings)
     except OpsDataError as err:
         _problem(err, key="checks")
         return None

@@ -1,4 +1,4 @@
-"""Cached data for the Drill-down page (keyed by ``ctx.key`` plus the view's state); figures are in
+"""Cached data for the Drill-down page (keyed by the data context and the view's state); figures are in
 ``charts/drilldown.py``."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import streamlit as st
 import loaders
 from charts.export import csv_bytes
 from loaders import Filters
-from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice, to_params
-from metrics.kpis import get_kpi, kpi_parts
+from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice
+from metrics.kpis import get_kpi
 from ui.anomaly_data import series_frame
-from ui.data import DataContext, within_data
+from ui.data import DataContext, cached, volume
 
 __all__ = [
     "WEEKS",
@@ -36,10 +36,6 @@ def slice_filters(state: DrilldownState, start: date, end: date) -> Filters:
     return Filters(start, end).narrowed(**state.filters) if state.slice else Filters(start, end)
 
 
-def _key(state: DrilldownState) -> tuple[tuple[str, str], ...]:
-    return tuple(to_params(state).items())
-
-
 def decomposition(ctx: DataContext, state: DrilldownState, first: date) -> pd.DataFrame:
     """The slice's judged series up to the day (observed, trend, seasonal, resid, expected, band, flags): the
     one judgment the stand-up and the Anomalies page state (``ui.anomaly_data.series_frame``), not a second
@@ -47,51 +43,28 @@ def decomposition(ctx: DataContext, state: DrilldownState, first: date) -> pd.Da
     return series_frame(ctx, Filters(first, state.day), kpi=state.kpi, slice=state.filters, end=state.day)
 
 
+@cached(entries=64)
 def analysis(ctx: DataContext, state: DrilldownState, expected_total: float | None) -> Analysis:
     """Leaves, baseline and root causes for the state (see :func:`metrics.drilldown.analyse`)."""
-    return _analysis(ctx.key, _key(state), expected_total, ctx)
-
-
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _analysis(key: str, params: tuple, expected_total: float | None, _ctx: DataContext) -> Analysis:
-    state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
-    filters = within_data(_ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day))
-    dims = _ctx.dimensions
-    volume = loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims, scope=_ctx.scope)
-    opening = loaders.load_opening_balance(_ctx.rollup, settings=_ctx.settings, filters=filters, by=dims,
-                                           scope=_ctx.scope)
-    if volume.empty or not len(volume.index):
+    parts = volume(ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day), by=ctx.dimensions)
+    if parts.empty:
         raise ValueError(f"no data for {describe_slice(state.filters)} around {state.day}")
-    parts = kpi_parts(volume, by=dims, opening=opening)
-    return analyse(parts, state.kpi, state.day, dimensions=dims, slice=state.filters, weeks=WEEKS,
+    return analyse(parts, state.kpi, state.day, dimensions=ctx.dimensions, slice=state.filters, weeks=WEEKS,
                    expected_total=expected_total)
 
 
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _cases(key: str, params: tuple, order_by: str, descending: bool, limit: int, offset: int,
-           _ctx: DataContext) -> pd.DataFrame:
-    state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
-    cases = loaders.load_cases(_ctx.source, settings=_ctx.settings, filters=slice_filters(state, state.day, state.day),
-                               day=state.day, side=case_side(get_kpi(state.kpi)), order_by=order_by,
-                               descending=descending, limit=limit, offset=offset, scope=_ctx.scope)
-    # times on the team's clock, the one that put each case on this day (the list and its CSV alike)
-    for col in ("created_at", "solved_at", "sla_due_at"):
-        if col in cases.columns:
-            cases[col] = loaders.clock.local_column(_ctx.settings, cases[col])
-    return cases
-
-
+@cached(entries=64)
 def case_page(ctx: DataContext, state: DrilldownState, *, order_by: str, descending: bool, limit: int,
               offset: int) -> pd.DataFrame:
     """One page of the cases behind the view (bound filters, sorted in the database)."""
-    return _cases(ctx.key, _key(state), order_by, descending, limit, offset, ctx)
-
-
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _count(key: str, params: tuple, _ctx: DataContext) -> int:
-    state = DrilldownState(params[0][1], date.fromisoformat(params[1][1]), params[2:])
-    return loaders.count_cases(_ctx.source, settings=_ctx.settings, filters=slice_filters(state, state.day, state.day),
-                               day=state.day, side=case_side(get_kpi(state.kpi)), scope=_ctx.scope)
+    cases = loaders.load_cases(ctx.source, settings=ctx.settings, filters=slice_filters(state, state.day, state.day),
+                               day=state.day, side=case_side(get_kpi(state.kpi)), order_by=order_by,
+                               descending=descending, limit=limit, offset=offset, scope=ctx.scope)
+    # times on the team's clock, the one that put each case on this day (the list and its CSV alike)
+    for col in ("created_at", "solved_at", "sla_due_at"):
+        if col in cases.columns:
+            cases[col] = loaders.clock.local_column(ctx.settings, cases[col])
+    return cases
 
 
 def sortable_columns(ctx: DataContext) -> tuple[str, ...]:
@@ -99,9 +72,11 @@ def sortable_columns(ctx: DataContext) -> tuple[str, ...]:
     return loaders.case_columns(ctx.source, settings=ctx.settings)
 
 
+@cached(entries=64)
 def case_count(ctx: DataContext, state: DrilldownState) -> int:
     """How many cases stand behind the view."""
-    return _count(ctx.key, _key(state), ctx)
+    return loaders.count_cases(ctx.source, settings=ctx.settings, filters=slice_filters(state, state.day, state.day),
+                               day=state.day, side=case_side(get_kpi(state.kpi)), scope=ctx.scope)
 
 
 def cases_csv(ctx: DataContext, state: DrilldownState, *, order_by: str, descending: bool) -> bytes:

@@ -44,7 +44,7 @@ from metrics.standup import (
 from store import Note
 from ui import anomaly_data
 from ui.chart_panel import chart_meta, chart_panel
-from ui.data import DataContext, volume
+from ui.data import DataContext, cached, volume
 from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.state import link_params
 from ui.text import md
@@ -127,11 +127,11 @@ def utcnow() -> datetime:
 
 
 # ----------------------------------------------------------------------------------------- data
-@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
-def _freshness_inputs(key: str, _ctx: DataContext) -> tuple[datetime | None, datetime | None, date | None]:
-    state = loaders.rollup_state(_ctx.rollup, _ctx.settings)
-    if getattr(_ctx.settings, "has_cases", True):
-        newest = loaders.newest_case(_ctx.source, settings=_ctx.settings)
+@cached(entries=8, ttl="live")
+def _freshness_inputs(ctx: DataContext) -> tuple[datetime | None, datetime | None, date | None]:
+    state = loaders.rollup_state(ctx.rollup, ctx.settings)
+    if ctx.has_cases:
+        newest = loaders.newest_case(ctx.source, settings=ctx.settings)
     else:  # a daily-volume source has no timestamps finer than the day: its end is the newest "case"
         newest = datetime.combine(state.max_day, datetime.max.time()) if state.max_day else None
     return newest, state.refreshed_at, state.max_day
@@ -139,7 +139,7 @@ def _freshness_inputs(key: str, _ctx: DataContext) -> tuple[datetime | None, dat
 
 def freshness(ctx: DataContext, *, now: datetime | None = None) -> Freshness:
     """Newest case, the roll-up's last refresh and whether that is late (cached for a minute)."""
-    newest, refreshed, max_day = _freshness_inputs(ctx.key, ctx)
+    newest, refreshed, max_day = _freshness_inputs(ctx)
     s = ctx.settings  # every time on the team's clock: the roll-up's days are the team's days
     return assess_freshness(newest_case=clock.local(s, newest, stored=True), refreshed_at=clock.local(s, refreshed),
                             rollup_day=max_day, now=clock.local(s, now or utcnow()),
@@ -157,36 +157,36 @@ def _judged(scored: Scored, kpi: str, slice_: dict[str, str]) -> pd.DataFrame | 
     return scored.series(sid) if scored.has(sid) else None
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def _tiles(key: str, filters: Filters, day: date, _ctx: DataContext) -> list[Tile]:
-    shown = [k for k in TILE_KPIS if k in _ctx.kpis]  # a KPI the source cannot state is no tile at all
-    data = _scored(_ctx, filters, day)
+@cached(entries=32)
+def _tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
+    shown = [k for k in TILE_KPIS if k in ctx.kpis]  # a KPI the source cannot state is no tile at all
+    data = _scored(ctx, filters, day)
     judged = {k: frame for k in shown if (frame := _judged(data, k, {})) is not None}
     return tiles(panel_frame(data.panel.values), day, kpis=shown, judged=judged)
 
 
 def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
     """The headline tiles of ``day`` under the dimension filters (the date range is the stand-up's own)."""
-    return _tiles(ctx.key, filters.with_range(day, day), day, ctx)
+    return _tiles(ctx, filters.with_range(day, day), day)
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def _scorecard(key: str, filters: Filters, day: date, _ctx: DataContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-    site = _ctx.site_dim
-    data = _scored(_ctx, filters, day)
+@cached(entries=32)
+def _scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    site = ctx.site_dim
+    data = _scored(ctx, filters, day)
     by_site = panel_frame(data.panel.values, by=site)
     stamp = pd.Timestamp(day)
     states: dict[str, dict[str, str]] = {}
     for value in by_site[site].unique():
         for column in SCORECARD_COLUMNS:
-            frame = _judged(data, column, {site: str(value)}) if column in _ctx.kpis else None
+            frame = _judged(data, column, {site: str(value)}) if column in ctx.kpis else None
             if frame is not None and stamp in frame.index and bool(frame.loc[stamp, "is_anomaly"]):
                 up = frame.loc[stamp, "direction"] == "spike"
                 bad = (SCORECARD_COLUMNS[column][2] == "up") == up
                 states.setdefault(str(value), {})[column] = "bad" if bad else "good"
     table, flags = scorecard(by_site, day, by=site, states=states)
     # a column the source cannot state is left out, not shown as 0
-    gone = [c for c in SCORECARD_COLUMNS if not set(_scorecard_parts(c)) <= _ctx.measures]
+    gone = [c for c in SCORECARD_COLUMNS if not set(_scorecard_parts(c)) <= ctx.measures]
     trends = {"backlog": "backlog_trend", "sla_attainment": "sla_trend", "incoming": "incoming_trend"}
     drop = [*gone, *(trends[c] for c in gone if c in trends)]
     return table.drop(columns=[c for c in drop if c in table.columns]), flags.drop(
@@ -199,13 +199,13 @@ def _scorecard_parts(column: str) -> tuple[str, ...]:
 
 def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The vendor-site scorecard and its flags (see :func:`metrics.standup.scorecard`)."""
-    return _scorecard(ctx.key, filters.with_range(day, day), day, ctx)
+    return _scorecard(ctx, filters.with_range(day, day), day)
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def _workflows(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> pd.DataFrame:
-    main = _ctx.main_dim
-    data = _scored(_ctx, filters, day)
+@cached(entries=32)
+def _workflows(ctx: DataContext, filters: Filters, day: date, kpi: str) -> pd.DataFrame:
+    main = ctx.main_dim
+    data = _scored(ctx, filters, day)
     by_workflow = panel_frame(data.panel.values, by=main)
     judged = {str(w): _judged(data, kpi, {main: str(w)}) for w in by_workflow[main].unique()}
     return workflow_bands(by_workflow, kpi, day, by=main, judged=judged)
@@ -213,18 +213,18 @@ def _workflows(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContex
 
 def workflow_frame(ctx: DataContext, filters: Filters, day: date, kpi: str) -> pd.DataFrame:
     """Last 8 weeks of ``kpi`` per workflow with the expected band."""
-    return _workflows(ctx.key, filters.with_range(day, day), day, kpi, ctx)
+    return _workflows(ctx, filters.with_range(day, day), day, kpi)
 
 
-@st.cache_data(ttl=600, max_entries=32, show_spinner=False)
-def _workflow_chart(key: str, filters: Filters, day: date, kpi: str, _ctx: DataContext) -> go.Figure:
+@cached(entries=32)
+def _workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> go.Figure:
     # building ~30 validated plotly traces costs more than every cached frame of the page together
-    return workflow_figure(_workflows(key, filters, day, kpi, _ctx), kpi, by=_ctx.main_dim)
+    return workflow_figure(_workflows(ctx, filters, day, kpi), kpi, by=ctx.main_dim)
 
 
 def workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> go.Figure:
     """The small multiples figure of :func:`workflow_frame` (cached)."""
-    return _workflow_chart(ctx.key, filters.with_range(day, day), day, kpi, ctx)
+    return _workflow_chart(ctx, filters.with_range(day, day), day, kpi)
 
 
 @dataclass(frozen=True)
@@ -245,16 +245,18 @@ class AnomalyItem:
     link: str | None  # drill-down relative URL
 
 
-@st.cache_data(ttl=600, max_entries=16, show_spinner=False)
-def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContext) -> tuple[list[AnomalyItem], int]:
-    flags = anomaly_data.anomalies(_ctx, filters, day=day, days=1)
+@cached(entries=16)
+def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = TOP_ANOMALIES
+                  ) -> tuple[list[AnomalyItem], int]:
+    """The top flags of ``day`` (one per incident) with explanation and link, and the total number of flags."""
+    flags = anomaly_data.anomalies(ctx, filters, day=day, days=1)
     if flags.empty:
         return [], 0
     head = flags.drop_duplicates("incident").head(top)
     items = []
     for row in head.to_dict("records"):
         slice_ = {str(k): str(v) for k, v in dict(row.get("slice") or {}).items()}
-        explanation = _explain(_ctx, filters, row, slice_, day)
+        explanation = _explain(ctx, filters, row, slice_, day)
         try:
             params = dd.drilldown_params(str(row["kpi"]), day, slice_)
             link = dd.drilldown_link(str(row["kpi"]), day, slice_)
@@ -266,29 +268,23 @@ def _anomalies(key: str, filters: Filters, day: date, top: int, _ctx: DataContex
     return items, len(flags)
 
 
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _leaves(key: str, filters: Filters, stock: bool, _ctx: DataContext) -> pd.DataFrame:
+@cached(entries=64)
+def _leaves(ctx: DataContext, filters: Filters, stock: bool) -> pd.DataFrame:
     if stock:  # backlog needs each leaf's opening balance; that read scans the roll-up's whole past
-        return volume(_ctx, filters, by=_ctx.dimensions)
-    return kpi_parts(loaders.load_daily_volume(_ctx.rollup, settings=_ctx.settings, filters=filters,
-                                               by=_ctx.dimensions, scope=_ctx.scope), by=_ctx.dimensions)
+        return volume(ctx, filters, by=ctx.dimensions)
+    return kpi_parts(loaders.load_daily_volume(ctx.rollup, settings=ctx.settings, filters=filters,
+                                               by=ctx.dimensions, scope=ctx.scope), by=ctx.dimensions)
 
 
 def _explain(ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, str], day: date) -> str | None:
     """The drill-down's one-line root cause for a flagged point (its leaves: the slice, 8 weeks of same weekdays)."""
     window = filters.with_range(day - timedelta(days=56), day).narrowed(**slice_)
     try:
-        leaves = _leaves(ctx.key, window, get_kpi(str(row["kpi"])).kind == "stock", ctx)
+        leaves = _leaves(ctx, window, get_kpi(str(row["kpi"])).kind == "stock")
         return str(dd.analyse(leaves, str(row["kpi"]), day, dimensions=ctx.dimensions, slice=slice_,
                               expected_total=float(row["expected"])).sentence)
     except ValueError:  # too few weeks of history, or a slice with no leaves left
         return None
-
-
-def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = TOP_ANOMALIES
-                  ) -> tuple[list[AnomalyItem], int]:
-    """The top flags of ``day`` (one per incident) with explanation and link, and the total number of flags."""
-    return _anomalies(ctx.key, filters, day, top, ctx)
 
 
 # --------------------------------------------------------------------------------------- drawing
