@@ -104,14 +104,11 @@ def _window_value(parts: pd.DataFrame, kpi: KPI, window: tuple[date, date], by: 
 
 
 def _change_text(kpi: KPI, current: float, previous: float) -> tuple[str, bool]:
-    """("+6.2 %" / "-1.3 pts", is_flat)."""
-    if kpi.unit == "%":
-        diff = current - previous
-        return f"{diff:+.1f} pts", abs(diff) < FLAT_POINTS
-    if not np.isfinite(previous) or previous == 0:
+    """("+6.2 %" / "-1.3 pts", is_flat): ``KPI.format_change``, and whether the change is too small to name."""
+    delta = kpi.change(current, previous)
+    if delta is None:
         return "n/a", False
-    rel = (current - previous) / abs(previous)
-    return f"{rel * 100:+.1f} %", abs(rel) < FLAT
+    return kpi.format_change(current, previous), abs(delta) < (FLAT_POINTS if kpi.unit == "%" else FLAT * 100)
 
 
 def week_over_week(parts: pd.DataFrame, kpi: KPI, end: date, *, split: pd.DataFrame | None = None,

@@ -443,12 +443,6 @@ class Analysis:
     weeks: tuple[date, ...] = ()
 
 
-def _pct(actual: float, expected: float) -> str:
-    if expected == 0 or not np.isfinite(expected):
-        return "n/a"
-    return f"{(actual - expected) / abs(expected) * 100:+.0f} %"
-
-
 def _named_causes(causes: pd.DataFrame, *, kpi: KPI, total: float, of: str = "", limit: int = 2) -> str:
     if causes is None or causes.empty:
         return "no slice stands out from the noise"
@@ -492,13 +486,14 @@ def summary_sentence(kpi: KPI, *, actual: float, expected: float, causes: pd.Dat
     >>> causes = pd.DataFrame({"filters": [{"workflow": "brand_impersonation", "vendor_site": "Manila"}],
     ...                        "share_of_delta": [0.71]})
     >>> summary_sentence(get_kpi("manual_incoming"), actual=138.0, expected=100.0, causes=causes)
-    'Manual incoming +38 % vs expected (138 vs 100); brand impersonation at Manila explains 71 %'
+    'Manual incoming +38.0 % vs expected (138 vs 100); brand impersonation at Manila explains 71 %'
     """
     if kpi.kind != "ratio":
-        head = (f"{kpi.label} {_pct(actual, expected)} vs expected "
+        head = (f"{kpi.label} {kpi.format_change(actual, expected, against='expected')} "
                 f"({kpi.format(actual)} vs {kpi.format(expected)})")
         return f"{head}; {_named_causes(causes, kpi=kpi, total=actual - expected)}"
-    head = f"{kpi.label} {kpi.format(actual)} vs {kpi.format(expected)} expected ({_pct(actual, expected)})"
+    head = (f"{kpi.label} {kpi.format(actual)} vs {kpi.format(expected)} expected "
+            f"({kpi.format_change(actual, expected) or 'n/a'})")
     if mix is not None and mix.attrs.get("overall"):
         overall = mix.attrs["overall"]
         # in the KPI's unit: how much the slices' own values moved it, how much the shift between slices did

@@ -107,7 +107,7 @@ class KPI:
             return "share"
         return "ratio"
 
-    def change(self, value: float, reference: float) -> float | None:
+    def change(self, value: float | None, reference: float | None) -> float | None:
         """How far ``value`` is from ``reference``: points for a percentage KPI, else a relative change in %
         (None when the reference is unknown or 0 for a relative change)."""
         if value is None or reference is None or not (np.isfinite(value) and np.isfinite(reference)):
@@ -116,12 +116,28 @@ class KPI:
             return float(value - reference)
         return float((value - reference) / abs(reference) * 100) if reference else None
 
-    def format_change(self, value: float, reference: float, *, decimals: int = 1) -> str:
-        """:meth:`change` as text: ``"+3.2 pts"`` for a percentage KPI, ``"-11.0 %"`` otherwise, ``""`` if none."""
+    def format_change(self, value: float | None, reference: float | None, *, against: str = "",
+                      decimals: int = 1) -> str:
+        """:meth:`change` as text — the one wording of a change on every screen, message and slide.
+
+        ``"+3.2 pts"`` for a percentage KPI (90 % → 80 % is ``"-10.0 pts"``, never ``"-11.1 %"``), ``"-11.0 %"``
+        otherwise; with ``against``, ``"+3.2 pts vs last week"`` (``"n/a vs last week"`` without a reference),
+        else ``""`` when there is none. The minus is ASCII: ``st.metric`` reads the arrow from the first character.
+
+        Examples
+        --------
+        >>> get_kpi("sla_attainment").format_change(80.0, 90.0, against="last week")
+        '-10.0 pts vs last week'
+        >>> get_kpi("incoming").format_change(110, 100)
+        '+10.0 %'
+        >>> get_kpi("incoming").format_change(110, 0, against="expected")
+        'n/a vs expected'
+        """
         delta = self.change(value, reference)
         if delta is None:
-            return ""
-        return f"{delta:+.{decimals}f} pts" if self.unit == "%" else f"{delta:+.{decimals}f} %"
+            return f"n/a vs {against}" if against else ""
+        text = f"{delta:+.{decimals}f} pts" if self.unit == "%" else f"{delta:+.{decimals}f} %"
+        return f"{text} vs {against}" if against else text
 
     @property
     def difference_unit(self) -> str:

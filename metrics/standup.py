@@ -36,9 +36,7 @@ __all__ = [
     "Freshness",
     "Tile",
     "assess_freshness",
-    "change",
     "day_phrase",
-    "format_change",
     "narrative",
     "panel_frame",
     "same_weekday_baseline",
@@ -80,53 +78,6 @@ def _check_day_index(values: pd.DataFrame, day: date, *, name: str) -> pd.Timest
 
 def _span(index: pd.DatetimeIndex) -> str:
     return "no days" if index.empty else f"{index.min():%Y-%m-%d} to {index.max():%Y-%m-%d}"
-
-
-def change(new: float | None, old: float | None, *, unit: str) -> float | None:
-    """The change from ``old`` to ``new``: percentage points for ``%`` KPIs, else a relative change.
-
-    Parameters
-    ----------
-    new, old : float or None
-    unit : str, keyword-only
-        The KPI's unit; ``"%"`` gives the difference in points (85 % -> 80 % is -5, not -5.9 %).
-
-    Returns
-    -------
-    float or None
-        ``None`` when either value is missing, or ``old`` is 0 for a relative change.
-
-    Examples
-    --------
-    >>> change(110, 100, unit="cases")
-    0.1
-    >>> change(80.0, 85.0, unit="%")
-    -5.0
-    """
-    if new is None or old is None or not (np.isfinite(new) and np.isfinite(old)):
-        return None
-    if unit == "%":
-        return float(new - old)
-    if old == 0:
-        return None
-    return float((new - old) / abs(old))
-
-
-def format_change(value: float | None, *, unit: str, against: str) -> str:
-    """``"+12.3 % vs last week"`` (relative) or ``"-5.0 pp vs last week"`` (percent KPIs, in points).
-
-    Examples
-    --------
-    >>> format_change(0.123, unit="cases", against="last week")
-    '+12.3 % vs last week'
-    >>> format_change(None, unit="cases", against="last week")
-    'n/a vs last week'
-    """
-    if value is None:
-        return f"n/a vs {against}"
-    # an ASCII minus: st.metric reads the sign from the first character to choose the arrow
-    text = f"{value:+.1f} pp" if unit == "%" else f"{value * 100:+.1f} %"
-    return f"{text} vs {against}"
 
 
 def same_weekday_baseline(series: pd.Series, day: date, *, weeks: int = 4) -> tuple[float | None, float | None]:
@@ -205,18 +156,6 @@ class Tile:
     @property
     def state(self) -> State:
         return tile_state(self.abnormal, self.direction, self.kpi.bad_direction, scored=self.expected is not None)
-
-    @property
-    def change_week(self) -> float | None:
-        return change(self.value, self.week_ago, unit=self.kpi.unit)
-
-    @property
-    def change_4w(self) -> float | None:
-        return change(self.value, self.median_4w, unit=self.kpi.unit)
-
-    @property
-    def vs_expected(self) -> float | None:
-        return change(self.value, self.expected, unit=self.kpi.unit)
 
     def expected_text(self) -> str:
         """``"expected 4,100 (3,800–4,400)"`` or a plain note when the history is too short."""
@@ -659,18 +598,10 @@ def _slice_text(slice_: Mapping[str, str] | None) -> str:
     return f"at {text}" if set(slice_) == {"vendor_site"} else text
 
 
-def _moved(kpi: KPI, observed: float, expected: float) -> str:
-    rel = change(observed, expected, unit=kpi.unit)
-    if rel is None:
-        return ""
-    text = f"{rel:+.1f} pp" if kpi.unit == "%" else f"{rel * 100:+.0f} %"
-    return text.replace("-", "−")
-
-
 def _anomaly_sentence(row: Mapping, explanation: str | None) -> str:
     kpi = get_kpi(str(row["kpi"]))
     observed, expected = float(row["observed"]), float(row["expected"])
-    moved = _moved(kpi, observed, expected)
+    moved = kpi.format_change(observed, expected)
     text = (f"{kpi.label} {_slice_text(row.get('slice'))} was {kpi.format(observed)} against "
             f"{kpi.format(expected)} expected" + (f" ({moved})" if moved else ""))
     # the drill-down's sentence is "<how far off>; <which slice explains it>": the second half adds the why
@@ -732,7 +663,7 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
     if "incoming" in by:
         t = by["incoming"]
         first += (f", {t.kpi.format(t.value)} {'case' if t.value == 1 else 'cases'} came in "
-                  f"({format_change(t.change_week, unit=t.kpi.unit, against='the same weekday last week')}"
+                  f"({t.kpi.format_change(t.value, t.week_ago, against='the same weekday last week')}"
                   f"{_range_phrase(t)})")
     if "solved" in by:
         first += f" and {by['solved'].kpi.format(by['solved'].value)} were solved"

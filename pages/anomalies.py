@@ -137,9 +137,8 @@ with left:
                              ("Expected", kpi.format(row["expected"])),
                              ("Surprise", f"{row['score']:.1f} robust sd")))
 with right:
-    change = (row["observed"] - row["expected"]) / abs(row["expected"]) * 100 if row["expected"] else None
-    st.metric("Observed", kpi.format(row["observed"]),
-              f"{change:+.1f} % vs expected" if change is not None else None,
+    st.metric("Observed", kpi.format(row["observed"]), kpi.format_change(row["observed"], row["expected"],
+                                                                     against="expected") or None,
               delta_color="inverse" if kpi.bad_direction == "up" else "normal", border=True)
     low, high = clip_band(pd.DataFrame({"lower": [row["lower"]], "upper": [row["upper"]]}), kpi).iloc[0]
     st.metric("Expected", kpi.format(row["expected"]), border=True,

@@ -46,7 +46,6 @@ from email.utils import formatdate, make_msgid
 import loaders
 from loaders import LOCAL_USER, Filters, Settings, User
 from metrics.kpis import get_kpi
-from metrics.standup import format_change
 from reports import command_settings
 
 PPTX_MIME = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
@@ -185,7 +184,7 @@ def _charts(ctx, filters: Filters, day: date, chart_meta: Callable) -> dict[str,
 def _number(tile) -> tuple[str, str, str]:
     """What a tile states, as the page states it: value, change vs last week, expected and band."""
     value = tile.kpi.format(tile.value) if tile.value is not None else "–"
-    week = format_change(tile.change_week, unit=tile.kpi.unit, against="last week")
+    week = tile.kpi.format_change(tile.value, tile.week_ago, against="last week")
     return value, week, tile.expected_text()
 
 

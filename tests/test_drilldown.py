@@ -147,10 +147,10 @@ def test_flow_sentence_names_change_and_top_cause():
     causes = pd.DataFrame({"filters": [SPIKE, {"language": "de"}, {"channel": "api"}],
                            "share_of_delta": [0.71, 0.2, 0.05]})
     text = summary_sentence(get_kpi("manual_incoming"), actual=138.0, expected=100.0, causes=causes)
-    assert text == ("Manual incoming +38 % vs expected (138 vs 100); brand impersonation × web form at Manila "
+    assert text == ("Manual incoming +38.0 % vs expected (138 vs 100); brand impersonation × web form at Manila "
                     "explains 71 %, language de 20 % (+1 more)")
     quiet = summary_sentence(get_kpi("solved"), actual=90.0, expected=100.0, causes=causes.iloc[:0])
-    assert quiet == "Solved -10 % vs expected (90 vs 100); no slice stands out from the noise"
+    assert quiet == "Solved -10.0 % vs expected (90 vs 100); no slice stands out from the noise"
 
 
 def test_a_cause_larger_than_the_whole_change_is_said_in_words_not_as_a_share_above_100():
@@ -158,7 +158,7 @@ def test_a_cause_larger_than_the_whole_change_is_said_in_words_not_as_a_share_ab
     causes = pd.DataFrame({"filters": [{"channel": "web_form"}, {"language": "de"}],
                            "delta": [129.0, -2.0], "share_of_delta": [129 / 127, -2 / 127]})
     text = summary_sentence(get_kpi("incoming"), actual=227.0, expected=100.0, causes=causes)
-    assert text == ("Incoming +127 % vs expected (227 vs 100); web form accounts for more than the whole rise "
+    assert text == ("Incoming +127.0 % vs expected (227 vs 100); web form accounts for more than the whole rise "
                     "(+129 cases vs +127 overall), language de moved the other way (-2 cases vs +127 overall)")
     assert "101 %" not in text and "102 %" not in text
     fall = summary_sentence(get_kpi("solved"), actual=80.0, expected=100.0,

@@ -104,3 +104,19 @@ def test_a_difference_is_written_in_the_kpis_own_unit():
     assert get_kpi("aas").format_difference(772.88) == "+772.9 h"
     assert get_kpi("incoming").format_difference(1234.0) == "+1,234"
     assert get_kpi("aht").format_difference(-0.25, decimals=2) == "-0.25 min"
+
+
+@pytest.mark.parametrize(("kpi", "new", "old", "expected", "text"), [
+    ("incoming", 110.0, 100.0, 10.0, "+10.0 % vs last week"),
+    ("aht", 90.0, 100.0, -10.0, "-10.0 % vs last week"),
+    ("sla_attainment", 80.0, 90.0, -10.0, "-10.0 pts vs last week"),  # points, never -11.1 %
+    ("incoming", 5.0, 0.0, None, "n/a vs last week"),
+    ("incoming", None, 3.0, None, "n/a vs last week"),
+    ("aas", np.nan, 3.0, None, "n/a vs last week"),
+])
+def test_a_change_is_relative_except_for_percent_kpis_which_move_in_points(kpi, new, old, expected, text):
+    spec = get_kpi(kpi)
+    got = spec.change(new, old)
+    assert got == pytest.approx(expected) if expected is not None else got is None
+    assert spec.format_change(new, old, against="last week") == text
+    assert spec.format_change(new, old) == ("" if expected is None else text.removesuffix(" vs last week"))

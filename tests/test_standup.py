@@ -13,9 +13,7 @@ from metrics.panel import kpi_panel
 from metrics.standup import (
     TILE_KPIS,
     assess_freshness,
-    change,
     day_phrase,
-    format_change,
     narrative,
     panel_frame,
     same_weekday_baseline,
@@ -42,25 +40,6 @@ def _kpi_values(n: int = 120) -> pd.DataFrame:
     for name in ("automation_rate", "sla_attainment"):  # percentages: stable values around 90
         frame[name] = 90 + np.random.default_rng(len(name)).normal(0, 0.5, n)
     return frame
-
-
-@pytest.mark.parametrize(("new", "old", "unit", "expected"), [
-    (110.0, 100.0, "cases", 0.10),
-    (90.0, 100.0, "minutes", -0.10),
-    (80.0, 85.0, "%", -5.0),
-    (5.0, 0.0, "cases", None),
-    (None, 3.0, "cases", None),
-    (np.nan, 3.0, "hours", None),
-])
-def test_change_is_relative_except_for_percent_kpis_which_move_in_points(new, old, unit, expected):
-    got = change(new, old, unit=unit)
-    assert got == pytest.approx(expected) if expected is not None else got is None
-
-
-def test_format_change_leads_with_the_sign_and_names_the_comparison():
-    assert format_change(-0.052, unit="cases", against="last week") == "-5.2 % vs last week"
-    assert format_change(1.25, unit="%", against="4-wk median") == "+1.2 pp vs 4-wk median"
-    assert format_change(None, unit="cases", against="last week") == "n/a vs last week"
 
 
 def test_same_weekday_baseline_takes_last_week_and_the_median_of_four_skipping_gaps():
@@ -99,7 +78,8 @@ def test_tiles_flag_a_spike_by_direction_and_leave_normal_days_uncoloured():
     assert calm.state == "normal" and not calm.abnormal
     assert calm.lower <= calm.value <= calm.upper
     assert calm.week_ago == values["incoming"].iloc[-8]
-    assert calm.change_week == pytest.approx(calm.value / calm.week_ago - 1)
+    assert calm.kpi.format_change(calm.value, calm.week_ago, against="last week") == (
+        f"{(calm.value / calm.week_ago - 1) * 100:+.1f} % vs last week")
     assert len(calm.trend) == 28 and calm.trend[-1] == calm.value
 
 
@@ -240,7 +220,7 @@ def _story(*, anomalies: pd.DataFrame, late: bool = False) -> str:
     fresh = assess_freshness(newest_case=datetime(2026, 6, 20) if late else datetime(2026, 6, 30, 23, 59),
                              refreshed_at=None, rollup_day=DAY, now=NOW, stale_after_hours=36)
     return narrative(DAY, tiles(values, DAY), anomalies, table, flags, fresh, flagged=7,
-                     explanations={0: "Incoming +120 % vs expected (1,100 vs 500); web form explains 98 %"})
+                     explanations={0: "Incoming +120.0 % vs expected (1,100 vs 500); web form explains 98 %"})
 
 
 def _sentences(text: str) -> int:
@@ -260,7 +240,7 @@ def test_narrative_names_the_worst_incident_with_its_why_once():
                           "observed": [1100.0], "expected": [500.0], "bad": [True]})
     text = _story(anomalies=flags)
     assert "1 incident (7 flagged series)" in text
-    assert "Incoming brand impersonation at Manila was 1,100 against 500 expected (+120 %); web form explains 98 %" \
+    assert "Incoming brand impersonation at Manila was 1,100 against 500 expected (+120.0 %); web form explains 98 %" \
         in text
     assert text.count("1,100") == 1  # the drill-down's own "how far off" half is not repeated
     assert 3 <= _sentences(text) <= 5

@@ -34,7 +34,6 @@ from metrics.standup import (
     Freshness,
     Tile,
     assess_freshness,
-    format_change,
     narrative,
     panel_frame,
     scorecard,
@@ -321,11 +320,11 @@ def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> No
         for col, t in zip(columns, items[start:start + per_row], strict=False):
             with col, st.container(border=True, key=f"standup_tile_{t.state}_{t.kpi.name}"):
                 st.metric(t.kpi.label, t.kpi.format(t.value),
-                          format_change(t.change_week, unit=t.kpi.unit, against="last week"),
+                          t.kpi.format_change(t.value, t.week_ago, against="last week"),
                           delta_color=_STATE_COLOURS.get(t.state, "gray"), help=_tile_help(t),
                           chart_data=None if tv else [round(v, 2) for v in t.trend],
                           chart_type="bar" if t.kpi.kind == "flow" else "line")
-                median = format_change(t.change_4w, unit=t.kpi.unit, against="4-wk median")
+                median = t.kpi.format_change(t.value, t.median_4w, against="4-wk median")
                 median = f"{median} ({t.kpi.format(t.median_4w)})"
                 # a TV has no room for the second line: vs last week and vs expected carry the tile there
                 expected = md(t.expected_text())  # an event's name comes from the data: escaped
