@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import loaders
 from metrics.anomalies import min_points
 from metrics.kpis import kpi_parts
-from metrics.panel import holiday_events, kpi_panel, scan_panel, slice_key
+from metrics.panel import holiday_events, kpi_panel, scan_panel
+from metrics.slices import Slice
 from sample_data import SampleConfig, holidays
 from sample_data.build import build_sample, ground_truth_path
 
@@ -66,7 +67,7 @@ def truth_table(db: Path) -> pd.DataFrame:
     truth = pd.read_csv(ground_truth_path(db), parse_dates=["start", "end"])
     truth["slice"] = [
         {d: row[d] for d in BY if isinstance(row[d], str) and row[d]} for _, row in truth.iterrows()]
-    truth["series"] = [(k, slice_key(s)) for k, s in zip(truth["kpi"], truth["slice"], strict=True)]
+    truth["series"] = [(k, Slice.of(s).key) for k, s in zip(truth["kpi"], truth["slice"], strict=True)]
     return truth
 
 

@@ -35,15 +35,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_root_cause import make_case  # the synthetic generator of the other bench
 
-from loaders import DIMENSIONS, Filters, Settings, load_daily_volume, load_opening_balance, make_engine
+from loaders import Filters, Settings, load_daily_volume, load_opening_balance, make_engine
+from loaders.settings import DIMENSIONS
 from metrics.anomalies import detect
-from metrics.drilldown import analyse, describe_slice
+from metrics.drilldown import analyse
 from metrics.kpis import compute_kpis, get_kpi, kpi_parts
 from metrics.root_cause import explain
+from metrics.slices import Slice
 from sample_data import SampleConfig, incidents
 
 WEEKS = 8
-_KIND = {"flow": "count", "ratio": "ratio", "stock": "level"}
 
 
 def _planted(row: pd.Series) -> dict[str, str]:
@@ -69,7 +70,7 @@ def run_incident(engine, settings: Settings, kpi_name: str, day: date, first: da
         total = load_daily_volume(engine, settings=settings, filters=span)
         opening_total = float(load_opening_balance(engine, settings=settings, filters=span).iloc[0])
         series = compute_kpis(kpi_parts(total, opening=opening_total), kpis=[kpi.name])[kpi.name]
-        value = detect(series, period=7, kind=_KIND[kpi.kind], engine="fast").loc[pd.Timestamp(day), "expected"]
+        value = detect(series, period=7, kind=kpi.series_kind).loc[pd.Timestamp(day), "expected"]
         expected_total = float(value) if np.isfinite(value) else None
     result = analyse(parts, kpi, day, weeks=WEEKS, expected_total=expected_total)
     return result, time.perf_counter() - t0
@@ -90,7 +91,7 @@ def sample_report(db: Path, config: SampleConfig, *, detector: bool) -> None:
             result, seconds = run_incident(engine, settings, row["kpi"], day, first, detector=detector)
             times.append(seconds)
             causes = list(result.causes["filters"])
-            top = f"{describe_slice(causes[0])} ({result.causes['share_of_delta'].iloc[0]:.0%})" if causes else "—"
+            top = f"{Slice.of(causes[0]).words()} ({result.causes['share_of_delta'].iloc[0]:.0%})" if causes else "—"
             if planted:
                 top1 = bool(causes) and causes[0] == planted
                 in_set = planted in causes
@@ -102,7 +103,7 @@ def sample_report(db: Path, config: SampleConfig, *, detector: bool) -> None:
                 marks = [("yes" if v else "no") for v in (top1, in_set, related)]
             else:
                 marks = ["n/a"] * 3
-            print(f"{row['kind']:<20} {row['kpi']:<16} {day:%m-%d}{'':<5} {describe_slice(planted):<38} "
+            print(f"{row['kind']:<20} {row['kpi']:<16} {day:%m-%d}{'':<5} {Slice.of(planted).words():<38} "
                   f"{marks[0]:>5} {marks[1]:>6} {marks[2]:>7} {seconds * 1000:>6.0f}  {top}")
     n = max(scored["n"], 1)
     print(f"\nlocalisable rows x days: {scored['n']}; top-1 {scored['top1']}/{n}, in set {scored['in_set']}/{n}, "

@@ -15,8 +15,9 @@ from plotly.subplots import make_subplots
 
 from charts.figures import axis_format, clip_band
 from charts.theme import BAD, BAND, GOOD, INK, MUTED, NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.drilldown import Analysis, describe_slice
+from metrics.drilldown import Analysis
 from metrics.kpis import KPI
+from metrics.slices import Slice
 
 __all__ = ["contribution_figure", "decomposition_figure", "weekday_figure"]
 
@@ -68,7 +69,7 @@ def contribution_figure(result: Analysis) -> go.Figure:
         causes = result.causes
         labels, values, custom = ["expected"], [result.expected], [""]
         for row in causes.head(6).itertuples(index=False):
-            labels.append(describe_slice(row.filters))
+            labels.append(Slice.of(row.filters).words())
             values.append(row.delta)
             custom.append("&".join(f"{d}={v}" for d, v in row.filters.items()))
         rest = result.actual - result.expected - float(causes.head(6)["delta"].sum()) if len(causes) else (

@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from charts.theme import BAD, BAND, GOOD, MUTED, NOTE, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.drilldown import value_words
 from metrics.kpis import KPI
+from metrics.slices import value_words
 
 __all__ = ["anomaly_figure", "axis_format", "clip_band", "trend_figure"]
 

@@ -41,10 +41,10 @@ from charts import theme
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.drilldown import describe_slice, value_words
 from metrics.events import events_path, known_events, note_events, relative_to, sample_database
 from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
 from metrics.panel import history_for, judging_start, kpi_panel, score_panel
+from metrics.slices import Slice, value_words
 
 __all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
 
@@ -318,7 +318,7 @@ def _abnormal_item(data: WeeklyData, meta) -> DeckItem:
     labels, changes = [], []
     for row in leads.itertuples(index=False):
         kpi = get_kpi(row.kpi)
-        where = describe_slice(row.slice) if row.slice else "total"
+        where = Slice.of(row.slice).words() if row.slice else "total"
         labels.append(plot_text(f"{kpi.label} · {where} · {row.day:%a %d %b}"))
         changes.append(kpi.change(row.observed, row.expected))
     fig = go.Figure(go.Bar(x=changes[::-1], y=labels[::-1], orientation="h", marker_color=theme.BAD,
@@ -327,7 +327,7 @@ def _abnormal_item(data: WeeklyData, meta) -> DeckItem:
     fig.update_xaxes(title_text="change vs expected (% or pts)", zeroline=True)
     top = leads.iloc[0]
     kpi = get_kpi(top["kpi"])
-    at = f" at {describe_slice(top['slice'])}" if top["slice"] else ""
+    at = f" at {Slice.of(top['slice']).words()}" if top["slice"] else ""
     change = kpi.format_change(top["observed"], top["expected"])
     incidents = flags["incident"].nunique()
     takeaway = (f"{incidents} incident{'s' if incidents != 1 else ''} in {span}; the most severe: {kpi.label}"

@@ -67,9 +67,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import bottleneck as bn
 import numpy as np
@@ -77,6 +77,7 @@ import pandas as pd
 from scipy import stats
 
 from metrics.holt_winters import smooth
+from metrics.slices import TOTAL, Slice
 
 __all__ = [
     "AnomalyInputError",
@@ -88,12 +89,10 @@ __all__ = [
     "infer_period",
     "min_effect",
     "min_points",
-    "quote_value",
     "regularize",
     "run_scores",
     "score_frame",
     "series_parts",
-    "unquote_value",
 ]
 
 _KIND_ALIASES = {"count": "count", "flow": "count", "ratio": "ratio", "share": "share", "level": "level",
@@ -430,24 +429,10 @@ def _event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
     return labels
 
 
-#: characters a slice key's value may not hold as such: they separate its pieces
-_KEY_CHARS = {"%": "%25", "|": "%7C", "=": "%3D", ",": "%2C", "&": "%26"}
-
-
-def quote_value(value: object) -> str:
-    """A dimension value as a slice key holds it (``"Streets | Sanitation"`` -> ``"Streets %7C Sanitation"``):
-    the separators of the key are percent-encoded, so any value round-trips (:func:`unquote_value`)."""
-    return "".join(_KEY_CHARS.get(ch, ch) for ch in str(value))
-
-
-def unquote_value(text: str) -> str:
-    """The inverse of :func:`quote_value`."""
-    return unquote(text)
-
-
 def series_parts(sid: Hashable) -> tuple[str, frozenset[str]]:
     """A series id's KPI and the set of its slice pieces (``("incoming", "workflow=a|site=X")`` ->
-    ``("incoming", {"workflow=a", "site=X"})``; "total" / "all" are no piece)."""
+    ``("incoming", {"workflow=a", "site=X"})``): each part after the KPI is a slice key (:class:`Slice`), or an
+    opaque label of a caller's own series id; "total" / "all" are no piece."""
     if isinstance(sid, tuple):
         kpi = str(sid[0]) if sid else ""
         parts = [str(x) for x in sid[1:]]
@@ -455,20 +440,21 @@ def series_parts(sid: Hashable) -> tuple[str, frozenset[str]]:
         kpi, parts = str(sid), []
     items: set[str] = set()
     for part in parts:
-        for piece in part.replace("&", ",").replace("|", ",").split(","):
-            piece = piece.strip()
-            if piece and piece.lower() not in ("total", "all"):
-                items.add(piece)
+        if part.strip().lower() in ("", "total", TOTAL):
+            continue
+        try:
+            items |= Slice.parse(part).pieces
+        except ValueError:
+            items.add(part)
     return kpi, frozenset(items)
 
 
 def _slice_of(sid: Hashable) -> dict[str, str]:
-    """``{dimension: value}`` of a series id's ``dim=value`` pieces (other pieces ignored)."""
+    """``{dimension: value}`` of a series id's slice keys (opaque labels ignored)."""
     out: dict[str, str] = {}
-    for piece in series_parts(sid)[1]:
-        dim, sep, value = piece.partition("=")
-        if sep:
-            out[dim.strip()] = unquote_value(value.strip())
+    for part in sid[1:] if isinstance(sid, tuple) else ():
+        with suppress(ValueError):
+            out.update(Slice.parse(str(part)).filters)
     return out
 
 
@@ -1040,7 +1026,7 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     Examples
     --------
     >>> idx = pd.date_range("2024-01-01", periods=70, freq="D")
-    >>> y = pd.Series(100 + 10 * (idx.dayofweek >= 5), index=idx, dtype=float)
+    >>> y = pd.Series(100 + 10 * (idx.day_of_week >= 5), index=idx, dtype=float)
     >>> y.iloc[-1] += 60
     >>> frame = detect(y)
     >>> bool(frame["is_anomaly"].iloc[-1]), frame["direction"].iloc[-1]

@@ -40,6 +40,7 @@ import pandas as pd
 from metrics.baselines import leaf_baseline
 from metrics.kpis import KPI, KPIS, get_kpi
 from metrics.root_cause import explain, mix_rate
+from metrics.slices import Slice
 
 __all__ = [
     "Analysis",
@@ -49,7 +50,6 @@ __all__ = [
     "case_side",
     "check_state",
     "coarser",
-    "describe_slice",
     "drilldown_link",
     "drilldown_params",
     "finer",
@@ -380,34 +380,6 @@ def finer(state: DrilldownState, causes: Sequence[Mapping[str, str]]) -> Drilldo
     return None
 
 
-def value_words(value: object) -> str:
-    """A dimension value as the screens write it: ``"brand_impersonation"`` -> ``"brand impersonation"`` (the data
-    keeps its own spelling; links, filters and CSV files keep the value itself)."""
-    return str(value).replace("_", " ")
-
-
-def describe_slice(filters: Mapping[str, str], order: Sequence[str] = ()) -> str:
-    """A slice in words: ``"brand impersonation × web form at Manila"``; ``"all cases"`` when empty.
-
-    Values read in ``order`` (the configured dimensions), then in the order given; a vendor site reads as
-    the place ("at Manila"), a language is named as one.
-
-    Examples
-    --------
-    >>> describe_slice({"vendor_site": "Manila", "workflow": "brand_impersonation", "channel": "web_form"})
-    'brand impersonation × web form at Manila'
-    >>> describe_slice({"department": "Parks", "request_type": "Pothole"}, order=("request_type", "department"))
-    'Pothole × Parks'
-    """
-    keys = [*(d for d in order if d in filters), *(d for d in filters if d not in order)]
-    words = [f"language {filters[d]}" if d == "language" else value_words(filters[d])
-             for d in keys if d != "vendor_site"]
-    text = " × ".join(words)
-    if "vendor_site" in filters:
-        text = f"{text} at {filters['vendor_site']}" if text else str(filters["vendor_site"])
-    return text or "all cases"
-
-
 def measures_for(kpi: KPI) -> tuple[str, ...]:
     """The additive parts a KPI's leaves carry (numerator[, denominator]; ``backlog`` for the stock)."""
     if kpi.kind == "ratio":
@@ -460,7 +432,7 @@ def _cause_phrase(row: Any, *, kpi: KPI, total: float, of: str, first: bool) -> 
     reads like an error, so the sentence says it accounts for more than the whole rise and, for flows
     and the stock, gives both changes.
     """
-    where = describe_slice(row.filters)
+    where = Slice.of(row.filters).words()
     share = float(row.share_of_delta)
     if not np.isfinite(share) or 0 <= round(share * 100) <= 100:
         text = f"{share * 100:.0f} %" if np.isfinite(share) else "n/a"

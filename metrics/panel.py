@@ -9,8 +9,7 @@ never an average of ratios, and backlog (a stock) is the sum of the leaves' end-
 
 Series ids are tuples ``(kpi_name, slice_key)`` where ``slice_key`` is ``"all"`` for the total
 and ``"dim=value"`` pieces joined by ``"|"`` in the order of :data:`SLICE_DIMENSIONS`
-(``"workflow=copyright|vendor_site=Manila"``); :func:`slice_key` and :func:`parse_slice_key`
-convert between the key and a ``{dimension: value}`` dict.
+(``"workflow=copyright|vendor_site=Manila"``): ``metrics.slices.Slice`` makes, parses and words the key.
 """
 
 from __future__ import annotations
@@ -23,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import MIN_CASES, MIN_CHANGE, Scores, quote_value, score_frame, unquote_value
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, Scores, score_frame
 from metrics.incidents import rank, rank_empty
 from metrics.kpis import KPIS, PARTS, get_kpi
+from metrics.slices import KEY_ORDER, TOTAL, Slice
 
 __all__ = [
     "HISTORY_DAYS",
@@ -39,16 +39,12 @@ __all__ = [
     "holiday_events",
     "judged",
     "kpi_panel",
-    "parse_slice_key",
     "scan_panel",
     "score_panel",
-    "slice_key",
 ]
 
-#: the dimensions a panel splits by, in the order they appear in a slice key
-SLICE_DIMENSIONS: tuple[str, ...] = ("workflow", "vendor_site")
-#: slice key of the total
-TOTAL = "all"
+#: the dimensions a panel splits by unless told (the sample's), in the order they appear in a slice key
+SLICE_DIMENSIONS: tuple[str, ...] = KEY_ORDER
 
 SeriesId = tuple[str, str]
 
@@ -126,69 +122,6 @@ def judging_start(first: date, last: date, end: date, *, history_days: int = HIS
     if (end - origin).days + 1 >= JUDGED_WINDOW:
         return origin
     return max(first, end - timedelta(days=history_days - 1))
-
-
-def slice_key(slice_: Mapping[str, str]) -> str:
-    """The key of a slice: ``"all"`` for ``{}``, else ``"dim=value|dim=value"``.
-
-    Parameters
-    ----------
-    slice_ : mapping
-        ``{dimension: value}``; dimensions of :data:`SLICE_DIMENSIONS` come first in that order,
-        any other dimension after them, alphabetically.
-
-    Returns
-    -------
-    str
-
-    Values are percent-encoded where they hold a separator (``|``, ``=``, ``,``, ``&``, ``%``), so any value
-    round-trips through :func:`parse_slice_key`.
-
-    Raises
-    ------
-    ValueError
-        If a dimension is not a plain name (a configured key always is).
-
-    Examples
-    --------
-    >>> slice_key({"vendor_site": "Manila", "workflow": "copyright"})
-    'workflow=copyright|vendor_site=Manila'
-    >>> slice_key({})
-    'all'
-    """
-    if not slice_:
-        return TOTAL
-    order = [d for d in SLICE_DIMENSIONS if d in slice_] + sorted(d for d in slice_ if d not in SLICE_DIMENSIONS)
-    for d in order:
-        if quote_value(d) != d:
-            raise ValueError(f"a slice dimension must be a plain name, got {d!r}")
-    return "|".join(f"{d}={quote_value(slice_[d])}" for d in order)
-
-
-def parse_slice_key(key: str) -> dict[str, str]:
-    """The ``{dimension: value}`` dict of a slice key (inverse of :func:`slice_key`).
-
-    Raises
-    ------
-    ValueError
-        If a piece of the key is not ``dim=value``.
-
-    Examples
-    --------
-    >>> parse_slice_key("workflow=copyright|vendor_site=Manila")
-    {'workflow': 'copyright', 'vendor_site': 'Manila'}
-    >>> parse_slice_key("all")
-    {}
-    """
-    if key == TOTAL or key == "":
-        return {}
-    out: dict[str, str] = {}
-    for piece in key.split("|"):
-        dim, sep, value = piece.partition("=")
-        if not sep or not dim:
-            raise ValueError(f"a slice key piece must be 'dimension=value', got {piece!r} in {key!r}")
-        out[dim] = unquote_value(value)
-    return out
 
 
 def _available(kpis: Sequence[str] | None, sums: Mapping[str, float]) -> list:
@@ -314,7 +247,7 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
     summed = np.concatenate(blocks, axis=1)  # day × slice × part
     part_pos = {c: j for j, c in enumerate([*measure_cols, "backlog"])}
 
-    keys = [slice_key(sl) for sl in slices]
+    keys = [Slice.of(sl).key for sl in slices]
     ids: list[SeriesId] = []
     value_blocks, volume_blocks = [], []
     kinds: dict[SeriesId, str] = {}

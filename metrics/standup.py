@@ -23,11 +23,11 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import MIN_CASES, MIN_CHANGE, InsufficientHistoryError, detect, quote_value, unquote_value
-from metrics.drilldown import describe_slice
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, InsufficientHistoryError, detect
 from metrics.incidents import scan
 from metrics.kpis import KPI, get_kpi
 from metrics.panel import HISTORY_DAYS
+from metrics.slices import Slice
 
 __all__ = [
     "HISTORY_DAYS",
@@ -228,7 +228,7 @@ def tiles(values: pd.DataFrame, day: date, *, kpis: Sequence[str] = TILE_KPIS, t
     Examples
     --------
     >>> idx = pd.date_range("2026-01-01", periods=70, freq="D", name="day")
-    >>> frame = pd.DataFrame({"incoming": 100.0 + 10 * (idx.dayofweek >= 5)}, index=idx)
+    >>> frame = pd.DataFrame({"incoming": 100.0 + 10 * (idx.day_of_week >= 5)}, index=idx)
     >>> frame.iloc[-1, 0] = 200
     >>> t = tiles(frame, idx[-1].date(), kpis=["incoming"])[0]
     >>> t.state, t.value, t.week_ago
@@ -296,18 +296,19 @@ def panel_frame(values: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     >>> panel_frame(wide, by="vendor_site")["vendor_site"].tolist()
     ['A', 'A', 'B', 'B']
     """
-    prefix = f"{by}=" if by else None
-    wanted = [c for c in values.columns
-              if (c[1] == "all" if by is None else (c[1].startswith(prefix) and "|" not in c[1]))]
+    keys = {key: Slice.parse(key) for key in dict.fromkeys(c[1] for c in values.columns)}
+    wanted = [c for c in values.columns if (not keys[c[1]] if by is None else list(keys[c[1]]) == [by])]
     if not wanted:
         raise ValueError(f"the panel has no series {'for the total' if by is None else f'split by {by}'}")
     if by is None:
         out = pd.DataFrame({c[0]: values[c] for c in wanted}, index=values.index)
         out.index.name = "day"
         return out
+    by_value: dict[str, list] = {}
+    for c in wanted:
+        by_value.setdefault(keys[c[1]].filters[by], []).append(c)
     parts = []
-    for value in dict.fromkeys(unquote_value(c[1][len(prefix):]) for c in wanted):
-        cols = [c for c in wanted if c[1] == f"{prefix}{quote_value(value)}"]
+    for value, cols in by_value.items():
         part = pd.DataFrame({c[0]: values[c] for c in cols}, index=values.index)
         part.insert(0, by, value)
         parts.append(part)
@@ -590,19 +591,11 @@ def day_phrase(day: date, *, today: date, fresh: bool) -> str:
     return f"yesterday, {text}" if fresh and day == today - timedelta(days=1) else text
 
 
-def _slice_text(slice_: Mapping[str, str] | None) -> str:
-    """``"brand impersonation at Manila"`` (see ``describe_slice``), ``"overall"`` if empty."""
-    if not slice_:
-        return "overall"
-    text = describe_slice(slice_)
-    return f"at {text}" if set(slice_) == {"vendor_site"} else text
-
-
 def _anomaly_sentence(row: Mapping, explanation: str | None) -> str:
     kpi = get_kpi(str(row["kpi"]))
     observed, expected = float(row["observed"]), float(row["expected"])
     moved = kpi.format_change(observed, expected)
-    text = (f"{kpi.label} {_slice_text(row.get('slice'))} was {kpi.format(observed)} against "
+    text = (f"{kpi.label} {Slice.of(row.get('slice')).subject()} was {kpi.format(observed)} against "
             f"{kpi.format(expected)} expected" + (f" ({moved})" if moved else ""))
     # the drill-down's sentence is "<how far off>; <which slice explains it>": the second half adds the why
     why = explanation.split("; ", 1)[1] if explanation and "; " in explanation else None

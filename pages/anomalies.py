@@ -9,6 +9,7 @@ from charts.figures import add_note_marks, anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
 from metrics.drilldown import drilldown_params
 from metrics.kpis import get_kpi
+from metrics.slices import Slice
 from ui import state
 from ui.anomaly_data import (
     anomalies,
@@ -18,7 +19,6 @@ from ui.anomaly_data import (
     narrow,
     not_judged_text,
     series_frame,
-    slice_label,
 )
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import newest_complete_day
@@ -110,7 +110,7 @@ state.set_param("flag", [keys[picked_row]] if picked_row else [])
 row = listed.iloc[picked_row]
 kpi = get_kpi(row["kpi"])
 flag_day = row["day"].date()
-where = slice_label(row["slice"])
+where = Slice.of(row["slice"]).words(ctx.dimensions)
 st.subheader(f"{kpi.label} · {md(where)} · {flag_day:%a %d %b %Y}")
 with guarded():
     end = min(flag_day + timedelta(days=28), newest_complete_day(ctx))

@@ -25,13 +25,13 @@ from metrics.drilldown import (
     case_side,
     check_state,
     coarser,
-    describe_slice,
     finer,
     parse_params,
     selection_to_state,
     to_params,
 )
 from metrics.kpis import get_kpi
+from metrics.slices import Slice
 from ui.app_store import audited
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
@@ -97,7 +97,7 @@ with guarded():
         st.stop()
 
     kpi = get_kpi(state.kpi)
-    where = describe_slice(state.filters) if state.filters else ""
+    where = Slice.of(state.filters).words() if state.filters else ""
     st.session_state["drilldown_kpi"] = state.kpi
     st.session_state["drilldown_day"] = state.day
     c_kpi, c_day, c_up, c_down = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
@@ -108,7 +108,7 @@ with guarded():
     up = coarser(state)
     c_up.button("Coarser slice", key="drilldown_coarser", icon=":material/zoom_out:", disabled=up is None,
                 on_click=go, args=(up,), help="Drop the last dimension of the slice", width="stretch")
-    st.caption(f"Slice: **{md(describe_slice(state.filters))}** · the sidebar filters do not apply here; "
+    st.caption(f"Slice: **{md(Slice.of(state.filters).words())}** · the sidebar filters do not apply here; "
                "the link holds the view.")
 
     history = None
@@ -123,11 +123,11 @@ with guarded():
     try:
         result = analysis(ctx, state, judged if judged is not None and np.isfinite(judged) else None)
     except ValueError as err:
-        st.warning(f"Nothing to explain for {md(describe_slice(state.filters))} on {state.day}: {md(err)}. "
+        st.warning(f"Nothing to explain for {md(Slice.of(state.filters).words())} on {state.day}: {md(err)}. "
                    "Step to a coarser slice or pick another day.")
         st.stop()
     if kpi.kind != "ratio" and result.actual == 0 and result.expected == 0:
-        st.warning(f"The slice {md(describe_slice(state.filters))} has no {kpi.label.lower()} on {state.day} "
+        st.warning(f"The slice {md(Slice.of(state.filters).words())} has no {kpi.label.lower()} on {state.day} "
                    "nor on the same weekdays before it. Step to a coarser slice or pick another day.")
         st.stop()
 
@@ -177,7 +177,7 @@ with guarded():
         what = "the rate change" if kpi.kind == "ratio" else "the change"
         st.markdown(f"**Root causes** — share of {what}, baseline: median of the same weekday over "
                     f"{len(result.weeks)} weeks, allocated down from the expected total")
-        st.dataframe(pd.DataFrame({"slice": [describe_slice(f) for f in causes["filters"]],
+        st.dataframe(pd.DataFrame({"slice": [Slice.of(f).words() for f in causes["filters"]],
                                    "actual": causes["actual"], "expected": causes["expected"], "delta": causes["delta"],
                                    "share of change": causes["share_of_delta"] * 100}),
                      key="drilldown_causes", hide_index=True,
@@ -214,7 +214,7 @@ with guarded():
         })
 
     st.markdown(f"**The cases behind it** — {case_side(kpi)} on {state.day:%a %d %b %Y}, "
-                f"{md(describe_slice(state.filters))}")
+                f"{md(Slice.of(state.filters).words())}")
     total = case_count(ctx, state)
     s_col, d_col, p_col, n_col = st.columns([3, 2, 2, 3], vertical_alignment="bottom")
     sortable = list(sortable_columns(ctx))

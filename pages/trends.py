@@ -5,8 +5,9 @@ import streamlit as st
 
 from charts.deck import summarize
 from charts.figures import add_note_marks, trend_figure
-from metrics.drilldown import LinkError, point_params, value_words
+from metrics.drilldown import LinkError, point_params
 from metrics.kpis import OTHER, TOP_VALUES, get_kpi
+from metrics.slices import value_words
 from ui import state
 from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel

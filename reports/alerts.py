@@ -25,8 +25,8 @@ from email.utils import formatdate, make_msgid
 
 import loaders
 from loaders import Filters, Settings
-from metrics.drilldown import describe_slice
 from metrics.kpis import get_kpi
+from metrics.slices import Slice
 from reports import command_settings
 from reports.digest import (
     Recipient,
@@ -62,7 +62,7 @@ def alerts_for(ctx, day: date, recipient: Recipient) -> list:
 
 def _message(settings: Settings, recipient: Recipient, item, day: date, link: str) -> tuple[EmailMessage, dict]:
     spec = get_kpi(item.kpi)
-    subject = f"Identity Ops alert · {spec.label} · {describe_slice(item.slice)} · {day:%a %d %b %Y}"
+    subject = f"Identity Ops alert · {spec.label} · {Slice.of(item.slice).words()} · {day:%a %d %b %Y}"
     text = "\n".join([_item_line(item), item.explanation or "", f"Drill down: {link}", ""])
     message = EmailMessage()
     message["Subject"] = subject
@@ -107,7 +107,7 @@ def run(settings: Settings, *, day: date | None = None, refresh: bool = True, dr
                         key = f"{r.key} {hashlib.sha256(_incident_key(item).encode()).hexdigest()[:32]}"
                     if dry_run:
                         if not store.was_sent(KIND, when, key, r.channel):
-                            out(f"would alert {r.label}: {describe_slice(item.slice)}, {get_kpi(item.kpi).label}")
+                            out(f"would alert {r.label}: {Slice.of(item.slice).words()}, {get_kpi(item.kpi).label}")
                         continue
                     if not store.claim_send(KIND, when, key, r.channel):
                         continue  # sent already, or another run is sending it

@@ -46,6 +46,7 @@ from email.utils import formatdate, make_msgid
 import loaders
 from loaders import LOCAL_USER, Filters, Settings, User
 from metrics.kpis import get_kpi
+from metrics.slices import Slice
 from reports import command_settings
 
 PPTX_MIME = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
@@ -189,10 +190,9 @@ def _number(tile) -> tuple[str, str, str]:
 
 
 def _item_line(item) -> str:
-    from metrics.drilldown import describe_slice
 
     spec = get_kpi(item.kpi)
-    where = describe_slice(item.slice)  # the stand-up page's words for the slice
+    where = Slice.of(item.slice).words()  # the stand-up page's words for the slice
     arrow = "▲" if item.direction == "spike" else "▼"
     return (f"{'bad' if item.bad else 'good'} · severity {item.severity:.1f} · {spec.label} · {where} — {arrow} "
             f"{spec.format(item.observed)} vs {spec.format(item.expected)} expected")

@@ -30,7 +30,7 @@ def app(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 def _spike_row(at: AppTest) -> int:
     table = at.dataframe[0].value
-    hit = table[(table["KPI"] == "Incoming") & (table["Slice"] == "brand impersonation · Manila")
+    hit = table[(table["KPI"] == "Incoming") & (table["Slice"] == "brand impersonation at Manila")
                 & (table["Date"] == SAMPLE_END)]
     assert len(hit) == 1, table.head(20)
     return int(hit.index[0])
@@ -51,7 +51,7 @@ def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: Ap
     app.session_state["anomalies_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     app.run()
     assert not app.exception
-    assert visible(app.subheader[0].value) == f"Incoming · brand impersonation · Manila · {SAMPLE_END:%a %d %b %Y}"
+    assert visible(app.subheader[0].value) == f"Incoming · brand impersonation at Manila · {SAMPLE_END:%a %d %b %Y}"
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in spec["data"]}
     assert {"expected range", "expected", "Incoming", "abnormal (bad)"} <= names
@@ -64,9 +64,9 @@ def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: Ap
 
 
 def _key(workflow: str, site: str) -> str:
-    from metrics.panel import slice_key
+    from metrics.slices import Slice
 
-    return slice_key({"workflow": workflow, "vendor_site": site})
+    return Slice.of({"workflow": workflow, "vendor_site": site}).key
 
 
 def test_a_link_opens_the_flag_it_names_under_the_sidebar_filters(app: AppTest) -> None:

@@ -18,7 +18,6 @@ from metrics.drilldown import (
     case_side,
     check_state,
     coarser,
-    describe_slice,
     drilldown_link,
     drilldown_params,
     finer,
@@ -135,13 +134,6 @@ def test_finer_adds_the_top_causes_next_dimension():
 
 
 # ----------------------------------------------------------------------------------- sentence
-def test_describe_slice_reads_like_a_sentence():
-    assert describe_slice(SPIKE) == "brand impersonation × web form at Manila"
-    assert describe_slice({"vendor_site": "Krakow"}) == "Krakow"
-    assert describe_slice({"language": "de", "channel": "api"}, order=DIMENSIONS) == "api × language de"
-    assert describe_slice({"language": "de", "channel": "api"}) == "language de × api"  # as given
-    assert describe_slice({}) == "all cases"
-
 
 def test_flow_sentence_names_change_and_top_cause():
     causes = pd.DataFrame({"filters": [SPIKE, {"language": "de"}, {"channel": "api"}],

@@ -27,7 +27,7 @@ import pandas as pd
 
 from loaders import Filters
 from metrics.anomalies import detect, events_for
-from metrics.drilldown import drilldown_link, value_words
+from metrics.drilldown import drilldown_link
 from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, relative_to, sample_database
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
@@ -41,8 +41,8 @@ from metrics.panel import (
     judging_start,
     kpi_panel,
     score_panel,
-    slice_key,
 )
+from metrics.slices import Slice
 from ui.data import DataContext, bounds, cached, volume
 from ui.notes import event_frame
 
@@ -58,7 +58,6 @@ __all__ = [
     "panel",
     "read_events_csv",
     "series_frame",
-    "slice_label",
 ]
 
 
@@ -205,15 +204,16 @@ def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[st
     ValueError
         If the series does not exist under the filters, is too short to be scored, or too small to judge.
     """
-    sid = (kpi, slice_key(slice))
+    sid = (kpi, Slice.of(slice).key)
+    where = Slice.of(slice).words(ctx.dimensions)
     if set(slice) <= set(ctx.scan_dims):
         data = scored(ctx, filters, end=end, history_days=history_days)
         if data.has(sid):
             return data.series(sid)
         if sid in data.panel.kinds:
-            raise ValueError(f"{slice_label(slice)} is too small to judge: fewer than "
+            raise ValueError(f"{where} is too small to judge: fewer than "
                              f"{data.min_daily_cases:g} case a day over the last {JUDGED_WINDOW // 7} weeks")
-        raise ValueError(f"no {kpi} series for {slice_label(slice)} in the data (a filter may exclude it)")
+        raise ValueError(f"no {kpi} series for {where} in the data (a filter may exclude it)")
     return _alone(ctx, filters.with_range(end, end).narrowed(**slice), kpi, end, int(history_days), dict(slice))
 
 
@@ -225,19 +225,13 @@ def _alone(ctx: DataContext, narrowed: Filters, kpi: str, end: date, history_day
     spec = get_kpi(kpi)
     size = parts[spec.volume].iloc[-JUDGED_WINDOW:].mean() if len(parts) else 0.0
     if not size >= MIN_DAILY_CASES:
-        raise ValueError(f"{slice_label(_slice)} is too small to judge: fewer than {MIN_DAILY_CASES:g} case a day "
-                         f"over the last {JUDGED_WINDOW // 7} weeks")
+        raise ValueError(f"{Slice.of(_slice).words(ctx.dimensions)} is too small to judge: fewer than "
+                         f"{MIN_DAILY_CASES:g} case a day over the last {JUDGED_WINDOW // 7} weeks")
     values = compute_kpis(parts, kpis=[kpi])[kpi]
     judgment = ctx.settings
     return detect(values, 7, kind=spec.series_kind, volume=parts[spec.volume],
                   events=events_for(events(ctx, narrowed), _slice, kpi), threshold=judgment.threshold,
                   min_cases=judgment.min_cases, min_change=judgment.min_change)
-
-
-def slice_label(slice_: dict[str, Any]) -> str:
-    """``"brand impersonation · Manila"`` for a slice (values in the panel's dimension order, written as words
-    like ``metrics.drilldown.describe_slice`` writes them), ``"All"`` for the total."""
-    return " · ".join(value_words(v) for v in slice_.values()) or "All"
 
 
 def not_judged_text(found: pd.DataFrame) -> str:
@@ -262,7 +256,7 @@ def list_table(found: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Severity": found["incident_severity"].round(1),
         "KPI": found["kpi_label"],
-        "Slice": [slice_label(s) for s in found["slice"]],
+        "Slice": [Slice.of(s).words() for s in found["slice"]],
         "Date": found["day"].dt.date,
         "Observed": [fmt(k, v) for k, v in zip(found["kpi"], found["observed"], strict=True)],
         "Expected": [fmt(k, v) for k, v in zip(found["kpi"], found["expected"], strict=True)],

@@ -12,8 +12,9 @@ import streamlit as st
 import loaders
 from charts.export import csv_bytes
 from loaders import Filters
-from metrics.drilldown import Analysis, DrilldownState, analyse, case_side, describe_slice
+from metrics.drilldown import Analysis, DrilldownState, analyse, case_side
 from metrics.kpis import get_kpi
+from metrics.slices import Slice
 from ui.anomaly_data import series_frame
 from ui.data import DataContext, cached, volume
 
@@ -48,7 +49,7 @@ def analysis(ctx: DataContext, state: DrilldownState, expected_total: float | No
     """Leaves, baseline and root causes for the state (see :func:`metrics.drilldown.analyse`)."""
     parts = volume(ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day), by=ctx.dimensions)
     if parts.empty:
-        raise ValueError(f"no data for {describe_slice(state.filters)} around {state.day}")
+        raise ValueError(f"no data for {Slice.of(state.filters).words()} around {state.day}")
     return analyse(parts, state.kpi, state.day, dimensions=ctx.dimensions, slice=state.filters, weeks=WEEKS,
                    expected_total=expected_total)
 

@@ -27,7 +27,8 @@ from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_te
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
 from metrics.kpis import KPI, get_kpi, kpi_parts
-from metrics.panel import Scored, slice_key
+from metrics.panel import Scored
+from metrics.slices import Slice, value_words
 from metrics.standup import (
     SCORECARD_COLUMNS,
     TILE_KPIS,
@@ -152,7 +153,7 @@ def _scored(ctx: DataContext, filters: Filters, day: date) -> Scored:
 
 def _judged(scored: Scored, kpi: str, slice_: dict[str, str]) -> pd.DataFrame | None:
     """One series as the panel judged it; ``None`` when it was too small to judge."""
-    sid = (kpi, slice_key(slice_))
+    sid = (kpi, Slice.of(slice_).key)
     return scored.series(sid) if scored.has(sid) else None
 
 
@@ -335,7 +336,7 @@ def render_tiles(items: list[Tile], *, per_row: int = 5, tv: bool = False) -> No
 
 def _anomaly_title(item: AnomalyItem) -> str:
     kpi = get_kpi(item.kpi)
-    where = dd.describe_slice(item.slice)
+    where = Slice.of(item.slice).words()
     arrow = "▲" if item.direction == "spike" else "▼"
     return (f"**{kpi.label}** · {md(where)} — {arrow} {kpi.format(item.observed)} vs "
             f"{kpi.format(item.expected)} expected")
@@ -460,7 +461,7 @@ def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str 
     names = largest_workflows(frame, by=by)
     cols = multiples_columns(names)
     rows = max(1, -(-len(names) // cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(dd.value_words(n)) for n in names],
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(value_words(n)) for n in names],
                         horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
     for i, name in enumerate(names):
         part = frame[frame[by] == name]
