@@ -64,12 +64,12 @@ def timed(fn) -> float:
 
 
 def bench_weekly_cli() -> None:
-    """The scheduled job: `python -m charts.weekly` on the small sample, cold (new process) and in-process warm."""
+    """The scheduled job: `python -m reports.weekly` on the small sample, cold (new process) and in-process warm."""
     import subprocess
     import tempfile
 
-    from charts.weekly import build_weekly_deck, load_weekly_data
     from loaders import load_settings
+    from reports.weekly import build_weekly_deck, load_weekly_data
     from sample_data import SampleConfig
     from sample_data.build import build_sample
 
@@ -77,7 +77,7 @@ def bench_weekly_cli() -> None:
         db = Path(tmp) / "sample.sqlite"
         build_sample(db, config=SampleConfig.small(seed=7, end=dt.date(2026, 6, 30)))
         url = f"sqlite:///{db}"
-        argv = [sys.executable, "-m", "charts.weekly", "--from", "2026-06-01", "--to", "2026-06-30",
+        argv = [sys.executable, "-m", "reports.weekly", "--from", "2026-06-01", "--to", "2026-06-30",
                 "--out", str(Path(tmp) / "weekly.pptx"), "--url", url]
         root = Path(__file__).resolve().parents[1]
         cold = timed(lambda: subprocess.run(argv, cwd=root, check=True, capture_output=True))

@@ -1,22 +1,22 @@
 """Known events: what the detector masks (holidays, launches, outages), one frame for the app and the CLI.
 
 An event has a ``start`` and ``end`` day, a ``name`` and one scope column per scanned dimension (null: the
-event applies everywhere). They come from an events CSV (``OPS_EVENTS``, or ``events.csv`` beside the
-configuration file) and, on the built-in sample, from the sample's own holiday calendar.
+event applies everywhere). They come from one events CSV (:func:`events_path`: ``OPS_EVENTS``, ``events.csv``
+beside the configuration file, or the file beside a SQLite source, where the sample writes its holidays), and
+from notes marked as known events (:func:`note_events`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 __all__ = ["EVENT_COLUMNS", "event_columns", "events_path", "known_events", "note_events", "read_events_csv",
-           "relative_to", "sample_database"]
+           "relative_to"]
 
 SLICE_DIMENSIONS = ("workflow", "vendor_site")
 #: columns of the events frame
@@ -59,54 +59,39 @@ def read_events_csv(path: Path, dims: tuple[str, ...] = SLICE_DIMENSIONS) -> pd.
 
 
 
-def events_path(config_path: Path | None, environ: Mapping[str, str] | None = None) -> Path | None:
-    """The events CSV in use: ``OPS_EVENTS``, else ``events.csv`` beside the configuration file, else None."""
+def events_path(config_path: Path | None, environ: Mapping[str, str] | None = None, *,
+                source_url: str | None = None) -> Path | None:
+    """The events CSV in use: ``OPS_EVENTS``; else ``events.csv`` beside the configuration file; else, for a
+    SQLite source, ``<file stem>.events.csv`` beside the database (where ``python -m sample_data.build`` writes
+    the sample's holidays); else None. A file named by ``OPS_EVENTS`` is returned even when it is missing (the
+    caller says so); the others only when they exist."""
     environ = os.environ if environ is None else environ
     named = environ.get("OPS_EVENTS")
     if named:
         return Path(named)
+    candidates = []
     if config_path is not None:
-        beside = Path(config_path).with_name("events.csv")
-        if beside.exists():
-            return beside
-    return None
+        candidates.append(Path(config_path).with_name("events.csv"))
+    if source_url and source_url.startswith("sqlite:///"):
+        db = Path(source_url.split("sqlite:///", 1)[1].split("?", 1)[0])
+        candidates.append(db.with_name(f"{db.stem}.events.csv"))
+    return next((p for p in candidates if p.exists()), None)
 
 
-def sample_database(url: str, *, is_sample: bool) -> bool:
-    """Whether the source is the built-in sample (or a copy of it, which keeps its ground truth beside it):
-    then the sample's holiday calendar is a known event list."""
-    if is_sample:
-        return True
-    if not url.startswith("sqlite:///"):
-        return False
-    db = Path(url.split("sqlite:///", 1)[1])
-    return db.with_name(f"{db.stem}.ground_truth.csv").exists()
-
-
-def known_events(first: date, last: date, dims: tuple[str, ...], *, sample: bool = False,
-                 path: Path | None = None) -> pd.DataFrame:
-    """Every known event for data from ``first`` to ``last``: the events CSV at ``path`` and, with ``sample``
-    (see :func:`sample_database`), the sample's holidays with their catch-up day. Sorted by start.
+def known_events(dims: tuple[str, ...], *, path: Path | None = None) -> pd.DataFrame:
+    """The known events of the events CSV at ``path`` (see :func:`events_path`), sorted by start; an empty events
+    frame without one.
 
     Raises
     ------
     ValueError
         A malformed events CSV (see :func:`read_events_csv`).
     """
-    from metrics.panel import holiday_events
-
-    frames = []
-    if sample:
-        from sample_data import SampleConfig, holidays
-
-        frames.append(holiday_events(holidays(SampleConfig(end=last, days=max(60, (last - first).days + 1)))))
     columns = list(event_columns(dims))
-    if path is not None:
-        frames.append(read_events_csv(Path(path), dims))
-    if not frames:
+    if path is None:
         return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in ("start", "end") else object)
                              for c in columns})
-    out = pd.concat(frames, ignore_index=True).reindex(columns=columns)
+    out = read_events_csv(Path(path), dims).reindex(columns=columns)
     return out.sort_values("start", kind="stable").reset_index(drop=True)
 
 

@@ -7,7 +7,6 @@ import streamlit as st
 
 from charts.figures import add_note_marks, anomaly_figure, clip_band
 from metrics.anomalies import InsufficientHistoryError, events_for
-from metrics.drilldown import drilldown_params
 from metrics.kpis import get_kpi
 from metrics.slices import Slice
 from ui import state
@@ -23,6 +22,7 @@ from ui.anomaly_data import (
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import newest_complete_day
 from ui.errors import guarded
+from ui.links import drilldown_params
 from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 from ui.shell import page
 from ui.state import link_params
@@ -149,7 +149,9 @@ with right:
                                           remembered=False))
 config = detected.attrs.get("config")
 if config is not None:
-    st.caption(f"How it was judged: {config.describe()} Known events (holidays) are masked from the fit.")
+    masked = (f" {len(known):,} known event{'s' if len(known) != 1 else ''} of this series (holidays, outages, notes "
+              "marked as known) are masked from the fit." if len(known) else "")
+    st.caption(md(f"How it was judged: {config.describe()}{masked}"))
 same = shown[(shown["incident"] == row["incident"]) & (shown.index != row.name)]
 if len(same):
     with st.expander(f"{len(same)} more points in incident {row['incident']}"):

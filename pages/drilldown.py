@@ -19,17 +19,7 @@ from charts.drilldown import (
     weekday_summary,
 )
 from charts.figures import add_note_marks
-from metrics.drilldown import (
-    DrilldownState,
-    LinkError,
-    case_side,
-    check_state,
-    coarser,
-    finer,
-    parse_params,
-    selection_to_state,
-    to_params,
-)
+from metrics.drilldown import DrilldownState, case_side, coarser, finer
 from metrics.kpis import get_kpi
 from metrics.slices import Slice
 from ui.app_store import audited
@@ -46,6 +36,7 @@ from ui.drilldown_data import (
     sortable_columns,
 )
 from ui.errors import guarded
+from ui.links import LinkError, check_state, parse_params, selection_to_state, to_params
 from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.shell import page
 from ui.state import replace_page_params

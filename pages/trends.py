@@ -5,7 +5,6 @@ import streamlit as st
 
 from charts.deck import summarize
 from charts.figures import add_note_marks, trend_figure
-from metrics.drilldown import LinkError, point_params
 from metrics.kpis import OTHER, TOP_VALUES, get_kpi
 from metrics.slices import value_words
 from ui import state
@@ -13,6 +12,7 @@ from ui.anomaly_data import expected_band
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import kpi_frame
 from ui.errors import guarded
+from ui.links import LinkError, point_params
 from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 from ui.shell import page
 from ui.text import md

@@ -629,7 +629,7 @@ def refresh_rollup(settings: Settings, out: Callable[[str], None]) -> None:
 
 
 def _weekly_deck(settings: Settings, day: date, user: User) -> bytes:
-    from charts.weekly import build_weekly_deck, load_weekly_data
+    from reports.weekly import build_weekly_deck, load_weekly_data
 
     data = load_weekly_data(settings, day - timedelta(days=6), day, refresh=False,
                             scope=None if user.scope.everything else user.scope)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from loaders import SAMPLE_DB_PATH, Settings, create_cases_table, make_engine, refresh_rollup, write_cases
-from sample_data.generate import SampleConfig, expected_total_cases, generate_cases, incidents
+import pandas as pd
 
-__all__ = ["BuildResult", "build_sample", "ground_truth_path"]
+from loaders import SAMPLE_DB_PATH, Settings, create_cases_table, make_engine, refresh_rollup, write_cases
+from sample_data.generate import SampleConfig, expected_total_cases, generate_cases, holidays, incidents
+
+__all__ = ["BuildResult", "build_sample", "events_file", "ground_truth_path", "sample_events"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,25 @@ class BuildResult:
 def ground_truth_path(db_path: Path) -> Path:
     """Where the ground truth of a sample database is written (beside it)."""
     return db_path.with_name(f"{db_path.stem}.ground_truth.csv")
+
+
+def events_file(db_path: Path) -> Path:
+    """Where a sample database's known events are written (beside it, where the dashboard looks for a SQLite
+    source's events: ``metrics.events.events_path``)."""
+    return db_path.with_name(f"{db_path.stem}.events.csv")
+
+
+def sample_events(config: SampleConfig) -> pd.DataFrame:
+    """The sample's holidays as an events CSV's rows (``start, end, name, workflow, vendor_site``).
+
+    Each covers its holiday and the day after: the generator makes a closed site's manual solves wait for the
+    next day, so that catch-up day is abnormal by construction and known, not news.
+    """
+    h = holidays(config)
+    start = pd.to_datetime(h["day"])
+    return pd.DataFrame({"start": start.dt.strftime("%Y-%m-%d"),
+                         "end": (start + pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d"),
+                         "name": h["name"].astype(str), "workflow": None, "vendor_site": h["vendor_site"]})
 
 
 def write_sample(url: str, *, config: SampleConfig, settings: Settings | None = None,
@@ -61,7 +82,8 @@ def build_sample(path: Path = SAMPLE_DB_PATH, *, config: SampleConfig | None = N
     Parameters
     ----------
     path : Path
-        Target file; the ground truth is written beside it (:func:`ground_truth_path`).
+        Target file; the ground truth (:func:`ground_truth_path`) and the known events (:func:`events_file`) are
+        written beside it.
     config : SampleConfig, optional
         Defaults to the full sample (≥ 2 years, ≥ 3 million cases) ending yesterday.
     progress : callable, optional
@@ -70,6 +92,7 @@ def build_sample(path: Path = SAMPLE_DB_PATH, *, config: SampleConfig | None = N
     config = (config or SampleConfig()).resolved()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_builds(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     try:
@@ -79,10 +102,30 @@ def build_sample(path: Path = SAMPLE_DB_PATH, *, config: SampleConfig | None = N
             conn.exec_driver_sql("ANALYZE")
         engine.dispose()
         incidents(config).to_csv(ground_truth_path(path), index=False)
+        sample_events(config).to_csv(events_file(path), index=False)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return BuildResult(path, result.cases, result.seconds_generate_write, result.seconds_rollup)
+
+
+def _forget_dead_builds(path: Path) -> None:
+    """Remove the half-built files a killed build left beside ``path`` (their process is gone); a build still
+    running in another process keeps its own."""
+    for stale in path.parent.glob(f".{path.name}.*.partial"):
+        pid = stale.name[len(path.name) + 2:-len(".partial")]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -55,7 +55,7 @@ def test_selecting_a_row_shows_its_series_with_band_and_a_drilldown_link(app: Ap
     spec = json.loads(app.get("plotly_chart")[0].proto.spec)
     names = {t.get("name") for t in spec["data"]}
     assert {"expected range", "expected", "Incoming", "abnormal (bad)"} <= names
-    assert any("How it was judged: Expected = robust Holt-Winters" in c.value for c in app.caption)
+    assert any("How it was judged: Expected = robust Holt-Winters" in visible(c.value) for c in app.caption)
     link = next(e.proto for e in app.get("page_link") if e.proto.label == "Open in drill-down")
     assert link.page == "drilldown"  # the same tab, through Streamlit's own navigation
     assert parse_qs(link.query_string) == {"kpi": ["incoming"], "day": ["2026-06-30"],

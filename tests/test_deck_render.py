@@ -71,7 +71,7 @@ def decks(sample_db: Path, chart_browser: None, tmp_path_factory: pytest.TempPat
         app_deck = at.session_state["deck_pptx"][1]
 
         weekly_file = tmp / "weekly.pptx"
-        done = subprocess.run(["python3", "-m", "charts.weekly", "--from", "2026-06-01", "--to", "2026-06-30",
+        done = subprocess.run(["python3", "-m", "reports.weekly", "--from", "2026-06-01", "--to", "2026-06-30",
                                "--out", str(weekly_file), "--no-refresh"], cwd=ROOT, capture_output=True,
                               text=True, timeout=600)
         assert done.returncode == 0, done.stderr

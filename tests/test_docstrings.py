@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
-                 for p in (ROOT / "metrics").glob("*.py") if p.name != "__init__.py")
+                 for folder in ("metrics", "ui") for p in (ROOT / folder).glob("*.py") if p.name != "__init__.py")
 
 
 @pytest.mark.parametrize("name", MODULES)

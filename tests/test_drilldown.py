@@ -11,23 +11,18 @@ import pandas as pd
 import pytest
 
 from loaders.settings import DIMENSIONS
-from metrics.drilldown import (
-    DrilldownState,
+from metrics.drilldown import DrilldownState, analyse, case_side, coarser, finer, summary_sentence
+from metrics.kpis import get_kpi
+from ui.links import (
     LinkError,
-    analyse,
-    case_side,
     check_state,
-    coarser,
     drilldown_link,
     drilldown_params,
-    finer,
     parse_params,
     point_params,
     selection_to_state,
-    summary_sentence,
     to_params,
 )
-from metrics.kpis import get_kpi
 
 DAY = date(2026, 6, 30)
 SPIKE = {"workflow": "brand_impersonation", "vendor_site": "Manila", "channel": "web_form"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -495,3 +497,39 @@ def test_small_config_is_small() -> None:
     assert SampleConfig().days >= 730
     assert SampleConfig().days * SampleConfig().cases_per_day >= 3_000_000
     assert np.isclose(SampleConfig().cases_per_day, 4200.0)
+
+
+def test_the_build_writes_the_sample_holidays_as_the_events_file_the_dashboard_reads(sample_db: Path,
+                                                                                     small_config: SampleConfig):
+    from metrics.events import events_path, known_events
+    from sample_data.build import events_file
+
+    found = events_path(None, {}, source_url=f"sqlite:///{sample_db}")
+    assert found == events_file(sample_db) and found.exists()
+    events = known_events(("workflow", "vendor_site"), path=found)
+    planted = holidays(small_config)
+    assert len(events) == len(planted) > 0
+    first = events.iloc[0]
+    assert (first["end"] - first["start"]).days == 1  # the holiday and its catch-up day
+    assert set(events["vendor_site"].dropna()) <= set(planted["vendor_site"].dropna())
+
+
+def test_a_source_without_events_has_none_and_ops_events_wins(tmp_path: Path):
+    from metrics.events import events_path
+
+    assert events_path(None, {}, source_url=f"sqlite:///{tmp_path / 'cases.sqlite'}") is None
+    assert events_path(None, {}, source_url="postgresql://db/ops") is None
+    named = tmp_path / "mine.csv"
+    assert events_path(None, {"OPS_EVENTS": str(named)}, source_url=f"sqlite:///{tmp_path / 'x.sqlite'}") == named
+
+
+def test_a_killed_build_leaves_no_half_built_file_behind_the_next_one(tmp_path: Path):
+    from sample_data.build import _forget_dead_builds
+
+    target = tmp_path / "ops.sqlite"
+    dead = tmp_path / f".ops.sqlite.{2 ** 22 + 17}.partial"  # above the default pid_max: no such process
+    dead.write_bytes(b"half")
+    mine = tmp_path / f".ops.sqlite.{os.getpid()}.partial"
+    mine.write_bytes(b"running")
+    _forget_dead_builds(target)
+    assert not dead.exists() and mine.exists()

@@ -13,8 +13,8 @@ import pytest
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-from charts.weekly import main, week_over_week
 from metrics.kpis import PARTS, get_kpi, kpi_parts
+from reports.weekly import main, week_over_week
 
 
 @pytest.fixture(autouse=True)
@@ -173,8 +173,8 @@ def test_the_weekly_abnormal_slide_states_what_the_anomalies_page_states(chart_b
 def test_the_weekly_deck_as_a_partner_holds_only_its_own_sites(chart_browser: None, sample_db: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from charts.weekly import load_weekly_data
     from loaders import load_settings
+    from reports.weekly import load_weekly_data
     from sample_data.generate import VENDOR_SITES
     from tests.conftest import PARTNER, ROLES_CONFIG
 

@@ -2,12 +2,10 @@
 
 Known events (masked from the fit, never flagged, drawn on charts) come from two places:
 
-* **the sample's holidays** (``sample_data.holidays``) when the dashboard runs on a sample
-  database — the built-in one, or any SQLite file with the ``<stem>.ground_truth.csv`` that
-  ``python -m sample_data.build`` writes beside it — each with the working day after it (the
-  catch-up day, see :func:`holiday_events`);
-* **an events CSV**, optional: the file named by the environment variable ``OPS_EVENTS``, else
-  ``events.csv`` beside the configuration file (``ops.toml``). Columns: ``start`` (or ``day``),
+* **an events CSV**, optional (``metrics.events.events_path``): the file named by the environment variable
+  ``OPS_EVENTS``, else ``events.csv`` beside the configuration file (``ops.toml``), else
+  ``<stem>.events.csv`` beside a SQLite source — where ``python -m sample_data.build`` writes the sample's
+  holidays, each with the working day after it (the catch-up day). Columns: ``start`` (or ``day``),
   optional ``end`` (inclusive; default = start), ``name``, and optional scope columns
   ``workflow`` / ``vendor_site`` (empty = everywhere). A scoped event excuses only the series
   of that value and the series containing it (a Manila holiday excuses Manila and the total,
@@ -27,8 +25,7 @@ import pandas as pd
 
 from loaders import Filters
 from metrics.anomalies import detect, events_for
-from metrics.drilldown import drilldown_link
-from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, relative_to, sample_database
+from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, relative_to
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
     HISTORY_DAYS,
@@ -44,6 +41,7 @@ from metrics.panel import (
 )
 from metrics.slices import Slice
 from ui.data import DataContext, bounds, cached, volume
+from ui.links import drilldown_link
 from ui.notes import event_frame
 
 __all__ = [
@@ -64,10 +62,7 @@ __all__ = [
 
 @cached(entries=8)
 def _events(ctx: DataContext, path: str | None, mtime: float | None) -> pd.DataFrame:
-    first, last = bounds(ctx)
-    settings = ctx.settings
-    return known_events(first, last, ctx.scan_dims, path=Path(path) if path else None,
-                        sample=sample_database(settings.url, is_sample=settings.is_sample))
+    return known_events(ctx.scan_dims, path=Path(path) if path else None)
 
 
 def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
@@ -91,7 +86,7 @@ def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
         If the events CSV is malformed (see :func:`read_events_csv`) or missing when named by
         ``OPS_EVENTS``.
     """
-    path = events_path(ctx.settings.config_path)
+    path = events_path(ctx.settings.config_path, source_url=ctx.settings.url)
     if path is not None and not path.exists():
         raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
     mtime = path.stat().st_mtime if path is not None else None

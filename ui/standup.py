@@ -45,6 +45,7 @@ from store import Note
 from ui import anomaly_data
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import DataContext, cached, volume
+from ui.links import drilldown_link, drilldown_params
 from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.state import link_params
 from ui.text import md
@@ -258,8 +259,8 @@ def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = T
         slice_ = {str(k): str(v) for k, v in dict(row.get("slice") or {}).items()}
         explanation = _explain(ctx, filters, row, slice_, day)
         try:
-            params = dd.drilldown_params(str(row["kpi"]), day, slice_)
-            link = dd.drilldown_link(str(row["kpi"]), day, slice_)
+            params = drilldown_params(str(row["kpi"]), day, slice_)
+            link = drilldown_link(str(row["kpi"]), day, slice_)
         except ValueError:
             params = link = None
         items.append(AnomalyItem(str(row["kpi"]), slice_, float(row["observed"]), float(row["expected"]),

@@ -2,7 +2,7 @@
 
 Run::
 
-    python -m charts.weekly --from 2026-06-01 --to 2026-06-30 --out deck.pptx [--url URL] [--template t.pptx]
+    python -m reports.weekly --from 2026-06-01 --to 2026-06-30 --out deck.pptx [--url URL] [--template t.pptx]
 
 It reads the database the app reads (settings from ``OPS_DB_URL`` / ``OPS_CONFIG`` / ``ops.toml``, or
 ``--url``), refreshes the daily roll-up (``--no-refresh`` for read-only users), computes the KPIs
@@ -41,7 +41,7 @@ from charts import theme
 from charts.deck import DeckItem, build_deck, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.events import events_path, known_events, note_events, relative_to, sample_database
+from metrics.events import events_path, known_events, note_events, relative_to
 from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
 from metrics.panel import history_for, judging_start, kpi_panel, score_panel
 from metrics.slices import Slice, value_words
@@ -409,9 +409,8 @@ def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], en
     window = loaders.Filters(start, end)
     volume = loaders.load_daily_volume(rollup, settings=settings, filters=window, by=dims, scope=scope)
     opening = loaders.load_opening_balance(rollup, settings=settings, filters=window, by=dims, scope=scope)
-    path = events_path(settings.config_path)
-    events = known_events(first, last, dims, path=path if path is not None and path.exists() else None,
-                          sample=sample_database(settings.url, is_sample=settings.is_sample))
+    path = events_path(settings.config_path, source_url=settings.url)
+    events = known_events(dims, path=path if path is not None and path.exists() else None)
     noted = _noted_events(settings, dims, scope)
     if not noted.empty:
         events = pd.concat([events, noted], ignore_index=True)
@@ -479,7 +478,7 @@ def _iso_date(flag: str):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m charts.weekly", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m reports.weekly", description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="start", required=True, type=_iso_date("--from"), help="first day, YYYY-MM-DD")
     parser.add_argument("--to", dest="end", required=True, type=_iso_date("--to"), help="last day, YYYY-MM-DD")
     parser.add_argument("--out", required=True, type=Path, help="the .pptx file to write")
