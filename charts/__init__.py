@@ -25,7 +25,6 @@ from charts.theme import (
     NEUTRAL,
     PALETTE,
     TEMPLATE_NAME,
-    number_format,
     register,
 )
 
@@ -48,7 +47,6 @@ __all__ = [
     "chart_data",
     "decorate",
     "footnote",
-    "number_format",
     "register",
     "shutdown",
     "to_csv",

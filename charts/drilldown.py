@@ -13,8 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from charts.figures import axis_format, clip_band
-from charts.theme import BAD, BAND, GOOD, INK, MUTED, NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
+from charts.figures import add_band, axis_format
+from charts.theme import BAD, GOOD, INK, MUTED, NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.drilldown import Analysis
 from metrics.kpis import KPI
 from metrics.slices import Slice
@@ -34,10 +34,7 @@ def decomposition_figure(frame: pd.DataFrame, kpi: KPI, day: date) -> go.Figure:
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.4, 0.2, 0.2, 0.2],
                         subplot_titles=("Observed and expected range", "Trend", "Weekly pattern", "Residual"))
     x = frame.index
-    band = clip_band(frame, kpi)
-    fig.add_trace(go.Scatter(x=x, y=band["upper"], mode="lines", line={"width": 0}, hoverinfo="skip"), 1, 1)
-    fig.add_trace(go.Scatter(x=x, y=band["lower"], mode="lines", line={"width": 0}, fill="tonexty",
-                             fillcolor=BAND, name="expected range", hoverinfo="skip"), 1, 1)
+    add_band(fig, frame, kpi, panel=(1, 1))
     fig.add_trace(go.Scatter(x=x, y=frame["observed"], mode="lines+markers", marker={"size": 3},
                              line={"color": PALETTE[0], "width": 1.6}, name=kpi.label), 1, 1)
     for row, col, colour in ((2, "trend", PALETTE[2]), (3, "seasonal", PALETTE[1]), (4, "resid", NEUTRAL)):

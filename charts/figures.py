@@ -9,12 +9,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from charts.theme import BAD, BAND, GOOD, MUTED, NOTE, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.kpis import KPI
+from metrics.kpis import KPI, get_kpi
 from metrics.slices import value_words
 
-__all__ = ["anomaly_figure", "axis_format", "clip_band", "trend_figure"]
+__all__ = ["MULTIPLES_MAX", "add_band", "anomaly_figure", "axis_format", "clip_band", "largest_workflows",
+           "multiples_columns", "trend_figure", "workflow_figure"]
 
 # known events are context behind the data: paler than the expected band
 NEUTRAL_FILL = "rgba(140, 140, 140, 0.12)"
@@ -92,12 +94,16 @@ def clip_band(frame: pd.DataFrame, kpi: KPI, *, columns: tuple[str, ...] = ("low
     return out
 
 
-def _add_band(fig: go.Figure, band: pd.DataFrame, kpi: KPI) -> None:
+def add_band(fig: go.Figure, band: pd.DataFrame, kpi: KPI, *, panel: tuple[int, int] | None = None,
+             legend: bool = True) -> None:
+    """The expected range (``lower``/``upper`` on the index, clipped to what the KPI can take) as a pale fill:
+    the one way every chart draws it. ``panel`` is a subplot's ``(row, col)``."""
     band = clip_band(band, kpi)
+    at = {"row": panel[0], "col": panel[1]} if panel else {}
     fig.add_trace(go.Scatter(x=band.index, y=band["upper"], mode="lines", line={"width": 0},
-                             hoverinfo="skip", showlegend=False, name="expected (upper)"))
+                             hoverinfo="skip", showlegend=False, name="expected (upper)"), **at)
     fig.add_trace(go.Scatter(x=band.index, y=band["lower"], mode="lines", line={"width": 0}, fill="tonexty",
-                             fillcolor=BAND, hoverinfo="skip", name="expected range"))
+                             fillcolor=BAND, hoverinfo="skip", name="expected range", showlegend=legend), **at)
 
 
 def _add_flags(fig: go.Figure, flags: pd.DataFrame, kpi: KPI, *, size: int = 10) -> None:
@@ -140,7 +146,7 @@ def trend_figure(frame: pd.DataFrame, kpi: KPI, *, by: str | None = None, title:
     """
     fig = go.Figure()
     if band is not None and {"lower", "upper"} <= set(band.columns):
-        _add_band(fig, band, kpi)
+        add_band(fig, band, kpi)
     if by:
         totals = frame.groupby(by)[kpi.name].apply(lambda s: s.abs().sum()).sort_values(ascending=False)
         for i, group in enumerate(totals.index[:max_series]):
@@ -206,7 +212,7 @@ def anomaly_figure(detected: pd.DataFrame, kpi: KPI, *, title: str | None = None
     go.Figure
     """
     fig = go.Figure()
-    _add_band(fig, detected[["lower", "upper"]], kpi)
+    add_band(fig, detected[["lower", "upper"]], kpi)
     fig.add_trace(go.Scatter(x=detected.index, y=detected["expected"], mode="lines", name="expected",
                              line={"color": MUTED, "width": 1.5, "dash": "dot"}))
     fig.add_trace(go.Scatter(x=detected.index, y=detected["observed"], mode="lines", name=kpi.label,
@@ -229,3 +235,56 @@ def anomaly_figure(detected: pd.DataFrame, kpi: KPI, *, title: str | None = None
                      **axis_format(kpi))
     return fig
 
+
+#: small multiples beyond this many panels are unreadable (and plotly cannot space 40 rows): the largest win
+MULTIPLES_MAX = 12
+
+
+def largest_workflows(frame: pd.DataFrame, most: int = MULTIPLES_MAX, *, by: str = "workflow") -> list[str]:
+    """The workflows the small multiples show: all of them, or the ``most`` largest by volume, in data order."""
+    names = list(dict.fromkeys(frame[by]))
+    if len(names) <= most:
+        return names
+    size = frame.groupby(by)["observed"].apply(lambda s: s.abs().sum())
+    keep = set(size.sort_values(ascending=False).index[:most])
+    return [n for n in names if n in keep]
+
+
+def multiples_columns(names: Sequence[str]) -> int:
+    """How many panels the small multiples put in a row."""
+    return 4 if len(names) > 6 else 3
+
+
+def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str = "workflow") -> go.Figure:
+    """Small multiples: one panel per workflow (value of ``by``), observed line on the expected band, flags marked."""
+    spec = get_kpi(kpi)
+    names = largest_workflows(frame, by=by)
+    cols = multiples_columns(names)
+    rows = max(1, -(-len(names) // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(value_words(n)) for n in names],
+                        horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
+    for i, name in enumerate(names):
+        part = frame[frame[by] == name]
+        r, c = i // cols + 1, i % cols + 1
+        add_band(fig, part.set_index("day"), spec, panel=(r, c), legend=i == 0)
+        fig.add_trace(go.Scatter(x=part["day"], y=part["observed"], mode="lines", name=spec.label,
+                                 line={"color": PALETTE[0], "width": 2}, showlegend=i == 0,
+                                 hovertemplate="%{x|%a %d %b}: %{y:,.1f}<extra>" + plot_text(name) + "</extra>"),
+                      row=r, col=c)
+        for state, colour in (("bad", BAD), ("good", GOOD)):
+            flagged = part[part["state"] == state]
+            if len(flagged):
+                fig.add_trace(go.Scatter(x=flagged["day"], y=flagged["observed"], mode="markers",
+                                         marker={"color": colour, "size": 10, "line": {"color": "white", "width": 1}},
+                                         name=f"abnormal ({state})", showlegend=False,
+                                         hovertemplate="%{x|%a %d %b}: %{y:,.1f} (abnormal)<extra></extra>"),
+                              row=r, col=c)
+    # no legend: it collides with the panel titles; the caption under the chart names band and dots
+    fig.update_layout(template=TEMPLATE_NAME, height=(250 if tv else 230) * rows + 40, showlegend=False,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest", font={"size": 18 if tv else 14})
+    fig.update_annotations(font={"size": 20 if tv else 15, "color": MUTED})
+    # level tick labels, three per panel: rotated ones ran into the panel titles below them in exports
+    fig.update_xaxes(tickformat="%d %b", nticks=3, tickangle=0, showgrid=False)
+    fig.update_yaxes(rangemode="tozero" if spec.unit == "cases" else "normal", tickformat=f",.{spec.decimals}f",
+                     nticks=4)
+    return fig

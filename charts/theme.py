@@ -8,7 +8,6 @@ The template is registered under :data:`TEMPLATE_NAME` and made plotly's default
 - constants for direction-aware flags (:data:`BAD`, :data:`GOOD`, :data:`NEUTRAL`) and the
   expected-range band (:data:`BAND`, :data:`BAND_LINE`). Which of BAD/GOOD applies depends on the
   KPI's ``bad_direction``; callers decide, the theme only names the colours;
-- d3 number formats per unit (:data:`NUMBER_FORMATS`, :func:`number_format`).
 """
 
 from __future__ import annotations
@@ -21,19 +20,23 @@ import plotly.io as pio
 
 __all__ = [
     "BAD",
+    "BAD_INK",
+    "BAD_TINT",
     "BAND",
     "BAND_LINE",
     "FONT_FAMILY",
     "GOOD",
+    "GOOD_INK",
+    "GOOD_TINT",
     "INK",
     "MUTED",
     "NEUTRAL",
     "NOTE",
-    "NUMBER_FORMATS",
     "PALETTE",
+    "SOFT_INK",
     "TEMPLATE_NAME",
     "build_template",
-    "number_format",
+    "css_variables",
     "plot_text",
     "register",
     "text_width",
@@ -66,18 +69,16 @@ BAND = "rgba(140, 140, 140, 0.22)"
 BAND_LINE = "rgba(140, 140, 140, 0.0)"
 INK = "#222222"
 MUTED = "#666666"
+#: secondary text where MUTED is too light (a TV across a room)
+SOFT_INK = "#444444"
+#: pale fills behind a flagged tile or table cell, and the darker text that reads on them
+BAD_TINT, BAD_INK = "#FBE7DD", "#8A2C00"
+GOOD_TINT, GOOD_INK = "#E1F4EE", "#00563F"
 
 # Liberation Sans is metric-compatible with Arial and ships with Debian, so exports rendered
 # by headless Chromium look like the browser view on the analyst's machine.
 FONT_FAMILY = "Liberation Sans, Arial, Helvetica, sans-serif"
 
-NUMBER_FORMATS: dict[str, str] = {
-    "cases": ",.0f",
-    "%": ",.1f",  # percent KPIs are already 0–100 (see metrics/kpis.py); the axis adds " %"
-    "minutes": ",.1f",
-    "hours": ",.1f",
-    "score": ",.2f",
-}
 
 
 _FONT_FILES = ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
@@ -129,29 +130,12 @@ def plot_text(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
-def number_format(unit: str | None) -> str:
-    """d3 format string for values in ``unit``.
-
-    Parameters
-    ----------
-    unit : str or None
-        A KPI unit such as ``"cases"``, ``"%"``, ``"minutes"``. Unknown or missing units get a
-        general thousands-separated format.
-
-    Returns
-    -------
-    str
-        A d3-format specifier usable as ``tickformat`` / ``hoverformat``. Percent KPIs are
-        already 0–100, so their format is a plain number; add ``ticksuffix=" %"`` on the axis.
-
-    Examples
-    --------
-    >>> number_format("cases")
-    ',.0f'
-    >>> number_format("parsecs")
-    ',.4~g'
-    """
-    return NUMBER_FORMATS.get(unit or "", ",.4~g")
+def css_variables() -> str:
+    """The theme's colours as CSS custom properties (``--ops-bad``, ``--ops-good-tint``…) for the app's style sheets
+    (``ui/assets/*.css``), so a page's CSS names no colour of its own."""
+    colours = {"bad": BAD, "good": GOOD, "bad-tint": BAD_TINT, "good-tint": GOOD_TINT, "bad-ink": BAD_INK,
+               "good-ink": GOOD_INK, "ink": INK, "muted": MUTED, "soft-ink": SOFT_INK}
+    return ":root { " + " ".join(f"--ops-{name}: {value};" for name, value in colours.items()) + " }"
 
 
 def build_template() -> go.layout.Template:

@@ -49,7 +49,7 @@ def test_no_chart_draws_a_count_band_below_zero(build: str):
     elif build == "decomposition":
         fig = decomposition_figure(detected, kpi, DAYS[-1].date())
     else:
-        from ui.standup import workflow_figure
+        from charts.figures import workflow_figure
 
         frame = detected.reset_index(names="day").assign(workflow="copyright", state="")
         fig = workflow_figure(frame, "incoming")

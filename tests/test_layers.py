@@ -54,4 +54,20 @@ def test_a_module_imports_only_from_the_floors_below_it(package, path):
     upward = sorted((imported & FIRST_PARTY) - MAY_IMPORT[package] - {package})
     assert not upward, f"{path.relative_to(ROOT)} imports {upward}; {package}/ may import {sorted(MAY_IMPORT[package])}"
     wrong = sorted(lib for lib, allowed in THIRD_PARTY_ONLY_IN.items() if lib in imported and package not in allowed)
-    assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}, which belong to {[THIRD_PARTY_ONLY_IN[w] for w in wrong]}"
+    owners = [sorted(THIRD_PARTY_ONLY_IN[w]) for w in wrong]
+    assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}, which belong to {owners}"
+
+
+def test_style_sheets_take_their_colours_from_the_theme():
+    import re
+
+    from charts.theme import BAD, GOOD_TINT, css_variables
+
+    sheets = sorted((ROOT / "ui" / "assets").glob("*.css"))
+    assert sheets
+    for sheet in sheets:
+        rules = re.sub(r"/\*.*?\*/", "", sheet.read_text(encoding="utf-8"), flags=re.S)
+        assert not re.search(r"#[0-9A-Fa-f]{3,8}\b|rgba?\(", rules), f"{sheet.name} names a colour of its own"
+        used = set(re.findall(r"var\((--ops-[a-z-]+)\)", rules))
+        assert used <= set(re.findall(r"(--ops-[a-z-]+):", css_variables())), f"{sheet.name}: unknown {used}"
+    assert f"--ops-bad: {BAD};" in css_variables() and f"--ops-good-tint: {GOOD_TINT};" in css_variables()

@@ -267,7 +267,7 @@ def test_tv_mode_is_read_from_the_url_with_checked_options():
 
 def test_small_multiples_show_the_largest_workflows_when_there_are_many():
     """150 workflows would need 38 rows of panels (plotly refuses the spacing): the 12 largest are drawn."""
-    from ui.standup import MULTIPLES_MAX, workflow_figure
+    from charts.figures import MULTIPLES_MAX, workflow_figure
 
     days = pd.date_range("2026-05-01", periods=14, freq="D")
     frame = pd.DataFrame([{"day": d, "workflow": f"wf{i:03d}", "observed": float(i), "expected": float(i),

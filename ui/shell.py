@@ -26,7 +26,7 @@ from ui.auth import render_account, require_user
 from ui.data import DataContext, context, current_settings, matches_any_case
 from ui.errors import guarded
 from ui.sidebar import render_sidebar
-from ui.text import md
+from ui.text import md, style_sheets
 
 __all__ = ["NAVIGATION", "TVMode", "page", "parse_tv", "tv_mode"]
 
@@ -124,15 +124,6 @@ def tv_mode() -> TVMode | None:
         return TVMode()
 
 
-# Large type for a room: the base font drives Streamlit's rem-based sizes (metrics, tables, captions).
-_TV_CSS = """<style>
-html { font-size: 22px; }
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"],
-[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { padding: 1.2rem 2rem 1rem 2rem; max-width: 100%; }
-</style>"""
-
-
 def _rotation(tv: TVMode, title: str) -> None:
     admin = st.session_state.get("ops_user_role", "admin") == "admin"  # a wall screen not signed in as an admin
     scripts = [s for s in tv.rotate if (_ROOT / s).exists() and (admin or s not in ADMIN_PAGES)]  # skips Data
@@ -200,7 +191,7 @@ def page(title: str, *, sidebar: bool = True, tv: bool | None = None, require_da
             menu = st.container()  # filled once the filters are read: the links carry them
             st.divider()
     if mode is not None:
-        st.html(_TV_CSS)
+        style_sheets("tv.css")
         if tv is None:
             try:
                 parse_tv(st.query_params.to_dict())

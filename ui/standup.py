@@ -19,16 +19,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 import loaders
-from charts.figures import add_note_marks, clip_band
-from charts.theme import BAD, BAND, GOOD, MUTED, PALETTE, TEMPLATE_NAME, plot_text
+from charts.figures import MULTIPLES_MAX, add_note_marks, largest_workflows, multiples_columns, workflow_figure
+from charts.theme import BAD_INK, BAD_TINT, GOOD_INK, GOOD_TINT
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
 from metrics.kpis import KPI, get_kpi, kpi_parts
 from metrics.panel import Scored
-from metrics.slices import Slice, value_words
+from metrics.slices import Slice
 from metrics.standup import (
     SCORECARD_COLUMNS,
     TILE_KPIS,
@@ -48,7 +47,7 @@ from ui.data import DataContext, cached, volume
 from ui.links import drilldown_link, drilldown_params
 from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.state import link_params
-from ui.text import md
+from ui.text import md, style_sheets
 
 __all__ = [
     "DRILLDOWN_PAGE",
@@ -73,7 +72,6 @@ __all__ = [
     "standup_tiles",
     "utcnow",
     "workflow_chart",
-    "workflow_figure",
     "workflow_frame",
 ]
 
@@ -86,40 +84,6 @@ TV_ANOMALIES = 3
 TV_SITES = 7
 _STATE_COLOURS = {"bad": "red", "good": "green"}
 
-# A flagged tile gets a tinted card in the theme's direction colours; colour is never the only signal
-# (the badge says "Abnormal: above expected").
-_CSS = f"""<style>
-[class*="st-key-standup_tile_bad"] {{ background: #FBE7DD; border: 2px solid {BAD} !important; }}
-[class*="st-key-standup_tile_good"] {{ background: #E1F4EE; border: 2px solid {GOOD} !important; }}
-[class*="st-key-standup_tile_"] [data-testid="stMetricValue"] {{ font-variant-numeric: tabular-nums; }}
-[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p {{ margin-bottom: 0; }}
-/* Streamlit pulls captions up under the next element (-1rem): in a card it pushed the text over the border */
-[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] {{ margin-bottom: 0; }}
-/* one row of tiles, one height: a caption that wraps in one tile stretches its neighbours' cards too */
-[data-testid="stColumn"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"]
-  > [class*="st-key-standup_tile_"]) {{ display: flex; flex-direction: column; }}
-[data-testid="stColumn"]:has(> [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"]
-  > [class*="st-key-standup_tile_"]) [data-testid="stVerticalBlock"]:not([class*="st-key-standup_tile_"] *),
-[data-testid="stLayoutWrapper"]:has(> [class*="st-key-standup_tile_"]),
-[class*="st-key-standup_tile_"] {{ flex: 1 0 auto; }}
-</style>"""
-# A TV cannot scroll: everything must fit 1920 x 1080 at the shell's 22 px base font. Tighter cards, gaps,
-# headings and alert, no sparklines (see render_tiles); the values stay large for a room.
-_TV_CSS = """<style>
-[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.55rem; }
-[class*="st-key-standup_tile_"] { padding: 0.55rem 0.8rem !important; gap: 0.2rem !important; }
-[class*="st-key-standup_tile_"] [data-testid="stMetricValue"] { font-size: 2.3rem; line-height: 1.15; }
-[class*="st-key-standup_tile_"] [data-testid="stMetricLabel"] p { font-size: 1.05rem; font-weight: 600; }
-[class*="st-key-standup_tile_"] [data-testid="stMetricDelta"] { font-size: 0.85rem; }
-[class*="st-key-standup_tile_"] [data-testid="stCaptionContainer"] p { font-size: 0.8rem; color: #444;
-  line-height: 1.35; }
-[class*="st-key-standup_anomaly_"] [data-testid="stCaptionContainer"] p { font-size: 0.85rem; color: #444;
-  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
-[data-testid="stMain"] [data-testid="stAlertContainer"] { padding: 0.45rem 0.9rem; }
-[data-testid="stMain"] [data-testid="stAlertContainer"] p { font-size: 0.85rem; }
-[data-testid="stMain"] h1 { font-size: 1.75rem; padding: 0 0 0.5rem 0; }
-[data-testid="stMain"] h3 { font-size: 1.2rem; padding: 0.3rem 0 0.45rem 0; }
-</style>"""
 
 
 def utcnow() -> datetime:
@@ -290,8 +254,8 @@ def _explain(ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, st
 
 # --------------------------------------------------------------------------------------- drawing
 def inject_css(*, tv: bool) -> None:
-    """The tile styles (and the larger TV sizes)."""
-    st.html(_CSS + (_TV_CSS if tv else ""))
+    """The tile styles (and the larger TV sizes): ``ui/assets/standup*.css``."""
+    style_sheets("standup.css", *(["standup_tv.css"] if tv else []))
 
 
 def render_freshness(fresh: Freshness, day: date) -> None:
@@ -397,8 +361,8 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
         hidden = len(table) - TV_SITES
         table, flags = table.iloc[keep], flags.iloc[keep]
     shown = table.reset_index()
-    tint = {"bad": "background-color: #FBE7DD; color: #8A2C00; font-weight: 600",
-            "good": "background-color: #E1F4EE; color: #00563F; font-weight: 600"}
+    tint = {"bad": f"background-color: {BAD_TINT}; color: {BAD_INK}; font-weight: 600",
+            "good": f"background-color: {GOOD_TINT}; color: {GOOD_INK}; font-weight: 600"}
     styles = flags.reset_index(drop=True).map(lambda s: tint.get(s, ""))
 
     def style(frame: pd.DataFrame) -> pd.DataFrame:
@@ -434,65 +398,6 @@ def _column_help(col: str, bad: str) -> str:
     if col == "manual_share":
         return "Manual incoming / incoming: the share of created cases routed to a human queue. Up is bad."
     return f"{get_kpi(col).description} {'Up' if bad == 'up' else 'Down'} is bad."
-
-
-#: small multiples beyond this many panels are unreadable (and plotly cannot space 40 rows): the largest win
-MULTIPLES_MAX = 12
-
-
-def largest_workflows(frame: pd.DataFrame, most: int = MULTIPLES_MAX, *, by: str = "workflow") -> list[str]:
-    """The workflows the small multiples show: all of them, or the ``most`` largest by volume, in data order."""
-    names = list(dict.fromkeys(frame[by]))
-    if len(names) <= most:
-        return names
-    size = frame.groupby(by)["observed"].apply(lambda s: s.abs().sum())
-    keep = set(size.sort_values(ascending=False).index[:most])
-    return [n for n in names if n in keep]
-
-
-def multiples_columns(names: Sequence[str]) -> int:
-    """How many panels the small multiples put in a row."""
-    return 4 if len(names) > 6 else 3
-
-
-def workflow_figure(frame: pd.DataFrame, kpi: str, *, tv: bool = False, by: str = "workflow") -> go.Figure:
-    """Small multiples: one panel per workflow (value of ``by``), observed line on the expected band, flags marked."""
-    spec = get_kpi(kpi)
-    frame = clip_band(frame, spec)
-    names = largest_workflows(frame, by=by)
-    cols = multiples_columns(names)
-    rows = max(1, -(-len(names) // cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[plot_text(value_words(n)) for n in names],
-                        horizontal_spacing=0.05, vertical_spacing=0.16 if rows > 1 else 0.1)
-    for i, name in enumerate(names):
-        part = frame[frame[by] == name]
-        r, c = i // cols + 1, i % cols + 1
-        fig.add_trace(go.Scatter(x=part["day"], y=part["upper"], mode="lines", line={"width": 0},
-                                 hoverinfo="skip", showlegend=False), row=r, col=c)
-        fig.add_trace(go.Scatter(x=part["day"], y=part["lower"], mode="lines", line={"width": 0}, fill="tonexty",
-                                 fillcolor=BAND, name="expected range", showlegend=i == 0, hoverinfo="skip"),
-                      row=r, col=c)
-        fig.add_trace(go.Scatter(x=part["day"], y=part["observed"], mode="lines", name=spec.label,
-                                 line={"color": PALETTE[0], "width": 2}, showlegend=i == 0,
-                                 hovertemplate="%{x|%a %d %b}: %{y:,.1f}<extra>" + plot_text(name) + "</extra>"),
-                      row=r, col=c)
-        for state, colour in (("bad", BAD), ("good", GOOD)):
-            flagged = part[part["state"] == state]
-            if len(flagged):
-                fig.add_trace(go.Scatter(x=flagged["day"], y=flagged["observed"], mode="markers",
-                                         marker={"color": colour, "size": 10, "line": {"color": "white", "width": 1}},
-                                         name=f"abnormal ({state})", showlegend=False,
-                                         hovertemplate="%{x|%a %d %b}: %{y:,.1f} (abnormal)<extra></extra>"),
-                              row=r, col=c)
-    # no legend: it collides with the panel titles; the caption under the chart names band and dots
-    fig.update_layout(template=TEMPLATE_NAME, height=(250 if tv else 230) * rows + 40, showlegend=False,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest", font={"size": 18 if tv else 14})
-    fig.update_annotations(font={"size": 20 if tv else 15, "color": MUTED})
-    # level tick labels, three per panel: rotated ones ran into the panel titles below them in exports
-    fig.update_xaxes(tickformat="%d %b", nticks=3, tickangle=0, showgrid=False)
-    fig.update_yaxes(rangemode="tozero" if spec.unit == "cases" else "normal", tickformat=f",.{spec.decimals}f",
-                     nticks=4)
-    return fig
 
 
 def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, filters: Filters, day: date,

@@ -9,8 +9,9 @@ passes through :func:`md` first; the page's own markup stays outside it.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-__all__ = ["md"]
+__all__ = ["md", "style_sheets"]
 
 # every ASCII punctuation character may be backslash-escaped in CommonMark; these start markup anywhere in a
 # line, in markdown, GitHub's extensions (autolinks, e-mail links) or Streamlit's (":" directives, "$" maths)
@@ -58,3 +59,17 @@ def _escape(text: str, *, leading: bool = True) -> str:
     text = _SPECIAL.sub(r"\\\1", text)
     text = _AUTOLINK.sub(lambda m: m.group(1) + _ZWSP, text)
     return _LEADING.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text) if leading else text
+
+
+_ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def style_sheets(*names: str) -> None:
+    """Apply the app's style sheets (``ui/assets/<name>``), with the theme's colours as CSS variables
+    (``charts.theme.css_variables``): the one way a page adds CSS, and no page names a colour of its own."""
+    import streamlit as st
+
+    from charts.theme import css_variables
+
+    rules = "".join((_ASSETS / name).read_text(encoding="utf-8") for name in names)
+    st.html(f"<style>{css_variables()}\n{rules}</style>")
