@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -36,8 +36,10 @@ class Filters:
 
     Examples
     --------
-    >>> Filters(date(2026, 1, 1), date(2026, 1, 31), workflow=("copyright",)).describe()
-    '2026-01-01 – 2026-01-31 · workflow: copyright'
+    >>> Filters(date(2026, 1, 1), date(2026, 1, 31), workflow=("copyright",)).get("workflow")
+    ('copyright',)
+
+    In words (with the configured labels, cut to the user's scope): ``ui.data.DataContext.describe``.
     """
 
     start: date
@@ -69,13 +71,6 @@ class Filters:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
-
-    def describe(self, labels: Callable[[str], str] | None = None) -> str:
-        """The range and filters in words; ``labels`` names a dimension (default: its key in words)."""
-        label = labels or (lambda d: d.replace("_", " "))
-        parts = [f"{self.start.isoformat()} – {self.end.isoformat()}"]
-        parts += [f"{label(d)}: {', '.join(v)}" for d, v in self.dims]
-        return " · ".join(parts)
 
     def with_range(self, start: date, end: date) -> Filters:
         return Filters(start, end, self.dimension_filters)

@@ -9,7 +9,8 @@ import time
 import pandas as pd
 import streamlit as st
 
-from charts.deck import DEFINITIONS_PER_SLIDE, build_deck, kpi_definitions, sentences
+from charts.deck import build_deck, sentences, slide_count
+from charts.deck_items import kpi_definitions
 from charts.export import ExportUnavailable, browser_status
 from loaders import OpsDataError
 from ui.app_store import (
@@ -28,6 +29,7 @@ from ui.app_store import (
     visible_decks,
 )
 from ui.data import newest_complete_day
+from ui.errors import show_problem
 from ui.shell import page
 from ui.standup import day_summary
 from ui.text import md
@@ -121,7 +123,7 @@ try:
     deck = current_deck()
     decks = visible_decks()
 except StoreError as err:
-    st.error(f"**Decks cannot be opened:** {md(err)}", icon=":material/database:")
+    show_problem(err, what="Decks cannot be opened:", icon=":material/database:")
     st.stop()
 if st.query_params.get("deck") and deck is None:
     st.warning("This link names a deck that does not exist any more (it was deleted), or one you may not open. "
@@ -220,11 +222,9 @@ if actions.button("Build deck", key="deck_build", type="primary", icon=":materia
                               subtitle=subtitle, definitions=kpi_definitions(items), appendix=appendix,
                               template=template_bytes, summary=summary)
     except (ExportUnavailable, ValueError) as err:
-        st.error(f"**The deck could not be built:** {md(err)}")
+        show_problem(err, what="The deck could not be built:")
     else:
-        slides = (1 + (summary is not None) + len(items)
-                  + (-(-len(kpi_definitions(items)) // DEFINITIONS_PER_SLIDE) if appendix else 0))
-        st.session_state[BUILT] = (fingerprint, pptx, slides, time.perf_counter() - started)
+        st.session_state[BUILT] = (fingerprint, pptx, slide_count(pptx), time.perf_counter() - started)
 built = st.session_state.get(BUILT)
 if built and built[0] == fingerprint:
     _, pptx, slides, seconds = built

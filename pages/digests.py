@@ -13,7 +13,7 @@ from reports.digest import build_digest, webhook_allowed
 from store import StoreError
 from ui.app_store import app_store
 from ui.data import current_settings, newest_complete_day
-from ui.errors import guarded
+from ui.errors import guarded, show_problem
 from ui.shell import page
 from ui.text import md
 
@@ -28,7 +28,7 @@ try:
     store = app_store()
     subs = store.subscriptions()
 except StoreError as err:
-    st.error(f"**Subscriptions cannot be read:** {md(err)}", icon=":material/database:")
+    show_problem(err, what="Subscriptions cannot be read:", icon=":material/database:")
     st.stop()
 mine = subs if user.is_admin else [s for s in subs if s.email == user.email]
 
@@ -79,7 +79,7 @@ with st.form("digest_new", clear_on_submit=True):
                                    cadence=cadence or "daily", kpis=kpis, min_severity=severity,
                                    created_by=user.email)
         except StoreError as err:
-            st.error(md(err))
+            show_problem(err, what="Not subscribed:")
         else:
             st.toast("Subscribed.", icon=":material/check:")
             st.rerun()

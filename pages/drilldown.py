@@ -35,7 +35,7 @@ from ui.drilldown_data import (
     slice_filters,
     sortable_columns,
 )
-from ui.errors import guarded
+from ui.errors import guarded, show_problem
 from ui.links import LinkError, check_state, parse_params, selection_to_state, to_params
 from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.shell import page
@@ -82,7 +82,7 @@ with guarded():
             raise LinkError(f"{get_kpi(state.kpi).label} cannot be stated from this data: it needs "
                             f"{', '.join(need) or 'columns'} the source does not have")
     except LinkError as err:
-        st.error(f"**This drill-down link cannot be shown:** {md(err)}")
+        show_problem(err, what="This drill-down link cannot be shown:")
         st.button("Open the newest day instead", key="drilldown_reset", on_click=replace_page_params, args=({},),
                   icon=":material/restart_alt:")
         st.stop()

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from charts.deck import summarize
+from charts.deck_items import summarize
 from charts.figures import add_note_marks, trend_figure
 from metrics.kpis import OTHER, TOP_VALUES, get_kpi
 from metrics.slices import value_words

@@ -38,7 +38,8 @@ import plotly.graph_objects as go
 
 import loaders
 from charts import theme
-from charts.deck import DeckItem, build_deck, kpi_definitions
+from charts.deck import build_deck, slide_count
+from charts.deck_items import DeckItem, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
 from metrics.events import events_path, known_events, note_events, relative_to
@@ -461,10 +462,7 @@ def build_weekly_deck(data: WeeklyData, *, title: str = "Identity Ops weekly rev
     subtitle = f"{team} · {data.start:%d %b %Y} – {data.end:%d %b %Y} · data as of {data.as_of:%d %b %Y}"
     pptx = build_deck([it.to_slide() for it in items], title=title, subtitle=subtitle, definitions=definitions,
                       appendix=appendix, template=template)
-    from charts.deck import DEFINITIONS_PER_SLIDE
-
-    appendix_slides = -(-len(definitions) // DEFINITIONS_PER_SLIDE) if appendix else 0
-    return pptx, 1 + len(items) + appendix_slides
+    return pptx, slide_count(pptx)
 
 
 def _iso_date(flag: str):

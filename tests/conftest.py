@@ -50,7 +50,7 @@ def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def stored_deck(at) -> list:
     """The charts of the deck an AppTest session collects into, read back from the app database."""
-    from charts.deck import DeckItem
+    from charts.deck_items import DeckItem
     from store import AppStore
 
     deck_id = at.session_state["current_deck_id"] if "current_deck_id" in at.session_state else None  # noqa: SIM401 (no .get on AppTest state)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import charts
 from charts import ChartMeta, browser_status
-from charts.deck import DeckItem
+from charts.deck_items import DeckItem
 from tests.conftest import stored_deck
 from ui.chart_panel import export_files, file_stem
 

@@ -18,7 +18,8 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.util import Inches
 
 from charts import ChartMeta, Slide, build_deck
-from charts.deck import DEFINITIONS_PER_SLIDE, DeckItem, kpi_definitions, summarize
+from charts.deck import DEFINITIONS_PER_SLIDE
+from charts.deck_items import DeckItem, kpi_definitions, summarize
 from metrics.kpis import get_kpi
 
 DEFINITIONS = {

@@ -16,7 +16,7 @@ from pptx.util import Inches
 from streamlit.testing.v1 import AppTest
 
 from charts import ChartMeta
-from charts.deck import DeckItem
+from charts.deck_items import DeckItem
 from metrics.kpis import get_kpi
 from store import AppStore
 from tests.conftest import stored_deck, visible

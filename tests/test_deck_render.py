@@ -28,7 +28,7 @@ from pptx.enum.text import MSO_AUTO_SIZE
 from pptx.util import Emu
 from streamlit.testing.v1 import AppTest
 
-from charts.deck import DeckItem
+from charts.deck_items import DeckItem
 from charts.export import decorate
 from tests.conftest import stored_deck, unavailable
 

@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
-                 for folder in ("metrics", "ui") for p in (ROOT / folder).glob("*.py") if p.name != "__init__.py")
+                 for folder in ("metrics", "ui", "loaders", "charts", "reports", "store", "sample_data")
+                 for p in (ROOT / folder).glob("*.py") if p.name != "__init__.py")
 
 
 @pytest.mark.parametrize("name", MODULES)

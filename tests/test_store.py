@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from charts import ChartMeta
-from charts.deck import DeckItem
+from charts.deck_items import DeckItem
 from loaders.settings import ConfigError, load_settings, settings_from_mapping
 from store import AppStore, StoreError
 from tests.conftest import MARIADB_ADMIN_URL, PG_ADMIN_URL, _server_database

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from charts.deck import DeckItem
+from charts.deck_items import DeckItem
 from loaders import OpsDataError, Scope, User
 from store import AppStore, Deck, SavedView, StoreError
 from ui import state

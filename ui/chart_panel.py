@@ -8,7 +8,7 @@ Every page draws its charts with :func:`chart_panel`, so every chart of the app 
   runs off the page script, so a rerun never pays for an image) by the one shared headless browser
   of :mod:`charts.export`, serialized by its lock.
 - **CSV** of the chart's data (the frame passed as ``data``, else what the figure draws).
-- **Add to deck** stores a :class:`charts.deck.DeckItem` in the current deck, kept in the app database
+- **Add to deck** stores a :class:`charts.deck_items.DeckItem` in the current deck, kept in the app database
   (``ui.app_store``); the Deck page orders it and builds the .pptx.
 
 When no browser is available the image buttons are disabled and the panel says why and how to fix
@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from charts.deck import DeckItem
+from charts.deck_items import DeckItem
 from charts.export import ChartMeta, browser_status, to_csv, to_png, to_svg
 from loaders import Filters
 from ui.app_store import StoreError, add_to_deck, audited, sync_deck_param

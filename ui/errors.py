@@ -11,7 +11,7 @@ from loaders import NotAllowed, OpsDataError, SchemaMismatch
 from ui.data import forget_failed_refresh
 from ui.text import md
 
-__all__ = ["guarded", "show_error"]
+__all__ = ["guarded", "show_error", "show_problem"]
 
 
 def show_error(err: Exception, *, retry: Callable[[], None] | None = None, key: str | None = None) -> None:
@@ -31,6 +31,15 @@ def show_error(err: Exception, *, retry: Callable[[], None] | None = None, key: 
         if retry:
             retry()
         st.rerun()
+
+
+def show_problem(err: Exception | str, *, what: str = "", icon: str = ":material/error:") -> None:
+    """What went wrong with one action, in the house's one shape: ``**What failed:** why`` (escaped), then the
+    error's hint when it has one. For an error that should end the page with a Retry, use :func:`show_error`."""
+    st.error(f"**{md(what)}** {md(err)}" if what else md(err), icon=icon)
+    hint = getattr(err, "hint", None)
+    if hint:
+        st.info(md(hint), icon=":material/build:")
 
 
 @contextmanager

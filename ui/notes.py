@@ -20,6 +20,7 @@ from metrics.events import note_events
 from store import NOTE_STATUSES, Note, StoreError
 from ui.app_store import app_store
 from ui.data import DataContext
+from ui.errors import show_problem
 from ui.text import md
 
 __all__ = ["STATUS_LABELS", "chart_marks", "deck_notes", "event_frame", "events_version", "note_form", "notes_on",
@@ -111,7 +112,7 @@ def _edit_form(where, note: Note, *, key: str, editor: str) -> None:
         app_store().update_note(note.id, version=version, author=editor, status=status or note.status,
                                 text=text, link=link)
     except StoreError as err:
-        st.error(md(err))  # the form reopens on the note as it now reads
+        show_problem(err, what="The note was not saved:")  # the form reopens on the note as it now reads
         return
     st.rerun()
 
@@ -150,7 +151,7 @@ def note_form(ctx: DataContext, *, day: date, slice_: Slice | None, kpi: str | N
                 app_store().add_note(day=day, slice=slice_, kpi=kpi, status=status or "note", text=text,
                                      link=link, event=bool(event and scanned), author=user.email)
             except StoreError as err:
-                st.error(md(err))
+                show_problem(err, what="The note was not saved:")
                 return
             # a known event changes the judgment: the scored panel's key holds the notes' version
             st.toast("Note saved.", icon=":material/check:")

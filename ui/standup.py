@@ -44,6 +44,7 @@ from store import Note
 from ui import anomaly_data
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import DataContext, cached, volume
+from ui.errors import show_problem
 from ui.links import drilldown_link, drilldown_params
 from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
 from ui.state import link_params
@@ -482,5 +483,5 @@ def safe(call: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return call(*args, **kwargs)
     except (OpsDataError, ValueError) as err:
-        st.error(f"**{md(err)}**", icon=":material/error:")
+        show_problem(err)
         return None
