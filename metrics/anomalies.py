@@ -35,39 +35,14 @@ Every point is scored **causally**: the expected value for point ``t`` is built 
    ``expected ± max(threshold x scale, minimum effect)``: a day judged alone is flagged exactly when it
    lies outside them.
 
-Regularisation rule
--------------------
-The input index is sorted, the step taken from ``index.freq``, the ``freq`` option or the
-median spacing, and the series put on that grid starting at its first timestamp.  Several
-points in one bin are summed for ``kind="count"`` and averaged otherwise.  A bin with no
-point is ``0`` for ``kind="count"`` (no cases that day) and ``NaN`` for ``kind="ratio"`` /
-``"level"`` (unknown); NaNs and event points are filled causally for the fit (value one
-period earlier, else the last value) and are never flagged.
-
-Period inference (``period=None``), by the step of the regularised index
-------------------------------------------------------------------------
-======================  ==========================================================
-step                    period (first candidate the history is long enough for)
-======================  ==========================================================
-1 day                   7 (weekly); too short -> :class:`InsufficientHistoryError`
-1 h                     168 (weekly) with >= 4 weeks of history, else 24, else none
-30 min                  336 with >= 4 weeks, else 48, else none
-other steps < 1 day     points per day (5 min -> 288, 15 min -> 96, 1 min -> 1440),
-that divide a day       weekly only while the weekly period is <= 336; else none
-1 week                  52 when the history covers the warm-up (~3.2 years), else none
-1 month / 1 quarter     12 / 4 when the history covers the warm-up, else none
-anything else           none (level + robust scoring only)
-======================  ==========================================================
-
-The warm-up (points scored NaN at the start) is ``2 * period + period // 2 +
-level_window + min(max(period, 10), 28)`` points; a series needs at least one more.
+Regularisation (the documented missing-value rule, the output index) and period inference are
+``metrics.series_grid``.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
-from contextlib import suppress
+from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -76,8 +51,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metrics.errors import AnomalyInputError, InsufficientHistoryError
+from metrics.events import event_labels, scoped_event_labels
 from metrics.holt_winters import smooth
-from metrics.slices import TOTAL, Slice
+from metrics.series_grid import check_kind, infer_period, min_points, regularize, warmup_points
 
 __all__ = [
     "AnomalyInputError",
@@ -85,18 +62,14 @@ __all__ = [
     "DetectorConfig",
     "InsufficientHistoryError",
     "detect",
-    "events_for",
     "infer_period",
     "min_effect",
     "min_points",
     "regularize",
     "run_scores",
     "score_frame",
-    "series_parts",
 ]
 
-_KIND_ALIASES = {"count": "count", "flow": "count", "ratio": "ratio", "share": "share", "level": "level",
-                 "stock": "stock"}
 _ENGINES = ("hw", "auto", "stl", "fast")
 _METHODS = ("mad", "esd")
 _MAD_TO_SIGMA = 1.4826
@@ -104,19 +77,6 @@ _MEANABS_TO_SIGMA = 1.2533
 _STL_MAX_PERIOD = 52
 MIN_CASES = 3.0     # the minimum practical effect: nothing is abnormal less than 3 cases away from expected …
 MIN_CHANGE = 0.05   # … or less than 5 % away from it
-
-
-class AnomalyInputError(ValueError):
-    """Input that breaks a rule of the detector (bad option, bad series)."""
-
-
-class InsufficientHistoryError(AnomalyInputError):
-    """The series is too short to be scored; ``needed`` and ``got`` say by how much."""
-
-    def __init__(self, message: str, *, needed: int, got: int) -> None:
-        super().__init__(message)
-        self.needed = needed
-        self.got = got
 
 
 @dataclass(frozen=True)
@@ -166,11 +126,6 @@ class DetectorConfig:
 
 
 # --------------------------------------------------------------------------- validation
-def _kind(kind: str) -> str:
-    if kind not in _KIND_ALIASES:
-        raise AnomalyInputError(
-            f"`kind` must be one of {sorted(_KIND_ALIASES)}, got {kind!r}")
-    return _KIND_ALIASES[kind]
 
 
 def _check_options(*, period: int | None, threshold: float, engine: str, method: str,
@@ -198,337 +153,6 @@ def _check_options(*, period: int | None, threshold: float, engine: str, method:
         raise AnomalyInputError(f"`scale_window` must be >= 5, got {scale_window}")
     if refit is not None and refit < 1:
         raise AnomalyInputError(f"`refit` must be >= 1, got {refit}")
-
-
-# ------------------------------------------------------------------ regularisation & period
-def _step_of(index: pd.DatetimeIndex, freq: str | pd.Timedelta | None) -> pd.Timedelta:
-    if freq is not None:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) \
-            if not isinstance(freq, pd.Timedelta) else freq
-    elif index.freq is not None:
-        try:
-            step = pd.Timedelta(index.freq)
-        except ValueError:  # month/quarter offsets have no fixed length
-            return pd.Timedelta(days=round(np.median(np.diff(index.as_unit("ns").asi8)) / 86400e9))
-    else:
-        diffs = np.diff(index.as_unit("ns").asi8)
-        diffs = diffs[diffs > 0]
-        if diffs.size == 0:
-            raise AnomalyInputError("`series` must have at least 2 distinct timestamps")
-        step = pd.Timedelta(int(np.median(diffs)), unit="ns")
-    if step <= pd.Timedelta(0):
-        raise AnomalyInputError(f"`freq` must be a positive step, got {freq!r}")
-    return step
-
-
-def regularize(series: pd.Series, *, kind: str = "level",
-               freq: str | pd.Timedelta | None = None) -> pd.Series:
-    """Put a series on a regular grid with the documented missing-value rule.
-
-    Parameters
-    ----------
-    series : pd.Series
-        Numeric values on a DatetimeIndex (any order, duplicates and gaps allowed).
-    kind : {"count", "ratio", "level"}, keyword-only
-        ``"count"`` (alias ``"flow"``): bins are summed and an empty bin is 0.
-        ``"ratio"`` / ``"level"`` / ``"stock"``: bins are averaged and an empty bin is NaN.
-    freq : str or Timedelta, optional, keyword-only
-        The grid step; by default ``index.freq`` or the median spacing.
-
-    Returns
-    -------
-    pd.Series
-        Float values on a regular DatetimeIndex starting at the first timestamp.
-
-    Raises
-    ------
-    AnomalyInputError
-        If the series is not a numeric Series on a DatetimeIndex or has < 2 timestamps.
-
-    Examples
-    --------
-    >>> days = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-05"])
-    >>> s = pd.Series([1.0, 2.0, 3.0, 4.0], index=days)
-    >>> regularize(s, kind="count").tolist()
-    [1.0, 2.0, 3.0, 0.0, 4.0]
-    >>> regularize(s, kind="ratio").tolist()
-    [1.0, 2.0, 3.0, nan, 4.0]
-    """
-    kind = _kind(kind)
-    if not isinstance(series, pd.Series):
-        raise AnomalyInputError(f"`series` must be a pandas Series, got {type(series).__name__}")
-    if not isinstance(series.index, pd.DatetimeIndex):
-        raise AnomalyInputError(
-            f"`series` must have a DatetimeIndex, got {type(series.index).__name__}")
-    if not (pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)):
-        raise AnomalyInputError(f"`series` must be numeric, got dtype {series.dtype}")
-    s = series[series.index.notna()].astype(float).sort_index()
-    if len(s.index.unique()) < 2:
-        raise AnomalyInputError("`series` must have at least 2 distinct timestamps")
-    step = _step_of(s.index, freq)
-    origin = s.index[0]
-    pos = np.floor((s.index - origin) / step).astype(np.int64)
-    n = int(pos[-1]) + 1
-    vals = s.to_numpy()
-    ok = ~np.isnan(vals)
-    sums = np.bincount(pos[ok], weights=vals[ok], minlength=n)
-    cnt = np.bincount(pos[ok], minlength=n)
-    if kind == "count":
-        out = sums
-        # an explicit NaN with no other value in its bin stays unknown, only absent bins are 0
-        seen = np.bincount(pos, minlength=n) > 0
-        out = np.where(seen & (cnt == 0), np.nan, out)
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(cnt > 0, sums / np.maximum(cnt, 1), np.nan)
-    day = pd.Timedelta(days=1)
-    grid = f"{step // day}D" if step % day == pd.Timedelta(0) else step
-    index = pd.date_range(origin, periods=n, freq=grid, name=series.index.name)
-    return pd.Series(out, index=index, name=series.name, dtype=float)
-
-
-def min_points(period: int | None, *, level_window: int = 5) -> int:
-    """Smallest number of points :func:`detect` accepts for a period.
-
-    Parameters
-    ----------
-    period : int or None
-        Seasonal period (None: no seasonality).
-    level_window : int, keyword-only
-        The ``level_window`` option of :func:`detect`.
-
-    Returns
-    -------
-    int
-        Warm-up length + 1 (the first scorable point).
-
-    Examples
-    --------
-    >>> min_points(7)
-    33
-    """
-    return _warmup(period, level_window) + 1
-
-
-def _warmup(period: int | None, level_window: int) -> int:
-    p = period or 0
-    return 2 * p + p // 2 + level_window + min(max(p, 10), 28)
-
-
-def _candidates(step: pd.Timedelta) -> list[int | None]:
-    day, week = pd.Timedelta(days=1), pd.Timedelta(days=7)
-    if step == day:
-        return [7]
-    if step < day and (day % step) == pd.Timedelta(0):
-        per_day = int(day / step)
-        if per_day > 1440:
-            return [None]
-        per_week = 7 * per_day
-        return ([per_week] if per_week <= 336 else []) + [per_day, None]
-    if step == week:
-        return [52, None]
-    if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=31):
-        return [12, None]
-    if pd.Timedelta(days=89) <= step <= pd.Timedelta(days=92):
-        return [4, None]
-    return [None]
-
-
-def infer_period(index: pd.DatetimeIndex, *, level_window: int = 5) -> int | None:
-    """Seasonal period for a regular index, by the table in the module docstring.
-
-    Parameters
-    ----------
-    index : pd.DatetimeIndex
-        A regular index (see :func:`regularize`).
-    level_window : int, keyword-only
-        Used to compute how much history a period needs.
-
-    Returns
-    -------
-    int or None
-        The period, or None for no seasonality.
-
-    Raises
-    ------
-    InsufficientHistoryError
-        For daily data shorter than the weekly warm-up.
-
-    Examples
-    --------
-    >>> infer_period(pd.date_range("2024-01-01", periods=60, freq="D"))
-    7
-    >>> infer_period(pd.date_range("2024-01-01", periods=24 * 10, freq="h"))
-    24
-    """
-    if len(index) < 2:
-        raise AnomalyInputError("`index` must have at least 2 timestamps")
-    step = pd.Timedelta(index[1] - index[0])
-    n = len(index)
-    cands = _candidates(step)
-    for p in cands:
-        if p is None:
-            return None
-        weekly_subdaily = step < pd.Timedelta(days=1) and p == int(pd.Timedelta(days=7) / step)
-        if weekly_subdaily and n * step < pd.Timedelta(days=28):
-            continue
-        if n >= min_points(p, level_window=level_window):
-            return p
-    need = min_points(cands[-1], level_window=level_window)
-    raise InsufficientHistoryError(
-        f"series needs at least {need} points to be scored with period {cands[-1]} "
-        f"(two seasonal cycles, the level window and a residual history), got {n}",
-        needed=need, got=n)
-
-
-# ------------------------------------------------------------------------------ events
-def _event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
-    """Name of the event covering each timestamp ("" when none)."""
-    labels = np.full(len(index), "", dtype=object)
-    if events is None:
-        return labels
-    rows: list[tuple[pd.Timestamp, pd.Timestamp, str]] = []
-    if isinstance(events, pd.DataFrame):
-        cols = set(events.columns)
-        start_col = next((c for c in ("start", "day", "date") if c in cols), None)
-        if start_col is None:
-            raise AnomalyInputError(
-                "`events` frame must have a `start` (or `day` / `date`) column, "
-                f"got columns {sorted(map(str, cols))}")
-        name_col = next((c for c in ("name", "label", "event", "description") if c in cols), None)
-        scopes = [c for c in events.columns if c not in _EVENT_FIELDS]
-        for rec in events.to_dict("records"):
-            start = pd.Timestamp(rec[start_col])
-            end = pd.Timestamp(rec["end"]) if "end" in cols and pd.notna(rec["end"]) else start
-            name = str(rec[name_col]) if name_col else "event"
-            where = [str(rec[c]) for c in scopes if pd.notna(rec[c])]
-            rows.append((start, end, f"{name} at {' · '.join(where)}" if where else name))
-    elif isinstance(events, pd.Series):
-        for when, name in events.items():
-            rows.append((pd.Timestamp(when), pd.Timestamp(when), str(name)))
-    elif isinstance(events, (str, pd.Timestamp)) or not isinstance(events, Iterable):
-        raise AnomalyInputError(
-            "`events` must be a list of dates, a Series (date -> name) or a frame with "
-            f"`start`[, `end`, `name`], got {type(events).__name__}")
-    else:
-        for when in events:
-            rows.append((pd.Timestamp(when), pd.Timestamp(when), "event"))
-    if len(index) == 0:
-        return labels
-    tz = index.tz
-    for start, end, name in rows:
-        if end < start:
-            raise AnomalyInputError(f"event `end` must be >= `start`, got {start} > {end}")
-        if tz is not None and start.tz is None:
-            start, end = start.tz_localize(tz), end.tz_localize(tz)
-        # a date-only event covers its whole day(s) on sub-daily data
-        if end == end.normalize():
-            end = end + pd.Timedelta(days=1) - pd.Timedelta(1, unit="ns")
-        mask = (index >= start) & (index <= end)
-        labels[mask] = np.where(labels[mask] == "", name, labels[mask] + "; " + name)
-    return labels
-
-
-def series_parts(sid: Hashable) -> tuple[str, frozenset[str]]:
-    """A series id's KPI and the set of its slice pieces (``("incoming", "workflow=a|site=X")`` ->
-    ``("incoming", {"workflow=a", "site=X"})``): each part after the KPI is a slice key (:class:`Slice`), or an
-    opaque label of a caller's own series id; "total" / "all" are no piece."""
-    if isinstance(sid, tuple):
-        kpi = str(sid[0]) if sid else ""
-        parts = [str(x) for x in sid[1:]]
-    else:
-        kpi, parts = str(sid), []
-    items: set[str] = set()
-    for part in parts:
-        if part.strip().lower() in ("", "total", TOTAL):
-            continue
-        try:
-            items |= Slice.parse(part).pieces
-        except ValueError:
-            items.add(part)
-    return kpi, frozenset(items)
-
-
-def _slice_of(sid: Hashable) -> dict[str, str]:
-    """``{dimension: value}`` of a series id's slice keys (opaque labels ignored)."""
-    out: dict[str, str] = {}
-    for part in sid[1:] if isinstance(sid, tuple) else ():
-        with suppress(ValueError):
-            out.update(Slice.parse(str(part)).filters)
-    return out
-
-
-# an events frame's other columns scope it (see :func:`events_for`)
-_EVENT_FIELDS = frozenset({"start", "end", "day", "date", "name", "label", "event", "description", "kpi", "exact"})
-
-
-def events_for(events: Any, slice_: Mapping[str, str], kpi: str | None = None) -> Any:
-    """The events that apply to one slice of the data (and, given ``kpi``, to that KPI's series).
-
-    An events frame may carry scope columns named after dimensions (``vendor_site``,
-    ``workflow``, ...): a row with a value there applies only to series pinned to that value
-    (Manila, copyright at Manila), never to another value's (a Manila holiday does not excuse a
-    drop at Dublin) nor to the series that merely contain it (one site's holiday never excuses
-    the company total, which is judged as usual).  A null scope means everywhere.
-
-    Two optional columns narrow a row further (the app's notes marked as known events use them): ``kpi``
-    (null: every KPI) keeps the row for that KPI's series only, and ``exact`` (true) for the one slice it names:
-    its null scopes then mean "not pinned", so a note on the Manila total masks neither copyright at Manila nor
-    the company total.
-
-    Parameters
-    ----------
-    events : list, Series or DataFrame
-        As the ``events`` option of :func:`detect`; only a frame can be scoped.
-    slice_ : mapping
-        ``{dimension: value}`` of the series (``{}`` for the total).
-
-    Returns
-    -------
-    Same type as ``events``
-        The applicable rows (a non-frame input is returned unchanged).
-
-    Examples
-    --------
-    >>> ev = pd.DataFrame({"day": ["2024-06-12", "2024-12-25"], "name": ["PH day", "Xmas"],
-    ...                    "vendor_site": ["Manila", None]})
-    >>> events_for(ev, {"vendor_site": "Dublin"})["name"].tolist()
-    ['Xmas']
-    >>> events_for(ev, {"workflow": "copyright"})["name"].tolist()
-    ['Xmas']
-    >>> events_for(ev, {"vendor_site": "Manila", "workflow": "copyright"})["name"].tolist()
-    ['PH day', 'Xmas']
-    """
-    if not isinstance(events, pd.DataFrame) or events.empty:
-        return events
-    keep = np.ones(len(events), dtype=bool)
-    exact = events["exact"].fillna(False).astype(bool).to_numpy() if "exact" in events.columns else keep & False
-    for dim in (c for c in events.columns if c not in _EVENT_FIELDS):
-        scope = events[dim]
-        value = slice_.get(dim)
-        pinned = scope.astype(str) == str(value) if value is not None else False
-        # an exact row's null scope matches only a series not pinned on that dimension
-        keep &= ((scope.isna() & (~exact | (value is None))) | pinned).to_numpy()
-    if kpi is not None and "kpi" in events.columns:
-        keep &= (events["kpi"].isna() | (events["kpi"].astype(str) == kpi)).to_numpy()
-    return events[keep]
-
-
-def _scoped_event_labels(index: pd.DatetimeIndex, events: Any, cols: list) -> np.ndarray:
-    """Event names per (timestamp, series): scoped rows only where :func:`events_for` keeps them."""
-    labels = np.full((len(index), len(cols)), "", dtype=object)
-    if events is None:
-        return labels
-    cache: dict[tuple, np.ndarray] = {}
-    scope_dims = set(events.columns) - _EVENT_FIELDS if isinstance(events, pd.DataFrame) else set()
-    by_kpi = isinstance(events, pd.DataFrame) and "kpi" in events.columns
-    for j, sid in enumerate(cols):
-        relevant = tuple(sorted((d, v) for d, v in _slice_of(sid).items() if d in scope_dims))
-        kpi = series_parts(sid)[0] if by_kpi else None
-        if (relevant, kpi) not in cache:
-            cache[relevant, kpi] = _event_labels(index, events_for(events, dict(relevant), kpi))
-        labels[:, j] = cache[relevant, kpi]
-    return labels
 
 
 # ------------------------------------------------------------------------------ engine
@@ -645,7 +269,7 @@ def _score_core(y: np.ndarray, *, period: int | None, engine: str, cycles: int,
     the level and scale on the rows those days depend on, not on the whole history);
     the values there are identical to a full computation.
     """
-    warm = _warmup(period, level_window)
+    warm = warmup_points(period, level_window)
     fit_input = np.where(masked, np.nan, y)
     yf = _causal_fill(fit_input, period)
     # a reported row needs residuals scale_window back, each needing level_window levels
@@ -750,7 +374,7 @@ def _judge(y: np.ndarray, *, period: int | None, engine: str, kinds: np.ndarray,
     """The engine's causal expected value, trend, seasonal, residual, scale and score (NaN in the warm-up)."""
     if engine == "hw":
         core = _score_hw(y, period=period, kinds=kinds, masked=masked, share_n=share_n, resolution=resolution)
-        warm = _warmup(period, level_window)
+        warm = warmup_points(period, level_window)
         core["expected"][:warm] = np.nan
         core["score"][:warm] = np.nan
         return core
@@ -1032,7 +656,7 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     >>> bool(frame["is_anomaly"].iloc[-1]), frame["direction"].iloc[-1]
     (True, 'spike')
     """
-    kind = _kind(kind)
+    kind = check_kind(kind)
     _check_options(period=period, threshold=threshold, engine=engine, method=method,
                    alpha=alpha, max_anoms=max_anoms, seasonal_cycles=seasonal_cycles,
                    level_window=level_window, scale_window=scale_window, refit=refit)
@@ -1048,7 +672,7 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     eng = _resolve_engine(engine, per)
     sw = scale_window or _default_scale_window(per)
     rf = refit or (per or 1)
-    labels = _event_labels(reg.index, events)
+    labels = event_labels(reg.index, events)
     in_event = labels != ""
     y = reg.to_numpy()[:, None]
     share_n = None
@@ -1060,7 +684,7 @@ def detect(series: pd.Series, period: int | None = None, *, kind: str = "level",
     core = _judge(y, period=per, engine=eng, kinds=kinds, masked=in_event[:, None], share_n=share_n,
                   cycles=seasonal_cycles, level_window=level_window, scale_window=sw, refit=rf, robust=robust)
     col = {k: v[:, 0] for k, v in core.items()}
-    warm = _warmup(per, level_window)
+    warm = warmup_points(per, level_window)
     floor = min_effect(col["expected"][:, None], kinds, share_n, min_cases=min_cases, min_change=min_change)[:, 0]
     width = np.maximum(threshold * col["scale"], floor)
     scoreable = ~np.isnan(col["score"])
@@ -1229,7 +853,7 @@ class Scores:
             period=c["period"], period_source="given", freq="D", kind=self.kinds[sid], engine=c["engine"], method="mad",
             threshold=self.threshold, alpha=0.01, max_anoms=0.1, seasonal_cycles=c["seasonal_cycles"],
             level_window=c["level_window"], scale_window=c["scale_window"], refit=c["period"] or 1, robust=False,
-            warmup=_warmup(c["period"], c["level_window"]), n_points=len(self.index),
+            warmup=warmup_points(c["period"], c["level_window"]), n_points=len(self.index),
             n_events=int((self.event[:, j] != "").sum()))
         return out
 
@@ -1285,7 +909,7 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
     for sid, d in bad_direction.items():
         if d not in ("up", "down"):
             raise AnomalyInputError(f"`bad_direction` must be 'up' or 'down', got {d!r} for {sid!r}")
-    kind_of = {c: _kind(kinds.get(c, "level")) for c in values.columns}
+    kind_of = {c: check_kind(kinds.get(c, "level")) for c in values.columns}
     count_cols = np.array([kind_of[c] == "count" for c in values.columns])
     if _is_day_grid(values.index):  # the usual case (a panel): no copy of the frame to put it on its grid
         vals, full = values, values.index
@@ -1311,7 +935,7 @@ def score_frame(values: pd.DataFrame, *, volume: pd.DataFrame | None = None,
             f"series needs at least {need} points to be scored with period {period} "
             f"(two seasonal cycles, the level window and a residual history), got {n}",
             needed=need, got=n)
-    labels = _scoped_event_labels(full, events, list(vals.columns))
+    labels = scoped_event_labels(full, events, list(vals.columns))
     in_event = labels != ""
     sw = scale_window or _default_scale_window(period)
     cols = list(vals.columns)

@@ -9,14 +9,29 @@ from notes marked as known events (:func:`note_events`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["EVENT_COLUMNS", "event_columns", "events_path", "known_events", "note_events", "read_events_csv",
-           "relative_to"]
+from metrics.errors import AnomalyInputError
+from metrics.slices import Slice, series_parts
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "event_columns",
+    "event_labels",
+    "events_for",
+    "events_path",
+    "known_events",
+    "note_events",
+    "read_events_csv",
+    "relative_to",
+    "scoped_event_labels",
+]
 
 SLICE_DIMENSIONS = ("workflow", "vendor_site")
 #: columns of the events frame
@@ -98,7 +113,7 @@ def known_events(dims: tuple[str, ...], *, path: Path | None = None) -> pd.DataF
 def note_events(notes: Iterable[Any], dims: tuple[str, ...]) -> pd.DataFrame:
     """Notes marked as known events (records with ``day``, ``slice`` pairs, ``kpi``, ``text``, ``status``) as an
     events frame: ``event_columns(dims)`` plus ``kpi`` and ``exact`` — a note masks its own KPI (every KPI when it
-    names none) on exactly its slice (``metrics.anomalies.events_for``). A note on a dimension that is not
+    names none) on exactly its slice (``metrics.events.events_for``). A note on a dimension that is not
     scanned cannot be masked and is left out. One conversion for the app and the weekly CLI."""
     columns = [*event_columns(dims), "kpi", "exact"]
     rows = []
@@ -122,3 +137,133 @@ def relative_to(events: pd.DataFrame, fixed: Mapping[str, str]) -> pd.DataFrame:
             events = events[events[d].isna() | (events[d].astype(str) == value)].drop(columns=[d])
     return events.reset_index(drop=True)
 
+
+# ------------------------------------------------------------------- scoping events to series
+# an events frame's other columns scope it (see :func:`events_for`)
+_EVENT_FIELDS = frozenset({"start", "end", "day", "date", "name", "label", "event", "description", "kpi", "exact"})
+
+
+# ------------------------------------------------------------------------------ events
+def event_labels(index: pd.DatetimeIndex, events: Any) -> np.ndarray:
+    """Name of the event covering each timestamp ("" when none)."""
+    labels = np.full(len(index), "", dtype=object)
+    if events is None:
+        return labels
+    rows: list[tuple[pd.Timestamp, pd.Timestamp, str]] = []
+    if isinstance(events, pd.DataFrame):
+        cols = set(events.columns)
+        start_col = next((c for c in ("start", "day", "date") if c in cols), None)
+        if start_col is None:
+            raise AnomalyInputError(
+                "`events` frame must have a `start` (or `day` / `date`) column, "
+                f"got columns {sorted(map(str, cols))}")
+        name_col = next((c for c in ("name", "label", "event", "description") if c in cols), None)
+        scopes = [c for c in events.columns if c not in _EVENT_FIELDS]
+        for rec in events.to_dict("records"):
+            start = pd.Timestamp(rec[start_col])
+            end = pd.Timestamp(rec["end"]) if "end" in cols and pd.notna(rec["end"]) else start
+            name = str(rec[name_col]) if name_col else "event"
+            where = [str(rec[c]) for c in scopes if pd.notna(rec[c])]
+            rows.append((start, end, f"{name} at {' · '.join(where)}" if where else name))
+    elif isinstance(events, pd.Series):
+        for when, name in events.items():
+            rows.append((pd.Timestamp(when), pd.Timestamp(when), str(name)))
+    elif isinstance(events, (str, pd.Timestamp)) or not isinstance(events, Iterable):
+        raise AnomalyInputError(
+            "`events` must be a list of dates, a Series (date -> name) or a frame with "
+            f"`start`[, `end`, `name`], got {type(events).__name__}")
+    else:
+        for when in events:
+            rows.append((pd.Timestamp(when), pd.Timestamp(when), "event"))
+    if len(index) == 0:
+        return labels
+    tz = index.tz
+    for start, end, name in rows:
+        if end < start:
+            raise AnomalyInputError(f"event `end` must be >= `start`, got {start} > {end}")
+        if tz is not None and start.tz is None:
+            start, end = start.tz_localize(tz), end.tz_localize(tz)
+        # a date-only event covers its whole day(s) on sub-daily data
+        if end == end.normalize():
+            end = end + pd.Timedelta(days=1) - pd.Timedelta(1, unit="ns")
+        mask = (index >= start) & (index <= end)
+        labels[mask] = np.where(labels[mask] == "", name, labels[mask] + "; " + name)
+    return labels
+
+
+def _slice_of(sid: Hashable) -> dict[str, str]:
+    """``{dimension: value}`` of a series id's slice keys (opaque labels ignored)."""
+    out: dict[str, str] = {}
+    for part in sid[1:] if isinstance(sid, tuple) else ():
+        with suppress(ValueError):
+            out.update(Slice.parse(str(part)).filters)
+    return out
+
+
+def events_for(events: Any, slice_: Mapping[str, str], kpi: str | None = None) -> Any:
+    """The events that apply to one slice of the data (and, given ``kpi``, to that KPI's series).
+
+    An events frame may carry scope columns named after dimensions (``vendor_site``,
+    ``workflow``, ...): a row with a value there applies only to series pinned to that value
+    (Manila, copyright at Manila), never to another value's (a Manila holiday does not excuse a
+    drop at Dublin) nor to the series that merely contain it (one site's holiday never excuses
+    the company total, which is judged as usual).  A null scope means everywhere.
+
+    Two optional columns narrow a row further (the app's notes marked as known events use them): ``kpi``
+    (null: every KPI) keeps the row for that KPI's series only, and ``exact`` (true) for the one slice it names:
+    its null scopes then mean "not pinned", so a note on the Manila total masks neither copyright at Manila nor
+    the company total.
+
+    Parameters
+    ----------
+    events : list, Series or DataFrame
+        As the ``events`` option of :func:`detect`; only a frame can be scoped.
+    slice_ : mapping
+        ``{dimension: value}`` of the series (``{}`` for the total).
+
+    Returns
+    -------
+    Same type as ``events``
+        The applicable rows (a non-frame input is returned unchanged).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"day": ["2024-06-12", "2024-12-25"], "name": ["PH day", "Xmas"],
+    ...                    "vendor_site": ["Manila", None]})
+    >>> events_for(ev, {"vendor_site": "Dublin"})["name"].tolist()
+    ['Xmas']
+    >>> events_for(ev, {"workflow": "copyright"})["name"].tolist()
+    ['Xmas']
+    >>> events_for(ev, {"vendor_site": "Manila", "workflow": "copyright"})["name"].tolist()
+    ['PH day', 'Xmas']
+    """
+    if not isinstance(events, pd.DataFrame) or events.empty:
+        return events
+    keep = np.ones(len(events), dtype=bool)
+    exact = events["exact"].fillna(False).astype(bool).to_numpy() if "exact" in events.columns else keep & False
+    for dim in (c for c in events.columns if c not in _EVENT_FIELDS):
+        scope = events[dim]
+        value = slice_.get(dim)
+        pinned = scope.astype(str) == str(value) if value is not None else False
+        # an exact row's null scope matches only a series not pinned on that dimension
+        keep &= ((scope.isna() & (~exact | (value is None))) | pinned).to_numpy()
+    if kpi is not None and "kpi" in events.columns:
+        keep &= (events["kpi"].isna() | (events["kpi"].astype(str) == kpi)).to_numpy()
+    return events[keep]
+
+
+def scoped_event_labels(index: pd.DatetimeIndex, events: Any, cols: list) -> np.ndarray:
+    """Event names per (timestamp, series): scoped rows only where :func:`events_for` keeps them."""
+    labels = np.full((len(index), len(cols)), "", dtype=object)
+    if events is None:
+        return labels
+    cache: dict[tuple, np.ndarray] = {}
+    scope_dims = set(events.columns) - _EVENT_FIELDS if isinstance(events, pd.DataFrame) else set()
+    by_kpi = isinstance(events, pd.DataFrame) and "kpi" in events.columns
+    for j, sid in enumerate(cols):
+        relevant = tuple(sorted((d, v) for d, v in _slice_of(sid).items() if d in scope_dims))
+        kpi = series_parts(sid)[0] if by_kpi else None
+        if (relevant, kpi) not in cache:
+            cache[relevant, kpi] = event_labels(index, events_for(events, dict(relevant), kpi))
+        labels[:, j] = cache[relevant, kpi]
+    return labels

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.anomalies import MIN_CASES, MIN_CHANGE, AnomalyInputError, Scores, score_frame, series_parts
+from metrics.anomalies import MIN_CASES, MIN_CHANGE, AnomalyInputError, Scores, score_frame
+from metrics.slices import series_parts
 
 __all__ = ["rank", "rank_empty", "scan", "scan_last"]
 

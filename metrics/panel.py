@@ -345,7 +345,7 @@ def score_panel(panel: Panel, *, events: Any = None, threshold: float = 4.0,
     panel : Panel
         From :func:`kpi_panel`.
     events : optional, keyword-only
-        Known events (see ``metrics.anomalies.events_for``); a dimension column scopes a row to the series of
+        Known events (see ``metrics.events.events_for``); a dimension column scopes a row to the series of
         that value and the series containing it.
     threshold : float, keyword-only
         Flag when the score (robust standard deviations) exceeds it.

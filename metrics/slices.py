@@ -10,11 +10,11 @@ links and CSV files; only the words write ``brand_impersonation`` as ``brand imp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-__all__ = ["KEY_ORDER", "TOTAL", "Slice", "quote_value", "unquote_value", "value_words"]
+__all__ = ["KEY_ORDER", "TOTAL", "Slice", "quote_value", "series_parts", "unquote_value", "value_words"]
 
 #: the key of the total (no dimension fixed)
 TOTAL = "all"
@@ -182,3 +182,23 @@ class Slice:
             return "overall"
         text = self.words()
         return f"at {text}" if set(self) == {"vendor_site"} else text
+
+
+def series_parts(sid: Hashable) -> tuple[str, frozenset[str]]:
+    """A series id's KPI and the set of its slice pieces (``("incoming", "workflow=a|site=X")`` ->
+    ``("incoming", {"workflow=a", "site=X"})``): each part after the KPI is a slice key (a :class:`Slice` key), or an
+    opaque label of a caller's own series id; "total" / "all" are no piece."""
+    if isinstance(sid, tuple):
+        kpi = str(sid[0]) if sid else ""
+        parts = [str(x) for x in sid[1:]]
+    else:
+        kpi, parts = str(sid), []
+    items: set[str] = set()
+    for part in parts:
+        if part.strip().lower() in ("", "total", TOTAL):
+            continue
+        try:
+            items |= Slice.parse(part).pieces
+        except ValueError:
+            items.add(part)
+    return kpi, frozenset(items)

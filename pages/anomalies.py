@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from charts.figures import add_note_marks, anomaly_figure, clip_band
-from metrics.anomalies import InsufficientHistoryError, events_for
+from metrics.anomalies import InsufficientHistoryError
+from metrics.events import events_for
 from metrics.kpis import get_kpi
 from metrics.slices import Slice
 from ui import state

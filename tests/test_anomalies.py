@@ -12,12 +12,12 @@ from metrics.anomalies import (
     DetectorConfig,
     InsufficientHistoryError,
     detect,
-    events_for,
     infer_period,
     min_points,
     regularize,
     score_frame,
 )
+from metrics.events import events_for
 from metrics.incidents import scan, scan_last
 
 WEEK = np.array([100.0, 104.0, 102.0, 101.0, 98.0, 70.0, 65.0])
@@ -680,7 +680,7 @@ def test_the_minimum_practical_effect_is_a_setting_of_flag_and_band() -> None:
 
 
 def test_an_exact_event_masks_its_own_slice_and_kpi_only():
-    from metrics.anomalies import events_for
+    from metrics.events import events_for
 
     ev = pd.DataFrame({"start": pd.to_datetime(["2026-06-30"] * 3), "name": ["manila note", "total note", "csv"],
                        "workflow": [None, None, None], "vendor_site": ["Manila", None, "Manila"],

@@ -24,8 +24,8 @@ from typing import Any
 import pandas as pd
 
 from loaders import Filters
-from metrics.anomalies import detect, events_for
-from metrics.events import EVENT_COLUMNS, events_path, known_events, read_events_csv, relative_to
+from metrics.anomalies import detect
+from metrics.events import EVENT_COLUMNS, events_for, events_path, known_events, read_events_csv, relative_to
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
     HISTORY_DAYS,
