@@ -93,6 +93,31 @@ class KPI:
             out += _DERIVED.get(part, (part,)) if part else ()
         return tuple(dict.fromkeys(out))
 
+    def value(self, sums: Mapping) -> float | np.ndarray | pd.Series:
+        """The KPI from its summed parts — the one evaluation every grain, slice, window and panel uses.
+
+        ``sums`` maps part names to summed values: a row (``Series``), a frame of rows, or arrays. A ratio is
+        ``numerator / denominator × scale`` (NaN where the denominator is 0, never 0 or inf); a flow or a stock is
+        its numerator (a stock's parts are end-of-period levels: sum them across slices, never over days).
+
+        Examples
+        --------
+        >>> get_kpi("aht").value({"handle_time_s": 3600.0, "solved_manual": 6.0})
+        10.0
+        >>> get_kpi("sla_attainment").value(pd.DataFrame({"solved_in_sla": [9, 0], "solved": [10, 0]})).tolist()
+        [90.0, nan]
+        """
+        num = sums[self.numerator]
+        if self.kind != "ratio":
+            return num.astype("float64") if isinstance(num, pd.Series | np.ndarray) else float(num)
+        den = sums[self.denominator]
+        if isinstance(den, pd.Series):
+            return num.astype("float64") / den.where(den > 0).astype("float64") * self.scale
+        den = np.asarray(den, dtype="float64")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(den > 0, np.asarray(num, dtype="float64") / np.where(den > 0, den, 1.0), np.nan) * self.scale
+        return float(out) if out.ndim == 0 else out
+
     @property
     def series_kind(self) -> Literal["count", "share", "ratio", "stock"]:
         """How the anomaly detector reads this KPI's daily series — the one mapping every screen uses:
@@ -312,14 +337,7 @@ def top_values(parts: pd.DataFrame, by: str, *, most: int = TOP_VALUES, size: st
 
 
 def _evaluate(sums: pd.DataFrame, kpis: Sequence[KPI]) -> pd.DataFrame:
-    result = {}
-    for k in kpis:
-        if k.kind == "ratio":
-            den = sums[k.denominator].astype("float64")
-            result[k.name] = (sums[k.numerator] / den.where(den > 0)) * k.scale
-        else:
-            result[k.name] = sums[k.numerator].astype("float64")
-    return pd.DataFrame(result, index=sums.index)
+    return pd.DataFrame({k.name: k.value(sums) for k in kpis}, index=sums.index)
 
 
 def compute_kpis(parts: pd.DataFrame, *, grain: str = "day", by: Sequence[str] = (),

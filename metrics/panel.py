@@ -256,13 +256,7 @@ def kpi_panel(parts: pd.DataFrame, *, kpis: Sequence[str] | None = None,
     kpi_of: dict[SeriesId, str] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
         for k in specs:
-            num = summed[:, :, part_pos[k.numerator]]
-            if k.kind == "ratio":
-                den = summed[:, :, part_pos[k.denominator]]
-                val = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) * k.scale
-            else:
-                val = num
-            value_blocks.append(val)
+            value_blocks.append(k.value({p: summed[:, :, part_pos[p]] for p in (k.numerator, k.denominator) if p}))
             volume_blocks.append(summed[:, :, part_pos[k.volume]])
             kind = k.series_kind
             for key, sl in zip(keys, slices, strict=True):

@@ -1,7 +1,9 @@
-"""What the dashboard sends without being opened: the stand-up digest by e-mail or chat (``reports.digest``).
+"""What the dashboard produces without being opened: the weekly deck (``reports.weekly``), the stand-up digest by
+e-mail or chat (``reports.digest``) and alerts (``reports.alerts``).
 
-It reads through the same data context and the same stand-up functions as the app (``ui.data``,
-``ui.standup``), so every number a digest states is the number the stand-up page shows that recipient.
+Each reads through the same data context and the same functions as the app (``ui.data``, ``ui.anomaly_data``,
+``ui.standup``; :func:`command_context` makes the context a page would have), so every number a deck or a
+digest states is the number the app shows that recipient.
 """
 
 from __future__ import annotations
@@ -23,3 +25,30 @@ def command_settings() -> loaders.Settings | None:
     except loaders.OpsDataError as err:
         print(f"error: {err}", file=sys.stderr)
         return None
+
+
+def command_context(settings: loaders.Settings, user: loaders.User = loaders.LOCAL_USER):
+    """The data context a page of the app would have for ``user`` (the same engines, roll-up, scope and known
+    events), for a command run without a server. The caller disposes ``ctx.source`` and ``ctx.rollup``.
+
+    Raises
+    ------
+    loaders.OpsDataError
+        The source cannot be reached, or the roll-up is empty (``ConfigError``, with a hint).
+    """
+    from ui.data import DataContext
+    from ui.notes import events_version
+
+    source = loaders.engine_for(settings)
+    try:
+        rollup = loaders.rollup_engine(source, settings)
+        state = loaders.rollup_state(rollup, settings)
+        if not state.rows:
+            raise loaders.ConfigError("the roll-up is empty: there is nothing to report yet",
+                                      hint="Open the dashboard once (it builds the roll-up) or load data.")
+        version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+        return DataContext(settings, source, rollup, version, None, state,
+                           loaders.available_measures(source, settings), user, events_version())
+    except BaseException:
+        source.dispose()
+        raise

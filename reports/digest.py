@@ -47,7 +47,7 @@ import loaders
 from loaders import LOCAL_USER, Filters, Settings, User
 from metrics.kpis import get_kpi
 from metrics.slices import Slice
-from reports import command_settings
+from reports import command_context, command_settings
 
 PPTX_MIME = ("application", "vnd.openxmlformats-officedocument.presentationml.presentation")
 
@@ -104,19 +104,8 @@ class Digest:
 
 # ------------------------------------------------------------------------------------------ the data
 def digest_context(settings: Settings, user: User):
-    """The data context the stand-up page would have for ``user`` (the same engines, roll-up, scope)."""
-    from ui.data import DataContext
-    from ui.notes import events_version
-
-    source = loaders.engine_for(settings)
-    rollup = loaders.rollup_engine(source, settings)
-    state = loaders.rollup_state(rollup, settings)
-    if not state.rows:
-        raise loaders.ConfigError("the roll-up is empty: there is no stand-up to send",
-                                  hint="Open the dashboard once (it builds the roll-up) or load data.")
-    version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
-    return DataContext(settings, source, rollup, version, None, state,
-                       loaders.available_measures(source, settings), user, events_version())
+    """The data context the stand-up page would have for ``user`` (``reports.command_context``)."""
+    return command_context(settings, user)
 
 
 def _link(base: str, page: str, params: dict[str, str]) -> str:
@@ -631,8 +620,7 @@ def refresh_rollup(settings: Settings, out: Callable[[str], None]) -> None:
 def _weekly_deck(settings: Settings, day: date, user: User) -> bytes:
     from reports.weekly import build_weekly_deck, load_weekly_data
 
-    data = load_weekly_data(settings, day - timedelta(days=6), day, refresh=False,
-                            scope=None if user.scope.everything else user.scope)
+    data = load_weekly_data(settings, day - timedelta(days=6), day, refresh=False, user=user)
     return build_weekly_deck(data)[0]
 
 

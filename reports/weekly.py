@@ -42,10 +42,9 @@ from charts.deck import build_deck, slide_count
 from charts.deck_items import DeckItem, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
-from metrics.events import events_path, known_events, note_events, relative_to
-from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, kpi_parts, top_values
-from metrics.panel import history_for, judging_start, kpi_panel, score_panel
+from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, top_values
 from metrics.slices import Slice, value_words
+from reports import command_context
 
 __all__ = ["WeeklyData", "build_weekly_deck", "load_weekly_data", "main", "week_over_week", "weekly_items"]
 
@@ -96,12 +95,7 @@ def _window_value(parts: pd.DataFrame, kpi: KPI, window: tuple[date, date], by: 
         last = rows.loc[rows.index == rows.index.max()] if len(rows) else rows
         return last.groupby(by)[kpi.numerator].sum() if by else float(last[kpi.numerator].sum())
     sums = rows.groupby(by)[[c for c in rows.columns if c != by]].sum() if by else rows.sum(numeric_only=True)
-    if kpi.kind == "flow":
-        return sums[kpi.numerator].astype("float64") if by else float(sums[kpi.numerator])
-    den = sums[kpi.denominator]
-    if by:
-        return sums[kpi.numerator] / den.where(den > 0) * kpi.scale
-    return float(sums[kpi.numerator] / den * kpi.scale) if den > 0 else float("nan")
+    return kpi.value(sums)
 
 
 def _change_text(kpi: KPI, current: float, previous: float) -> tuple[str, bool]:
@@ -179,11 +173,8 @@ def _rolling(parts: pd.DataFrame, kpi: KPI) -> pd.Series:
     """7-day value of a KPI ending each day (exact for ratios: rolling sums, then the ratio)."""
     if kpi.kind == "stock":
         return parts[kpi.numerator].astype("float64")
-    num = parts[kpi.numerator].rolling(7, min_periods=7).sum()
-    if kpi.kind == "flow":
-        return num / 7
-    den = parts[kpi.denominator].rolling(7, min_periods=7).sum()
-    return num / den.where(den > 0) * kpi.scale
+    rolled = parts[[p for p in (kpi.numerator, kpi.denominator) if p]].rolling(7, min_periods=7).sum()
+    return kpi.value(rolled) / (7 if kpi.kind == "flow" else 1)
 
 
 def _trend(data: WeeklyData, kpi: KPI) -> tuple[go.Figure, pd.DataFrame]:
@@ -353,9 +344,10 @@ def _check_sqlite_file(url: str) -> None:
 
 
 def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refresh: bool = True,
-                     scope: loaders.Scope | None = None) -> WeeklyData:
-    """Read the roll-up for the deck (two full weeks at least), refreshing it first if asked; with ``scope``
-    (``--as``), only what that user may see: its totals, its values, its flags.
+                     user: loaders.User = loaders.LOCAL_USER) -> WeeklyData:
+    """Read the roll-up for the deck (two full weeks at least), refreshing it first if asked, through the app's own
+    data context (``reports.command_context``): with ``user`` (``--as``), only what that user may see — its
+    totals, its values, and the flags its Anomalies page lists for those seven days.
 
     Raises
     ------
@@ -364,85 +356,42 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
     ValueError
         If ``start`` is after ``end``.
     """
+    from ui import anomaly_data
+    from ui.data import bounds, volume
+
     if start > end:
         raise ValueError(f"the date range is empty: --from {start} is after --to {end}")
     _check_sqlite_file(settings.url)
-    source = loaders.engine_for(settings)
+    if refresh:
+        source = loaders.engine_for(settings)
+        try:
+            loaders.refresh_rollup(source, settings, target=loaders.rollup_engine(source, settings))
+        finally:
+            source.dispose()
+    ctx = command_context(settings, user)
     try:
-        rollup = loaders.rollup_engine(source, settings)
-        if refresh:
-            loaders.refresh_rollup(source, settings, target=rollup)
-        found = loaders.load_rollup_bounds(rollup, settings=settings, scope=scope)
-        if found is None or start > found[1] or end < found[0]:
-            covers = f"the data covers {found[0]} to {found[1]}" if found else "the roll-up is empty"
-            raise loaders.ConfigError(f"no data between {start} and {end}: {covers}",
+        found = bounds(ctx)
+        if start > found[1] or end < found[0]:
+            raise loaders.ConfigError(f"no data between {start} and {end}: the data covers {found[0]} to {found[1]}",
                                       hint="Pick --from/--to inside the data's range.")
-        # Six days before --from give the first charted day a full 7-day average; never read before the
-        # data begins (the grid would zero-fill those days and drag the averages down).
-        filters = loaders.Filters(max(found[0], min(start - timedelta(days=6), end - timedelta(days=13))), end)
-
-        def parts(by: tuple[str, ...]) -> pd.DataFrame:
-            volume = loaders.load_daily_volume(rollup, settings=settings, filters=filters, by=by, scope=scope)
-            opening = loaders.load_opening_balance(rollup, settings=settings, filters=filters, by=by, scope=scope)
-            return kpi_parts(volume, by=by, opening=opening if by else float(opening.iloc[0]))
-
-        dims = settings.dimension_keys
-        main, site = dims[0], dims[1] if len(dims) > 1 else dims[0]
+        # Six days before --from give the first charted day a full 7-day average (the data's first day cuts it:
+        # days before it are outside the data, not zeros)
+        filters = loaders.Filters(min(start - timedelta(days=6), end - timedelta(days=13)), end)
+        main, site = ctx.main_dim, ctx.site_dim
         # a slide has room for a dozen bars: the largest values, the rest as "other"
-        total = parts(())
-        by_workflow, by_site = top_values(parts((main,)), main), top_values(parts((site,)), site)
-        flags = _week_flags(rollup, settings, found, end, scope)
+        total = volume(ctx, filters)
+        by_workflow, by_site = (top_values(volume(ctx, filters, (main,)), main),
+                                top_values(volume(ctx, filters, (site,)), site))
+        try:  # the Anomalies page's own list for the seven days ending ``end``
+            flags = anomaly_data.anomalies(ctx, filters, day=end, days=7)
+        except ValueError:  # too little history to judge: the deck says so
+            flags = pd.DataFrame()
     finally:
-        source.dispose()
+        ctx.source.dispose()
+        ctx.rollup.dispose()
     return WeeklyData(start, end, total, by_workflow, by_site, f"{settings.rollup_table} (daily roll-up)", found[1],
-                      main, site, settings.label(main), settings.label(site),
-                      settings.everything if scope is None or scope.everything else scope.describe(settings.label),
-                      flags)
-
-
-def _week_flags(rollup, settings: loaders.Settings, found: tuple[date, date], end: date,
-                scope: loaders.Scope | None = None) -> pd.DataFrame:
-    """The flags of the 7 days ending ``end``, judged exactly as the app's Anomalies page judges them (the same
-    panel window, scanned dimensions, known events and ``[detector]`` settings)."""
-    first, last = found
-    dims = settings.dimension_keys[:2]
-    start = max(first, judging_start(first, last, end, history_days=history_for(7)))
-    window = loaders.Filters(start, end)
-    volume = loaders.load_daily_volume(rollup, settings=settings, filters=window, by=dims, scope=scope)
-    opening = loaders.load_opening_balance(rollup, settings=settings, filters=window, by=dims, scope=scope)
-    path = events_path(settings.config_path, source_url=settings.url)
-    events = known_events(dims, path=path if path is not None and path.exists() else None)
-    noted = _noted_events(settings, dims, scope)
-    if not noted.empty:
-        events = pd.concat([events, noted], ignore_index=True)
-    if scope is not None:  # judged as the app judges that user's panel (ui.anomaly_data.events)
-        events = relative_to(events, {d: v[0] for d, v in scope.limits if len(v) == 1})
-    panel = kpi_panel(kpi_parts(volume, by=dims, opening=opening), by=dims)
-    try:
-        scored = score_panel(panel, events=events, threshold=settings.threshold, min_cases=settings.min_cases,
-                             min_change=settings.min_change)
-    except ValueError:  # too little history to judge: the deck says so
-        return pd.DataFrame()
-    return scored.flags(days=7)
-
-
-def _noted_events(settings: loaders.Settings, dims: tuple[str, ...], scope: loaders.Scope | None) -> pd.DataFrame:
-    """The analysts' notes marked as known events (app database), as the app masks them: the deck's abnormal
-    days match the Anomalies page. An unreachable app database gives none (the deck is still made)."""
-    from store import AppStore, StoreError
-
-    seen = scope or loaders.Scope()
-    try:
-        store = AppStore(settings.app_db_url)
-    except StoreError:
-        return note_events([], dims)
-    try:
-        found = store.notes(date.min, date.max, events_only=True)
-    except StoreError:
-        found = []
-    finally:
-        store.dispose()
-    return note_events([n for n in found if seen.sees_slice(n.slice)], dims)
+                      main, site, ctx.label(main), ctx.label(site),
+                      settings.everything if user.scope.everything else user.scope.describe(settings.label), flags)
 
 
 def build_weekly_deck(data: WeeklyData, *, title: str = "Identity Ops weekly review",
@@ -492,10 +441,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scope_of(settings: loaders.Settings, email: str | None) -> loaders.Scope | None:
-    """``--as``: the scope [roles] gives that user (``None`` without ``--as``: the whole data)."""
+def _user_of(settings: loaders.Settings, email: str | None) -> loaders.User:
+    """``--as``: the user [roles] names, with its scope (without ``--as``: a local user who sees everything)."""
     if email is None:
-        return None
+        return loaders.LOCAL_USER
     if settings.access.mode == "none":
         raise loaders.ConfigError("--as needs sign-in: with [auth] mode = \"none\" there are no roles",
                                   hint="Set [auth] mode and [roles] in ops.toml, as the app uses them.")
@@ -503,7 +452,7 @@ def _scope_of(settings: loaders.Settings, email: str | None) -> loaders.Scope | 
     if user is None:
         raise loaders.ConfigError(f"{email} has no role in [roles], so would see nothing",
                                   hint="Add the address to [roles] admins, analysts or partners.")
-    return user.scope
+    return user
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -524,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.url:
             settings = settings.with_url(args.url, source="command line")
         data = load_weekly_data(settings, args.start, args.end, refresh=not args.no_refresh,
-                                scope=_scope_of(settings, args.as_user))
+                                user=_user_of(settings, args.as_user))
         pptx, slides = build_weekly_deck(data, title=args.title, team=args.team, appendix=not args.no_appendix,
                                          template=args.template)
     except loaders.OpsDataError as err:

@@ -183,8 +183,8 @@ def test_the_weekly_deck_as_a_partner_holds_only_its_own_sites(chart_browser: No
     monkeypatch.setenv("OPS_CONFIG", str(config))
     monkeypatch.setenv("OPS_DB_URL", f"sqlite:///{sample_db}")
     settings = load_settings()
-    scope = settings.access.user(PARTNER).scope
-    theirs = load_weekly_data(settings, date(2026, 6, 1), date(2026, 6, 30), refresh=False, scope=scope)
+    theirs = load_weekly_data(settings, date(2026, 6, 1), date(2026, 6, 30), refresh=False,
+                              user=settings.access.user(PARTNER))
     everyone = load_weekly_data(settings, date(2026, 6, 1), date(2026, 6, 30), refresh=False)
     manila = everyone.by_site[everyone.by_site["vendor_site"] == "Manila"]
     # the partner's total is exactly its site's, and its split holds nothing else

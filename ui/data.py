@@ -383,8 +383,10 @@ def dimension_values(ctx: DataContext) -> dict[str, list[str]]:
 
 
 @cached(entries=128)
-def _volume(ctx: DataContext, filters: Filters, by: tuple[str, ...]) -> pd.DataFrame:
+def _volume(ctx: DataContext, filters: Filters, by: tuple[str, ...], backlog: bool) -> pd.DataFrame:
     frame = loaders.load_daily_volume(ctx.rollup, settings=ctx.settings, filters=filters, by=by, scope=ctx.scope)
+    if not backlog:  # the opening balance scans the roll-up's whole past: skipped when no backlog is asked for
+        return kpi_parts(frame, by=by).drop(columns="backlog")
     opening = loaders.load_opening_balance(ctx.rollup, settings=ctx.settings, filters=filters, by=by,
                                            scope=ctx.scope)
     return kpi_parts(frame, by=by, opening=opening if by else float(opening.iloc[0]))
@@ -406,9 +408,11 @@ def within_data(ctx: DataContext, filters: Filters) -> Filters:
     return filters.with_range(first, filters.end) if filters.start < first <= filters.end else filters
 
 
-def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Daily parts (with backlog) for the filters, split by ``by``, from the first day of the data on."""
-    return _volume(ctx, within_data(ctx, filters), tuple(by))
+def volume(ctx: DataContext, filters: Filters, by: tuple[str, ...] = (), *, backlog: bool = True) -> pd.DataFrame:
+    """Daily parts for the filters, split by ``by``, from the first day of the data on: the one read of KPI parts
+    every screen, deck and digest uses. ``backlog=False`` leaves the backlog out (and skips reading its opening
+    balance, a scan of the roll-up's whole past) for a caller that states no stock."""
+    return _volume(ctx, within_data(ctx, filters), tuple(by), backlog)
 
 
 @cached(entries=128)

@@ -47,7 +47,8 @@ def decomposition(ctx: DataContext, state: DrilldownState, first: date) -> pd.Da
 @cached(entries=64)
 def analysis(ctx: DataContext, state: DrilldownState, expected_total: float | None) -> Analysis:
     """Leaves, baseline and root causes for the state (see :func:`metrics.drilldown.analyse`)."""
-    parts = volume(ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day), by=ctx.dimensions)
+    parts = volume(ctx, slice_filters(state, state.day - timedelta(days=7 * WEEKS), state.day), by=ctx.dimensions,
+                   backlog=get_kpi(state.kpi).kind == "stock")
     if parts.empty:
         raise ValueError(f"no data for {Slice.of(state.filters).words()} around {state.day}")
     return analyse(parts, state.kpi, state.day, dimensions=ctx.dimensions, slice=state.filters, weeks=WEEKS,

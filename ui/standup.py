@@ -25,7 +25,7 @@ from charts.figures import MULTIPLES_MAX, add_note_marks, largest_workflows, mul
 from charts.theme import BAD_INK, BAD_TINT, GOOD_INK, GOOD_TINT
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
-from metrics.kpis import KPI, get_kpi, kpi_parts
+from metrics.kpis import KPI, get_kpi
 from metrics.panel import Scored
 from metrics.slices import Slice
 from metrics.standup import (
@@ -234,19 +234,11 @@ def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = T
     return items, len(flags)
 
 
-@cached(entries=64)
-def _leaves(ctx: DataContext, filters: Filters, stock: bool) -> pd.DataFrame:
-    if stock:  # backlog needs each leaf's opening balance; that read scans the roll-up's whole past
-        return volume(ctx, filters, by=ctx.dimensions)
-    return kpi_parts(loaders.load_daily_volume(ctx.rollup, settings=ctx.settings, filters=filters,
-                                               by=ctx.dimensions, scope=ctx.scope), by=ctx.dimensions)
-
-
 def _explain(ctx: DataContext, filters: Filters, row: dict, slice_: dict[str, str], day: date) -> str | None:
     """The drill-down's one-line root cause for a flagged point (its leaves: the slice, 8 weeks of same weekdays)."""
     window = filters.with_range(day - timedelta(days=56), day).narrowed(**slice_)
     try:
-        leaves = _leaves(ctx, window, get_kpi(str(row["kpi"])).kind == "stock")
+        leaves = volume(ctx, window, ctx.dimensions, backlog=get_kpi(str(row["kpi"])).kind == "stock")
         return str(dd.analyse(leaves, str(row["kpi"]), day, dimensions=ctx.dimensions, slice=slice_,
                               expected_total=float(row["expected"])).sentence)
     except ValueError:  # too few weeks of history, or a slice with no leaves left
