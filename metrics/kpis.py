@@ -207,6 +207,8 @@ KPIS: tuple[KPI, ...] = (
     KPI("manual_incoming", "Manual incoming",
         "Created cases routed to a human queue (not closed by automation).", "cases", "up", "flow",
         "incoming_manual", volume="incoming_manual"),
+    KPI("manual_share", "Manual share", "Manual incoming / incoming: the share of created cases routed to a human "
+        "queue.", "%", "up", "ratio", "incoming_manual", "incoming", scale=100.0, volume="incoming", decimals=1),
     KPI("solved", "Solved", "Cases solved in the period.", "cases", "down", "flow", "solved", volume="solved"),
     KPI("manual_solved", "Manual solved", "Solved cases that an agent worked.", "cases", "down", "flow",
         "solved_manual", volume="solved_manual"),

@@ -31,7 +31,7 @@ from metrics.slices import Slice
 
 __all__ = [
     "HISTORY_DAYS",
-    "SCORECARD_COLUMNS",
+    "SCORECARD_KPIS",
     "TILE_KPIS",
     "Freshness",
     "Tile",
@@ -51,16 +51,8 @@ TILE_KPIS: tuple[str, ...] = ("incoming", "manual_incoming", "solved", "manual_s
                               "aas", "backlog", "sla_attainment")
 #: days of history read before the stand-up day: the detector's warm-up (~33 days), a full residual
 #: window (56) and the 8 weeks the small multiples show all fit
-#: scorecard column -> (label, unit, bad direction, detector kind); ``manual_share`` is not a registry KPI
-SCORECARD_COLUMNS: dict[str, tuple[str, str, str, str]] = {
-    "incoming": ("Incoming", "cases", "up", "count"),
-    "solved": ("Solved", "cases", "down", "count"),
-    "manual_share": ("Manual share", "%", "up", "ratio"),
-    "aht": ("AHT", "minutes", "up", "ratio"),
-    "aas": ("AAS", "hours", "up", "ratio"),
-    "backlog": ("Backlog", "cases", "up", "level"),
-    "sla_attainment": ("SLA", "%", "down", "ratio"),
-}
+#: the scorecard's KPI columns, in reading order (registry KPIs: their labels, units, directions and kinds)
+SCORECARD_KPIS: tuple[str, ...] = ("incoming", "solved", "manual_share", "aht", "aas", "backlog", "sla_attainment")
 State = Literal["bad", "good", "normal", "unknown"]
 
 
@@ -320,10 +312,10 @@ def panel_frame(values: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
 def _site_flags(frame: pd.DataFrame, stamp: pd.Timestamp, *, threshold: float, events: Any, min_cases: float,
                 min_change: float) -> dict[str, str]:
     """Column -> "bad" / "good" for one site's newest day: one vectorised scan (the anomaly list's model)."""
-    cols = list(SCORECARD_COLUMNS)
+    cols = list(SCORECARD_KPIS)
     try:
-        found = scan(frame[cols].astype(float), kinds={c: SCORECARD_COLUMNS[c][3] for c in cols},
-                     bad_direction={c: SCORECARD_COLUMNS[c][2] for c in cols}, period=7, threshold=threshold,
+        found = scan(frame[cols].astype(float), kinds={c: get_kpi(c).series_kind for c in cols},
+                     bad_direction={c: get_kpi(c).bad_direction for c in cols}, period=7, threshold=threshold,
                      events=events, days=1, min_cases=min_cases, min_change=min_change)
     except InsufficientHistoryError:
         return {}
@@ -360,8 +352,8 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
     Returns
     -------
     (table, flags)
-        ``table``: index ``vendor_site``; the :data:`SCORECARD_COLUMNS` (``manual_share`` = manual
-        incoming / incoming, %), then ``incoming_trend``, ``backlog_trend``, ``sla_trend`` (lists of
+        ``table``: index ``vendor_site``; the :data:`SCORECARD_KPIS`, then ``incoming_trend``,
+        ``backlog_trend``, ``sla_trend`` (lists of
         floats, oldest first) and ``abnormal`` (the flagged columns in words, "" if none).
         ``flags``: same index, one column per scorecard column holding ``"bad"``, ``"good"`` or ``""``.
         Rows are ordered with the most bad flags first, then by SLA (lowest first).
@@ -371,27 +363,25 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
     ValueError
         If ``by_site`` lacks ``vendor_site`` or a KPI column, or ``day`` is not in it.
     """
-    need = [by, "incoming", "manual_incoming", *[c for c in SCORECARD_COLUMNS if c != "manual_share"]]
+    need = [by, *SCORECARD_KPIS]
     missing = [c for c in need if c not in by_site.columns]
     if missing:
         raise ValueError(f"`by_site` lacks column(s): {', '.join(missing)}")
     stamp = _check_day_index(by_site, day, name="by_site")
-    frame = by_site[by_site.index <= stamp].copy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frame["manual_share"] = (frame["manual_incoming"] / frame["incoming"].where(frame["incoming"] > 0)) * 100
+    frame = by_site[by_site.index <= stamp]
     sites = sorted(frame[by].astype(str).unique())
     grid = pd.date_range(frame.index.min(), stamp, freq="D")
     per_site = {str(s): g.drop(columns=by).reindex(grid) for s, g in frame.groupby(by, sort=True)}
-    table = pd.DataFrame({c: [_clean(per_site[s][c].iloc[-1]) for s in sites] for c in SCORECARD_COLUMNS},
+    table = pd.DataFrame({c: [_clean(per_site[s][c].iloc[-1]) for s in sites] for c in SCORECARD_KPIS},
                          index=pd.Index(sites, name=by), dtype=float)
     for col, name in (("incoming", "incoming_trend"), ("backlog", "backlog_trend"), ("sla_attainment", "sla_trend")):
         table[name] = [[round(float(v), 2) for v in per_site[s][col].iloc[-trend_days:].fillna(0.0)] for s in sites]
     found = {s: dict((states or {}).get(s, {})) for s in sites} if states is not None else {
         s: _site_flags(per_site[s], stamp, threshold=threshold, events=(events or {}).get(s), min_cases=min_cases,
                        min_change=min_change) for s in sites}
-    flags = pd.DataFrame({c: [found[s].get(c, "") for s in sites] for c in SCORECARD_COLUMNS}, index=table.index)
-    table["abnormal"] = [", ".join(SCORECARD_COLUMNS[c][0] + (" ▲" if _went_up(flags.loc[s, c], c) else " ▼")
-                                   for c in SCORECARD_COLUMNS if flags.loc[s, c]) for s in sites]
+    flags = pd.DataFrame({c: [found[s].get(c, "") for s in sites] for c in SCORECARD_KPIS}, index=table.index)
+    table["abnormal"] = [", ".join(get_kpi(c).label + (" ▲" if _went_up(flags.loc[s, c], c) else " ▼")
+                                   for c in SCORECARD_KPIS if flags.loc[s, c]) for s in sites]
     order = sorted(sites, key=lambda s: (-int((flags.loc[s] == "bad").sum()),
                                          table.loc[s, "sla_attainment"] if np.isfinite(table.loc[s, "sla_attainment"])
                                          else np.inf))
@@ -399,7 +389,7 @@ def scorecard(by_site: pd.DataFrame, day: date, *, threshold: float = 4.0, trend
 
 
 def _went_up(state: str, column: str) -> bool:
-    bad_up = SCORECARD_COLUMNS[column][2] == "up"
+    bad_up = get_kpi(column).bad_direction == "up"
     return (state == "bad") == bad_up
 
 
@@ -683,8 +673,8 @@ def narrative(day: date, tiles_: Sequence[Tile], anomalies: pd.DataFrame, sites:
         bad_counts = (site_flags == "bad").sum(axis=1)
         if bad_counts.max() > 0:
             worst = bad_counts.idxmax()
-            off = [f"{SCORECARD_COLUMNS[c][0]} {'above' if _went_up(site_flags.loc[worst, c], c) else 'below'}"
-                   for c in SCORECARD_COLUMNS if c in site_flags.columns and site_flags.loc[worst, c] == "bad"]
+            off = [f"{get_kpi(c).label} {'above' if _went_up(site_flags.loc[worst, c], c) else 'below'}"
+                   for c in SCORECARD_KPIS if c in site_flags.columns and site_flags.loc[worst, c] == "bad"]
             sla = (f" (SLA {get_kpi('sla_attainment').format(sites.loc[worst, 'sla_attainment'])})"
                    if "sla_attainment" in sites.columns else "")
             sentences.append(f"{worst} is behind: {', '.join(off)} expected{sla}.")

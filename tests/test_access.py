@@ -148,7 +148,8 @@ def test_every_read_outside_the_data_layer_says_whose_scope_it_carries():
                     seen += 1
                     if not any(k.arg == "scope" for k in node.keywords):
                         missing.append(f"{path.relative_to(root)}:{node.lineno} {name}")
-    assert seen >= 10 and not missing, missing
+    # the reads live in ui/data.py (roll-up), ui/drilldown_data.py (cases) and the Data page: the walk must find them
+    assert seen >= 6 and not missing, (seen, missing)
 
 
 @pytest.mark.parametrize(("values", "email"), [

@@ -17,7 +17,7 @@ import loaders
 from loaders import Filters
 from metrics.drilldown import DrilldownState
 from metrics.kpis import get_kpi
-from metrics.standup import SCORECARD_COLUMNS, TILE_KPIS
+from metrics.standup import SCORECARD_KPIS, TILE_KPIS
 from tests.conftest import SAMPLE_END
 
 
@@ -94,7 +94,7 @@ def test_every_screen_states_the_same_expected_value_band_and_flag(ctx):
     table, flags = su.site_scorecard(ctx, window, day)
     site = ctx.site_dim
     for value in table.index:
-        for column in (c for c in SCORECARD_COLUMNS if c in flags.columns and c in ctx.kpis):
+        for column in (c for c in SCORECARD_KPIS if c in flags.columns and c in ctx.kpis):
             listed_here = (column, ((site, str(value)),), day) in by_point
             assert (flags.loc[value, column] != "") == listed_here, (value, column)
             checked += 1

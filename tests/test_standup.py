@@ -121,6 +121,7 @@ def _by_site(n: int = 120) -> pd.DataFrame:
         frame = _kpi_values(n) * (1 + i)
         frame["sla_attainment"] = frame["sla_attainment"] / (1 + i)
         frame["automation_rate"] = frame["automation_rate"] / (1 + i)
+        frame["manual_share"] = frame["manual_incoming"] / frame["incoming"] * 100
         frame.insert(0, "vendor_site", site)
         frames.append(frame)
     return pd.concat(frames)

@@ -29,7 +29,7 @@ from metrics.kpis import KPI, get_kpi
 from metrics.panel import Scored
 from metrics.slices import Slice
 from metrics.standup import (
-    SCORECARD_COLUMNS,
+    SCORECARD_KPIS,
     TILE_KPIS,
     Freshness,
     Tile,
@@ -144,23 +144,19 @@ def _scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFr
     stamp = pd.Timestamp(day)
     states: dict[str, dict[str, str]] = {}
     for value in by_site[site].unique():
-        for column in SCORECARD_COLUMNS:
+        for column in SCORECARD_KPIS:
             frame = _judged(data, column, {site: str(value)}) if column in ctx.kpis else None
             if frame is not None and stamp in frame.index and bool(frame.loc[stamp, "is_anomaly"]):
                 up = frame.loc[stamp, "direction"] == "spike"
-                bad = (SCORECARD_COLUMNS[column][2] == "up") == up
+                bad = (get_kpi(column).bad_direction == "up") == up
                 states.setdefault(str(value), {})[column] = "bad" if bad else "good"
     table, flags = scorecard(by_site, day, by=site, states=states)
     # a column the source cannot state is left out, not shown as 0
-    gone = [c for c in SCORECARD_COLUMNS if not set(_scorecard_parts(c)) <= ctx.measures]
+    gone = [c for c in SCORECARD_KPIS if not set(get_kpi(c).parts) <= ctx.measures]
     trends = {"backlog": "backlog_trend", "sla_attainment": "sla_trend", "incoming": "incoming_trend"}
     drop = [*gone, *(trends[c] for c in gone if c in trends)]
     return table.drop(columns=[c for c in drop if c in table.columns]), flags.drop(
         columns=[c for c in gone if c in flags.columns])
-
-
-def _scorecard_parts(column: str) -> tuple[str, ...]:
-    return ("incoming", "incoming_manual") if column == "manual_share" else get_kpi(column).parts
 
 
 def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -367,9 +363,10 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
     styler = shown.style.apply(style, axis=None)
     site = str(table.index.name)
     config: dict[str, Any] = {site: st.column_config.TextColumn(label)}
-    for col, (label, unit, bad, _kind) in SCORECARD_COLUMNS.items():
-        fmt = {"cases": "localized", "%": "%.1f %%", "minutes": "%.1f min", "hours": "%.1f h"}[unit]
-        config[col] = st.column_config.NumberColumn(label, format=fmt, help=_column_help(col, bad))
+    for col in SCORECARD_KPIS:
+        spec = get_kpi(col)
+        fmt = {"cases": "localized", "%": "%.1f %%", "minutes": "%.1f min", "hours": "%.1f h"}[spec.unit]
+        config[col] = st.column_config.NumberColumn(spec.label, format=fmt, help=_column_help(spec))
     config["incoming_trend"] = st.column_config.LineChartColumn("Incoming, 4 wk")
     config["backlog_trend"] = st.column_config.LineChartColumn("Backlog, 4 wk")
     config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk")
@@ -377,7 +374,7 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
                                                      help="Cells the detector flags (▲ above, ▼ below expected); "
                                                           "tinted red when bad, green when good.")
     # what is abnormal comes right after the site: at the end it was cut off on a desk and on a TV
-    order = [c for c in [site, "abnormal", *SCORECARD_COLUMNS,
+    order = [c for c in [site, "abnormal", *SCORECARD_KPIS,
                          *([] if tv else ["incoming_trend", "backlog_trend", "sla_trend"])]
              if c in shown.columns]
     row = 44 if tv else 35  # the TV's larger type needs taller rows
@@ -387,10 +384,8 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
         st.caption(f"{hidden} more site{'s' if hidden != 1 else ''} on the desk view.")
 
 
-def _column_help(col: str, bad: str) -> str:
-    if col == "manual_share":
-        return "Manual incoming / incoming: the share of created cases routed to a human queue. Up is bad."
-    return f"{get_kpi(col).description} {'Up' if bad == 'up' else 'Down'} is bad."
+def _column_help(spec: KPI) -> str:
+    return f"{spec.description} {'Up' if spec.bad_direction == 'up' else 'Down'} is bad."
 
 
 def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, filters: Filters, day: date,
