@@ -315,21 +315,23 @@ def render_anomalies(items: list[AnomalyItem], total: int, day: date, *, tv: boo
         with st.container(key=f"standup_anomaly_{i}"):
             colour = "red" if item.bad else "green"
             badge = f":{colour}-badge[{'bad' if item.bad else 'good'} · severity {item.severity:.1f}]"
-            # a TV has no link column: the line gets the whole width (one line less per item)
-            left, right = (st.container(), None) if tv else st.columns([5, 1], vertical_alignment="center")
-            left.markdown(f"{badge} {_anomaly_title(item)}")
+            st.markdown(f"{badge} {_anomaly_title(item)}")
             if item.explanation:
-                left.caption(md(item.explanation))
-            if not tv and item.params is not None and has_page:
-                right.page_link(DRILLDOWN_PAGE, label="Drill down", icon=":material/troubleshoot:",
-                                query_params=link_params(DRILLDOWN_PAGE, item.params, remembered=False))
-            elif not tv and item.link:
-                right.markdown(f"[Drill down]({item.link})")
-            if ctx is not None and filters is not None:
-                where = view_slice(ctx, filters, item.slice)
+                st.caption(md(item.explanation))
+            where = view_slice(ctx, filters, item.slice) if ctx is not None and filters is not None else None
+            if where is not None:
                 render_notes(notes_on(notes, slice_=where, day=day, kpi=item.kpi), key=f"standup_note_{i}",
                              user_email=ctx.user.email, admin=ctx.user.is_admin)
-                if not tv:
+            if tv:  # a wall screen has no actions: the line gets the whole width
+                continue
+            # the actions under the line, side by side: in a narrow column beside it the link's label was cut
+            with st.container(horizontal=True, vertical_alignment="center", key=f"standup_actions_{i}"):
+                if item.params is not None and has_page:
+                    st.page_link(DRILLDOWN_PAGE, label="Drill down", icon=":material/troubleshoot:",
+                                 query_params=link_params(DRILLDOWN_PAGE, item.params, remembered=False))
+                elif item.link:
+                    st.markdown(f"[Drill down]({item.link})")
+                if where is not None:
                     note_form(ctx, day=day, slice_=where, kpi=item.kpi, key=f"standup_note_{i}",
                               label="Note or acknowledge")
     if total > len(items):
