@@ -286,6 +286,38 @@ def explain(
     """
     dims = _as_dimension_list(dimensions)
     _check_columns(leaves, dims, {"actual": actual, "expected": expected})
+    _check_options(max_depth=max_depth, max_causes=max_causes, direction=direction, min_share=min_share,
+                   noise_floor=noise_floor)
+    empty = pd.DataFrame(
+        {c: pd.Series(dtype=object if c in ("filters", "dimensions") else float) for c in _RESULT_COLUMNS}
+    )
+    if leaves.empty:
+        return empty
+    codes, sizes = _unique_leaves(leaves, dims)
+    a = leaves[actual].to_numpy(dtype=np.float64)
+    e = leaves[expected].to_numpy(dtype=np.float64)
+    total_delta = float(a.sum()) - float(e.sum())
+    if total_delta == 0 and direction == "auto":
+        return empty
+    counts = bool(np.all(a == np.round(a))) if counts is None else counts
+    sign = {"auto": 1.0 if total_delta > 0 else -1.0, "up": 1.0, "down": -1.0, "both": 0.0}[direction]
+    dev, weight, noise_extreme = _leaf_evidence(a, e, counts=counts, sign=sign, noise_floor=noise_floor)
+
+    depth = len(dims) if max_depth is None else min(max_depth, len(dims))
+    cuboids = [c for k in range(1, depth + 1) for c in combinations(range(len(dims)), k)]
+    cuboid_codes = [_cuboid_codes(codes, sizes, c) for c in cuboids]
+    n_candidates = sum(n for _, n in cuboid_codes)
+    threshold = z_min if z_min is not None else float(np.sqrt(2.0 * np.log(max(n_candidates, 2))) + _Z_MARGIN)
+    chosen = _greedy_causes(cuboid_codes, a - e, dev, weight, sign=sign, total_delta=total_delta,
+                            threshold=threshold, noise_extreme=noise_extreme, min_share=min_share,
+                            max_causes=max_causes)
+    if not chosen:
+        return empty
+    return _cause_table(leaves, dims, cuboids, cuboid_codes, chosen, a, e)
+
+
+def _check_options(*, max_depth: int | None, max_causes: int, direction: str, min_share: float,
+                   noise_floor: float) -> None:
     if max_depth is not None and max_depth < 1:
         raise ValueError(f"`max_depth` must be >= 1, got {max_depth}")
     if max_causes < 1:
@@ -297,12 +329,9 @@ def explain(
     if noise_floor <= 0:
         raise ValueError(f"`noise_floor` must be > 0, got {noise_floor}")
 
-    empty = pd.DataFrame(
-        {c: pd.Series(dtype=object if c in ("filters", "dimensions") else float) for c in _RESULT_COLUMNS}
-    )
-    if leaves.empty:
-        return empty
 
+def _unique_leaves(leaves: pd.DataFrame, dims: list[str]) -> tuple[list[np.ndarray], list[int]]:
+    """The leaves' value codes per dimension; a combination given twice is an error (aggregate first)."""
     codes, sizes = _factorize(leaves, dims)
     full_codes, _ = _cuboid_codes(codes, sizes, tuple(range(len(dims))))
     n_unique = int(np.unique(full_codes).size)
@@ -313,21 +342,17 @@ def explain(
             "`leaves` must hold one row per combination of dimension values, found "
             f"{len(leaves) - n_unique} duplicated row(s), e.g. {first}; aggregate them first"
         )
+    return codes, sizes
 
-    a = leaves[actual].to_numpy(dtype=np.float64)
-    e = leaves[expected].to_numpy(dtype=np.float64)
-    total_actual, total_expected = float(a.sum()), float(e.sum())
-    total_delta = total_actual - total_expected
-    if total_delta == 0 and direction == "auto":
-        return empty
 
+def _leaf_evidence(a: np.ndarray, e: np.ndarray, *, counts: bool, sign: float,
+                   noise_floor: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Each leaf's deviation, its weight (1 / its noise variance) and the most extreme noise seen against the
+    change: what the search sums per candidate."""
     mass = a + e
     informative = mass > 0
     dev = np.zeros_like(a)
     np.divide(2.0 * (a - e), mass, out=dev, where=informative)
-
-    if counts is None:
-        counts = bool(np.all(a == np.round(a)))
     poisson_var = np.zeros_like(a)
     if counts:
         # For counts the relative change r = (a - e) / e with Poisson variance
@@ -339,16 +364,6 @@ def explain(
         e_floor = np.maximum(e, 0.5)
         dev = np.where(informative, np.clip((a - e) / e_floor, -1.0, _MAX_COUNT_RATIO), 0.0)
         poisson_var = np.where(informative, 1.0 / e_floor, 0.0)
-
-    if direction == "auto":
-        sign = 1.0 if total_delta > 0 else -1.0
-    elif direction == "up":
-        sign = 1.0
-    elif direction == "down":
-        sign = -1.0
-    else:
-        sign = 0.0
-
     # Leaves that moved against the change are (nearly) all noise when causes
     # push one way; with both ways allowed, fall back to every leaf.
     noise_side = informative & (sign * dev <= 0) if sign else informative.copy()
@@ -368,16 +383,16 @@ def explain(
     leaf_z = np.abs(dev) * np.sqrt(weight)
     opposite = informative & (sign * dev < 0)
     noise_extreme = float(leaf_z[opposite].max()) if sign and opposite.any() else 0.0
+    return dev, weight, noise_extreme
 
-    depth = len(dims) if max_depth is None else min(max_depth, len(dims))
-    cuboids = [c for k in range(1, depth + 1) for c in combinations(range(len(dims)), k)]
-    cuboid_codes = [_cuboid_codes(codes, sizes, c) for c in cuboids]
-    n_candidates = sum(n for _, n in cuboid_codes)
-    threshold = z_min if z_min is not None else float(np.sqrt(2.0 * np.log(max(n_candidates, 2))) + _Z_MARGIN)
 
-    active = informative.copy()
+def _greedy_causes(cuboid_codes: list[tuple[np.ndarray, int]], gap: np.ndarray, dev: np.ndarray,
+                   weight: np.ndarray, *, sign: float, total_delta: float, threshold: float, noise_extreme: float,
+                   min_share: float, max_causes: int) -> list[tuple[int, int, float]]:
+    """The greedy search: the most surprising candidate (cuboid, element) above the bar, its leaves removed, again,
+    until none passes. Returns ``(cuboid index, element, score)`` in the order found."""
+    active = weight > 0
     wd = weight * dev
-    gap = a - e
     abs_total = abs(total_delta) if total_delta != 0 else float(np.abs(gap).sum())
     chosen: list[tuple[int, int, float]] = []
     for _ in range(max_causes):
@@ -410,10 +425,15 @@ def explain(
         score, ci, k = best
         chosen.append((ci, k, score))
         active &= cuboid_codes[ci][0] != k
+    return chosen
 
-    if not chosen:
-        return empty
 
+def _cause_table(leaves: pd.DataFrame, dims: list[str], cuboids: list[tuple[int, ...]],
+                 cuboid_codes: list[tuple[np.ndarray, int]], chosen: list[tuple[int, int, float]],
+                 a: np.ndarray, e: np.ndarray) -> pd.DataFrame:
+    """The chosen candidates as the result rows, largest share of the change first."""
+    total_actual, total_expected = float(a.sum()), float(e.sum())
+    total_delta = total_actual - total_expected
     rows = []
     for ci, k, score in chosen:
         mask = cuboid_codes[ci][0] == k
