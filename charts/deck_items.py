@@ -8,6 +8,7 @@ same :func:`summarize`.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -161,6 +162,9 @@ class DeckItem:
         Extra speaker notes.
     origin : str
         Key of the chart it came from (e.g. ``"trends_chart"``).
+    spec_json : str
+        How to draw the chart again, as JSON (``ui.redraw``: the chart's kind, its choices, its date range and
+        filters, and the takeaway it was collected with); ``""`` for a chart kept as collected.
     item_id : str
         Unique id (widget keys on the Deck page follow it when items are reordered).
     """
@@ -173,6 +177,7 @@ class DeckItem:
     notes: str = ""
     origin: str = ""
     item_id: str = field(default_factory=_new_id)
+    spec_json: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.figure_json, str) or not self.figure_json.lstrip().startswith("{"):
@@ -200,7 +205,7 @@ class DeckItem:
                          "as_of_kind": type(meta.as_of).__name__ if meta.as_of is not None else None},
                 "kpi_names": list(self.kpi_names), "takeaway": self.takeaway,
                 "key_numbers": [list(pair) for pair in self.key_numbers], "notes": self.notes,
-                "origin": self.origin, "item_id": self.item_id}
+                "origin": self.origin, "item_id": self.item_id, "spec": self.spec}
 
     @classmethod
     def from_record(cls, record: Mapping) -> DeckItem:
@@ -218,7 +223,8 @@ class DeckItem:
         return cls(record["figure"], meta, kpi_names=tuple(record.get("kpi_names", ())),
                    takeaway=record.get("takeaway", ""),
                    key_numbers=tuple(tuple(pair) for pair in record.get("key_numbers", ())),
-                   notes=record.get("notes", ""), origin=record.get("origin", ""), item_id=record["item_id"])
+                   notes=record.get("notes", ""), origin=record.get("origin", ""), item_id=record["item_id"],
+                   spec_json=json.dumps(record["spec"]) if record.get("spec") else "")
 
     @classmethod
     def from_figure(
@@ -232,6 +238,7 @@ class DeckItem:
         key_numbers: Sequence[tuple[str, str]] | None = None,
         notes: str = "",
         origin: str = "",
+        spec: Mapping | None = None,
     ) -> DeckItem:
         """Collect ``fig``; a missing takeaway / key numbers come from :func:`summarize`.
 
@@ -249,6 +256,9 @@ class DeckItem:
             Override the generated defaults.
         notes, origin : str, keyword-only
             See the class parameters.
+        spec : mapping, optional, keyword-only
+            How to draw the chart again (JSON-able; ``ui.redraw``); the takeaway it is collected with is kept in
+            it, so a redraw can tell an analyst's own takeaway from the computed one.
 
         Returns
         -------
@@ -282,11 +292,17 @@ class DeckItem:
                 default_takeaway, default_numbers = "", ()
             takeaway = default_takeaway if takeaway is None else takeaway
             key_numbers = default_numbers if key_numbers is None else key_numbers
-        return cls(fig.to_json(), meta, names, takeaway, tuple(tuple(p) for p in key_numbers), notes, origin)
+        return cls(fig.to_json(), meta, names, takeaway, tuple(tuple(p) for p in key_numbers), notes, origin,
+                   spec_json=json.dumps({**spec, "takeaway": takeaway}) if spec else "")
 
     def figure(self) -> go.Figure:
         """The chart as a new plotly Figure."""
         return pio.from_json(self.figure_json, skip_invalid=True)
+
+    @property
+    def spec(self) -> dict:
+        """How to draw the chart again (see ``spec_json``); ``{}`` when it is kept as collected."""
+        return json.loads(self.spec_json) if self.spec_json else {}
 
     def edited(self, *, takeaway: str | None = None,
                key_numbers: Sequence[tuple[str, str]] | None = None) -> DeckItem:

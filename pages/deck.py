@@ -30,6 +30,7 @@ from ui.app_store import (
 )
 from ui.data import newest_complete_day
 from ui.errors import show_problem
+from ui.redraw import redraw
 from ui.shell import page
 from ui.standup import day_summary
 from ui.text import md
@@ -76,6 +77,29 @@ def _set_heading() -> None:
         retitle_deck(st.session_state["deck_title"], st.session_state["deck_subtitle"])
     except StoreError as err:
         st.toast(f"Not saved: {md(err)}", icon=":material/error:")
+
+
+def _redraw_all(end) -> None:
+    """Every chart that carries its spec, drawn again with its range moved to end on ``end``; the others, and any
+    the newer data cannot draw, stay as they were (the toast says which)."""
+    done, kept, failed = 0, 0, []
+    for item in deck_items():
+        try:
+            fresh = redraw(ctx, item, end=end)
+            if fresh is None:
+                kept += 1
+                continue
+            update_deck_item(fresh)
+            done += 1
+        except (OpsDataError, ValueError, StoreError) as err:
+            failed.append(f"“{item.takeaway or item.meta.title}”: {err}")
+    st.session_state.pop(BUILT, None)
+    said = f"Redrew {done} chart{'s' if done != 1 else ''} on the data up to {end:%a %d %b %Y}."
+    if kept:
+        said += f" {kept} kept as collected (an Anomalies series, a drill-down, a weekly slide)."
+    if failed:
+        said += " Not redrawn: " + "; ".join(failed)
+    st.session_state["deck_redrawn"] = md(said)
 
 
 def _pick_deck() -> None:
@@ -149,6 +173,19 @@ if deck is None or not items:
 
 st.caption(f"Saved · {len(items)} chart{'s' if len(items) != 1 else ''} · this page's link opens this deck "
            "for anyone who can open the dashboard.")
+newest = newest_complete_day(ctx) if ctx is not None else None
+redrawable = sum(1 for it in items if it.spec)
+if newest is not None and redrawable:
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Redraw on the newest data", key="deck_redraw", icon=":material/refresh:", on_click=_redraw_all,
+                  args=(newest,),
+                  help=f"Draw the Trends and stand-up charts again with their date range moved to end on "
+                       f"{newest:%a %d %b %Y} (same length): numbers, bands, flags, takeaways and key numbers of the "
+                       "newer data. A takeaway you wrote yourself is kept.")
+        st.caption(f"{redrawable} of {len(items)} chart{'s' if len(items) != 1 else ''} can be redrawn; the others "
+                   "are kept as collected.")
+if said := st.session_state.pop("deck_redrawn", None):
+    st.info(said, icon=":material/refresh:")
 left, right = st.columns([3, 2])
 if st.session_state.get("deck_heading_of") != deck.id:  # another deck (a link, a saved view): its own heading
     st.session_state["deck_heading_of"] = deck.id
@@ -176,7 +213,9 @@ for i, item in enumerate(items):
         chart.plotly_chart(_preview(item), key=f"deck_preview_{item.item_id}", theme=None,
                            config={"displayModeBar": False, "staticPlot": True})
         edit.markdown(f"**Slide {i + 2}** · {md(item.meta.title)}")
-        edit.caption(md(item.meta.subtitle) if item.meta.subtitle else "No filters recorded")
+        as_of = f"data as of {item.meta.as_of:%d %b %Y}" if item.meta.as_of else "data date unknown"
+        edit.caption((md(item.meta.subtitle) if item.meta.subtitle else "No filters recorded") + f" · {as_of}"
+                     + ("" if item.spec else " · kept as collected"))
         edit.text_input("Takeaway (the slide title)", value=item.takeaway, key=f"deck_takeaway_{item.item_id}",
                         on_change=_set_takeaway, args=(item.item_id,), placeholder=item.meta.title,
                         max_chars=140)

@@ -215,3 +215,38 @@ def test_add_to_deck_under_a_link_to_a_deleted_deck_starts_a_deck_that_stays(
     current = at.session_state["current_deck_id"]
     assert current != "deleted123" and at.query_params["deck"] == current
     assert [it.meta.title for it in stored_deck(at)] == ["Incoming by day"]
+
+
+def test_redraw_draws_the_trends_charts_again_on_the_newest_data_and_keeps_the_pictures(
+        page: AppTest, app_db: str, sample_db: Path) -> None:
+    import loaders
+    from loaders import Filters
+    from tests.conftest import SAMPLE_END
+    from ui.data import DataContext
+    from ui.redraw import trends_chart
+
+    settings = loaders.load_settings(environ={"OPS_DB_URL": f"sqlite:///{sample_db}"})
+    engine = loaders.make_engine(settings.url)
+    ctx = DataContext(settings, engine, engine, version="deck-redraw",
+                      measures=loaders.available_measures(engine, settings))
+    earlier = SAMPLE_END - dt.timedelta(days=21)
+    drawn, _ = trends_chart(ctx, Filters(earlier - dt.timedelta(days=27), earlier), kpi="solved")
+    engine.dispose()
+    trend = DeckItem.from_figure(drawn.fig, drawn.meta, kpi_names=drawn.kpi_names, data=drawn.data,
+                                 takeaway=drawn.takeaway, key_numbers=drawn.key_numbers, spec=drawn.spec)
+    store = AppStore(app_db)
+    deck_id = store.create_deck()
+    for item in (trend, items()[1]):
+        store.add_item(deck_id, item.to_record())
+    store.dispose()
+    page.query_params["deck"] = deck_id
+    at = page.run()
+    assert any("1 of 2 charts can be redrawn" in visible(c.value) for c in at.caption)
+    at.button(key="deck_redraw").click().run()
+    assert not at.exception
+    said = visible(" ".join(i.value for i in at.info))
+    assert f"Redrew 1 chart on the data up to {SAMPLE_END:%a %d %b %Y}" in said and "1 kept as collected" in said
+    redrawn, kept = stored_deck(at)
+    assert redrawn.item_id == trend.item_id and redrawn.spec["end"] == SAMPLE_END.isoformat()
+    assert f"{SAMPLE_END:%d %b %Y}" in redrawn.meta.subtitle and redrawn.takeaway != trend.takeaway
+    assert kept.to_record() == items()[1].to_record() | {"item_id": kept.item_id}  # the picture, untouched

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,10 +139,11 @@ def chart_meta(ctx: DataContext, filters: Filters, *, title: str, unit: str = ""
 
 
 def _on_add(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_names: tuple[str, ...],
-            takeaway: str | None, key_numbers: Sequence[tuple[str, str]] | None, origin: str, notes: str = "") -> None:
+            takeaway: str | None, key_numbers: Sequence[tuple[str, str]] | None, origin: str, notes: str = "",
+            spec: Mapping | None = None) -> None:
     # Runs only on click: the figure JSON and the default takeaway are not worth computing every rerun.
     item = DeckItem.from_figure(fig, meta, kpi_names=kpi_names, data=data, takeaway=takeaway,
-                                key_numbers=key_numbers, origin=origin, notes=notes)
+                                key_numbers=key_numbers, origin=origin, notes=notes, spec=spec)
     try:
         count = add_to_deck(item)
     except StoreError as err:
@@ -157,12 +158,12 @@ def _on_add(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_name
 @st.fragment
 def _add_button(fig: go.Figure, meta: ChartMeta, data: pd.DataFrame | None, kpi_names: tuple[str, ...],
                 takeaway: str | None, key_numbers: Sequence[tuple[str, str]] | None, key: str,
-                notes: str = "") -> None:
+                notes: str = "", spec: Mapping | None = None) -> None:
     """"Add to deck" in a fragment of its own: a click reruns only this button, so the PNG / SVG downloads beside
     it keep their files (a PNG clicked within a second of "Add to deck" used to find its file gone)."""
     st.button("Add to deck", key=f"{key}_deck", icon=":material/add_to_queue:", type="tertiary",
               help="Collect this chart, with its current filters, for a PowerPoint deck (Deck page)",
-              on_click=_on_add, args=(fig, meta, data, kpi_names, takeaway, key_numbers, key, notes))
+              on_click=_on_add, args=(fig, meta, data, kpi_names, takeaway, key_numbers, key, notes, spec))
     if done := st.session_state.pop(f"{key}_added", None):
         sync_deck_param()  # a deck started here is in the URL at once: a reload or a copied link keeps it
         st.toast(done[0], icon=done[1])
@@ -178,6 +179,7 @@ def chart_panel(
     takeaway: str | None = None,
     key_numbers: Sequence[tuple[str, str]] | None = None,
     notes: str = "",
+    spec: Mapping | None = None,
     on_select: Any = "ignore",
     selection_mode: Any = ("points", "box", "lasso"),
     **plotly_kwargs: Any,
@@ -201,6 +203,8 @@ def chart_panel(
         Defaults for the deck slide; computed from the data when the item is added if omitted.
     notes : str, keyword-only
         The analysts' notes on the chart's days (``ui.notes.deck_notes``): the slide's speaker notes.
+    spec : mapping, optional, keyword-only
+        How to draw the chart again on newer data (``ui.redraw``); stored with the deck item.
     on_select, selection_mode : keyword-only
         Passed to ``st.plotly_chart`` (e.g. ``on_select="rerun"`` to react to clicks).
     **plotly_kwargs
@@ -233,7 +237,7 @@ def chart_panel(
                                file_name=file.file_name, mime=file.mime,
                                key=f"{key}_{name}", on_click="ignore", icon=":material/download:",
                                type="tertiary", help=help_text, disabled=unavailable)
-        _add_button(fig, meta, data, tuple(kpi_names), takeaway, key_numbers, key, notes)
+        _add_button(fig, meta, data, tuple(kpi_names), takeaway, key_numbers, key, notes, spec)
     if not ok:
         st.caption(f":material/warning: {md(status)}")
     return event

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import loaders
-from charts.figures import MULTIPLES_MAX, add_note_marks, largest_workflows, multiples_columns, workflow_figure
+from charts.figures import MULTIPLES_MAX, workflow_figure
 from charts.theme import BAD_INK, BAD_TINT, GOOD_INK, GOOD_TINT
 from loaders import Filters, OpsDataError, clock
 from metrics import drilldown as dd
@@ -42,11 +42,12 @@ from metrics.standup import (
 )
 from store import Note
 from ui import anomaly_data
-from ui.chart_panel import chart_meta, chart_panel
+from ui.chart_panel import chart_panel
 from ui.data import DataContext, cached, volume
 from ui.errors import show_problem
 from ui.links import drilldown_link, drilldown_params
-from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
+from ui.notes import note_form, notes_on, render_notes, view_slice
+from ui.redraw import multiples_chart
 from ui.state import link_params
 from ui.text import md, style_sheets
 
@@ -403,21 +404,10 @@ def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, f
     if tv:
         st.plotly_chart(fig, key="standup_multiples", config=config, theme=None)
         return
-    spec = get_kpi(kpi)
-    span = filters.with_range(day - timedelta(days=55), day)
-    meta = chart_meta(ctx, span, title=f"{spec.label} per {ctx.label(main).lower()}, last 8 weeks", unit=spec.unit,
-                      note="grey band: expected range")
-    takeaway, numbers = multiples_summary(frame, spec, day, by=main, label=ctx.label(main).lower())
-    # each panel's notes (its value of the main dimension within the filters), marked on that panel
-    noted, _unavailable = visible_notes(ctx, span.start, span.end)
-    names = largest_workflows(frame, by=main)
-    cols, shown_notes = multiples_columns(names), []
-    for i, name in enumerate(names):
-        here = notes_on(noted, slice_=view_slice(ctx, filters, {main: str(name)}), kpi=kpi)
-        add_note_marks(fig, chart_marks(here), panel=(i // cols + 1, i % cols + 1))
-        shown_notes += here
-    chart_panel(fig, key="standup_multiples", meta=meta, data=frame, kpi_names=(kpi,), config=config,
-                takeaway=takeaway, key_numbers=numbers, notes=deck_notes(shown_notes))
+    drawn = multiples_chart(ctx, filters, day=day, kpi=kpi)
+    chart_panel(drawn.fig, key="standup_multiples", meta=drawn.meta, data=drawn.data, kpi_names=drawn.kpi_names,
+                config=config, takeaway=drawn.takeaway, key_numbers=drawn.key_numbers, notes=drawn.notes,
+                spec=drawn.spec)
 
 
 def multiples_summary(frame: pd.DataFrame, spec: KPI, day: date, *, by: str, label: str
