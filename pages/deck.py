@@ -182,8 +182,9 @@ if newest is not None and redrawable:
                   help=f"Draw the Trends and stand-up charts again with their date range moved to end on "
                        f"{newest:%a %d %b %Y} (same length): numbers, bands, flags, takeaways and key numbers of the "
                        "newer data. A takeaway you wrote yourself is kept.")
-        st.caption(f"{redrawable} of {len(items)} chart{'s' if len(items) != 1 else ''} can be redrawn; the others "
-                   "are kept as collected.")
+        st.caption("Every chart can be redrawn." if redrawable == len(items) else
+                   f"{redrawable} of {len(items)} charts can be redrawn (Trends, stand-up); the others are kept as "
+                   "collected.")
 if said := st.session_state.pop("deck_redrawn", None):
     st.info(said, icon=":material/refresh:")
 left, right = st.columns([3, 2])

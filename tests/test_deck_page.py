@@ -241,7 +241,7 @@ def test_redraw_draws_the_trends_charts_again_on_the_newest_data_and_keeps_the_p
     store.dispose()
     page.query_params["deck"] = deck_id
     at = page.run()
-    assert any("1 of 2 charts can be redrawn" in visible(c.value) for c in at.caption)
+    assert any("1 of 2 charts can be redrawn" in visible(c.value) for c in at.caption), [c.value for c in at.caption]
     at.button(key="deck_redraw").click().run()
     assert not at.exception
     said = visible(" ".join(i.value for i in at.info))
