@@ -90,8 +90,9 @@ event = st.dataframe(
             "Expected", help="What the detector expected from the days before (Holt-Winters, causal)"),
         "Slice": st.column_config.TextColumn("Slice", width="large"),
         "Date": st.column_config.DateColumn("Date", format="ddd D MMM YYYY"),
-        "Change": st.column_config.NumberColumn("Change", format="%+.0f %%",
-                                                help="Observed against expected, in % of the expected value"),
+        "Change": st.column_config.TextColumn(
+            "Change", help="Observed against expected: in % of the expected value, or in points (pts) for a "
+                           "percentage KPI"),
         "Cases off": st.column_config.NumberColumn(
             "Cases off", format="localized", help="How many cases the day is away from expected (for a rate: the "
                                                   "cases its change stands for)"),

@@ -21,7 +21,7 @@ from charts.drilldown import (
 from charts.figures import add_note_marks
 from metrics.drilldown import DrilldownState, case_side, coarser, finer
 from metrics.kpis import get_kpi
-from metrics.slices import Slice
+from metrics.slices import Slice, value_words
 from ui.app_store import audited
 from ui.chart_panel import chart_meta, chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
@@ -168,13 +168,25 @@ with guarded():
         what = "the rate change" if kpi.kind == "ratio" else "the change"
         st.markdown(f"**Root causes** — share of {what}, baseline: median of the same weekday over "
                     f"{len(result.weeks)} weeks, allocated down from the expected total")
+        measured = kpi.label if kpi.kind != "ratio" else (
+            f"{value_words(kpi.numerator).capitalize()} (the numerator of {kpi.label}, at the slice's usual rate "
+            "for the expected)")
         st.dataframe(pd.DataFrame({"slice": [Slice.of(f).words() for f in causes["filters"]],
                                    "actual": causes["actual"], "expected": causes["expected"], "delta": causes["delta"],
                                    "share of change": causes["share_of_delta"] * 100}),
                      key="drilldown_causes", hide_index=True,
-                     column_config={"share of change": st.column_config.NumberColumn(format="%.0f %%"),
-                                    **{c: st.column_config.NumberColumn(format="%.1f")
-                                       for c in ("actual", "expected", "delta")}})
+                     column_config={
+                         "slice": st.column_config.TextColumn("Slice", help="The combination of values that moved"),
+                         "actual": st.column_config.NumberColumn(
+                             "Actual", format="%.1f", help=f"{measured} in the slice on the day"),
+                         "expected": st.column_config.NumberColumn(
+                             "Expected", format="%.1f", help=f"{measured} the baseline expected in the slice"),
+                         "delta": st.column_config.NumberColumn(
+                             "Difference", format="%+.1f", help="Actual minus expected"),
+                         "share of change": st.column_config.NumberColumn(
+                             "Share of the change", format="%.0f %%",
+                             help=f"How much of {what} this slice accounts for (above 100 %: more than all of it, "
+                                  "others moved the other way)")})
     if result.mix is not None:
         dims = [c for c in result.mix.columns if c in known_values]
         st.markdown(f"**Mix and rate by {', '.join(ctx.label(d).lower() for d in dims)}** ({kpi.unit}) — mix: more "

@@ -39,7 +39,8 @@ def _spike_row(at: AppTest) -> int:
 def test_list_shows_the_planted_brand_impersonation_spike_on_the_last_day(app: AppTest) -> None:
     table = app.dataframe[0].value
     row = table.loc[_spike_row(app)]
-    assert row["Direction"] == "spike" and row["Change"] > 50
+    assert row["Direction"] == "spike" and row["Change"].startswith("+") and float(row["Change"].split()[0]) > 50
+    assert row["Change"].endswith(" %")  # a count moves in % of its expected value; a percentage KPI in pts
     assert table["Severity"].is_monotonic_decreasing
     assert "abnormal points" in app.caption[0].value
 

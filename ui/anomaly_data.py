@@ -247,7 +247,8 @@ def list_table(found: pd.DataFrame) -> pd.DataFrame:
     def fmt(k: str, v: float) -> str:
         return get_kpi(k).format(v)
 
-    change = (found["observed"] - found["expected"]) / found["expected"].abs().where(found["expected"] != 0)
+    change = [get_kpi(k).format_change(o, e) or "–" for k, o, e in
+              zip(found["kpi"], found["observed"], found["expected"], strict=True)]
     return pd.DataFrame({
         "Severity": found["incident_severity"].round(1),
         "KPI": found["kpi_label"],
@@ -255,7 +256,7 @@ def list_table(found: pd.DataFrame) -> pd.DataFrame:
         "Date": found["day"].dt.date,
         "Observed": [fmt(k, v) for k, v in zip(found["kpi"], found["observed"], strict=True)],
         "Expected": [fmt(k, v) for k, v in zip(found["kpi"], found["expected"], strict=True)],
-        "Change": change * 100,
+        "Change": change,
         "Direction": found["direction"].where(found["bad"], found["direction"] + " (good)"),
         "Score": found["score"].round(1),
         "Days": found["run"],
