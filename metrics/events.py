@@ -1,8 +1,8 @@
 """Known events: what the detector masks (holidays, launches, outages), one frame for the app and the CLI.
 
 An event has a ``start`` and ``end`` day, a ``name`` and one scope column per scanned dimension (null: the
-event applies everywhere). They come from one events CSV (:func:`events_path`: ``OPS_EVENTS``, ``events.csv``
-beside the configuration file, or the file beside a SQLite source, where the sample writes its holidays), and
+event applies everywhere). They come from the events CSVs (:func:`events_paths`: ``OPS_EVENTS`` or ``events.csv``
+beside the configuration file, and the file beside a SQLite source, where the sample writes its holidays), and
 from notes marked as known events (:func:`note_events`).
 """
 
@@ -25,7 +25,7 @@ __all__ = [
     "event_columns",
     "event_labels",
     "events_for",
-    "events_path",
+    "events_paths",
     "known_events",
     "note_events",
     "read_events_csv",
@@ -74,28 +74,29 @@ def read_events_csv(path: Path, dims: tuple[str, ...] = SLICE_DIMENSIONS) -> pd.
 
 
 
-def events_path(config_path: Path | None, environ: Mapping[str, str] | None = None, *,
-                source_url: str | None = None) -> Path | None:
-    """The events CSV in use: ``OPS_EVENTS``; else ``events.csv`` beside the configuration file; else, for a
-    SQLite source, ``<file stem>.events.csv`` beside the database (where ``python -m sample_data.build`` writes
-    the sample's holidays); else None. A file named by ``OPS_EVENTS`` is returned even when it is missing (the
-    caller says so); the others only when they exist."""
+def events_paths(config_path: Path | None, environ: Mapping[str, str] | None = None, *,
+                 source_url: str | None = None) -> list[Path]:
+    """The events CSVs in use, all read and combined: the team's own — ``OPS_EVENTS``, else ``events.csv`` beside
+    the configuration file — and, for a SQLite source, ``<file stem>.events.csv`` beside the database (where
+    ``python -m sample_data.build`` writes the sample's holidays). A file named by ``OPS_EVENTS`` is listed even
+    when it is missing (the caller says so); the others only when they exist."""
     environ = os.environ if environ is None else environ
+    found: list[Path] = []
     named = environ.get("OPS_EVENTS")
     if named:
-        return Path(named)
-    candidates = []
-    if config_path is not None:
-        candidates.append(Path(config_path).with_name("events.csv"))
+        found.append(Path(named))
+    elif config_path is not None and (beside := Path(config_path).with_name("events.csv")).exists():
+        found.append(beside)
     if source_url and source_url.startswith("sqlite:///"):
         db = Path(source_url.split("sqlite:///", 1)[1].split("?", 1)[0])
-        candidates.append(db.with_name(f"{db.stem}.events.csv"))
-    return next((p for p in candidates if p.exists()), None)
+        if (beside_db := db.with_name(f"{db.stem}.events.csv")).exists() and beside_db not in found:
+            found.append(beside_db)
+    return found
 
 
-def known_events(dims: tuple[str, ...], *, path: Path | None = None) -> pd.DataFrame:
-    """The known events of the events CSV at ``path`` (see :func:`events_path`), sorted by start; an empty events
-    frame without one.
+def known_events(dims: tuple[str, ...], *, paths: Iterable[Path] = ()) -> pd.DataFrame:
+    """The known events of the events CSVs at ``paths`` (see :func:`events_paths`), sorted by start; an empty
+    events frame without any.
 
     Raises
     ------
@@ -103,10 +104,11 @@ def known_events(dims: tuple[str, ...], *, path: Path | None = None) -> pd.DataF
         A malformed events CSV (see :func:`read_events_csv`).
     """
     columns = list(event_columns(dims))
-    if path is None:
+    frames = [read_events_csv(Path(p), dims).reindex(columns=columns) for p in paths]
+    if not frames:
         return pd.DataFrame({c: pd.Series([], dtype="datetime64[ns]" if c in ("start", "end") else object)
                              for c in columns})
-    out = read_events_csv(Path(path), dims).reindex(columns=columns)
+    out = pd.concat(frames, ignore_index=True)
     return out.sort_values("start", kind="stable").reset_index(drop=True)
 
 

@@ -42,6 +42,7 @@ from charts.deck import build_deck, slide_count
 from charts.deck_items import DeckItem, kpi_definitions
 from charts.export import ChartMeta, ExportUnavailable
 from charts.theme import NEUTRAL, PALETTE, TEMPLATE_NAME, plot_text
+from metrics.errors import InsufficientHistoryError
 from metrics.kpis import KPI, OTHER, compute_kpis, get_kpi, top_values
 from metrics.slices import Slice, value_words
 from reports import command_context
@@ -76,7 +77,8 @@ class WeeklyData:
     main_label: str = "Workflow"
     site_label: str = "Vendor site"
     everything: str = "all workflows, vendor sites, channels and languages"
-    #: the one judgment's flags of the last 7 days (``metrics.panel`` ``Scored.flags``), most severe first
+    #: the one judgment's flags of the last 7 days (the Anomalies page's list), most severe first; ``None`` when the
+    #: history is too short to judge them
     flags: pd.DataFrame | None = None
 
 
@@ -296,8 +298,17 @@ def _abnormal_item(data: WeeklyData, meta) -> DeckItem:
     expected value the app states for it."""
     first_day = data.end - timedelta(days=6)
     span = f"{first_day:%d %b} – {data.end:%d %b %Y}"
-    flags = data.flags if data.flags is not None else pd.DataFrame()
     title = f"Abnormal days, {span}"
+    if data.flags is None:
+        fig = go.Figure()
+        fig.add_annotation(text="Too little history before the week to judge it", showarrow=False,
+                           x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 28})
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return DeckItem(fig.to_json(), meta(title, ""), (), f"Not judged: too little history before {span}", (),
+                        "The detector needs about five weeks of data before the first day it judges.",
+                        origin="weekly_abnormal")
+    flags = data.flags
     if flags.empty:
         fig = go.Figure()
         fig.add_annotation(text="Every judged series stayed inside its expected range", showarrow=False,
@@ -364,9 +375,11 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
     _check_sqlite_file(settings.url)
     if refresh:
         source = loaders.engine_for(settings)
+        target = loaders.rollup_engine(source, settings)
         try:
-            loaders.refresh_rollup(source, settings, target=loaders.rollup_engine(source, settings))
+            loaders.refresh_rollup(source, settings, target=target)
         finally:
+            target.dispose()
             source.dispose()
     ctx = command_context(settings, user)
     try:
@@ -384,8 +397,8 @@ def load_weekly_data(settings: loaders.Settings, start: date, end: date, *, refr
                                 top_values(volume(ctx, filters, (site,)), site))
         try:  # the Anomalies page's own list for the seven days ending ``end``
             flags = anomaly_data.anomalies(ctx, filters, day=end, days=7)
-        except ValueError:  # too little history to judge: the deck says so
-            flags = pd.DataFrame()
+        except InsufficientHistoryError:  # too little history to judge: the deck says so (a broken events file
+            flags = None                  # is an error, never "nothing abnormal")
     finally:
         ctx.source.dispose()
         ctx.rollup.dispose()

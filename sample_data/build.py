@@ -37,7 +37,7 @@ def ground_truth_path(db_path: Path) -> Path:
 
 def events_file(db_path: Path) -> Path:
     """Where a sample database's known events are written (beside it, where the dashboard looks for a SQLite
-    source's events: ``metrics.events.events_path``)."""
+    source's events: ``metrics.events.events_paths``)."""
     return db_path.with_name(f"{db_path.stem}.events.csv")
 
 

@@ -501,12 +501,12 @@ def test_small_config_is_small() -> None:
 
 def test_the_build_writes_the_sample_holidays_as_the_events_file_the_dashboard_reads(sample_db: Path,
                                                                                      small_config: SampleConfig):
-    from metrics.events import events_path, known_events
+    from metrics.events import events_paths, known_events
     from sample_data.build import events_file
 
-    found = events_path(None, {}, source_url=f"sqlite:///{sample_db}")
-    assert found == events_file(sample_db) and found.exists()
-    events = known_events(("workflow", "vendor_site"), path=found)
+    found = events_paths(None, {}, source_url=f"sqlite:///{sample_db}")
+    assert found == [events_file(sample_db)] and found[0].exists()
+    events = known_events(("workflow", "vendor_site"), paths=found)
     planted = holidays(small_config)
     assert len(events) == len(planted) > 0
     first = events.iloc[0]
@@ -514,13 +514,38 @@ def test_the_build_writes_the_sample_holidays_as_the_events_file_the_dashboard_r
     assert set(events["vendor_site"].dropna()) <= set(planted["vendor_site"].dropna())
 
 
-def test_a_source_without_events_has_none_and_ops_events_wins(tmp_path: Path):
-    from metrics.events import events_path
+def test_a_teams_events_file_adds_to_the_sample_holidays_and_ops_events_replaces_it(tmp_path: Path,
+                                                                                    sample_db: Path):
+    from metrics.events import events_paths, known_events
+    from sample_data.build import events_file
 
-    assert events_path(None, {}, source_url=f"sqlite:///{tmp_path / 'cases.sqlite'}") is None
-    assert events_path(None, {}, source_url="postgresql://db/ops") is None
+    config = tmp_path / "ops.toml"
+    config.write_text("")
+    (tmp_path / "events.csv").write_text("start,name\n2026-06-15,Launch of the new form\n")
+    source = f"sqlite:///{sample_db}"
+    both = events_paths(config, {}, source_url=source)
+    assert both == [tmp_path / "events.csv", events_file(sample_db)]
+    names = set(known_events(("workflow", "vendor_site"), paths=both)["name"])
+    assert "Launch of the new form" in names and len(names) > 1  # the launch and the sample's holidays
     named = tmp_path / "mine.csv"
-    assert events_path(None, {"OPS_EVENTS": str(named)}, source_url=f"sqlite:///{tmp_path / 'x.sqlite'}") == named
+    assert events_paths(config, {"OPS_EVENTS": str(named)}, source_url=source) == [named, events_file(sample_db)]
+    assert events_paths(None, {}, source_url=f"sqlite:///{tmp_path / 'cases.sqlite'}") == []
+    assert events_paths(None, {}, source_url="postgresql://db/ops") == []
+
+
+def test_a_sample_built_before_the_events_file_gets_one(tmp_path: Path, sample_db: Path):
+    import shutil
+
+    from loaders import load_settings
+    from sample_data.build import events_file
+    from ui.data import _ensure_sample_events
+
+    copy = tmp_path / "ops_sample.sqlite"
+    shutil.copy(sample_db, copy)
+    assert not events_file(copy).exists()
+    _ensure_sample_events(load_settings(environ={"OPS_DB_URL": f"sqlite:///{copy}"}), copy)
+    written = pd.read_csv(events_file(copy))
+    assert {"start", "end", "name", "vendor_site"} <= set(written.columns) and len(written) > 0
 
 
 def test_a_killed_build_leaves_no_half_built_file_behind_the_next_one(tmp_path: Path):

@@ -127,6 +127,24 @@ def test_a_range_without_data_exits_1_naming_the_data_range(sample_db: Path, tmp
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("content", "said"), [
+    ("day,title\n2026-06-15,Launch\n", "must have a `start` (or `day`) and a `name` column"),
+    (None, "the events file named by OPS_EVENTS does not exist"),
+])
+def test_a_broken_events_file_stops_the_deck_instead_of_calling_the_week_normal(
+        content: str | None, said: str, sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.csv"
+    if content is not None:
+        events.write_text(content)
+    monkeypatch.setenv("OPS_EVENTS", str(events))
+    out = tmp_path / "deck.pptx"
+    status = main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(out), "--url", f"sqlite:///{sample_db}",
+                   "--no-refresh"])
+    assert status == 1 and said in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_an_unreachable_database_exits_1_with_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["--from", "2026-06-01", "--to", "2026-06-30", "--out", str(tmp_path / "deck.pptx"),
                    "--url", "postgresql+psycopg://nobody@127.0.0.1:1/none"])

@@ -2,14 +2,15 @@
 
 Known events (masked from the fit, never flagged, drawn on charts) come from two places:
 
-* **an events CSV**, optional (``metrics.events.events_path``): the file named by the environment variable
-  ``OPS_EVENTS``, else ``events.csv`` beside the configuration file (``ops.toml``), else
-  ``<stem>.events.csv`` beside a SQLite source — where ``python -m sample_data.build`` writes the sample's
-  holidays, each with the working day after it (the catch-up day). Columns: ``start`` (or ``day``),
+* **events CSVs**, optional (``metrics.events.events_paths``, all read and combined): the team's own — the file
+  named by the environment variable ``OPS_EVENTS``, else ``events.csv`` beside the configuration file
+  (``ops.toml``) — and ``<stem>.events.csv`` beside a SQLite source, where ``python -m sample_data.build`` writes
+  the sample's holidays, each with the working day after it (the catch-up day). Columns: ``start`` (or ``day``),
   optional ``end`` (inclusive; default = start), ``name``, and optional scope columns
   ``workflow`` / ``vendor_site`` (empty = everywhere). A scoped event excuses only the series
   of that value and the series containing it (a Manila holiday excuses Manila and the total,
   not Dublin).
+* **notes marked as known events** (``ui.notes``), from the app database.
 
 An events *table* in the database is not read: events are few, edited by hand, and a CSV keeps
 the data layer read-only.
@@ -25,7 +26,7 @@ import pandas as pd
 
 from loaders import Filters
 from metrics.anomalies import detect
-from metrics.events import EVENT_COLUMNS, events_for, events_path, known_events, read_events_csv, relative_to
+from metrics.events import EVENT_COLUMNS, events_for, events_paths, known_events, read_events_csv, relative_to
 from metrics.kpis import compute_kpis, get_kpi
 from metrics.panel import (
     HISTORY_DAYS,
@@ -61,12 +62,12 @@ __all__ = [
 
 
 @cached(entries=8)
-def _events(ctx: DataContext, path: str | None, mtime: float | None) -> pd.DataFrame:
-    return known_events(ctx.scan_dims, path=Path(path) if path else None)
+def _events(ctx: DataContext, files: tuple[tuple[str, float], ...]) -> pd.DataFrame:
+    return known_events(ctx.scan_dims, paths=[Path(p) for p, _mtime in files])
 
 
 def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
-    """Known events: the sample's holidays on a sample database, plus the optional events CSV.
+    """Known events: the events CSVs (``metrics.events.events_paths``) and the notes marked as known events.
 
     Notes marked as known events (``ui.notes``) are added, and events of values outside the user's scope are
     left out. With ``filters``, the events are made relative to what the data read under them holds: a
@@ -86,11 +87,12 @@ def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
         If the events CSV is malformed (see :func:`read_events_csv`) or missing when named by
         ``OPS_EVENTS``.
     """
-    path = events_path(ctx.settings.config_path, source_url=ctx.settings.url)
-    if path is not None and not path.exists():
-        raise ValueError(f"the events file named by OPS_EVENTS does not exist: {path.name}")
-    mtime = path.stat().st_mtime if path is not None else None
-    found = _events(ctx, str(path) if path else None, mtime)
+    paths = events_paths(ctx.settings.config_path, source_url=ctx.settings.url)
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise ValueError(f"the events file named by OPS_EVENTS does not exist: {missing[0].name}")
+    # keyed by each file's modification time: an edited events file is read again at once
+    found = _events(ctx, tuple((str(p), p.stat().st_mtime) for p in paths))
     noted = event_frame(ctx.scan_dims, ctx.scope)
     if not noted.empty:
         found = pd.concat([found, noted], ignore_index=True).sort_values("start", kind="stable")

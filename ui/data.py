@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 import loaders
 from loaders import LOCAL_USER, Filters, NotAllowed, OpsDataError, RollupState, Scope, Settings, User
 from loaders.settings import MEASURE_INPUTS
+from metrics.events import events_paths
 from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts, top_values
 from ui.auth import signed_in_user
 
@@ -35,6 +36,7 @@ __all__ = [
     "context",
     "current_settings",
     "dimension_values",
+    "events_files_version",
     "forget_failed_refresh",
     "kpi_availability",
     "kpi_frame",
@@ -65,7 +67,8 @@ class DataContext:
     measures: frozenset[str] = frozenset(MEASURE_INPUTS)
     #: who is asking (``loaders.access``): every read passes ``user.scope`` to the data layer
     user: User = LOCAL_USER
-    #: the version of the notes marked as known events: they change the judgment, so they are in the key
+    #: the version of the known events (the notes marked as known, the events files' modification times): they
+    #: change the judgment, so they are in the key
     events_version: str = ""
 
     @property
@@ -85,8 +88,9 @@ class DataContext:
     @property
     def key(self) -> str:
         """Part of every cached frame's key: the configuration, the roll-up's version, the user's scope (two
-        users with the same scope share cached frames; two with different scopes never do) and the known events
-        noted in the app (a note marked as one changes the judgment everywhere at once)."""
+        users with the same scope share cached frames; two with different scopes never do) and the known events —
+        the notes marked as known and the events files' modification times (either changes the judgment everywhere
+        at once)."""
         return f"{self.settings!r}|{self.version}|{self.scope!r}|{self.events_version}"
 
     @property
@@ -252,6 +256,7 @@ def _ensure_sample(settings: Settings) -> None:
         return
     path = Path(sa_url_path(settings.url))
     if path.exists():
+        _ensure_sample_events(settings, path)
         return
     with _BUILD_LOCK:
         if path.exists():
@@ -271,6 +276,23 @@ def _ensure_sample(settings: Settings) -> None:
                          progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
         finally:
             banner.empty()
+
+
+def _ensure_sample_events(settings: Settings, path: Path) -> None:
+    """A sample built before the build wrote its holidays as an events file gets that file now (its holidays of
+    the last three years), so its holidays stay known events."""
+    from sample_data.build import events_file, sample_events
+
+    target = events_file(path)
+    if target.exists():
+        return
+    from sample_data import SampleConfig
+
+    with _BUILD_LOCK:
+        if not target.exists():
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            sample_events(SampleConfig(end=loaders.clock.today(settings), days=3 * 366)).to_csv(partial, index=False)
+            os.replace(partial, target)
 
 
 def sa_url_path(url: str) -> str:
@@ -342,7 +364,13 @@ def context() -> DataContext:
     from ui.notes import events_version
 
     return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
-                       problem, state, measures, user, events_version())
+                       problem, state, measures, user, f"{events_version()}|{events_files_version(settings)}")
+
+
+def events_files_version(settings: Settings) -> str:
+    """The events CSVs and their modification times: an edited events file changes the judgment at once."""
+    files = events_paths(settings.config_path, source_url=settings.url)
+    return ";".join(f"{p}@{p.stat().st_mtime}" if p.exists() else f"{p}@missing" for p in files)
 
 
 @cached(ttl="refresh")
