@@ -293,6 +293,15 @@ def weekly_items(data: WeeklyData) -> list[DeckItem]:
     return items
 
 
+def _message_item(meta: ChartMeta, message: str, takeaway: str, notes: str) -> DeckItem:
+    """A slide that says one thing in words instead of a chart."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 28})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return DeckItem(fig.to_json(), meta, (), takeaway, (), notes, origin="weekly_abnormal")
+
+
 def _abnormal_item(data: WeeklyData, meta) -> DeckItem:
     """What the detector flagged in the last 7 days: one bar per incident (its lead flag), the change against the
     expected value the app states for it."""
@@ -300,23 +309,14 @@ def _abnormal_item(data: WeeklyData, meta) -> DeckItem:
     span = f"{first_day:%d %b} – {data.end:%d %b %Y}"
     title = f"Abnormal days, {span}"
     if data.flags is None:
-        fig = go.Figure()
-        fig.add_annotation(text="Too little history before the week to judge it", showarrow=False,
-                           x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 28})
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        return DeckItem(fig.to_json(), meta(title, ""), (), f"Not judged: too little history before {span}", (),
-                        "The detector needs about five weeks of data before the first day it judges.",
-                        origin="weekly_abnormal")
+        return _message_item(meta(title, ""), "Too little history before the week to judge it",
+                             f"Not judged: too little history before {span}",
+                             "The detector needs about five weeks of data before the first day it judges.")
     flags = data.flags
     if flags.empty:
-        fig = go.Figure()
-        fig.add_annotation(text="Every judged series stayed inside its expected range", showarrow=False,
-                           x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 28})
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        return DeckItem(fig.to_json(), meta(title, ""), (), f"Nothing abnormal between {span}", (),
-                        "Judged by the same detector, events and settings as the dashboard.", origin="weekly_abnormal")
+        return _message_item(meta(title, ""), "Every judged series stayed inside its expected range",
+                             f"Nothing abnormal between {span}",
+                             "Judged by the same detector, events and settings as the dashboard.")
     leads = flags.drop_duplicates("incident").head(8)
     labels, changes = [], []
     for row in leads.itertuples(index=False):
