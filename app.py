@@ -68,7 +68,12 @@ def standup(picked: date | None) -> None:
     # a TV cannot scroll: the abnormal list beside the scorecard; summary and small multiples stay on the desk
     left, right = st.columns([2, 3] if on_tv else [3, 2], gap="large")
     with left:
-        st.subheader("What is abnormal today", anchor=False)
+        st.subheader("What is abnormal today", anchor=False,
+                     help="The day's flags, one line per incident (the flags of one cause at several levels: total, "
+                          "workflow, workflow × site), most severe first. **bad** / **good**: the move is in the "
+                          "KPI's bad or good direction. **Severity**: the surprise (robust standard deviations "
+                          "from the expected value) weighed by the cases behind it, so a large slice's spike ranks "
+                          "above a tiny one's.")
         notes, unavailable = visible_notes(live, day, day)
         su.render_anomalies(items, total, day, tv=on_tv, scope=su.scanned_words(live), ctx=live, filters=filters,
                             notes=notes)

@@ -88,7 +88,13 @@ event = st.dataframe(
         "Observed": st.column_config.TextColumn("Observed", help="The KPI's value on the day, in its unit"),
         "Expected": st.column_config.TextColumn(
             "Expected", help="What the detector expected from the days before (Holt-Winters, causal)"),
-        "Slice": st.column_config.TextColumn("Slice", width="large"),
+        "Slice": st.column_config.TextColumn("Slice", width="large",
+                                             help="Where it happened: the total, a value, or a combination"),
+        "KPI": st.column_config.TextColumn("KPI", help="The measure that moved (definitions on the Trends page)"),
+        "Direction": st.column_config.TextColumn(
+            "Direction", help="spike: above expected; drop: below. (good) when that way is good for the KPI"),
+        "Incident": st.column_config.NumberColumn(
+            "Incident", format="%d", help="Flags of one cause seen at several levels share an incident number"),
         "Date": st.column_config.DateColumn("Date", format="ddd D MMM YYYY"),
         "Change": st.column_config.TextColumn(
             "Change", help="Observed against expected: in % of the expected value, or in points (pts) for a "

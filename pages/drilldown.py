@@ -147,7 +147,10 @@ with guarded():
                     takeaway=decomposition_takeaway(history, kpi, state.day, where),
                     key_numbers=decomposition_numbers(history, kpi, state.day), notes=deck_notes(here),
                     on_select=lambda: on_chart("drilldown_decomp"), selection_mode="points")
-        st.caption(history.attrs["config"].describe())
+        st.caption("**Observed and expected range**: the day's value on the detector's band. **Trend**: the "
+                   "series' level with the weekly pattern taken out. **Weekly pattern**: how much each weekday "
+                   f"usually adds or takes ({kpi.unit}). **Residual**: observed minus expected, what the judgment "
+                   "scores. " + md(history.attrs["config"].describe()))
 
     left, right = st.columns(2)
     with left:

@@ -370,9 +370,11 @@ def render_scorecard(table: pd.DataFrame, flags: pd.DataFrame, *, tv: bool = Fal
         spec = get_kpi(col)
         fmt = {"cases": "localized", "%": "%.1f %%", "minutes": "%.1f min", "hours": "%.1f h"}[spec.unit]
         config[col] = st.column_config.NumberColumn(spec.label, format=fmt, help=_column_help(spec))
-    config["incoming_trend"] = st.column_config.LineChartColumn("Incoming, 4 wk")
-    config["backlog_trend"] = st.column_config.LineChartColumn("Backlog, 4 wk")
-    config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk")
+    config["incoming_trend"] = st.column_config.LineChartColumn("Incoming, 4 wk", help="Incoming, the last 28 days")
+    config["backlog_trend"] = st.column_config.LineChartColumn("Backlog, 4 wk", help="Backlog, the last 28 days")
+    config["sla_trend"] = st.column_config.LineChartColumn("SLA, 4 wk", help="SLA attainment, the last 28 days")
+    config[site] = st.column_config.TextColumn(label, help=f"The {label.lower()}: one row each, the most bad flags "
+                                                           "first, then the lowest SLA")
     config["abnormal"] = st.column_config.TextColumn("Abnormal today", width="medium",
                                                      help="Cells the detector flags (▲ above, ▼ below expected); "
                                                           "tinted red when bad, green when good.")
