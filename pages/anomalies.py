@@ -5,26 +5,23 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from charts.figures import add_note_marks, anomaly_figure, clip_band
+from charts.figures import clip_band
 from metrics.anomalies import InsufficientHistoryError
-from metrics.events import events_for
 from metrics.kpis import get_kpi
 from metrics.slices import Slice
 from ui import state
 from ui.anomaly_data import (
     anomalies,
     chosen_row,
-    events,
     list_table,
     narrow,
     not_judged_text,
-    series_frame,
 )
-from ui.chart_panel import chart_meta, chart_panel
+from ui.chart_panel import chart_panel
 from ui.data import newest_complete_day
 from ui.errors import guarded
 from ui.links import drilldown_params
-from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
+from ui.redraw import anomaly_chart
 from ui.shell import page
 from ui.state import link_params
 from ui.text import md
@@ -121,29 +118,11 @@ flag_day = row["day"].date()
 where = Slice.of(row["slice"]).words(ctx.dimensions)
 st.subheader(f"{kpi.label} · {md(where)} · {flag_day:%a %d %b %Y}")
 with guarded():
-    end = min(flag_day + timedelta(days=28), newest_complete_day(ctx))
-    detected = series_frame(ctx, filters, kpi=kpi.name, slice=row["slice"], end=end, history_days=180)
-    known = events_for(events(ctx, filters), row["slice"], kpi.name)  # a Dublin holiday is no context for Hyderabad
+    drawn, detected, known = anomaly_chart(ctx, filters, kpi=kpi.name, slice=row["slice"], day=flag_day)
 left, right = st.columns([3, 1])
 with left:
-    shown_span = detected.dropna(subset=["expected"]).iloc[-150:]
-    title = f"{kpi.label}, {where}: observed vs expected"  # plain text: the figure and the export escape it
-    span_filters = filters.with_range(shown_span.index[0].date(), shown_span.index[-1].date()).narrowed(
-        **row["slice"])
-    # the notes on this series' slice (as the data layer reads it), marked on its chart and in a deck's notes
-    noted = notes_on(visible_notes(ctx, span_filters.start, span_filters.end)[0],
-                     slice_=view_slice(ctx, span_filters), kpi=kpi.name)
-    chart_panel(add_note_marks(anomaly_figure(shown_span, kpi, events=known, highlight=pd.Timestamp(flag_day),
-                                              title=title), chart_marks(noted)), notes=deck_notes(noted),
-                key="anomalies_chart", meta=chart_meta(ctx, span_filters, title=title, unit=kpi.unit,
-                                                        note=f"flagged {flag_day:%a %d %b %Y}"),
-                data=shown_span[["observed", "expected", "lower", "upper", "score", "is_anomaly"]],
-                kpi_names=(kpi.name,),
-                # the slide says what the list says: the flagged day against the one judgment's expected value
-                takeaway=kpi.judged_line(row["observed"], row["expected"], flag_day, where),
-                key_numbers=((f"{kpi.label}, {flag_day:%a %d %b %Y}", kpi.format(row["observed"])),
-                             ("Expected", kpi.format(row["expected"])),
-                             ("Surprise", f"{row['score']:.1f} robust sd")))
+    chart_panel(drawn.fig, key="anomalies_chart", meta=drawn.meta, data=drawn.data, kpi_names=drawn.kpi_names,
+                takeaway=drawn.takeaway, key_numbers=drawn.key_numbers, notes=drawn.notes, spec=drawn.spec)
 with right:
     st.metric("Observed", kpi.format(row["observed"]), kpi.format_change(row["observed"], row["expected"],
                                                                      against="expected") or None,

@@ -96,7 +96,7 @@ def _redraw_all(end) -> None:
     st.session_state.pop(BUILT, None)
     said = f"Redrew {done} chart{'s' if done != 1 else ''} on the data up to {end:%a %d %b %Y}."
     if kept:
-        said += f" {kept} kept as collected (an Anomalies series, a drill-down, a weekly slide)."
+        said += f" {kept} kept as collected (a drill-down, a weekly slide)."
     if failed:
         said += " Not redrawn: " + "; ".join(failed)
     st.session_state["deck_redrawn"] = md(said)
@@ -179,12 +179,13 @@ if newest is not None and redrawable:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Redraw on the newest data", key="deck_redraw", icon=":material/refresh:", on_click=_redraw_all,
                   args=(newest,),
-                  help=f"Draw the Trends and stand-up charts again with their date range moved to end on "
-                       f"{newest:%a %d %b %Y} (same length): numbers, bands, flags, takeaways and key numbers of the "
-                       "newer data. A takeaway you wrote yourself is kept.")
+                  help=f"Draw the charts again on the data up to {newest:%a %d %b %Y}: Trends and stand-up charts "
+                       "with their date range moved to end there (same length), an Anomalies chart on its own day "
+                       "with the weeks after it. Numbers, bands, flags, takeaways and key numbers are the newer "
+                       "data's; a takeaway you wrote yourself is kept.")
         st.caption("Every chart can be redrawn." if redrawable == len(items) else
-                   f"{redrawable} of {len(items)} charts can be redrawn (Trends, stand-up); the others are kept as "
-                   "collected.")
+                   f"{redrawable} of {len(items)} charts can be redrawn (Trends, stand-up, Anomalies); the others "
+                   "are kept as collected.")
 if said := st.session_state.pop("deck_redrawn", None):
     st.info(said, icon=":material/refresh:")
 left, right = st.columns([3, 2])

@@ -10,6 +10,7 @@ import pytest
 import loaders
 from charts.deck_items import DeckItem
 from loaders import Filters
+from metrics.kpis import get_kpi
 from tests.conftest import SAMPLE_END
 
 EARLIER = SAMPLE_END - timedelta(days=14)
@@ -88,3 +89,20 @@ def test_a_chart_without_a_spec_is_kept_as_collected(ctx):
     item = DeckItem.from_figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), ChartMeta("A picture"))
     assert item.spec == {} and redraw(ctx, item, end=SAMPLE_END) is None
     assert DeckItem.from_record(item.to_record()).spec == {}
+
+
+def test_an_anomaly_chart_stays_on_its_day_and_shows_the_weeks_after_it_when_redrawn(ctx):
+    from ui.redraw import anomaly_chart, redraw
+
+    day = SAMPLE_END - timedelta(days=40)
+    slice_ = {"vendor_site": "Manila"}
+    # collected from the Anomalies page, then redrawn: the same day, the same slice
+    drawn, detected, _known = anomaly_chart(ctx, Filters(day, day), kpi="incoming", slice=slice_, day=day)
+    item = _collected(drawn)
+    assert item.spec["chart"] == "anomaly" and item.spec["day"] == day.isoformat()
+    fresh = redraw(ctx, item, end=SAMPLE_END)
+    assert fresh.spec["day"] == day.isoformat()  # the incident's day is kept
+    assert _last_x(fresh).date() == day + timedelta(days=28)  # the weeks after it, as far as the data goes
+    point = detected.loc[pd.Timestamp(day)]
+    assert fresh.key_numbers[0][1] == get_kpi("incoming").format(point["observed"])
+    assert fresh.takeaway.startswith(f"Incoming at Manila on {day:%a %d %b %Y}")

@@ -7,7 +7,8 @@ its KPI, split, grain or day, its date range and dimension filters, and the take
 numbers, the expected band, the flags, the takeaway and the key numbers are then those of the newer data. An
 analyst's own takeaway (one that differs from the computed one) is kept.
 
-Charts collected without a spec (an Anomalies series, a drill-down decomposition, a weekly slide) stay as they were
+An incident's chart (an Anomalies series) stays on its flagged day: redrawn, it shows the revised data and the weeks
+after the day. Charts collected without a spec (a drill-down decomposition, a weekly slide) stay as they were
 collected; the Deck page says which.
 """
 
@@ -23,16 +24,18 @@ import plotly.graph_objects as go
 
 from charts.deck_items import DeckItem, summarize
 from charts.export import ChartMeta
-from charts.figures import add_note_marks, largest_workflows, multiples_columns, trend_figure
+from charts.figures import add_note_marks, anomaly_figure, largest_workflows, multiples_columns, trend_figure
 from loaders import Filters
+from metrics.events import events_for
 from metrics.kpis import TOP_VALUES, get_kpi
-from ui.anomaly_data import expected_band
+from metrics.slices import Slice
+from ui.anomaly_data import events, expected_band, series_frame
 from ui.chart_panel import chart_meta
-from ui.data import DataContext, kpi_frame
+from ui.data import DataContext, kpi_frame, newest_complete_day
 from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 
-__all__ = ["COMPARE", "PERIOD_LABEL", "Drawn", "NothingToDraw", "filters_spec", "multiples_chart", "redraw",
-           "trends_chart"]
+__all__ = ["COMPARE", "PERIOD_LABEL", "Drawn", "NothingToDraw", "anomaly_chart", "filters_spec", "multiples_chart",
+           "redraw", "trends_chart"]
 
 PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
 COMPARE = {"none": "Nothing", "week": "Last week", "median4": "4-week median"}
@@ -151,31 +154,75 @@ def multiples_chart(ctx: DataContext, filters: Filters, *, day: date, kpi: str) 
     return Drawn(fig, meta, frame, (kpi,), takeaway, tuple(numbers), deck_notes(shown_notes), state)
 
 
+# ------------------------------------------------------------------------------- an Anomalies series
+def anomaly_chart(ctx: DataContext, filters: Filters, *, kpi: str, slice: Mapping[str, str], day: date
+                  ) -> tuple[Drawn, pd.DataFrame, pd.DataFrame]:
+    """The Anomalies page's chart of one flagged day: the series as the one judgment scored it, up to 28 days
+    after the day (as far as the data goes), the day highlighted, its known events and notes marked.
+
+    Returns the chart, the judged series (``ui.anomaly_data.series_frame``) and the known events drawn.
+    """
+    spec = get_kpi(kpi)
+    where = Slice.of(slice).words(ctx.dimensions)
+    end = min(day + timedelta(days=28), newest_complete_day(ctx))
+    detected = series_frame(ctx, filters, kpi=spec.name, slice=dict(slice), end=end, history_days=180)
+    known = events_for(events(ctx, filters), dict(slice), spec.name)  # a Dublin holiday is no context for Hyderabad
+    shown = detected.dropna(subset=["expected"]).iloc[-150:]
+    title = f"{spec.label}, {where}: observed vs expected"  # plain text: the figure and the export escape it
+    span = filters.with_range(shown.index[0].date(), shown.index[-1].date()).narrowed(**slice)
+    # the notes on this series' slice (as the data layer reads it), marked on its chart and in a deck's notes
+    noted = notes_on(visible_notes(ctx, span.start, span.end)[0], slice_=view_slice(ctx, span), kpi=spec.name)
+    fig = add_note_marks(anomaly_figure(shown, spec, events=known, highlight=pd.Timestamp(day), title=title),
+                         chart_marks(noted))
+    point = detected.loc[pd.Timestamp(day)]
+    # the slide says what the list says: the flagged day against the one judgment's expected value
+    takeaway = spec.judged_line(point["observed"], point["expected"], day, where)
+    numbers = ((f"{spec.label}, {day:%a %d %b %Y}", spec.format(point["observed"])),
+               ("Expected", spec.format(point["expected"])), ("Surprise", f"{point['score']:.1f} robust sd"))
+    state = {"chart": "anomaly", "kpi": spec.name, "slice": dict(slice), "day": day.isoformat(),
+             **filters_spec(filters)}
+    drawn = Drawn(fig, chart_meta(ctx, span, title=title, unit=spec.unit, note=f"flagged {day:%a %d %b %Y}"),
+                  shown[["observed", "expected", "lower", "upper", "score", "is_anomaly"]], (spec.name,), takeaway,
+                  numbers, deck_notes(noted), state)
+    return drawn, detected, known
+
+
 # ----------------------------------------------------------------------------------------- redraw
-def _trends(ctx: DataContext, spec: Mapping, filters: Filters, _end: date) -> Drawn:
-    return trends_chart(ctx, filters, kpi=spec["kpi"], split=spec.get("split", "none"),
+def _moved(spec: Mapping, end: date) -> Filters:
+    old = _filters_of(spec)
+    return old.with_range(end - (old.end - old.start), end)
+
+
+def _trends(ctx: DataContext, spec: Mapping, end: date) -> Drawn:
+    return trends_chart(ctx, _moved(spec, end), kpi=spec["kpi"], split=spec.get("split", "none"),
                         grain=spec.get("grain", "day"), compare=spec.get("compare", "none"))[0]
 
 
-def _multiples(ctx: DataContext, spec: Mapping, filters: Filters, end: date) -> Drawn:
-    return multiples_chart(ctx, filters, day=end, kpi=spec["kpi"])
+def _multiples(ctx: DataContext, spec: Mapping, end: date) -> Drawn:
+    return multiples_chart(ctx, _moved(spec, end), day=end, kpi=spec["kpi"])
 
 
-#: chart kind -> how it is drawn from (context, spec, filters moved to the new end, the new end)
-CHARTS: dict[str, Callable[[DataContext, Mapping, Filters, date], Drawn]] = {
-    "trends": _trends, "multiples": _multiples}
+def _anomaly(ctx: DataContext, spec: Mapping, _end: date) -> Drawn:
+    # an incident's chart stays on its day: redrawn, it shows the revised data and the weeks after it
+    return anomaly_chart(ctx, _filters_of(spec), kpi=spec["kpi"], slice=spec.get("slice") or {},
+                         day=date.fromisoformat(spec["day"]))[0]
+
+
+#: chart kind -> how it is drawn again from (context, spec, the newest day)
+CHARTS: dict[str, Callable[[DataContext, Mapping, date], Drawn]] = {
+    "trends": _trends, "multiples": _multiples, "anomaly": _anomaly}
 
 
 def redraw(ctx: DataContext, item: DeckItem, *, end: date) -> DeckItem | None:
-    """``item`` drawn again with its date range moved to end on ``end`` (same length), or ``None`` when it has no
-    spec (kept as collected). Raises ``ValueError`` when the newer data cannot draw it (say why, keep the item)."""
+    """``item`` drawn again on the data up to ``end``: a monitoring chart (Trends, the stand-up's small multiples)
+    with its date range moved to end there (same length), an incident's chart (Anomalies) on its own day with the
+    weeks after it; ``None`` when it has no spec (kept as collected). Raises ``ValueError`` when the newer data
+    cannot draw it (say why, keep the item)."""
     spec: dict[str, Any] = item.spec
     draw = CHARTS.get(str(spec.get("chart")))
     if draw is None:
         return None
-    old = _filters_of(spec)
-    filters = old.with_range(end - (old.end - old.start), end)
-    drawn = draw(ctx, spec, filters, end)
+    drawn = draw(ctx, spec, end)
     # the analyst's own words stay; a takeaway the data wrote is written again by the newer data
     takeaway = drawn.takeaway if item.takeaway == spec.get("takeaway", item.takeaway) else item.takeaway
     fresh = DeckItem.from_figure(drawn.fig, drawn.meta, kpi_names=drawn.kpi_names, data=drawn.data,
