@@ -96,7 +96,7 @@ def _redraw_all(end) -> None:
     st.session_state.pop(BUILT, None)
     said = f"Redrew {done} chart{'s' if done != 1 else ''} on the data up to {end:%a %d %b %Y}."
     if kept:
-        said += f" {kept} kept as collected (a drill-down, a weekly slide)."
+        said += f" {kept} kept as collected (a weekly slide, or a chart collected before charts kept their spec)."
     if failed:
         said += " Not redrawn: " + "; ".join(failed)
     st.session_state["deck_redrawn"] = md(said)
@@ -180,12 +180,11 @@ if newest is not None and redrawable:
         st.button("Redraw on the newest data", key="deck_redraw", icon=":material/refresh:", on_click=_redraw_all,
                   args=(newest,),
                   help=f"Draw the charts again on the data up to {newest:%a %d %b %Y}: Trends and stand-up charts "
-                       "with their date range moved to end there (same length), an Anomalies chart on its own day "
-                       "with the weeks after it. Numbers, bands, flags, takeaways and key numbers are the newer "
-                       "data's; a takeaway you wrote yourself is kept.")
+                       "with their date range moved to end there (same length), Anomalies and drill-down charts on "
+                       "their own day (an Anomalies chart with the weeks after it). Numbers, bands, flags, "
+                       "takeaways and key numbers are the newer data's; a takeaway you wrote yourself is kept.")
         st.caption("Every chart can be redrawn." if redrawable == len(items) else
-                   f"{redrawable} of {len(items)} charts can be redrawn (Trends, stand-up, Anomalies); the others "
-                   "are kept as collected.")
+                   f"{redrawable} of {len(items)} charts can be redrawn; the others are kept as collected.")
 if said := st.session_state.pop("deck_redrawn", None):
     st.info(said, icon=":material/refresh:")
 left, right = st.columns([3, 2])

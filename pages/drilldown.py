@@ -6,38 +6,27 @@ restores it; every control and chart click writes the URL, and the page reads on
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from charts.drilldown import (
-    contribution_figure,
-    decomposition_figure,
-    decomposition_numbers,
-    decomposition_takeaway,
-    weekday_figure,
-    weekday_summary,
-)
-from charts.figures import add_note_marks
 from metrics.drilldown import DrilldownState, case_side, coarser, finer
 from metrics.kpis import get_kpi
 from metrics.slices import Slice, value_words
 from ui.app_store import audited
-from ui.chart_panel import chart_meta, chart_panel
+from ui.chart_panel import chart_panel
 from ui.data import bounds, dimension_values, newest_complete_day
 from ui.drilldown_data import (
-    analysis,
     case_count,
     case_page,
     case_table,
     cases_csv,
-    decomposition,
     slice_filters,
     sortable_columns,
 )
 from ui.errors import guarded, show_problem
 from ui.links import LinkError, check_state, parse_params, selection_to_state, to_params
-from ui.notes import chart_marks, deck_notes, note_form, notes_on, render_notes, view_slice, visible_notes
+from ui.notes import note_form, render_notes, view_slice, visible_notes
+from ui.redraw import drilldown_view
 from ui.shell import page
 from ui.state import replace_page_params
 from ui.text import md
@@ -102,21 +91,15 @@ with guarded():
     st.caption(f"Slice: **{md(Slice.of(state.filters).words())}** · the sidebar filters do not apply here; "
                "the link holds the view.")
 
-    history = None
     try:
-        history = decomposition(ctx, state, first)
-    except ValueError as err:  # too little history for the detector: the rest of the page still works
-        st.warning(f"No decomposition for this slice: {md(err)}")
-
-    # the "why" allocates the same expected value the flag and the stand-up state (one judgment)
-    stamp = pd.Timestamp(state.day)
-    judged = float(history.loc[stamp, "expected"]) if history is not None and stamp in history.index else None
-    try:
-        result = analysis(ctx, state, judged if judged is not None and np.isfinite(judged) else None)
+        view = drilldown_view(ctx, state)
     except ValueError as err:
         st.warning(f"Nothing to explain for {md(Slice.of(state.filters).words())} on {state.day}: {md(err)}. "
                    "Step to a coarser slice or pick another day.")
         st.stop()
+    history, result, here, charts = view.history, view.analysis, view.notes, view.charts
+    if view.problem:  # too little history for the detector: the rest of the page still works
+        st.warning(f"No decomposition for this slice: {md(view.problem)}")
     if kpi.kind != "ratio" and result.actual == 0 and result.expected == 0:
         st.warning(f"The slice {md(Slice.of(state.filters).words())} has no {kpi.label.lower()} on {state.day} "
                    "nor on the same weekdays before it. Step to a coarser slice or pick another day.")
@@ -130,9 +113,7 @@ with guarded():
     window = slice_filters(state, state.day, state.day)
     # notes on this slice (as the data layer reads it): today's listed here, the chart's days marked on it
     noted_slice = view_slice(ctx, window)
-    noted, notes_problem = visible_notes(ctx, history.index[0].date() if history is not None else state.day,
-                                         state.day)
-    here = notes_on(noted, slice_=noted_slice, kpi=kpi.name)
+    notes_problem = visible_notes(ctx, state.day, state.day)[1]
     render_notes([n for n in here if n.day == state.day], key="drilldown_note", user_email=ctx.user.email,
                  admin=ctx.user.is_admin)
     note_form(ctx, day=state.day, slice_=noted_slice, kpi=kpi.name, key="drilldown_note",
@@ -140,31 +121,24 @@ with guarded():
     if notes_problem:
         st.caption(f"Notes are unavailable: {md(notes_problem)}")
 
-    if history is not None:
-        fig = add_note_marks(decomposition_figure(history, kpi, state.day), chart_marks(here))
-        chart_panel(fig, key="drilldown_decomp", meta=chart_meta(ctx, slice_filters(state, history.index[0].date(),
-                    state.day), title=f"{kpi.label}: decomposition", unit=kpi.unit), kpi_names=(kpi.name,),
-                    takeaway=decomposition_takeaway(history, kpi, state.day, where),
-                    key_numbers=decomposition_numbers(history, kpi, state.day), notes=deck_notes(here),
-                    on_select=lambda: on_chart("drilldown_decomp"), selection_mode="points")
+    def panel(part: str) -> None:
+        drawn = charts[part]
+        chart_panel(drawn.fig, key=f"drilldown_{part}", meta=drawn.meta, kpi_names=drawn.kpi_names,
+                    takeaway=drawn.takeaway, key_numbers=drawn.key_numbers or None, notes=drawn.notes,
+                    spec=drawn.spec, on_select=lambda: on_chart(f"drilldown_{part}"), selection_mode="points")
+
+    if "decomp" in charts:
+        panel("decomp")
         st.caption("**Observed and expected range**: the day's value on the detector's band. **Trend**: the "
                    "series' level with the weekly pattern taken out. **Weekly pattern**: how much each weekday "
                    f"usually adds or takes ({kpi.unit}). **Residual**: observed minus expected, what the judgment "
                    "scores. " + md(history.attrs["config"].describe()))
-
     left, right = st.columns(2)
     with left:
-        fig = contribution_figure(result)
-        chart_panel(fig, key="drilldown_contrib", meta=chart_meta(ctx, window, title=result.sentence, unit=kpi.unit),
-                    kpi_names=(kpi.name,), takeaway=result.sentence,
-                    on_select=lambda: on_chart("drilldown_contrib"), selection_mode="points")
+        panel("contrib")
     with right:
-        if history is not None:
-            fig = weekday_figure(history["observed"], kpi, state.day)
-            takeaway, numbers = weekday_summary(history["observed"], kpi, state.day, where)
-            chart_panel(fig, key="drilldown_weekdays", meta=chart_meta(ctx, window, title=f"{kpi.label}, same weekday",
-                        unit=kpi.unit), kpi_names=(kpi.name,), takeaway=takeaway, key_numbers=numbers,
-                        on_select=lambda: on_chart("drilldown_weekdays"), selection_mode="points")
+        if "weekdays" in charts:
+            panel("weekdays")
 
     causes = result.causes
     if len(causes):

@@ -106,3 +106,19 @@ def test_an_anomaly_chart_stays_on_its_day_and_shows_the_weeks_after_it_when_red
     point = detected.loc[pd.Timestamp(day)]
     assert fresh.key_numbers[0][1] == get_kpi("incoming").format(point["observed"])
     assert fresh.takeaway.startswith(f"Incoming at Manila on {day:%a %d %b %Y}")
+
+
+def test_a_drill_down_chart_is_redrawn_on_its_own_day(ctx):
+    from metrics.drilldown import DrilldownState
+    from ui.redraw import drilldown_view, redraw
+
+    state = DrilldownState("incoming", SAMPLE_END, (("workflow", "brand_impersonation"),))
+    view = drilldown_view(ctx, state)
+    assert set(view.charts) == {"decomp", "contrib", "weekdays"}
+    for part, drawn in view.charts.items():
+        item = _collected(drawn)
+        assert item.spec["chart"] == "drilldown" and item.spec["part"] == part
+        fresh = redraw(ctx, item, end=SAMPLE_END)
+        assert fresh.item_id == item.item_id and fresh.spec == item.spec
+        assert fresh.takeaway == item.takeaway  # the same day on the same data: the same words
+    assert view.charts["contrib"].takeaway == view.analysis.sentence

@@ -7,9 +7,9 @@ its KPI, split, grain or day, its date range and dimension filters, and the take
 numbers, the expected band, the flags, the takeaway and the key numbers are then those of the newer data. An
 analyst's own takeaway (one that differs from the computed one) is kept.
 
-An incident's chart (an Anomalies series) stays on its flagged day: redrawn, it shows the revised data and the weeks
-after the day. Charts collected without a spec (a drill-down decomposition, a weekly slide) stay as they were
-collected; the Deck page says which.
+An incident's chart (an Anomalies series, the drill-down's charts) stays on its day: redrawn, it shows the revised
+data (and, for an Anomalies series, the weeks after the day). Charts collected without a spec (a weekly slide, a
+chart collected before specs were kept) stay as they were collected; the Deck page says which.
 """
 
 from __future__ import annotations
@@ -19,23 +19,45 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from charts.deck_items import DeckItem, summarize
+from charts.drilldown import (
+    contribution_figure,
+    decomposition_figure,
+    decomposition_numbers,
+    decomposition_takeaway,
+    weekday_figure,
+    weekday_summary,
+)
 from charts.export import ChartMeta
 from charts.figures import add_note_marks, anomaly_figure, largest_workflows, multiples_columns, trend_figure
 from loaders import Filters
+from metrics.drilldown import DrilldownState
 from metrics.events import events_for
 from metrics.kpis import TOP_VALUES, get_kpi
 from metrics.slices import Slice
 from ui.anomaly_data import events, expected_band, series_frame
 from ui.chart_panel import chart_meta
-from ui.data import DataContext, kpi_frame, newest_complete_day
+from ui.data import DataContext, bounds, kpi_frame, newest_complete_day
+from ui.drilldown_data import analysis, decomposition, slice_filters
 from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 
-__all__ = ["COMPARE", "PERIOD_LABEL", "Drawn", "NothingToDraw", "anomaly_chart", "filters_spec", "multiples_chart",
-           "redraw", "trends_chart"]
+__all__ = [
+    "COMPARE",
+    "PERIOD_LABEL",
+    "Drawn",
+    "DrilldownView",
+    "NothingToDraw",
+    "anomaly_chart",
+    "drilldown_view",
+    "filters_spec",
+    "multiples_chart",
+    "redraw",
+    "trends_chart",
+]
 
 PERIOD_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
 COMPARE = {"none": "Nothing", "week": "Last week", "median4": "4-week median"}
@@ -187,6 +209,65 @@ def anomaly_chart(ctx: DataContext, filters: Filters, *, kpi: str, slice: Mappin
     return drawn, detected, known
 
 
+# ------------------------------------------------------------------------------------- the drill-down
+@dataclass(frozen=True)
+class DrilldownView:
+    """What the drill-down draws for one state: the judged series (``None`` when too short to decompose, with
+    ``problem`` saying why), the analysis (leaves, causes, sentence) and its three charts."""
+
+    history: pd.DataFrame | None
+    problem: str | None
+    analysis: Any
+    notes: list
+    charts: dict[str, Drawn]
+
+
+def drilldown_view(ctx: DataContext, state: DrilldownState) -> DrilldownView:
+    """The drill-down of ``state``: its decomposition (the one judgment's series), its root causes (allocating
+    that same expected value) and its charts — decomposition, contributions, same weekdays.
+
+    Raises
+    ------
+    ValueError
+        When there is nothing to explain (no leaves for the slice around the day).
+    """
+    spec = get_kpi(state.kpi)
+    where = Slice.of(state.filters).words() if state.filters else ""
+    first = bounds(ctx)[0]
+    history, problem = None, None
+    try:
+        history = decomposition(ctx, state, first)
+    except ValueError as err:  # too little history for the detector: the rest of the page still works
+        problem = str(err)
+    # the "why" allocates the same expected value the flag and the stand-up state (one judgment)
+    stamp = pd.Timestamp(state.day)
+    judged = float(history.loc[stamp, "expected"]) if history is not None and stamp in history.index else None
+    result = analysis(ctx, state, judged if judged is not None and np.isfinite(judged) else None)
+    window = slice_filters(state, state.day, state.day)
+    noted, _unavailable = visible_notes(ctx, history.index[0].date() if history is not None else state.day,
+                                        state.day)
+    here = notes_on(noted, slice_=view_slice(ctx, window), kpi=spec.name)
+    base = {"kpi": spec.name, "day": state.day.isoformat(), "slice": [list(p) for p in state.slice]}
+    charts = {"contrib": Drawn(contribution_figure(result), chart_meta(ctx, window, title=result.sentence,
+                                                                       unit=spec.unit),
+                               pd.DataFrame(), (spec.name,), result.sentence, (), "",
+                               {"chart": "drilldown", "part": "contrib", **base})}
+    if history is not None:
+        span = slice_filters(state, history.index[0].date(), state.day)
+        charts["decomp"] = Drawn(
+            add_note_marks(decomposition_figure(history, spec, state.day), chart_marks(here)),
+            chart_meta(ctx, span, title=f"{spec.label}: decomposition", unit=spec.unit), pd.DataFrame(),
+            (spec.name,), decomposition_takeaway(history, spec, state.day, where),
+            tuple(decomposition_numbers(history, spec, state.day)), deck_notes(here),
+            {"chart": "drilldown", "part": "decomp", **base})
+        takeaway, numbers = weekday_summary(history["observed"], spec, state.day, where)
+        charts["weekdays"] = Drawn(
+            weekday_figure(history["observed"], spec, state.day),
+            chart_meta(ctx, window, title=f"{spec.label}, same weekday", unit=spec.unit), pd.DataFrame(),
+            (spec.name,), takeaway, tuple(numbers), "", {"chart": "drilldown", "part": "weekdays", **base})
+    return DrilldownView(history, problem, result, here, charts)
+
+
 # ----------------------------------------------------------------------------------------- redraw
 def _moved(spec: Mapping, end: date) -> Filters:
     old = _filters_of(spec)
@@ -202,6 +283,16 @@ def _multiples(ctx: DataContext, spec: Mapping, end: date) -> Drawn:
     return multiples_chart(ctx, _moved(spec, end), day=end, kpi=spec["kpi"])
 
 
+def _drilldown(ctx: DataContext, spec: Mapping, _end: date) -> Drawn:
+    # a drill-down is about its day: redrawn, it states the revised data of that day
+    state = DrilldownState(spec["kpi"], date.fromisoformat(spec["day"]),
+                           tuple((str(d), str(v)) for d, v in spec.get("slice") or ()))
+    charts = drilldown_view(ctx, state).charts
+    if spec.get("part") not in charts:
+        raise ValueError(f"the {spec.get('part')} chart cannot be drawn for this slice any more")
+    return charts[spec["part"]]
+
+
 def _anomaly(ctx: DataContext, spec: Mapping, _end: date) -> Drawn:
     # an incident's chart stays on its day: redrawn, it shows the revised data and the weeks after it
     return anomaly_chart(ctx, _filters_of(spec), kpi=spec["kpi"], slice=spec.get("slice") or {},
@@ -210,7 +301,7 @@ def _anomaly(ctx: DataContext, spec: Mapping, _end: date) -> Drawn:
 
 #: chart kind -> how it is drawn again from (context, spec, the newest day)
 CHARTS: dict[str, Callable[[DataContext, Mapping, date], Drawn]] = {
-    "trends": _trends, "multiples": _multiples, "anomaly": _anomaly}
+    "trends": _trends, "multiples": _multiples, "anomaly": _anomaly, "drilldown": _drilldown}
 
 
 def redraw(ctx: DataContext, item: DeckItem, *, end: date) -> DeckItem | None:
@@ -225,7 +316,8 @@ def redraw(ctx: DataContext, item: DeckItem, *, end: date) -> DeckItem | None:
     drawn = draw(ctx, spec, end)
     # the analyst's own words stay; a takeaway the data wrote is written again by the newer data
     takeaway = drawn.takeaway if item.takeaway == spec.get("takeaway", item.takeaway) else item.takeaway
-    fresh = DeckItem.from_figure(drawn.fig, drawn.meta, kpi_names=drawn.kpi_names, data=drawn.data,
-                                 takeaway=drawn.takeaway, key_numbers=drawn.key_numbers, notes=drawn.notes,
-                                 origin=item.origin, spec=drawn.spec)
+    fresh = DeckItem.from_figure(drawn.fig, drawn.meta, kpi_names=drawn.kpi_names,
+                                 data=drawn.data if len(drawn.data.columns) else None, takeaway=drawn.takeaway,
+                                 key_numbers=drawn.key_numbers or None, notes=drawn.notes, origin=item.origin,
+                                 spec=drawn.spec)
     return replace(fresh, item_id=item.item_id, takeaway=takeaway)
