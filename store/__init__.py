@@ -595,7 +595,7 @@ def _view(r: Any) -> SavedView:
     return SavedView(r.id, r.name, r.page, json.loads(r.params), r.created_at, r.owner, _unjson(r.scope))
 
 
-def _slice_text(pairs: Sequence[tuple[str, str]]) -> str:
+def _slice_json(pairs: Sequence[tuple[str, str]]) -> str:
     text = json.dumps(sorted([str(d), str(v)] for d, v in pairs))
     if len(text) > 400:
         raise StoreError("This slice is too long to note; note a coarser one.")
@@ -614,7 +614,7 @@ def _note_values(*, day: dt.date, slice: Sequence[tuple[str, str]], kpi: str | N
     link = str(link or "").strip()
     if link and not (link.startswith(("https://", "http://")) and len(link) <= 500 and " " not in link):
         raise StoreError("The ticket link must be a web address starting with https:// (500 characters at most).")
-    return {"day": day, "slice": _slice_text(slice), "kpi": kpi or None, "status": status, "text": body,
+    return {"day": day, "slice": _slice_json(slice), "kpi": kpi or None, "status": status, "text": body,
             "link": link, "event": bool(event)}
 
 
