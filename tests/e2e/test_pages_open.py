@@ -27,3 +27,12 @@ def test_page_opens_without_errors(app_url: str, page, script: str, label: str):
     shot = screenshot(page, f"page-{label.lower().replace(' ', '-')}")
     assert shot.stat().st_size > 10_000
     assert page.console.errors == []
+
+
+def test_the_readiness_probe_runs_the_home_page_in_the_servers_own_session(app_url: str):
+    """``/_stcore/script-health-check`` (enabled in .streamlit/config.toml) runs the stand-up once with no browser:
+    a deployment's readiness probe warms the imports and the scored panel before the first visitor."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{app_url}/_stcore/script-health-check", timeout=180) as answer:
+        assert answer.status == 200 and answer.read() == b"ok"
