@@ -36,8 +36,7 @@ def command_context(settings: loaders.Settings, user: loaders.User = loaders.LOC
     loaders.OpsDataError
         The source cannot be reached, or the roll-up is empty (``ConfigError``, with a hint).
     """
-    from ui.data import DataContext, events_files_version
-    from ui.notes import events_version
+    from ui.data import make_context
 
     source = loaders.engine_for(settings)
     rollup = loaders.rollup_engine(source, settings)
@@ -46,10 +45,7 @@ def command_context(settings: loaders.Settings, user: loaders.User = loaders.LOC
         if not state.rows:
             raise loaders.ConfigError("the roll-up is empty: there is nothing to report yet",
                                       hint="Open the dashboard once (it builds the roll-up) or load data.")
-        version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
-        return DataContext(settings, source, rollup, version, None, state,
-                           loaders.available_measures(source, settings), user,
-                           f"{events_version()}|{events_files_version(settings)}")
+        return make_context(settings, source, rollup, state, loaders.available_measures(source, settings), user)
     except BaseException:
         rollup.dispose()
         source.dispose()

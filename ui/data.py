@@ -40,6 +40,7 @@ __all__ = [
     "forget_failed_refresh",
     "kpi_availability",
     "kpi_frame",
+    "make_context",
     "matches_any_case",
     "newest_complete_day",
     "reset_connections",
@@ -359,12 +360,20 @@ def context() -> DataContext:
         if problem is None:
             raise
         measures = frozenset(MEASURE_INPUTS)  # the source cannot be inspected: show what the roll-up holds
-    version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+    return make_context(settings, source_engine(settings), _rollup_engine(settings.url, settings), state, measures,
+                        user, problem)
+
+
+def make_context(settings: Settings, source: Engine, rollup: Engine, state: RollupState, measures: frozenset[str],
+                 user: User, problem: OpsDataError | None = None) -> DataContext:
+    """A data context from its parts (the app's pages, and a command run without a server: ``reports``): the
+    roll-up's version and the known events' version are stated here, once."""
     # ui.notes reads the app database through ui.app_store, which imports this module: imported here
     from ui.notes import events_version
 
-    return DataContext(settings, source_engine(settings), _rollup_engine(settings.url, settings), version,
-                       problem, state, measures, user, f"{events_version()}|{events_files_version(settings)}")
+    version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+    return DataContext(settings, source, rollup, version, problem, state, measures, user,
+                       f"{events_version()}|{events_files_version(settings)}")
 
 
 def events_files_version(settings: Settings) -> str:
