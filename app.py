@@ -99,8 +99,7 @@ def standup(picked: date | None) -> None:
         key="standup_multiples_kpi", label_visibility="collapsed") or "incoming"
     frame = su.safe(su.workflow_frame, live, filters, day, multiples_kpi)
     if frame is not None and not frame.empty:
-        su.render_multiples(su.workflow_chart(live, filters, day, multiples_kpi), frame, ctx=live, filters=filters,
-                            day=day, kpi=multiples_kpi)
+        su.render_multiples(frame, ctx=live, filters=filters, day=day, kpi=multiples_kpi)
 
 
 standup(picked)

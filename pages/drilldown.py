@@ -25,7 +25,7 @@ from ui.drilldown_data import (
 )
 from ui.errors import guarded, show_problem
 from ui.links import LinkError, check_state, parse_params, selection_to_state, to_params
-from ui.notes import note_form, render_notes, view_slice, visible_notes
+from ui.notes import note_form, render_notes, view_slice
 from ui.redraw import drilldown_view
 from ui.shell import page
 from ui.state import replace_page_params
@@ -113,13 +113,12 @@ with guarded():
     window = slice_filters(state, state.day, state.day)
     # notes on this slice (as the data layer reads it): today's listed here, the chart's days marked on it
     noted_slice = view_slice(ctx, window)
-    notes_problem = visible_notes(ctx, state.day, state.day)[1]
     render_notes([n for n in here if n.day == state.day], key="drilldown_note", user_email=ctx.user.email,
                  admin=ctx.user.is_admin)
     note_form(ctx, day=state.day, slice_=noted_slice, kpi=kpi.name, key="drilldown_note",
               label="Note or acknowledge")
-    if notes_problem:
-        st.caption(f"Notes are unavailable: {md(notes_problem)}")
+    if view.notes_problem:
+        st.caption(f"Notes are unavailable: {md(view.notes_problem)}")
 
     def panel(part: str) -> None:
         drawn = charts[part]

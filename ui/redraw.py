@@ -159,7 +159,7 @@ def multiples_chart(ctx: DataContext, filters: Filters, *, day: date, kpi: str) 
     spec = get_kpi(kpi)
     main = ctx.main_dim
     frame = su.workflow_frame(ctx, filters, day, kpi)
-    fig = go.Figure(su.workflow_chart(ctx, filters, day, kpi))  # a copy: the cached figure is not marked
+    fig = su.workflow_chart(ctx, filters, day, kpi)  # the cache hands out a copy: marking it changes no one else's
     span = filters.with_range(day - timedelta(days=55), day)
     meta = chart_meta(ctx, span, title=f"{spec.label} per {ctx.label(main).lower()}, last 8 weeks", unit=spec.unit,
                       note="grey band: expected range")
@@ -220,6 +220,8 @@ class DrilldownView:
     analysis: Any
     notes: list
     charts: dict[str, Drawn]
+    #: why the notes could not be read (the app database is unreachable), else ``None``
+    notes_problem: str | None = None
 
 
 def drilldown_view(ctx: DataContext, state: DrilldownState) -> DrilldownView:
@@ -244,8 +246,8 @@ def drilldown_view(ctx: DataContext, state: DrilldownState) -> DrilldownView:
     judged = float(history.loc[stamp, "expected"]) if history is not None and stamp in history.index else None
     result = analysis(ctx, state, judged if judged is not None and np.isfinite(judged) else None)
     window = slice_filters(state, state.day, state.day)
-    noted, _unavailable = visible_notes(ctx, history.index[0].date() if history is not None else state.day,
-                                        state.day)
+    noted, notes_problem = visible_notes(ctx, history.index[0].date() if history is not None else state.day,
+                                         state.day)
     here = notes_on(noted, slice_=view_slice(ctx, window), kpi=spec.name)
     base = {"kpi": spec.name, "day": state.day.isoformat(), "slice": [list(p) for p in state.slice]}
     charts = {"contrib": Drawn(contribution_figure(result), chart_meta(ctx, window, title=result.sentence,
@@ -265,7 +267,7 @@ def drilldown_view(ctx: DataContext, state: DrilldownState) -> DrilldownView:
             weekday_figure(history["observed"], spec, state.day),
             chart_meta(ctx, window, title=f"{spec.label}, same weekday", unit=spec.unit), pd.DataFrame(),
             (spec.name,), takeaway, tuple(numbers), "", {"chart": "drilldown", "part": "weekdays", **base})
-    return DrilldownView(history, problem, result, here, charts)
+    return DrilldownView(history, problem, result, here, charts, notes_problem)
 
 
 # ----------------------------------------------------------------------------------------- redraw

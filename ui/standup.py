@@ -393,23 +393,18 @@ def _column_help(spec: KPI) -> str:
     return f"{spec.description} {'Up' if spec.bad_direction == 'up' else 'Down'} is bad."
 
 
-def render_multiples(fig: go.Figure, frame: pd.DataFrame, *, ctx: DataContext, filters: Filters, day: date,
-                     kpi: str, tv: bool = False) -> None:
-    """The small multiples, with the shared export buttons on a desk (plain chart on a TV)."""
-    config = {"displayModeBar": False} if tv else {"displaylogo": False}
+def render_multiples(frame: pd.DataFrame, *, ctx: DataContext, filters: Filters, day: date, kpi: str) -> None:
+    """The small multiples (``frame``: :func:`workflow_frame`) with the shared export buttons (a TV has none)."""
     main = ctx.main_dim
     total = frame[main].nunique()
     shown = f"The {MULTIPLES_MAX} largest of {total} {ctx.label(main).lower()} values by volume (Trends shows " \
         "any of them). " if total > MULTIPLES_MAX else ""
     st.caption(f"{shown}Line: the day's value; grey band: the detector's expected range for that day; dots: days "
                "it flagged (vermillion = bad direction, green = good).")
-    if tv:
-        st.plotly_chart(fig, key="standup_multiples", config=config, theme=None)
-        return
     drawn = multiples_chart(ctx, filters, day=day, kpi=kpi)
     chart_panel(drawn.fig, key="standup_multiples", meta=drawn.meta, data=drawn.data, kpi_names=drawn.kpi_names,
-                config=config, takeaway=drawn.takeaway, key_numbers=drawn.key_numbers, notes=drawn.notes,
-                spec=drawn.spec)
+                config={"displaylogo": False}, takeaway=drawn.takeaway, key_numbers=drawn.key_numbers,
+                notes=drawn.notes, spec=drawn.spec)
 
 
 def multiples_summary(frame: pd.DataFrame, spec: KPI, day: date, *, by: str, label: str
