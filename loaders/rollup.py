@@ -166,6 +166,8 @@ def state_table(settings: Settings, metadata: sa.MetaData | None = None) -> sa.T
         # what the roll-up was built from (columns, value maps, the measures the source had): when it changes,
         # the next refresh rebuilds everything instead of mixing old and new rows
         sa.Column("mapping", sa.String(64)),
+        # the version of the rows themselves: a refresh that rewrote the same rows keeps it (see `content`)
+        sa.Column("content", sa.String(64)),
     )
 
 
@@ -469,6 +471,10 @@ class RollupState:
     rows: int | None
     kind: str | None
     mapping: str | None = None
+    #: the version of the roll-up's rows: it changes when a refresh changes a row (a new day, a late solve) and
+    #: not when it rewrites the same rows, so whatever is computed from the rows stays valid across refreshes
+    #: that brought nothing new (``None``: built by an earlier version, until its next refresh)
+    content: str | None = None
 
 
 @dataclass(frozen=True)
@@ -504,7 +510,7 @@ def rollup_state(target: Engine, settings: Settings) -> RollupState:
             return RollupState(None, max_day, None, int(rows), "volume")
         if not sa.inspect(target).has_table(st.name, schema=st.schema):
             return RollupState(None, None, None, None, None)
-        # an earlier version's state table has no `mapping` column until the next refresh adds it
+        # an earlier version's state table has no `mapping` / `content` column until the next refresh adds it
         there = {c["name"].lower() for c in sa.inspect(target).get_columns(st.name, schema=st.schema)}
         with target.connect() as conn:
             row = conn.execute(sa.select(*(c for c in st.c if c.name in there))
@@ -514,18 +520,21 @@ def rollup_state(target: Engine, settings: Settings) -> RollupState:
     if row is None:
         return RollupState(None, None, None, None, None)
     return RollupState(row.refreshed_at, row.max_day, row.source_max_created, row.rows, row.kind,
-                       getattr(row, "mapping", None))
+                       getattr(row, "mapping", None), getattr(row, "content", None))
 
 
 def _mysql(conn: sa.Connection | Engine) -> bool:
     return conn.dialect.name in ("mysql", "mariadb")
 
 
-def _layout_ok(inspector: sa.Inspector, table: sa.Table, *, legacy: tuple[str, ...] = ()) -> bool:
-    """Whether the database's table of that name has exactly the columns the app gives it (less ``legacy``,
-    the columns a later version added)."""
+#: the state table's columns that later versions added (a refresh adds them to an earlier version's table)
+_LATER_STATE_COLUMNS = ("mapping", "content")
+
+
+def _layout_ok(inspector: sa.Inspector, table: sa.Table) -> bool:
+    """Whether the database's table of that name has exactly the columns the app gives it."""
     found = {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
-    return found == {c.name.lower() for c in table.c} - set(legacy)
+    return found == {c.name.lower() for c in table.c}
 
 
 def _where(settings: Settings) -> str:
@@ -547,11 +556,15 @@ def _claim_rollup(target: Engine, settings: Settings) -> bool:
     rollup, st = rollup_table(settings, metadata), state_table(settings, metadata)
     owned = owned_table(settings, metadata)
     inspector = sa.inspect(target)
-    if inspector.has_table(st.name, schema=st.schema) and _layout_ok(inspector, st, legacy=("mapping",)):
-        with target.begin() as conn:  # a state table of an earlier version: ours, one column short
-            conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(st)} "
-                                 "ADD COLUMN mapping VARCHAR(64)"))
-        inspector = sa.inspect(target)
+    if inspector.has_table(st.name, schema=st.schema):  # a state table of an earlier version: ours, short
+        found = {c["name"].lower() for c in inspector.get_columns(st.name, schema=st.schema)}
+        short = [c for c in _LATER_STATE_COLUMNS if c not in found]
+        if short and found == {c.name.lower() for c in st.c} - set(short):
+            with target.begin() as conn:
+                for column in short:
+                    conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(st)} "
+                                         f"ADD COLUMN {column} VARCHAR(64)"))
+            inspector = sa.inspect(target)
     for support in (owned, st):
         if inspector.has_table(support.name, schema=support.schema) and not _layout_ok(inspector, support):
             raise ConfigError(
@@ -640,14 +653,31 @@ def mapping_signature(settings: Settings, report: SchemaReport) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
+def _rows_digest(conn: sa.Connection, table: sa.Table, since: date) -> str:
+    """A digest of the roll-up's rows from ``since`` on, in key order (a refresh's window: a few days' rows)."""
+    key = [table.c.day, *(c for c in table.c if c.name not in MEASURES and c.name != "day")]
+    digest = hashlib.sha256()
+    for row in conn.execute(sa.select(*table.c).where(table.c.day >= since).order_by(*key)):
+        digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
+def _next_content(previous: str | None, before: str | None, after: str | None) -> str:
+    """The roll-up's content version after a refresh: the previous one when the rewritten rows are the same,
+    else a new one (a full build, which rewrites everything, is always new)."""
+    if previous and before is not None and before == after:
+        return previous
+    return uuid.uuid4().hex
+
+
 def _state_values(conn: sa.Connection, table: sa.Table, settings: Settings, newest: datetime | None,
-                  kind: str, mapping: str) -> dict:
+                  kind: str, mapping: str, content: str) -> dict:
     max_day, rows = conn.execute(sa.select(sa.func.max(table.c.day), sa.func.count()).select_from(table)).one()
     if isinstance(max_day, str):  # SQLite returns the text it stores
         max_day = date.fromisoformat(max_day)
     return dict(rollup_table=settings.rollup_table,
                 refreshed_at=utcnow().replace(microsecond=0),
-                max_day=max_day, source_max_created=newest, rows=rows, kind=kind, mapping=mapping)
+                max_day=max_day, source_max_created=newest, rows=rows, kind=kind, mapping=mapping, content=content)
 
 
 def _write_state(conn: sa.Connection, st: sa.Table, values: dict) -> None:
@@ -701,7 +731,8 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
                 _rename(conn, build, live.name)
                 conn.execute(owned.delete().where(owned.c.table_name == build.name))
                 _register(conn, owned, live.name, "rollup")
-                _write_state(conn, st, _state_values(conn, live, settings, newest, "full", mapping))
+                _write_state(conn, st, _state_values(conn, live, settings, newest, "full", mapping,
+                                                     _next_content(None, None, None)))
         return written
     # MariaDB / MySQL: DDL commits by itself; register first so whatever is left behind is known to be ours
     with target.begin() as conn:
@@ -718,7 +749,7 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
         say("building the new roll-up beside the current one")
         with target.begin() as conn, _long_statements(conn, settings):
             written = _fill(source, conn, build, select, names, settings, incremental=False)
-            values = _state_values(conn, build, settings, newest, "full", mapping)
+            values = _state_values(conn, build, settings, newest, "full", mapping, _next_content(None, None, None))
         say("swapping in the new roll-up")
         with target.begin() as conn:
             quote = conn.dialect.identifier_preparer
@@ -807,10 +838,14 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
         else:
             say(f"aggregating cases since {since_day.isoformat()}")
             with target.begin() as conn, _long_statements(conn, settings):
+                before = _rows_digest(conn, rollup, since_day) if state.content else None
                 conn.execute(rollup.delete().where(rollup.c.day >= since_day))
                 say(f"replacing the days since {since_day.isoformat()}")
                 written = _fill(source, conn, rollup, select, names, settings, incremental=True)
-                _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental", mapping))
+                content = _next_content(state.content, before, _rows_digest(conn, rollup, since_day)
+                                        if before is not None else None)
+                _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental", mapping,
+                                                     content))
     except DBAPIError as err:
         found = translate_error(err, doing="refreshing the roll-up", engine=target)
         if type(found) is QueryFailed and not found.hint.startswith("This user"):

@@ -842,7 +842,7 @@ class Scores:
             "trend": np.where(np.isnan(expected), np.nan, self.trend[:, j]),
             "seasonal": np.where(np.isnan(expected), np.nan, self.seasonal[:, j]),
             "resid": np.where(np.isnan(expected), np.nan, self.resid[:, j]),
-            "lower": self.lower[:, j], "upper": self.upper[:, j], "score": self.score[:, j],
+            "lower": expected - self.width[:, j], "upper": expected + self.width[:, j], "score": self.score[:, j],
             "is_anomaly": flags,
             "direction": np.where(flags, np.where(self.resid[:, j] > 0, "spike", "drop"), ""),
             "run": np.where(flags, self.run[:, j], 0).astype(int),

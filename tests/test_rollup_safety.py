@@ -316,3 +316,35 @@ def test_a_state_table_of_an_earlier_version_is_adopted_and_the_next_refresh_reb
     assert result.kind == "full"  # its rows' mapping is unknown
     assert "mapping" in {c["name"] for c in sa.inspect(engine).get_columns(st.name)}
     assert refresh_rollup(engine, settings).kind == "incremental"
+
+
+def test_a_refresh_that_brings_nothing_new_keeps_the_rows_version_and_one_that_does_not_changes_it(
+        built, sample_cases):
+    engine, settings = built
+    after_build = rollup_state(engine, settings).content
+    assert after_build  # a full build gives the rows a version
+    refresh_rollup(engine, settings)
+    same = rollup_state(engine, settings)
+    refresh_rollup(engine, settings)
+    again = rollup_state(engine, settings)
+    assert same.kind == again.kind == "incremental"
+    assert again.content == same.content  # the same rows rewritten: whatever was computed from them holds
+    write_cases(engine, sample_cases.iloc[6000:6200], settings=settings)  # the next cases arrive
+    refresh_rollup(engine, settings)
+    newer = rollup_state(engine, settings)
+    assert newer.rows > again.rows and newer.content != again.content
+    refresh_rollup(engine, settings, full=True)
+    assert rollup_state(engine, settings).content not in (newer.content, None)  # a rebuild is always new
+
+
+def test_a_state_table_without_the_rows_version_gets_one_on_the_next_refresh(built):
+    engine, settings = built
+    st = state_table(settings)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(st)} DROP COLUMN content"))
+    assert rollup_state(engine, settings).content is None
+    assert refresh_rollup(engine, settings).kind == "incremental"  # its mapping is known: no rebuild
+    first = rollup_state(engine, settings).content
+    assert first and "content" in {c["name"] for c in sa.inspect(engine).get_columns(st.name)}
+    refresh_rollup(engine, settings)
+    assert rollup_state(engine, settings).content == first

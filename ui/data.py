@@ -371,7 +371,8 @@ def make_context(settings: Settings, source: Engine, rollup: Engine, state: Roll
     # ui.notes reads the app database through ui.app_store, which imports this module: imported here
     from ui.notes import events_version
 
-    version = f"{state.refreshed_at}|{state.max_day}|{state.rows}"
+    # the rows' version, not the refresh time: a refresh that brought nothing new keeps every cached frame
+    version = f"{state.content or state.refreshed_at}|{state.max_day}|{state.rows}"
     return DataContext(settings, source, rollup, version, problem, state, measures, user,
                        f"{events_version()}|{events_files_version(settings)}")
 
