@@ -653,26 +653,41 @@ def mapping_signature(settings: Settings, report: SchemaReport) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
-def _rows_digest(conn: sa.Connection, table: sa.Table, since: date) -> str:
-    """A digest of the roll-up's rows from ``since`` on, in key order (a refresh's window: a few days' rows)."""
+def _window_rows(conn: sa.Connection, table: sa.Table, since: date) -> list[tuple]:
+    """The roll-up's rows from ``since`` on, in key order (a refresh's window: a few days' rows)."""
     key = [table.c.day, *(c for c in table.c if c.name not in MEASURES and c.name != "day")]
-    digest = hashlib.sha256()
-    for row in conn.execute(sa.select(*table.c).where(table.c.day >= since).order_by(*key)):
-        digest.update(repr(tuple(row)).encode())
-    return digest.hexdigest()
+    return [tuple(row) for row in conn.execute(sa.select(*table.c).where(table.c.day >= since).order_by(*key))]
 
 
-def _next_content(previous: str | None, before: str | None, after: str | None) -> str:
-    """The roll-up's content version after a refresh: the previous one when the rewritten rows are the same,
-    else a new one (a full build, which rewrites everything, is always new)."""
-    if previous and before is not None and before == after:
-        return previous
-    return uuid.uuid4().hex
+def _same_rows(before: list[tuple], after: list[tuple]) -> bool:
+    """Whether a refresh wrote back the rows it deleted: the same keys and counts, and sums of seconds or scores
+    equal up to the last bits (a database may add the same floats in another order from one run to the next)."""
+    if len(before) != len(after):
+        return False
+    for old, new in zip(before, after, strict=True):
+        for a, b in zip(old, new, strict=True):
+            if isinstance(a, float) or isinstance(b, float):
+                if a is None or b is None or abs(float(a) - float(b)) > 1e-9 * max(abs(float(a)), abs(float(b)), 1.0):
+                    return False
+            elif a != b:
+                return False
+    return True
+
+
+def _next_content(previous: str | None, same: bool) -> str:
+    """The roll-up's content version after a refresh: the previous one when it wrote back the same rows, else a
+    new one (a full build, which rewrites everything, is always new)."""
+    return previous if previous and same else uuid.uuid4().hex
 
 
 def _state_values(conn: sa.Connection, table: sa.Table, settings: Settings, newest: datetime | None,
-                  kind: str, mapping: str, content: str) -> dict:
-    max_day, rows = conn.execute(sa.select(sa.func.max(table.c.day), sa.func.count()).select_from(table)).one()
+                  kind: str, mapping: str, content: str, rows: int | None = None) -> dict:
+    """The state row; ``rows`` when the caller knows the count (an incremental refresh: counting millions of rows
+    on every refresh would cost more than the refresh)."""
+    if rows is None or rows < 0:
+        max_day, rows = conn.execute(sa.select(sa.func.max(table.c.day), sa.func.count()).select_from(table)).one()
+    else:
+        max_day = conn.execute(sa.select(sa.func.max(table.c.day))).scalar()
     if isinstance(max_day, str):  # SQLite returns the text it stores
         max_day = date.fromisoformat(max_day)
     return dict(rollup_table=settings.rollup_table,
@@ -732,7 +747,7 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
                 conn.execute(owned.delete().where(owned.c.table_name == build.name))
                 _register(conn, owned, live.name, "rollup")
                 _write_state(conn, st, _state_values(conn, live, settings, newest, "full", mapping,
-                                                     _next_content(None, None, None)))
+                                                     _next_content(None, False)))
         return written
     # MariaDB / MySQL: DDL commits by itself; register first so whatever is left behind is known to be ours
     with target.begin() as conn:
@@ -749,7 +764,7 @@ def _rebuild(source: Engine, target: Engine, settings: Settings, select: sa.Sele
         say("building the new roll-up beside the current one")
         with target.begin() as conn, _long_statements(conn, settings):
             written = _fill(source, conn, build, select, names, settings, incremental=False)
-            values = _state_values(conn, build, settings, newest, "full", mapping, _next_content(None, None, None))
+            values = _state_values(conn, build, settings, newest, "full", mapping, _next_content(None, False))
         say("swapping in the new roll-up")
         with target.begin() as conn:
             quote = conn.dialect.identifier_preparer
@@ -838,14 +853,16 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
         else:
             say(f"aggregating cases since {since_day.isoformat()}")
             with target.begin() as conn, _long_statements(conn, settings):
-                before = _rows_digest(conn, rollup, since_day) if state.content else None
-                conn.execute(rollup.delete().where(rollup.c.day >= since_day))
+                before = _window_rows(conn, rollup, since_day) if state.content else None
+                deleted = conn.execute(rollup.delete().where(rollup.c.day >= since_day)).rowcount
                 say(f"replacing the days since {since_day.isoformat()}")
                 written = _fill(source, conn, rollup, select, names, settings, incremental=True)
-                content = _next_content(state.content, before, _rows_digest(conn, rollup, since_day)
-                                        if before is not None else None)
+                same = before is not None and _same_rows(before, _window_rows(conn, rollup, since_day))
+                content = _next_content(state.content, same)
+                known = (state.rows - deleted + written if state.rows is not None and deleted is not None
+                         and deleted >= 0 and written is not None and written >= 0 else None)
                 _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental", mapping,
-                                                     content))
+                                                     content, known))
     except DBAPIError as err:
         found = translate_error(err, doing="refreshing the roll-up", engine=target)
         if type(found) is QueryFailed and not found.hint.startswith("This user"):

@@ -243,6 +243,9 @@ class Settings:
     rollup_table: str = "ops_daily_volume"
     rollup_mode: Literal["source", "local"] = "source"
     local_cache_path: Path = LOCAL_CACHE_PATH
+    #: where page results are kept across restarts (``[cache] dir`` or ``OPS_CACHE_DIR``, by default beside the
+    #: local cache; ``None``: not kept, as for settings made in code; see ``ui.page_cache``)
+    page_cache: Path | None = None
     lookback_days: int = 2
     stale_after_hours: float = 36.0
     config_path: Path | None = None
@@ -641,7 +644,7 @@ def _delivery(doc: Mapping[str, Any], smtp_url: str | None) -> Delivery:
 
 def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source: str,
                           config_path: Path | None = None, app_db_url: str | None = None,
-                          smtp_url: str | None = None) -> Settings:
+                          smtp_url: str | None = None, cache_dir: str | None = None) -> Settings:
     """Build :class:`Settings` from a parsed configuration document (see module docstring).
 
     Parameters
@@ -656,6 +659,8 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         The file ``doc`` was read from.
     app_db_url : str, optional
         The app database's URL from the environment (``OPS_APP_DB_URL``; wins over ``[app_db] url``).
+    cache_dir : str, optional
+        Where page results are kept, from the environment (``OPS_CACHE_DIR``; wins over ``[cache] dir``).
 
     Returns
     -------
@@ -673,7 +678,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     'opened_ts'
     """
     known = ("source", "columns", "dimensions", "values", "rollup", "freshness", "sla", "time", "detector",
-             "app_db", "auth", "roles", "smtp", "digest")
+             "app_db", "cache", "auth", "roles", "smtp", "digest")
     unknown = sorted(set(doc) - set(known))
     if unknown:
         raise ConfigError(
@@ -747,6 +752,8 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
     if resolved_url is not None and not isinstance(resolved_url, str):
         raise ConfigError(f"`source.url` must be a string, got {resolved_url!r}", key="source.url")
     source_url = resolved_url or f"sqlite:///{SAMPLE_DB_PATH}"
+    page_cache = _page_cache(_section(doc, "cache"), cache_dir, default=(Path(cache) if cache else LOCAL_CACHE_PATH)
+                             .parent / "pages")
     app_db = _section(doc, "app_db")
     _only(app_db, "app_db", ("url",))
     beside_cache = (Path(cache) if cache else LOCAL_CACHE_PATH).parent / "app.sqlite"
@@ -767,6 +774,7 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         rollup_table=rollup_name,
         rollup_mode=mode,
         local_cache_path=Path(cache) if cache else LOCAL_CACHE_PATH,
+        page_cache=page_cache,
         lookback_days=lookback,
         stale_after_hours=float(stale),
         config_path=config_path,
@@ -787,6 +795,16 @@ def settings_from_mapping(doc: Mapping[str, Any], *, url: str | None, url_source
         access=access_from_mapping(_section(doc, "auth"), _section(doc, "roles"), keys),
         delivery=_delivery(doc, smtp_url),
     )
+
+
+def _page_cache(section: Mapping[str, Any], override: str | None, *, default: Path) -> Path | None:
+    """Where page results are kept: ``OPS_CACHE_DIR``, else ``[cache] dir``, else beside the local cache;
+    ``"off"`` (or an empty ``dir``) keeps none."""
+    _only(section, "cache", ("dir",))
+    chosen = override if override is not None else section.get("dir", str(default))
+    if not isinstance(chosen, str):
+        raise ConfigError(f"`cache.dir` must be a string (a directory, or \"off\"), got {chosen!r}", key="cache.dir")
+    return None if chosen.strip().lower() in ("", "off") else Path(chosen)
 
 
 def _same_database(a: str, b: str) -> bool:
@@ -829,7 +847,8 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
     secrets : mapping, optional
         Streamlit secrets as a plain mapping; ``secrets["connections"]["ops"]["url"]`` wins if present.
     environ : mapping, optional
-        Defaults to ``os.environ``; reads ``OPS_DB_URL`` and ``OPS_CONFIG``.
+        Defaults to ``os.environ``; reads ``OPS_DB_URL``, ``OPS_CONFIG``, ``OPS_APP_DB_URL``, ``OPS_CACHE_DIR``
+        and ``OPS_SMTP_URL``.
     config_path : path, optional
         Configuration file; defaults to ``OPS_CONFIG`` or ``ops.toml`` in the project root if it exists.
 
@@ -873,6 +892,7 @@ def load_settings(secrets: Mapping[str, Any] | None = None, *, environ: Mapping[
             smtp_secret = None
         return settings_from_mapping(doc, url=url, url_source=source, config_path=path if path.exists() else None,
                                      app_db_url=environ.get("OPS_APP_DB_URL") or None,
+                                     cache_dir=environ.get("OPS_CACHE_DIR"),
                                      smtp_url=environ.get("OPS_SMTP_URL") or smtp_secret or None)
     except ConfigError as err:
         line = locate_key(text, err.key) if err.key and text else None

@@ -42,9 +42,11 @@ def unavailable(what: str, err: Exception) -> None:
 
 @pytest.fixture(autouse=True)
 def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test keeps what users create (decks, views) in an app database of its own, never the checkout's."""
+    """Every test keeps what users create (decks, views) in an app database of its own, never the checkout's, and
+    the pages' stored results in a page cache of its own."""
     url = f"sqlite:///{tmp_path / 'app_db.sqlite'}"
     monkeypatch.setenv("OPS_APP_DB_URL", url)
+    monkeypatch.setenv("OPS_CACHE_DIR", str(tmp_path / "page_cache"))
     return url
 
 

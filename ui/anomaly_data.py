@@ -18,7 +18,7 @@ the data layer read-only.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from metrics.panel import (
     score_panel,
 )
 from metrics.slices import Slice
-from ui.data import DataContext, bounds, cached, volume
+from ui.data import DataContext, bounds, cached, newest_complete_day, volume
 from ui.links import drilldown_link
 from ui.notes import event_frame
 
@@ -138,7 +138,7 @@ def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int =
     return _scored(ctx, filters.with_range(end, end), end, int(history_days))
 
 
-@cached(entries=16)
+@cached(entries=16, stored=True)
 def _anomalies(ctx: DataContext, dims: Filters, day: date, days: int, history_days: int) -> pd.DataFrame:
     found = scored(ctx, dims, end=day, history_days=history_days).flags(days=days)
     found["link"] = pd.Series([drilldown_link(k, d.date(), s) for k, d, s in
@@ -201,17 +201,24 @@ def series_frame(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[st
     ValueError
         If the series does not exist under the filters, is too short to be scored, or too small to judge.
     """
-    sid = (kpi, Slice.of(slice).key)
-    where = Slice.of(slice).words(ctx.dimensions)
     if set(slice) <= set(ctx.scan_dims):
-        data = scored(ctx, filters, end=end, history_days=history_days)
-        if data.has(sid):
-            return data.series(sid)
-        if sid in data.panel.kinds:
-            raise ValueError(f"{where} is too small to judge: fewer than "
-                             f"{data.min_daily_cases:g} case a day over the last {JUDGED_WINDOW // 7} weeks")
-        raise ValueError(f"no {kpi} series for {where} in the data (a filter may exclude it)")
+        return _judged_series(ctx, filters.with_range(end, end), kpi, Slice.of(slice).key, end, int(history_days))
     return _alone(ctx, filters.with_range(end, end).narrowed(**slice), kpi, end, int(history_days), dict(slice))
+
+
+@cached(entries=64, stored=True)
+def _judged_series(ctx: DataContext, dims: Filters, kpi: str, slice_key: str, end: date,
+                   history_days: int) -> pd.DataFrame:
+    # one series of the scored panel, kept on its own: a cold page reads it without judging the panel again
+    sid = (kpi, slice_key)
+    data = scored(ctx, dims, end=end, history_days=history_days)
+    if data.has(sid):
+        return data.series(sid)
+    where = Slice.parse(slice_key).words(ctx.dimensions)
+    if sid in data.panel.kinds:
+        raise ValueError(f"{where} is too small to judge: fewer than "
+                         f"{data.min_daily_cases:g} case a day over the last {JUDGED_WINDOW // 7} weeks")
+    raise ValueError(f"no {kpi} series for {where} in the data (a filter may exclude it)")
 
 
 @cached(entries=32)
@@ -229,6 +236,29 @@ def _alone(ctx: DataContext, narrowed: Filters, kpi: str, end: date, history_day
     return detect(values, 7, kind=spec.series_kind, volume=parts[spec.volume],
                   events=events_for(events(ctx, narrowed), _slice, kpi), threshold=judgment.threshold,
                   min_cases=judgment.min_cases, min_change=judgment.min_change)
+
+
+def warm(ctx: DataContext) -> None:
+    """Compute what the Anomalies page opens on — the newest day's flags and the chart of the first — before
+    anyone asks (``ui.data.WARMERS``)."""
+    day = newest_complete_day(ctx)
+    unfiltered = Filters(day, day)
+    found = anomalies(ctx, unfiltered, day=day, days=1)
+    if len(found):
+        top = found.iloc[0]
+        flag_series(ctx, unfiltered, kpi=str(top["kpi"]), slice=dict(top["slice"]), day=top["day"].date())
+
+
+#: a flagged day's chart: the days after it shown (as far as the data goes), and the history it is judged on
+FLAG_AFTER_DAYS = 28
+FLAG_HISTORY_DAYS = 180
+
+
+def flag_series(ctx: DataContext, filters: Filters, *, kpi: str, slice: dict[str, str], day: date) -> pd.DataFrame:
+    """The judged series a flagged day is shown in (the Anomalies page): :func:`series_frame` up to
+    :data:`FLAG_AFTER_DAYS` after the day."""
+    end = min(day + timedelta(days=FLAG_AFTER_DAYS), newest_complete_day(ctx))
+    return series_frame(ctx, filters, kpi=kpi, slice=slice, end=end, history_days=FLAG_HISTORY_DAYS)
 
 
 def not_judged_text(found: pd.DataFrame) -> str:

@@ -26,6 +26,7 @@ from loaders import LOCAL_USER, Filters, NotAllowed, OpsDataError, RollupState, 
 from loaders.settings import MEASURE_INPUTS
 from metrics.events import events_paths
 from metrics.kpis import KPIS, available_kpis, compute_kpis, kpi_parts, top_values
+from ui import page_cache
 from ui.auth import signed_in_user
 
 __all__ = [
@@ -181,15 +182,41 @@ def _engine_key(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def cached(*, entries: int | None = None, ttl: str = "frames", spinner: str | bool = False) -> Callable:
+def cached(*, entries: int | None = None, ttl: str = "frames", spinner: str | bool = False,
+           stored: bool = False) -> Callable:
     """Cache a function's result (``st.cache_data``) under the house policy.
 
     A :class:`DataContext` argument is keyed by :attr:`DataContext.key`, a ``Settings`` by its ``repr`` and an
     engine by its URL; other arguments by value. ``ttl`` names an entry of :data:`TTL`; ``entries`` bounds how
     many results are kept (a page's few filter combinations; more for per-slice reads).
+
+    ``stored=True`` also keeps the result on disk (``ui.page_cache``, in the context's ``[cache] dir``), for a
+    small result that is costly to compute and depends on nothing but its arguments: a cold process (a
+    restart, a second server, a command) reads it instead of computing it again. The TTL then bounds memory
+    only: the stored entry is valid for as long as its key (the roll-up rows' version among it).
     """
-    return st.cache_data(ttl=TTL[ttl], max_entries=entries, show_spinner=spinner,
-                         hash_funcs={DataContext: lambda ctx: ctx.key, Settings: _settings_key, Engine: _engine_key})
+    memory = st.cache_data(ttl=TTL[ttl], max_entries=entries, show_spinner=spinner,
+                           hash_funcs={DataContext: lambda ctx: ctx.key, Settings: _settings_key, Engine: _engine_key})
+    if not stored:
+        return memory
+    return lambda func: memory(page_cache.stored(func, directory=_page_cache_dir, token=_stable_token))
+
+
+def _page_cache_dir(args: tuple, kwargs: dict) -> Path | None:
+    """The page cache of the call's data context (``None``: no context, or the cache is off)."""
+    ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, DataContext)), None)
+    return ctx.settings.page_cache if ctx is not None else None
+
+
+def _stable_token(value: object) -> str:
+    """An argument as text that means the same in every process (``TypeError`` for a type it cannot key)."""
+    if isinstance(value, DataContext):
+        return f"ctx({value.key})"
+    if value is None or isinstance(value, str | int | float | bool | date | Filters | Settings):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "(" + ",".join(_stable_token(v) for v in value) + ")"
+    raise TypeError(f"no stable key for a {type(value).__name__}")
 
 
 def _secrets() -> dict:
@@ -204,7 +231,7 @@ def _secrets() -> dict:
 
 @st.cache_resource(show_spinner=False)
 def _settings_for(url: str | None, config: str | None, sample: str, edited: float | None,
-                  app_db: str | None = None) -> Settings:
+                  app_db: str | None = None, cache_dir: str | None = None) -> Settings:
     return loaders.load_settings(_secrets())
 
 
@@ -214,7 +241,8 @@ def _settings() -> Settings:
     path = loaders.settings.config_file()
     edited = path.stat().st_mtime if path.exists() else None
     return _settings_for(os.environ.get("OPS_DB_URL"), os.environ.get("OPS_CONFIG"),
-                         str(loaders.settings.SAMPLE_DB_PATH), edited, os.environ.get("OPS_APP_DB_URL"))
+                         str(loaders.settings.SAMPLE_DB_PATH), edited, os.environ.get("OPS_APP_DB_URL"),
+                         os.environ.get("OPS_CACHE_DIR"))
 
 
 def current_settings() -> Settings:
@@ -244,7 +272,7 @@ def reset_connections() -> None:
     for cached in (_engine, _rollup_engine, _settings_for):
         cached.clear()
     loaders.rollup.forget_schemas()
-    st.cache_data.clear()
+    show_new_rows_now()
     forget_failed_refresh()
 
 
@@ -360,8 +388,85 @@ def context() -> DataContext:
         if problem is None:
             raise
         measures = frozenset(MEASURE_INPUTS)  # the source cannot be inspected: show what the roll-up holds
+    if problem is None:
+        state = _publish(settings, state, measures, user)
     return make_context(settings, source_engine(settings), _rollup_engine(settings.url, settings), state, measures,
                         user, problem)
+
+
+# --- new rows are shown once they are judged ------------------------------------------------------------------
+#: what the pages open on first is computed in the background when a refresh brings new rows (see :func:`_publish`);
+#: each warmer is ``module:function`` taking a DataContext (imported when called: they import this module)
+WARMERS = ("ui.standup:warm", "ui.anomaly_data:warm")
+#: the scopes whose pages are warmed: those seen within this many seconds (at most :data:`WARM_SCOPES` of them)
+WARM_SEEN_S = 24 * 3600
+WARM_SCOPES = 8
+_PUBLISH_LOCK = threading.Lock()
+_PUBLISHED: dict[str, RollupState] = {}  # configuration → the roll-up state the pages read
+_WARMING: dict[str, threading.Thread] = {}
+_SEEN: dict[str, dict[str, tuple[float, User]]] = {}  # configuration → scope → (last seen, a user with it)
+
+
+def rows_version(state: RollupState) -> str:
+    """The roll-up's version as cache keys carry it (its rows', not its last refresh's)."""
+    return f"{state.content or state.refreshed_at}|{state.max_day}|{state.rows}"
+
+
+def _publish(settings: Settings, fresh: RollupState, measures: frozenset[str], user: User) -> RollupState:
+    """The roll-up state the pages read.
+
+    The first state of a process is shown at once. When a later refresh brings new rows, the pages keep the
+    rows they show while a background thread computes, for the new rows, what the pages open on first
+    (:data:`WARMERS`, for every scope seen recently); then the new rows are shown, and the first visit after new
+    data reads results instead of judging thousands of series. A failed warm-up publishes all the same (the
+    pages compute what they need, and say what failed).
+    """
+    key = repr(settings)
+    with _PUBLISH_LOCK:
+        _SEEN.setdefault(key, {})[repr(user.scope)] = (time.monotonic(), user)
+        shown = _PUBLISHED.get(key)
+        if shown is None or rows_version(shown) == rows_version(fresh):
+            _PUBLISHED[key] = fresh
+            return fresh
+        running = _WARMING.get(key)
+        if running is None or not running.is_alive():
+            recent = sorted(_SEEN[key].values(), key=lambda seen: seen[0], reverse=True)[:WARM_SCOPES]
+            users = [u for seen_at, u in recent if time.monotonic() - seen_at < WARM_SEEN_S]
+            thread = threading.Thread(target=_warm_then_publish, args=(settings, fresh, measures, users),
+                                      name="warm-new-rows", daemon=True)
+            _WARMING[key] = thread
+            thread.start()
+        return shown
+
+
+def _warm_then_publish(settings: Settings, fresh: RollupState, measures: frozenset[str], users: list[User]) -> None:
+    import importlib
+    import logging
+
+    log = logging.getLogger("identity_ops.warm")
+    began = time.perf_counter()
+    try:
+        for user in users:
+            ctx = make_context(settings, source_engine(settings), _rollup_engine(settings.url, settings), fresh,
+                               measures, user)
+            for name in WARMERS:
+                module, function = name.split(":")
+                try:
+                    getattr(importlib.import_module(module), function)(ctx)
+                except Exception as err:  # the page computes it again and says what is wrong
+                    log.warning("warming %s for new rows failed: %s", name, err)
+    finally:
+        with _PUBLISH_LOCK:
+            _PUBLISHED[repr(settings)] = fresh
+        log.info("new rows judged in the background in %.1f s", time.perf_counter() - began)
+
+
+def show_new_rows_now() -> None:
+    """Forget every cached frame and show the newest rows on the next page run (after a refresh the user asked
+    for, or an import), without waiting for the background warm-up."""
+    st.cache_data.clear()
+    with _PUBLISH_LOCK:
+        _PUBLISHED.clear()
 
 
 def make_context(settings: Settings, source: Engine, rollup: Engine, state: RollupState, measures: frozenset[str],
@@ -372,8 +477,7 @@ def make_context(settings: Settings, source: Engine, rollup: Engine, state: Roll
     from ui.notes import events_version
 
     # the rows' version, not the refresh time: a refresh that brought nothing new keeps every cached frame
-    version = f"{state.content or state.refreshed_at}|{state.max_day}|{state.rows}"
-    return DataContext(settings, source, rollup, version, problem, state, measures, user,
+    return DataContext(settings, source, rollup, rows_version(state), problem, state, measures, user,
                        f"{events_version()}|{events_files_version(settings)}")
 
 
@@ -393,7 +497,7 @@ def forget_failed_refresh() -> None:
     _FAILED.clear()
 
 
-@cached(entries=4)
+@cached(entries=4, stored=True)
 def _bounds(ctx: DataContext) -> tuple[date, date] | None:
     # the data's window for everyone: dates name no site, and a partner whose site had no case on the newest day
     # must still see that day (an outage is exactly what it needs to see)
@@ -414,7 +518,7 @@ def newest_complete_day(ctx: DataContext, *, today: date | None = None) -> date:
     return min(bounds(ctx)[1], today - timedelta(days=1))
 
 
-@cached(entries=16)
+@cached(entries=16, stored=True)
 def dimension_values(ctx: DataContext) -> dict[str, list[str]]:
     """Every dimension's values the user may see, for the sidebar's filters."""
     return loaders.load_dimension_values(ctx.rollup, settings=ctx.settings, scope=ctx.scope)

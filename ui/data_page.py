@@ -23,7 +23,14 @@ from loaders.checks import SourceReport, check_source
 from loaders.engine import DEFAULT_SQLITE_BUSY_S, DEFAULT_STATEMENT_TIMEOUT_S
 from loaders.importer import IMPORT_DB_PATH, ImportReport, RowsRejected, import_file
 from ui.app_store import StoreError, app_store
-from ui.data import cached, current_settings, kpi_availability, reset_connections, source_engine
+from ui.data import (
+    cached,
+    current_settings,
+    kpi_availability,
+    reset_connections,
+    show_new_rows_now,
+    source_engine,
+)
 from ui.errors import show_error
 from ui.text import md
 
@@ -223,7 +230,7 @@ def render_rollup(engine: Engine, settings: Settings, *, failed: OpsDataError | 
                 return
             status.update(label=f"{result.kind} refresh: {result.rows_written:,} rows in {result.seconds:.1f} s",
                           state="complete")
-        st.cache_data.clear()
+        show_new_rows_now()
     try:
         state = loaders.rollup_state(target, settings)
     except OpsDataError as err:
@@ -311,7 +318,7 @@ def render_import(settings: Settings | None) -> None:
     using = settings is not None and loaders.redact(settings.url).endswith(str(target))
     if using and kind == "cases":
         loaders.refresh_rollup(engine, settings, full=True)
-        st.cache_data.clear()
+        show_new_rows_now()
         st.info("The roll-up was rebuilt: every page now includes the imported rows.")
     elif kind == "cases":
         st.info(f"To use the imported cases, set `OPS_DB_URL=sqlite:///{target}` (or `[connections.ops] url` in "

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from loaders import NotAllowed, OpsDataError, SchemaMismatch
-from ui.data import forget_failed_refresh
+from ui.data import forget_failed_refresh, show_new_rows_now
 from ui.text import md
 
 __all__ = ["guarded", "show_error", "show_problem"]
@@ -26,7 +26,7 @@ def show_error(err: Exception, *, retry: Callable[[], None] | None = None, key: 
         st.info(err.hint, icon=":material/build:")
     # validation errors from metrics (ValueError) carry a message that states the rule, and no hint
     if st.button("Retry", key=key or f"retry_{type(err).__name__}", icon=":material/refresh:"):
-        st.cache_data.clear()
+        show_new_rows_now()
         forget_failed_refresh()
         if retry:
             retry()

@@ -39,9 +39,9 @@ from metrics.drilldown import DrilldownState
 from metrics.events import events_for
 from metrics.kpis import TOP_VALUES, get_kpi
 from metrics.slices import Slice
-from ui.anomaly_data import events, expected_band, series_frame
+from ui.anomaly_data import events, expected_band, flag_series
 from ui.chart_panel import chart_meta
-from ui.data import DataContext, bounds, kpi_frame, newest_complete_day
+from ui.data import DataContext, bounds, kpi_frame
 from ui.drilldown_data import analysis, decomposition, slice_filters
 from ui.notes import chart_marks, deck_notes, notes_on, view_slice, visible_notes
 
@@ -186,8 +186,7 @@ def anomaly_chart(ctx: DataContext, filters: Filters, *, kpi: str, slice: Mappin
     """
     spec = get_kpi(kpi)
     where = Slice.of(slice).words(ctx.dimensions)
-    end = min(day + timedelta(days=28), newest_complete_day(ctx))
-    detected = series_frame(ctx, filters, kpi=spec.name, slice=dict(slice), end=end, history_days=180)
+    detected = flag_series(ctx, filters, kpi=spec.name, slice=dict(slice), day=day)
     known = events_for(events(ctx, filters), dict(slice), spec.name)  # a Dublin holiday is no context for Hyderabad
     shown = detected.dropna(subset=["expected"]).iloc[-150:]
     title = f"{spec.label}, {where}: observed vs expected"  # plain text: the figure and the export escape it

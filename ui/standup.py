@@ -43,7 +43,7 @@ from metrics.standup import (
 from store import Note
 from ui import anomaly_data
 from ui.chart_panel import chart_panel
-from ui.data import DataContext, cached, volume
+from ui.data import DataContext, cached, dimension_values, newest_complete_day, volume
 from ui.errors import show_problem
 from ui.links import drilldown_link, drilldown_params
 from ui.notes import note_form, notes_on, render_notes, view_slice
@@ -124,7 +124,7 @@ def _judged(scored: Scored, kpi: str, slice_: dict[str, str]) -> pd.DataFrame | 
     return scored.series(sid) if scored.has(sid) else None
 
 
-@cached(entries=32)
+@cached(entries=32, stored=True)
 def _tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
     shown = [k for k in TILE_KPIS if k in ctx.kpis]  # a KPI the source cannot state is no tile at all
     data = _scored(ctx, filters, day)
@@ -137,7 +137,7 @@ def standup_tiles(ctx: DataContext, filters: Filters, day: date) -> list[Tile]:
     return _tiles(ctx, filters.with_range(day, day), day)
 
 
-@cached(entries=32)
+@cached(entries=32, stored=True)
 def _scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     site = ctx.site_dim
     data = _scored(ctx, filters, day)
@@ -165,7 +165,7 @@ def site_scorecard(ctx: DataContext, filters: Filters, day: date) -> tuple[pd.Da
     return _scorecard(ctx, filters.with_range(day, day), day)
 
 
-@cached(entries=32)
+@cached(entries=32, stored=True)
 def _workflows(ctx: DataContext, filters: Filters, day: date, kpi: str) -> pd.DataFrame:
     main = ctx.main_dim
     data = _scored(ctx, filters, day)
@@ -179,7 +179,7 @@ def workflow_frame(ctx: DataContext, filters: Filters, day: date, kpi: str) -> p
     return _workflows(ctx, filters.with_range(day, day), day, kpi)
 
 
-@cached(entries=32)
+@cached(entries=32, stored=True)
 def _workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> go.Figure:
     # building ~30 validated plotly traces costs more than every cached frame of the page together
     return workflow_figure(_workflows(ctx, filters, day, kpi), kpi, by=ctx.main_dim)
@@ -188,6 +188,19 @@ def _workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> 
 def workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> go.Figure:
     """The small multiples figure of :func:`workflow_frame` (cached)."""
     return _workflow_chart(ctx, filters.with_range(day, day), day, kpi)
+
+
+def warm(ctx: DataContext) -> None:
+    """Compute what the stand-up opens on — the newest day with no dimension filter: its tiles, abnormal list,
+    scorecard and small multiples of incoming — before anyone asks (``ui.data.WARMERS``)."""
+    day = newest_complete_day(ctx)
+    unfiltered = Filters(day, day)
+    dimension_values(ctx)
+    standup_tiles(ctx, unfiltered, day)
+    day_anomalies(ctx, unfiltered, day)
+    site_scorecard(ctx, unfiltered, day)
+    if "incoming" in ctx.kpis:
+        workflow_chart(ctx, unfiltered, day, "incoming")
 
 
 @dataclass(frozen=True)
@@ -208,7 +221,7 @@ class AnomalyItem:
     link: str | None  # drill-down relative URL
 
 
-@cached(entries=16)
+@cached(entries=16, stored=True)
 def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = TOP_ANOMALIES
                   ) -> tuple[list[AnomalyItem], int]:
     """The top flags of ``day`` (one per incident) with explanation and link, and the total number of flags."""
