@@ -220,4 +220,4 @@ def test_new_rows_are_shown_once_what_the_pages_open_on_is_computed(own_sample, 
     assert shown is old or data.rows_version(shown) == data.rows_version(new)  # the pages never wait for it
     assert data._publish(ctx.settings, new, ctx.measures, LOCAL_USER) is new  # warmed (or failed): shown
     if warmer == "record_warm":
-        assert CALLS == [data.rows_version(new)]
+        assert [data.rows_version(new)] == CALLS
