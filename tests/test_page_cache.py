@@ -221,3 +221,16 @@ def test_new_rows_are_shown_once_what_the_pages_open_on_is_computed(own_sample, 
     assert data._publish(ctx.settings, new, ctx.measures, LOCAL_USER) is new  # warmed (or failed): shown
     if warmer == "record_warm":
         assert [data.rows_version(new)] == CALLS
+
+
+def test_the_scored_panel_is_one_object_for_every_caller_and_nobody_may_change_it(own_sample, tmp_path):
+    from ui import anomaly_data
+
+    ctx = _context(own_sample, None)
+    first = anomaly_data.scored(ctx, Filters(DAY, DAY), end=DAY)
+    assert anomaly_data.scored(ctx, Filters(DAY, DAY), end=DAY) is first  # no copy of hundreds of MB per read
+    with pytest.raises(ValueError, match="read-only"):
+        first.scores.expected[-1, 0] = 0.0
+    frame = first.series(first.scores.columns[0])
+    frame.loc[frame.index[-1], "expected"] = -1.0  # a caller's own frame is its own to change
+    assert first.series(first.scores.columns[0])["expected"].iloc[-1] != -1.0

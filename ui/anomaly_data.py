@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loaders import Filters
@@ -106,7 +107,7 @@ def events(ctx: DataContext, filters: Filters | None = None) -> pd.DataFrame:
     return found.reset_index(drop=True)
 
 
-@cached(entries=8)
+@cached(entries=8, shared=True)
 def _panel(ctx: DataContext, dims: Filters, end: date, history_days: int) -> Panel:
     start = judging_start(*bounds(ctx), end, history_days=history_days)  # one start for every screen
     parts = volume(ctx, dims.with_range(start, end), by=ctx.scan_dims)
@@ -122,11 +123,16 @@ def panel(ctx: DataContext, filters: Filters, *, end: date, history_days: int = 
 
 
 
-@cached(entries=8)
+@cached(entries=8, shared=True)
 def _scored(ctx: DataContext, dims: Filters, end: date, history_days: int) -> Scored:
     judgment = ctx.settings
-    return score_panel(panel(ctx, dims, end=end, history_days=history_days), events=events(ctx, dims),
-                       threshold=judgment.threshold, min_cases=judgment.min_cases, min_change=judgment.min_change)
+    found = score_panel(panel(ctx, dims, end=end, history_days=history_days), events=events(ctx, dims),
+                        threshold=judgment.threshold, min_cases=judgment.min_cases, min_change=judgment.min_change)
+    if found.scores is not None:  # one object for every caller: nobody may change it
+        for value in vars(found.scores).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+    return found
 
 
 def scored(ctx: DataContext, filters: Filters, *, end: date, history_days: int = HISTORY_DAYS) -> Scored:

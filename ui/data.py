@@ -183,7 +183,7 @@ def _engine_key(engine: Engine) -> str:
 
 
 def cached(*, entries: int | None = None, ttl: str = "frames", spinner: str | bool = False,
-           stored: bool = False) -> Callable:
+           stored: bool = False, shared: bool = False) -> Callable:
     """Cache a function's result (``st.cache_data``) under the house policy.
 
     A :class:`DataContext` argument is keyed by :attr:`DataContext.key`, a ``Settings`` by its ``repr`` and an
@@ -194,9 +194,15 @@ def cached(*, entries: int | None = None, ttl: str = "frames", spinner: str | bo
     small result that is costly to compute and depends on nothing but its arguments: a cold process (a
     restart, a second server, a command) reads it instead of computing it again. The TTL then bounds memory
     only: the stored entry is valid for as long as its key (the roll-up rows' version among it).
+
+    ``shared=True`` hands every caller the same object instead of a copy (``st.cache_resource``): for a large
+    result that nobody changes — the scored panel, hundreds of MB at 150 workflows × 20 sites — whose copy on
+    every read (``st.cache_data`` pickles it in and out) costs seconds.
     """
-    memory = st.cache_data(ttl=TTL[ttl], max_entries=entries, show_spinner=spinner,
-                           hash_funcs={DataContext: lambda ctx: ctx.key, Settings: _settings_key, Engine: _engine_key})
+    keys = {DataContext: lambda ctx: ctx.key, Settings: _settings_key, Engine: _engine_key}
+    if shared:
+        return st.cache_resource(ttl=TTL[ttl], max_entries=entries, show_spinner=spinner, hash_funcs=keys)
+    memory = st.cache_data(ttl=TTL[ttl], max_entries=entries, show_spinner=spinner, hash_funcs=keys)
     if not stored:
         return memory
     return lambda func: memory(page_cache.stored(func, directory=_page_cache_dir, token=_stable_token))

@@ -67,10 +67,17 @@ def running_app(env: dict[str, str], log: Path, *, port: int | None = None) -> I
 
 
 @pytest.fixture(scope="session")
-def app_url(sample_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shared server's own files: its app database, its page cache (``pages/``) and its log."""
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="session")
+def app_url(sample_db: Path, server_dir: Path) -> Iterator[str]:
     """Start ``streamlit run app.py`` on the small sample; yield its base URL."""
-    server = tmp_path_factory.mktemp("server")
-    env = dict(os.environ, OPS_DB_URL=f"sqlite:///{sample_db}", OPS_APP_DB_URL=f"sqlite:///{server / 'app.sqlite'}")
+    server = server_dir
+    env = dict(os.environ, OPS_DB_URL=f"sqlite:///{sample_db}", OPS_APP_DB_URL=f"sqlite:///{server / 'app.sqlite'}",
+               OPS_CACHE_DIR=str(server / "pages"))
     env.pop("OPS_CONFIG", None)
     with running_app(env, server / "streamlit.log") as url:
         yield url

@@ -29,10 +29,12 @@ def test_page_opens_without_errors(app_url: str, page, script: str, label: str):
     assert page.console.errors == []
 
 
-def test_the_readiness_probe_runs_the_home_page_in_the_servers_own_session(app_url: str):
+def test_the_readiness_probe_runs_the_home_page_in_the_servers_own_session(app_url: str, server_dir):
     """``/_stcore/script-health-check`` (enabled in .streamlit/config.toml) runs the stand-up once with no browser:
-    a deployment's readiness probe warms the imports and the scored panel before the first visitor."""
+    a deployment's readiness probe warms the imports and the scored panel before the first visitor, and stores
+    what the stand-up draws in the page cache, where a restarted or a second server finds it."""
     import urllib.request
 
     with urllib.request.urlopen(f"{app_url}/_stcore/script-health-check", timeout=180) as answer:
         assert answer.status == 200 and answer.read() == b"ok"
+    assert len(list((server_dir / "pages").glob("*.pickle"))) >= 5  # tiles, flags, scorecard, multiples, values
