@@ -117,11 +117,21 @@ def _scope_where(table: sa.FromClause, scope: Scope | None) -> list[sa.ColumnEle
     return [table.c[d].in_(vals) for d, vals in scope.limits]
 
 
-def _run(engine: Engine, stmt: sa.Executable, *, doing: str = "reading the daily roll-up") -> pd.DataFrame:
+def _run(engine: Engine, stmt: sa.Executable, *, doing: str = "reading the daily roll-up",
+         driver_rows: bool = False) -> pd.DataFrame:
+    """The statement's rows as a frame.
+
+    ``driver_rows=True`` takes the driver's own tuples, for a caller that converts every column with pandas
+    (days, numbers): SQLAlchemy's row objects and its per-value type processing (a day parsed from text on
+    SQLite) made reading a wide roll-up three times slower (720 k rows: 16–18 s against 6 s, in one process).
+    """
     try:
         with engine.connect() as conn:
             result = conn.execute(stmt)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            columns = list(result.keys())
+            if driver_rows and result.cursor is not None:
+                return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)
+            return pd.DataFrame(result.fetchall(), columns=columns)
     except DBAPIError as err:
         raise translate_error(err, doing=doing) from err
 
@@ -177,9 +187,10 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
         .where(t.c.day >= filters.start, t.c.day <= filters.end, *_where(t, filters))
         .group_by(t.c.day, *(t.c[b] for b in by))
     )
-    raw = _run(engine, stmt)
+    raw = _run(engine, stmt, driver_rows=True)
     days = pd.date_range(filters.start, filters.end, freq="D", name="day")
-    raw["day"] = pd.to_datetime(raw["day"])
+    # a day is a date object (PostgreSQL, MariaDB) or its text (SQLite): one resolution for every database
+    raw["day"] = pd.to_datetime(raw["day"]).astype("datetime64[s]")
     for m in MEASURES:
         raw[m] = pd.to_numeric(raw[m]).astype("float64")
     if not by:
@@ -211,7 +222,7 @@ def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters
     )
     if by:
         stmt = stmt.group_by(*(t.c[b] for b in by))
-    raw = _run(engine, stmt)
+    raw = _run(engine, stmt, driver_rows=True)
     raw["backlog"] = pd.to_numeric(raw["backlog"]).fillna(0).astype("float64")
     if not by:
         return pd.Series({"backlog": float(raw["backlog"].iloc[0]) if len(raw) else 0.0})
@@ -225,7 +236,8 @@ def load_dimension_values(engine: Engine, *, settings: Settings, scope: Scope | 
     limit = _scope_where(t, scope)
     out: dict[str, list[str]] = {}
     for d in settings.dimension_keys:
-        frame = _run(engine, sa.select(t.c[d].label(d)).where(*limit).distinct().order_by(t.c[d]))
+        frame = _run(engine, sa.select(t.c[d].label(d)).where(*limit).distinct().order_by(t.c[d]),
+                     driver_rows=True)
         out[d] = [str(v) for v in frame[d].tolist()]
     return out
 
@@ -239,7 +251,7 @@ def load_rollup_bounds(engine: Engine, *, settings: Settings, scope: Scope | Non
     """
     t = _table(engine, settings)
     frame = _run(engine, sa.select(sa.func.min(t.c.day).label("lo"), sa.func.max(t.c.day).label("hi"))
-                 .where(t.c.incoming > 0, *_scope_where(t, scope)))
+                 .where(t.c.incoming > 0, *_scope_where(t, scope)), driver_rows=True)
     lo, hi = frame.iloc[0]["lo"], frame.iloc[0]["hi"]
     if lo is None or pd.isna(lo):
         return None
