@@ -707,7 +707,8 @@ def _fill(source: Engine, conn: sa.Connection, table: sa.Table, select: sa.Selec
         _tune(conn, incremental=incremental)
         # without preserve_rowcount SQLAlchemy 2.1 reports -1 for INSERT … SELECT on psycopg
         insert = table.insert().from_select(names, select).execution_options(preserve_rowcount=True)
-        return int(conn.execute(insert).rowcount or 0)
+        count = conn.execute(insert).rowcount
+        return int(count) if count is not None else -1  # -1: not known (the state's row count is then counted)
     return _copy_rows(source, conn, select, table, names, settings, incremental=incremental)
 
 
@@ -853,13 +854,17 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
         else:
             say(f"aggregating cases since {since_day.isoformat()}")
             with target.begin() as conn, _long_statements(conn, settings):
-                before = _window_rows(conn, rollup, since_day) if state.content else None
+                # read again in this transaction: another refresh (a second server, a command) may have committed
+                # since `state` was read, and the rows compared below are already its rows
+                content, rows = conn.execute(sa.select(st.c.content, st.c.rows)
+                                             .where(st.c.rollup_table == settings.rollup_table)).one()
+                before = _window_rows(conn, rollup, since_day) if content else None
                 deleted = conn.execute(rollup.delete().where(rollup.c.day >= since_day)).rowcount
                 say(f"replacing the days since {since_day.isoformat()}")
                 written = _fill(source, conn, rollup, select, names, settings, incremental=True)
                 same = before is not None and _same_rows(before, _window_rows(conn, rollup, since_day))
-                content = _next_content(state.content, same)
-                known = (state.rows - deleted + written if state.rows is not None and deleted is not None
+                content = _next_content(content, same)
+                known = (rows - deleted + written if rows is not None and deleted is not None
                          and deleted >= 0 and written is not None and written >= 0 else None)
                 _write_state(conn, st, _state_values(conn, rollup, settings, newest, "incremental", mapping,
                                                      content, known))
@@ -869,7 +874,7 @@ def refresh_rollup(source: Engine, settings: Settings, *, full: bool = False, ta
             found.hint += " If this user may not write here, set [rollup] mode = \"local\"."
         raise found from err
     say("done")
-    return RefreshResult("incremental" if since_day else "full", since_day, int(written or 0),
+    return RefreshResult("incremental" if since_day else "full", since_day, max(int(written or 0), 0),
                          time.perf_counter() - began)
 
 

@@ -189,8 +189,7 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
     )
     raw = _run(engine, stmt, driver_rows=True)
     days = pd.date_range(filters.start, filters.end, freq="D", name="day")
-    # a day is a date object (PostgreSQL, MariaDB) or its text (SQLite): one resolution for every database
-    raw["day"] = pd.to_datetime(raw["day"]).astype("datetime64[s]")
+    raw["day"] = _days(raw["day"])
     for m in MEASURES:
         raw[m] = pd.to_numeric(raw[m]).astype("float64")
     if not by:
@@ -201,6 +200,15 @@ def load_daily_volume(engine: Engine, *, settings: Settings, filters: Filters,
     )
     out = raw.set_index(["day", *by]).reindex(grid, fill_value=0.0).reset_index(list(by))
     return out.sort_index(kind="stable")[[*by, *MEASURES]]
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """Days as the driver gives them — date objects (PostgreSQL, MariaDB) or text (SQLite, where a volume
+    table's day may read ``2026-06-30`` or ``2026-06-30 00:00:00``) — as midnights, one resolution everywhere."""
+    first = values.dropna().iloc[0] if values.notna().any() else None
+    if isinstance(first, str):
+        values = pd.to_datetime(values.str.slice(0, 10), format="%Y-%m-%d")
+    return pd.to_datetime(values).astype("datetime64[s]")
 
 
 def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters,

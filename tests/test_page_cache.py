@@ -234,3 +234,46 @@ def test_the_scored_panel_is_one_object_for_every_caller_and_nobody_may_change_i
     frame = first.series(first.scores.columns[0])
     frame.loc[frame.index[-1], "expected"] = -1.0  # a caller's own frame is its own to change
     assert first.series(first.scores.columns[0])["expected"].iloc[-1] != -1.0
+
+
+def test_a_cache_directory_others_may_write_is_not_used(tmp_path, caplog):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o700)
+    assert page_cache.write(shared, "k", [1, 2]) and page_cache.read(shared, "k") == (True, [1, 2])
+    shared.chmod(0o777)  # a pickle someone else could plant would run as the dashboard
+    with caplog.at_level(logging.WARNING, logger="identity_ops.page_cache"):
+        assert page_cache.read(shared, "k") == (False, None)
+        assert not page_cache.write(shared, "k2", [3])
+    assert "writable by it alone" in caplog.text
+    created = tmp_path / "new" / "pages"
+    assert page_cache.write(created, "k", 1) and (created.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_provisional_context_or_rows_without_a_version_of_their_own_store_nothing(own_sample, tmp_path):
+    ctx = _context(own_sample, tmp_path / "pages")
+    _computed(replace(ctx, provisional=True), Filters(DAY, DAY), "provisional")  # new rows being judged
+    _computed(replace(ctx, state=replace(ctx.state, content=None)), Filters(DAY, DAY), "unversioned")
+    assert not list((tmp_path / "pages").glob("*.pickle"))
+    assert CALLS == ["provisional", "unversioned"]
+
+
+GATE = __import__("threading").Event()
+
+
+def slow_warm(ctx: data.DataContext) -> None:
+    GATE.wait(timeout=60)
+
+
+def test_rows_shown_at_once_are_never_replaced_by_an_older_warm_up(own_sample, tmp_path, publishing):
+    publishing.setattr(data, "WARMERS", ("tests.test_page_cache:slow_warm",))
+    ctx = _context(own_sample, tmp_path / "pages")
+    first, second, third = (replace(ctx.state, content=c) for c in ("v1", "v2", "v3"))
+    GATE.clear()
+    assert data._publish(ctx.settings, first, ctx.measures, LOCAL_USER) is first
+    assert data._publish(ctx.settings, second, ctx.measures, LOCAL_USER) is first  # v2 is being warmed
+    data.show_new_rows_now()  # the user asked for the newest rows (a Refresh on the Data page)
+    assert data._publish(ctx.settings, third, ctx.measures, LOCAL_USER) is third
+    GATE.set()
+    data._WARMING[repr(ctx.settings)].join(timeout=60)
+    assert data._publish(ctx.settings, third, ctx.measures, LOCAL_USER) is third  # v2's warm-up did not put it back

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -72,6 +72,9 @@ class DataContext:
     #: the version of the known events (the notes marked as known, the events files' modification times): they
     #: change the judgment, so they are in the key
     events_version: str = ""
+    #: the pages are shown older rows than the roll-up holds while new ones are judged in the background
+    #: (:func:`_publish`): a result computed now may mix the two, so it is not stored on disk
+    provisional: bool = False
 
     @property
     def scope(self) -> Scope:
@@ -92,8 +95,9 @@ class DataContext:
         """Part of every cached frame's key: the configuration, the roll-up's version, the user's scope (two
         users with the same scope share cached frames; two with different scopes never do) and the known events —
         the notes marked as known and the events files' modification times (either changes the judgment everywhere
-        at once)."""
-        return f"{self.settings!r}|{self.version}|{self.scope!r}|{self.events_version}"
+        at once) — and the measures the source can fill (a source that could not be inspected offers them all)."""
+        return (f"{self.settings!r}|{self.version}|{self.scope!r}|{self.events_version}|"
+                f"{','.join(sorted(self.measures))}")
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -209,9 +213,14 @@ def cached(*, entries: int | None = None, ttl: str = "frames", spinner: str | bo
 
 
 def _page_cache_dir(args: tuple, kwargs: dict) -> Path | None:
-    """The page cache of the call's data context (``None``: no context, or the cache is off)."""
+    """The page cache of the call's data context; ``None`` (not stored) with no context, the cache off, rows
+    without a version of their own (a volume source, a roll-up of an earlier version until its next refresh: a
+    changed value would not change the key), a stale roll-up (its refresh failed) or a provisional context."""
     ctx = next((a for a in (*args, *kwargs.values()) if isinstance(a, DataContext)), None)
-    return ctx.settings.page_cache if ctx is not None else None
+    if ctx is None or ctx.state is None or not ctx.state.content or ctx.refresh_problem is not None \
+            or ctx.provisional:
+        return None
+    return ctx.settings.page_cache
 
 
 def _stable_token(value: object) -> str:
@@ -394,10 +403,10 @@ def context() -> DataContext:
         if problem is None:
             raise
         measures = frozenset(MEASURE_INPUTS)  # the source cannot be inspected: show what the roll-up holds
-    if problem is None:
-        state = _publish(settings, state, measures, user)
-    return make_context(settings, source_engine(settings), _rollup_engine(settings.url, settings), state, measures,
-                        user, problem)
+    shown = _publish(settings, state, measures, user) if problem is None else state
+    ctx = make_context(settings, source_engine(settings), _rollup_engine(settings.url, settings), shown, measures,
+                       user, problem)
+    return replace(ctx, provisional=True) if shown is not state else ctx
 
 
 # --- new rows are shown once they are judged ------------------------------------------------------------------
@@ -409,6 +418,7 @@ WARM_SEEN_S = 24 * 3600
 WARM_SCOPES = 8
 _PUBLISH_LOCK = threading.Lock()
 _PUBLISHED: dict[str, RollupState] = {}  # configuration → the roll-up state the pages read
+_GENERATION: dict[str, int] = {}  # configuration → how often the published state was forgotten (a warm-up's stamp)
 _WARMING: dict[str, threading.Thread] = {}
 _SEEN: dict[str, dict[str, tuple[float, User]]] = {}  # configuration → scope → (last seen, a user with it)
 
@@ -422,10 +432,12 @@ def _publish(settings: Settings, fresh: RollupState, measures: frozenset[str], u
     """The roll-up state the pages read.
 
     The first state of a process is shown at once. When a later refresh brings new rows, the pages keep the
-    rows they show while a background thread computes, for the new rows, what the pages open on first
-    (:data:`WARMERS`, for every scope seen recently); then the new rows are shown, and the first visit after new
-    data reads results instead of judging thousands of series. A failed warm-up publishes all the same (the
-    pages compute what they need, and say what failed).
+    version they show — and what is cached for it — while a background thread computes, for the new rows, what
+    the pages open on first (:data:`WARMERS`, for the scopes this process saw in the last day, at most
+    :data:`WARM_SCOPES`); then the new version is shown, and the first visit after new data reads results
+    instead of judging thousands of series. Meanwhile a result not cached yet is computed from the table as it
+    is (the new rows) and kept in memory only (the context is ``provisional``). A failed warm-up publishes all
+    the same (the pages compute what they need, and say what failed).
     """
     key = repr(settings)
     with _PUBLISH_LOCK:
@@ -438,14 +450,16 @@ def _publish(settings: Settings, fresh: RollupState, measures: frozenset[str], u
         if running is None or not running.is_alive():
             recent = sorted(_SEEN[key].values(), key=lambda seen: seen[0], reverse=True)[:WARM_SCOPES]
             users = [u for seen_at, u in recent if time.monotonic() - seen_at < WARM_SEEN_S]
-            thread = threading.Thread(target=_warm_then_publish, args=(settings, fresh, measures, users),
+            thread = threading.Thread(target=_warm_then_publish,
+                                      args=(settings, fresh, measures, users, _GENERATION.get(key, 0)),
                                       name="warm-new-rows", daemon=True)
             _WARMING[key] = thread
             thread.start()
         return shown
 
 
-def _warm_then_publish(settings: Settings, fresh: RollupState, measures: frozenset[str], users: list[User]) -> None:
+def _warm_then_publish(settings: Settings, fresh: RollupState, measures: frozenset[str], users: list[User],
+                       generation: int) -> None:
     import importlib
     import logging
 
@@ -462,8 +476,10 @@ def _warm_then_publish(settings: Settings, fresh: RollupState, measures: frozens
                 except Exception as err:  # the page computes it again and says what is wrong
                     log.warning("warming %s for new rows failed: %s", name, err)
     finally:
-        with _PUBLISH_LOCK:
-            _PUBLISHED[repr(settings)] = fresh
+        key = repr(settings)
+        with _PUBLISH_LOCK:  # unless the rows were shown at once meanwhile (then these may be older)
+            if _GENERATION.get(key, 0) == generation:
+                _PUBLISHED[key] = fresh
         log.info("new rows judged in the background in %.1f s", time.perf_counter() - began)
 
 
@@ -472,6 +488,8 @@ def show_new_rows_now() -> None:
     for, or an import), without waiting for the background warm-up."""
     st.cache_data.clear()
     with _PUBLISH_LOCK:
+        for key in _PUBLISHED:
+            _GENERATION[key] = _GENERATION.get(key, 0) + 1
         _PUBLISHED.clear()
 
 

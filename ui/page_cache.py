@@ -66,9 +66,29 @@ def entry_key(func: Callable, tokens: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _private(directory: Path) -> bool:
+    """Whether the directory is the dashboard's own: owned by this account and writable by nobody else (an
+    entry is a pickle: a file someone else could write would run their code). Logged when it is not."""
+    try:
+        info = directory.stat()
+    except FileNotFoundError:
+        return True  # created by `write`, with mode 0700
+    except OSError as err:
+        log.warning("the page cache %s cannot be used: %s", directory, err)
+        return False
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o022):
+        log.warning("the page cache %s is not used: it must belong to this account and be writable by it alone "
+                    "(chmod 700)", directory)
+        return False
+    return True
+
+
 def read(directory: Path, key: str) -> tuple[bool, Any]:
     """``(True, value)`` for a stored entry, ``(False, None)`` when there is none or it cannot be read."""
     path = directory / f"{key}{_SUFFIX}"
+    if not _private(directory):
+        return False, None
     try:
         with path.open("rb") as handle:
             return True, pickle.load(handle)
@@ -86,7 +106,9 @@ def read(directory: Path, key: str) -> tuple[bool, Any]:
 def write(directory: Path, key: str, value: Any) -> bool:
     """Store ``value`` atomically; ``False`` (logged) when it cannot be pickled or the directory is not writable."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(directory):
+            return False
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".writing-", suffix=_SUFFIX)
         try:

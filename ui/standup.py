@@ -221,10 +221,15 @@ class AnomalyItem:
     link: str | None  # drill-down relative URL
 
 
-@cached(entries=16, stored=True)
 def day_anomalies(ctx: DataContext, filters: Filters, day: date, *, top: int = TOP_ANOMALIES
                   ) -> tuple[list[AnomalyItem], int]:
-    """The top flags of ``day`` (one per incident) with explanation and link, and the total number of flags."""
+    """The top flags of ``day`` (one per incident) with explanation and link, and the total number of flags
+    (the filters' dimensions apply, not their date range)."""
+    return _day_anomalies(ctx, filters.with_range(day, day), day, top)
+
+
+@cached(entries=16, stored=True)
+def _day_anomalies(ctx: DataContext, filters: Filters, day: date, top: int) -> tuple[list[AnomalyItem], int]:
     flags = anomaly_data.anomalies(ctx, filters, day=day, days=1)
     if flags.empty:
         return [], 0
