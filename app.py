@@ -95,8 +95,9 @@ def standup(picked: date | None) -> None:
 
     st.subheader(f"{live.plural(live.main_dim)}, last 8 weeks", anchor=False)
     multiples_kpi = st.segmented_control(
-        "KPI", [k for k in TILE_KPIS if k in live.kpis], default="incoming", format_func=lambda n: get_kpi(n).label,
-        key="standup_multiples_kpi", label_visibility="collapsed") or "incoming"
+        "KPI", [k for k in TILE_KPIS if k in live.kpis], default=su.MULTIPLES_KPI,
+        format_func=lambda n: get_kpi(n).label, key="standup_multiples_kpi",
+        label_visibility="collapsed") or su.MULTIPLES_KPI
     frame = su.safe(su.workflow_frame, live, filters, day, multiples_kpi)
     if frame is not None and not frame.empty:
         su.render_multiples(frame, ctx=live, filters=filters, day=day, kpi=multiples_kpi)

@@ -531,10 +531,14 @@ def _mysql(conn: sa.Connection | Engine) -> bool:
 _LATER_STATE_COLUMNS = ("mapping", "content")
 
 
+def _found_columns(inspector: sa.Inspector, table: sa.Table) -> set[str]:
+    """The columns the database's table of that name has (lower case)."""
+    return {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
+
+
 def _layout_ok(inspector: sa.Inspector, table: sa.Table) -> bool:
     """Whether the database's table of that name has exactly the columns the app gives it."""
-    found = {c["name"].lower() for c in inspector.get_columns(table.name, schema=table.schema)}
-    return found == {c.name.lower() for c in table.c}
+    return _found_columns(inspector, table) == {c.name.lower() for c in table.c}
 
 
 def _where(settings: Settings) -> str:
@@ -557,7 +561,7 @@ def _claim_rollup(target: Engine, settings: Settings) -> bool:
     owned = owned_table(settings, metadata)
     inspector = sa.inspect(target)
     if inspector.has_table(st.name, schema=st.schema):  # a state table of an earlier version: ours, short
-        found = {c["name"].lower() for c in inspector.get_columns(st.name, schema=st.schema)}
+        found = _found_columns(inspector, st)
         short = [c for c in _LATER_STATE_COLUMNS if c not in found]
         if short and found == {c.name.lower() for c in st.c} - set(short):
             with target.begin() as conn:

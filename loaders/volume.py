@@ -206,9 +206,9 @@ def _days(values: pd.Series) -> pd.Series:
     """Days as the driver gives them — date objects (PostgreSQL, MariaDB) or text (SQLite, where a volume
     table's day may read ``2026-06-30`` or ``2026-06-30 00:00:00``) — as midnights, one resolution everywhere."""
     first = values.dropna().iloc[0] if values.notna().any() else None
-    if isinstance(first, str):
-        values = pd.to_datetime(values.str.slice(0, 10), format="%Y-%m-%d")
-    return pd.to_datetime(values).astype("datetime64[s]")
+    days = (pd.to_datetime(values.str.slice(0, 10), format="%Y-%m-%d") if isinstance(first, str)
+            else pd.to_datetime(values))
+    return days.astype("datetime64[s]")
 
 
 def load_opening_balance(engine: Engine, *, settings: Settings, filters: Filters,

@@ -190,17 +190,21 @@ def workflow_chart(ctx: DataContext, filters: Filters, day: date, kpi: str) -> g
     return _workflow_chart(ctx, filters.with_range(day, day), day, kpi)
 
 
+#: the small multiples' KPI until the user picks another
+MULTIPLES_KPI = "incoming"
+
+
 def warm(ctx: DataContext) -> None:
     """Compute what the stand-up opens on — the newest day with no dimension filter: its tiles, abnormal list,
-    scorecard and small multiples of incoming — before anyone asks (``ui.data.WARMERS``)."""
+    scorecard and small multiples of :data:`MULTIPLES_KPI` — before anyone asks (``ui.data.WARMERS``)."""
     day = newest_complete_day(ctx)
     unfiltered = Filters(day, day)
     dimension_values(ctx)
     standup_tiles(ctx, unfiltered, day)
     day_anomalies(ctx, unfiltered, day)
     site_scorecard(ctx, unfiltered, day)
-    if "incoming" in ctx.kpis:
-        workflow_chart(ctx, unfiltered, day, "incoming")
+    if MULTIPLES_KPI in ctx.kpis:
+        workflow_chart(ctx, unfiltered, day, MULTIPLES_KPI)
 
 
 @dataclass(frozen=True)
